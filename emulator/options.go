@@ -1,0 +1,49 @@
+package emulator
+
+import "time"
+
+// Development credentials used when Options leaves the master key unset.
+// The master application key id equals the account id, as on real B2.
+const (
+	DefaultAccountID = "b2local00001"
+	DefaultKeyID     = DefaultAccountID
+	DefaultKey       = "K00b2localDevelopmentMasterKey"
+)
+
+// Options configures a Server. The zero value is a usable in-memory emulator
+// with the development credentials and no faults.
+type Options struct {
+	// Dir holds the persistent state (metadata and content). Empty means memory only.
+	Dir string
+
+	// Master credentials; empty means DefaultKeyID / DefaultKey.
+	MasterKeyID string
+	MasterKey   string
+
+	// TokenTTL is the lifetime of account authorization tokens (default 24h).
+	TokenTTL time.Duration
+
+	// Fault injection. FailRate is the probability (0..1) that an API call
+	// (never /_b2local/) fails with one of FailCodes (default 503); 429 and 503
+	// carry Retry-After: RetryAfter seconds (default 1, 0 keeps the default;
+	// a negative value omits the header).
+	FailRate   float64
+	FailCodes  []int
+	RetryAfter time.Duration
+	// Latency is added to every API call.
+	Latency time.Duration
+	// Seed makes fault injection reproducible (0 = random).
+	Seed int64
+
+	// Limits, overridable so tests can exercise large-file paths with small
+	// data. Zero means B2's value.
+	AbsoluteMinimumPartSize int64 // default 5,000,000
+	RecommendedPartSize     int64 // default 100,000,000
+	MaxCopySize             int64 // largest b2_copy_file result, default 5,000,000,000
+
+	// Now is the clock (default time.Now); tests use it for expiry and retention.
+	Now func() time.Time
+
+	// Logf, when set, receives one line per request.
+	Logf func(format string, args ...any)
+}

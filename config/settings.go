@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+func (l *loader) decodeSettings() {
+	b := l.settingsBlock
+	if b == nil {
+		return
+	}
+	s := l.scope(nil)
+	l.d.Settings.Range = b.DefRange()
+	l.d.Settings.Prune, _, _ = s.boolean(b.Body, "prune")
+	for _, ob := range b.Body.Blocks {
+		if ob.Type != "owns" {
+			continue
+		}
+		for _, attr := range []string{"buckets", "keys"} {
+			globs, a, ok := s.strList(ob.Body, attr)
+			if a == nil || !ok {
+				continue
+			}
+			for _, g := range globs {
+				if _, err := path.Match(g, ""); err != nil || g == "" {
+					s.diag(a.Expr.Range(), "Invalid glob pattern",
+						fmt.Sprintf("%q is not a valid glob pattern; use * and ? wildcards, e.g. \"acme-*\".", g))
+				}
+			}
+			if attr == "buckets" {
+				l.d.Settings.OwnsBuckets = globs
+			} else {
+				l.d.Settings.OwnsKeys = globs
+			}
+		}
+	}
+}
+
+var endpointSchemes = []string{"https", "http", "b2", "s3", "local"}
+
+func (l *loader) decodeProvider() {
+	b := l.providerBlock
+	if b == nil {
+		return
+	}
+	s := l.scope(nil)
+	p := &l.d.Provider
+	p.Range = b.DefRange()
+	if v, a, ok := s.str(b.Body, "endpoint", strOpt{}); a != nil && ok {
+		p.Endpoint = v
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || u.Scheme == "":
+			s.diag(a.Expr.Range(), "Invalid endpoint",
+				fmt.Sprintf("%q is not a URL. Use https://api.backblazeb2.com, an http(s)://host[:port] serving the B2 native API, b2://, s3://s3.REGION.backblazeb2.com, or local://PATH.", redactURL(v)))
+		case !inList(endpointSchemes, u.Scheme):
+			s.diag(a.Expr.Range(), "Invalid endpoint",
+				fmt.Sprintf("The scheme %q is not supported; use one of %s.%s", u.Scheme, quoteList(endpointSchemes), didYouMean(u.Scheme, endpointSchemes)))
+		case u.User != nil:
+			if _, hasPw := u.User.Password(); hasPw {
+				l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Credentials in endpoint URL",
+					Detail:  "The endpoint URL contains an application key. Prefer the environment variables B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY, so the secret stays out of the configuration.",
+					Subject: a.Expr.Range().Ptr()})
+			}
+		}
+	}
+	if v, _, ok := s.str(b.Body, "application_key_id", strOpt{}); ok {
+		p.ApplicationKeyID = v
+	}
+	if v, a, ok := s.str(b.Body, "application_key", strOpt{}); a != nil {
+		if ok {
+			p.ApplicationKey = NewSecret(v)
+		}
+		if len(a.Expr.Variables()) == 0 {
+			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Literal secret in provider block",
+				Detail:  "application_key is written in the configuration, where it ends up in version control. Remove it and set the environment variable B2_APPLICATION_KEY instead (or pass it through a sensitive variable).",
+				Subject: a.Expr.Range().Ptr()})
+		}
+	}
+}
+
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		if j := strings.Index(s, "://"); j >= 0 && j < i {
+			return s[:j+3] + "…@" + s[i+1:]
+		}
+	}
+	return s
+}

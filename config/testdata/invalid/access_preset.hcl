@@ -1,0 +1,3 @@
+key "ci" {
+  access = "readonly" # ERROR: Invalid access preset
+}

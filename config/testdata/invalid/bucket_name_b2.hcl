@@ -1,0 +1,3 @@
+bucket "a" {
+  name = "B2-assets" # ERROR: Invalid bucket name
+}

@@ -1,0 +1,3 @@
+bucket "a" {
+  name = "acme_assets" # ERROR: Invalid bucket name
+}

@@ -1,0 +1,2 @@
+bucket "abc" { # ERROR: Invalid bucket name
+}

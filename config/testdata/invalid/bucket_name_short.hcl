@@ -1,0 +1,3 @@
+bucket "a" {
+  name = "abc" # ERROR: Invalid bucket name
+}

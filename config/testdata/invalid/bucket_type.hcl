@@ -1,0 +1,4 @@
+bucket "assets" {
+  name = "acme-assets"
+  type = "allprivate" # ERROR: Invalid value for type
+}

@@ -1,0 +1,3 @@
+key "ci" {
+  capabilities = ["listFiles", "readfiles"] # ERROR: Invalid capability
+}

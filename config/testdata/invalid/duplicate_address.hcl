@@ -1,0 +1,6 @@
+bucket "assets" {
+  name = "acme-assets"
+}
+bucket "assets" { # ERROR: Duplicate address
+  name = "acme-assets-2"
+}

@@ -1,0 +1,6 @@
+bucket "a" {
+  name = "acme-assets"
+}
+bucket "b" {
+  name = "ACME-assets" # ERROR: Duplicate bucket name
+}

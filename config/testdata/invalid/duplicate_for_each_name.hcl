@@ -1,0 +1,3 @@
+bucket "logs" { # ERROR: Duplicate bucket name
+  for_each = toset(["eu", "us"])
+}

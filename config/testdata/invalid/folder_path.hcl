@@ -1,0 +1,4 @@
+folder "f" {
+  bucket = "acme-assets"
+  path   = "builds" # ERROR: Invalid folder path
+}

@@ -1,0 +1,3 @@
+bucket "assets" {
+  name = format("acme-%d", "x") # ERROR: Error in function call
+}

@@ -1,0 +1,7 @@
+bucket "assets" {
+  name = "acme-assets"
+}
+folder "f" {
+  bucket = bucket.assets.id # ERROR: Value known only after apply
+  path   = "x/"
+}

@@ -1,0 +1,6 @@
+bucket "assets" {
+  name = "acme-assets"
+  info = {
+    "bad key!" = "x" # ERROR: Invalid bucket info key
+  }
+}

@@ -1,0 +1,4 @@
+key "ci" {
+  access       = "read-only"
+  capabilities = ["listFiles"] # ERROR: Conflicting access and capabilities
+}

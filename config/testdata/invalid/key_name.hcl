@@ -1,0 +1,4 @@
+key "ci" {
+  name   = "acme ci" # ERROR: Invalid key name
+  access = "read-only"
+}

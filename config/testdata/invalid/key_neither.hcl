@@ -1,0 +1,3 @@
+key "ci" { # ERROR: Missing access or capabilities
+  name = "acme-ci"
+}

@@ -1,0 +1,6 @@
+bucket "assets" {
+  name = "acme-assets"
+  lifecycle_rule { # ERROR: Empty lifecycle rule
+    prefix = "logs/"
+  }
+}

@@ -1,0 +1,3 @@
+bucket { # ERROR: Missing name for bucket
+  name = "acme-assets"
+}

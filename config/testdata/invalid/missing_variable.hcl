@@ -1,0 +1,6 @@
+variable "env" { # ERROR: No value for required variable
+  type = string
+}
+bucket "a" {
+  name = "acme-${var.env}"
+}

@@ -1,0 +1,4 @@
+move "m" { # ERROR: Missing required argument
+  bucket = "acme-assets"
+  from   = "a/"
+}

@@ -1,0 +1,5 @@
+move "m" {
+  bucket = "acme-assets"
+  from   = "incoming" # ERROR: Invalid move prefix
+  to     = "" # ERROR: Invalid move prefix
+}

@@ -1,0 +1,4 @@
+key "k" {
+  access  = "read-only"
+  buckets = ["acme-one", "acme-two"] # WARNING: Multi-bucket key
+}

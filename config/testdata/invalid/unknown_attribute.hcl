@@ -1,0 +1,4 @@
+bucket "assets" {
+  name = "acme-assets"
+  tpye = "allPublic" # ERROR: Unsupported argument
+}

@@ -1,0 +1,3 @@
+buckit "assets" { # ERROR: Unsupported block type
+  name = "acme-assets"
+}

@@ -1,0 +1,6 @@
+bucket "assets" {
+  name = "acme-assets"
+  lifecycle_rules { # ERROR: Unsupported block type
+    prefix = "a/"
+  }
+}

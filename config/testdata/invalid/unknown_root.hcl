@@ -1,0 +1,4 @@
+folder "f" {
+  bucket = buckets.assets.name # ERROR: Unknown variable
+  path   = "x/"
+}

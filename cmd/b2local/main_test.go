@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeStartsAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuf
+	done := make(chan int)
+	go func() { done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, &out, &errOut) }()
+	re := regexp.MustCompile(`listening on (http://\S+)`)
+	var url string
+	for i := 0; i < 500 && url == ""; i++ {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if url == "" {
+		t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
+	}
+	res, err := http.Get(url + "/_b2local/health")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("health: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestServeNeverPrintsUserSecret(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut syncBuf
+	serve(ctx, []string{"-addr", "127.0.0.1:0", "-key-id", "myid", "-key", "topsecret"}, &out, &errOut)
+	if bytes.Contains([]byte(out.String()+errOut.String()), []byte("topsecret")) {
+		t.Errorf("secret printed: %q", out.String())
+	}
+}
+
+func TestServeBadFlags(t *testing.T) {
+	var out, errOut syncBuf
+	if code := serve(context.Background(), []string{"-fail-codes", "abc"}, &out, &errOut); code != 2 {
+		t.Errorf("exit code %d", code)
+	}
+}

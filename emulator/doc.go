@@ -1,0 +1,86 @@
+// Package emulator is b2local: an emulator of the Backblaze B2 native API
+// (/b2api/v1 … /b2api/v4 on one shared state) for tests and offline use.
+//
+// Entry point: NewServer(Options). A Server is usable three ways:
+// in-process through Transport()/HTTPClient() (no port; URL() is
+// "http://b2local.invalid"), on a real listener with Start("127.0.0.1:0"),
+// or mounted anywhere through Handler(). Every URL it hands out (apiUrl,
+// downloadUrl, upload URLs) shares the host the client used.
+//
+// Layout: store.go is the storage layer (no HTTP): accounts, keys, buckets,
+// and per bucket a B-tree of names, each holding its versions newest first.
+// persist.go journals every mutation to bbolt (group commit; the API answers
+// only after its mutation is durable) and keeps content in files. The HTTP
+// layer is one function per B2 call (handlers_*.go) plus one JSON/error
+// writer (http.go); server.go routes, counts calls (GET /_b2local/stats)
+// and injects faults.
+//
+// # Deviations and choices
+//
+// Where B2's behaviour is undocumented the stricter reading was taken:
+//
+//   - Tokens of a deleted key answer 401 bad_auth_token. Tokens are not
+//     persisted: after a restart old tokens answer bad_auth_token and
+//     clients re-authorize.
+//   - Refused deletes of locked versions (retention, legal hold) answer
+//     403 access_denied, as b2sdk's simulator does.
+//   - Copying a large-file source (contentSha1 "none") keeps "none", also for
+//     ranges; clients must verify copies with large_file_sha1 or the size.
+//     A sub-range of a small file gets a freshly computed SHA-1.
+//   - b2_copy_file answers action "copy"; the version is stored and listed as
+//     "upload". Copies share the source content (reference counted).
+//   - list_file_names: nextFileName is the last name + " "; when the last
+//     entry is a folder it is the folder name with its final byte
+//     incremented, so the next page skips the whole folder and folders are
+//     never repeated across pages. A folder containing only hidden names is
+//     not listed. nextFileName is null when nothing follows (the emulator
+//     looks ahead one entry).
+//   - An unfinished large file (action "start") is visible only in
+//     list_file_versions and list_unfinished_large_files; it does not mask an
+//     older upload of the same name in list_file_names or downloads.
+//   - Unfinished large files count toward bucket emptiness.
+//   - File info: at most 10 entries (older docs' header cap), keys of ≤50
+//     bytes, unknown b2-* keys refused; b2-expires must be an HTTP date and
+//     b2-content-disposition parseable. The header budget counts
+//     "X-Bz-File-Name: <encoded>\r\n" plus each "X-Bz-Info-k: <encoded>\r\n";
+//     7000 bytes, 2048 with SSE or in an Object-Lock bucket.
+//   - Upload headers Content-Disposition, Content-Encoding, Content-Language,
+//     Content-Location, Content-Range and Expires are refused (400).
+//   - Percent-decoding uses form rules ('+' is a space) for X-Bz-File-Name,
+//     X-Bz-Info-* values and the /file/<bucket>/<name> path alike.
+//   - do_not_verify uploads are hashed by the emulator and report the real
+//     SHA-1 (no "unverified:" prefix).
+//   - b2_create_key: v4 takes only bucketIds, v1–v3 only bucketId; the other
+//     field is refused with 400. Keys restricted to buckets may only hold the
+//     bucket-level capabilities. create/list/delete_key, create/update/
+//     delete_bucket need a key without bucket or name-prefix restriction.
+//   - b2_get_download_authorization: fileNamePrefix must satisfy the key's
+//     namePrefix. Download tokens work for by-name downloads only; b2*
+//     overrides pinned in them must be repeated in the request.
+//   - b2* query overrides on a public bucket need a token.
+//   - copy_file/copy_part need readFiles when the source bucket is private;
+//     ranges must be "bytes=a-b" inside the source (else 416).
+//   - Unknown source of a copy → 404 not_found; get_file_info on an
+//     unfinished large file → 400 bad_request.
+//   - finish_large_file refuses uploaded parts not listed in partSha1Array
+//     (missing_part) as well as gaps.
+//   - update_file_retention: switching compliance to governance or
+//     shortening compliance → 403 access_denied; shortening or removing
+//     governance without bypassGovernance → 403 access_denied.
+//   - Bucket names 6–63 of [A-Za-z0-9-], no "b2-" prefix, unique
+//     case-insensitively; a taken name is duplicate_bucket_name even for the
+//     caller's own bucket. Validation failures are 400 bad_request.
+//   - Not emulated: SSE-C (refused with 400), replication (refused with 400),
+//     event notifications, lifecycle execution, S3 API. SSE-B2 is recorded
+//     and reported, not performed.
+//   - Timestamps are strictly increasing per bucket (a burst of uploads may
+//     run a few milliseconds ahead of the clock).
+//   - Stats classes count billed transactions: listing calls count one per
+//     1,000 entries returned (at least one).
+//
+// Persistence (Options.Dir): bbolt holds the metadata, content files live
+// under DIR/blobs, written temp+fsync+rename before the metadata that
+// references them commits. After a crash, unreferenced content files are
+// removed at open. A second process on the same DIR fails after one second
+// with "state directory … is in use".
+package emulator

@@ -1,0 +1,437 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Response shapes. They are built under store.mu (copying what they need)
+// and encoded after it is released.
+
+type infoJSON []kv
+
+func (in infoJSON) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, x := range in {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(x.k)
+		v, _ := json.Marshal(x.v)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+type wrapper struct {
+	IsClientAuthorizedToRead bool `json:"isClientAuthorizedToRead"`
+	Value                    any  `json:"value"`
+}
+
+type retentionJSON struct {
+	Mode                 *string `json:"mode"`
+	RetainUntilTimestamp *int64  `json:"retainUntilTimestamp"`
+}
+
+type sseJSON struct {
+	Mode      *string `json:"mode"`
+	Algorithm *string `json:"algorithm"`
+}
+
+type fileJSON struct {
+	AccountID            string   `json:"accountId"`
+	Action               string   `json:"action"`
+	BucketID             string   `json:"bucketId"`
+	ContentLength        int64    `json:"contentLength"`
+	ContentSha1          *string  `json:"contentSha1"`
+	ContentMd5           *string  `json:"contentMd5"`
+	ContentType          *string  `json:"contentType"`
+	FileID               *string  `json:"fileId"`
+	FileInfo             infoJSON `json:"fileInfo"`
+	FileName             string   `json:"fileName"`
+	FileRetention        *wrapper `json:"fileRetention,omitempty"`
+	LegalHold            *wrapper `json:"legalHold,omitempty"`
+	ServerSideEncryption *sseJSON `json:"serverSideEncryption,omitempty"`
+	UploadTimestamp      int64    `json:"uploadTimestamp"`
+	Size                 *int64   `json:"size,omitempty"` // v1 only
+}
+
+func strp(s string) *string { return &s }
+
+var (
+	sNone       = "none"
+	sSSEB2      = "SSE-B2"
+	sAES256     = "AES256"
+	hideCT      = "application/x-bz-hide-marker"
+	modeStrings = [...]string{"", "governance", "compliance"}
+)
+
+func retentionValue(v *version) retentionJSON {
+	if v.retMode == retNone {
+		return retentionJSON{}
+	}
+	m := modeStrings[v.retMode]
+	u := v.retainUntil
+	return retentionJSON{Mode: &m, RetainUntilTimestamp: &u}
+}
+
+func holdValue(v *version) *string {
+	switch v.hold {
+	case holdOn:
+		return strp("on")
+	case holdOff:
+		return strp("off")
+	}
+	return nil
+}
+
+func sha1String(v *version) string {
+	if v.flags&fSHA1 == 0 {
+		return sNone
+	}
+	return hex.EncodeToString(v.sha1[:])
+}
+
+// fileObject renders one version (or a folder when v is nil).
+func (c *call) fileObject(b *bucket, name string, v *version, action string) *fileJSON {
+	f := &fileJSON{AccountID: c.s.st.accountID, BucketID: b.ID, FileName: name, FileInfo: infoJSON{}}
+	if v == nil {
+		f.Action = "folder"
+		if c.v == 1 {
+			f.Size = new(int64)
+		}
+		return f
+	}
+	f.FileID = strp(fileIDString(b.ID, v.id))
+	f.UploadTimestamp = v.ts
+	if v.info != nil {
+		f.FileInfo = infoJSON(append([]kv(nil), v.info...))
+	}
+	switch v.kind {
+	case kindHide:
+		f.Action = "hide"
+		f.ContentType = &hideCT
+	case kindStart:
+		f.Action = "start"
+		f.ContentSha1 = &sNone
+		f.ContentType = strp(v.ctype)
+	default:
+		f.Action = "upload"
+		f.ContentLength = v.size
+		f.ContentSha1 = strp(sha1String(v))
+		f.ContentType = strp(v.ctype)
+		if v.flags&fMD5 != 0 {
+			f.ContentMd5 = strp(hex.EncodeToString(v.md5[:]))
+		}
+	}
+	if action != "" {
+		f.Action = action
+	}
+	if v.kind != kindHide {
+		t := c.tok
+		f.FileRetention = &wrapper{}
+		if t == nil || t.key.has("readFileRetentions") {
+			f.FileRetention.IsClientAuthorizedToRead = true
+			f.FileRetention.Value = retentionValue(v)
+		}
+		f.LegalHold = &wrapper{}
+		if t == nil || t.key.has("readFileLegalHolds") {
+			f.LegalHold.IsClientAuthorizedToRead = true
+			f.LegalHold.Value = holdValue(v)
+		}
+		if v.flags&fSSE != 0 {
+			f.ServerSideEncryption = &sseJSON{Mode: &sSSEB2, Algorithm: &sAES256}
+		} else {
+			f.ServerSideEncryption = &sseJSON{}
+		}
+	}
+	if c.v == 1 {
+		sz := f.ContentLength
+		f.Size = &sz
+	}
+	return f
+}
+
+type bucketJSON struct {
+	AccountID                   string            `json:"accountId"`
+	BucketID                    string            `json:"bucketId"`
+	BucketName                  string            `json:"bucketName"`
+	BucketType                  string            `json:"bucketType"`
+	BucketInfo                  map[string]string `json:"bucketInfo"`
+	CorsRules                   []corsRule        `json:"corsRules"`
+	LifecycleRules              []lifecycleRule   `json:"lifecycleRules"`
+	Revision                    int64             `json:"revision"`
+	Options                     []string          `json:"options"`
+	DefaultServerSideEncryption wrapper           `json:"defaultServerSideEncryption"`
+	FileLockConfiguration       wrapper           `json:"fileLockConfiguration"`
+	ReplicationConfiguration    wrapper           `json:"replicationConfiguration"`
+}
+
+type periodJSON struct {
+	Duration int64  `json:"duration"`
+	Unit     string `json:"unit"`
+}
+
+type defRetentionJSON struct {
+	Mode   *string     `json:"mode"`
+	Period *periodJSON `json:"period"`
+}
+
+func (c *call) bucketObject(b *bucket) *bucketJSON {
+	o := &bucketJSON{AccountID: c.s.st.accountID, BucketID: b.ID, BucketName: b.Name, BucketType: b.Type,
+		BucketInfo: map[string]string{}, CorsRules: []corsRule{}, LifecycleRules: []lifecycleRule{},
+		Revision: b.Revision, Options: []string{"s3"}}
+	for k, v := range b.Info {
+		o.BucketInfo[k] = v
+	}
+	if b.CORS != nil {
+		o.CorsRules = append(o.CorsRules, b.CORS...)
+	}
+	if b.Lifecycle != nil {
+		o.LifecycleRules = append(o.LifecycleRules, b.Lifecycle...)
+	}
+	k := c.tok.key
+	if k.has("readBucketEncryption") {
+		o.DefaultServerSideEncryption = wrapper{true, sseJSON{}}
+		if b.SSE {
+			o.DefaultServerSideEncryption.Value = sseJSON{Mode: &sSSEB2, Algorithm: &sAES256}
+		}
+	}
+	if k.has("readBucketRetentions") {
+		dr := defRetentionJSON{}
+		if b.Retention.Mode != "" {
+			dr.Mode = strp(b.Retention.Mode)
+			dr.Period = &periodJSON{b.Retention.Period, b.Retention.Unit}
+		}
+		o.FileLockConfiguration = wrapper{true, map[string]any{"isFileLockEnabled": b.Lock, "defaultRetention": dr}}
+	}
+	if k.has("readBucketReplications") {
+		o.ReplicationConfiguration = wrapper{true, map[string]any{}}
+	}
+	return o
+}
+
+func (c *call) keyObject(k *appKey, withSecret bool) map[string]any {
+	m := map[string]any{
+		"accountId":           c.s.st.accountID,
+		"applicationKeyId":    k.ID,
+		"capabilities":        k.Caps,
+		"expirationTimestamp": nil,
+		"keyName":             k.Name,
+		"namePrefix":          k.NamePrefix,
+		"options":             []string{"s3"},
+	}
+	if k.Expires != 0 {
+		m["expirationTimestamp"] = k.Expires
+	}
+	if withSecret {
+		m["applicationKey"] = k.Secret
+	}
+	if c.v >= 4 {
+		if k.BucketIDs == nil {
+			m["bucketIds"] = nil
+		} else {
+			m["bucketIds"] = k.BucketIDs
+		}
+	} else {
+		if len(k.BucketIDs) == 1 {
+			m["bucketId"] = k.BucketIDs[0]
+		} else {
+			m["bucketId"] = nil
+		}
+	}
+	return m
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// rawJSON is a response body already encoded.
+type rawJSON []byte
+
+// fileSnap is a copy of one listed entry taken under store.mu, encoded
+// after the lock is released.
+type fileSnap struct {
+	name   string
+	folder bool
+	v      version
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		b, _ := json.Marshal(s)
+		return append(dst, b...)
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendFile encodes one entry with the same shape as fileObject.
+func (c *call) appendFile(dst []byte, bucketID string, f *fileSnap) []byte {
+	dst = append(dst, `{"accountId":`...)
+	dst = appendJSONString(dst, c.s.st.accountID)
+	v := &f.v
+	action := "upload"
+	switch {
+	case f.folder:
+		action = "folder"
+	case v.kind == kindHide:
+		action = "hide"
+	case v.kind == kindStart:
+		action = "start"
+	}
+	dst = append(dst, `,"action":"`...)
+	dst = append(dst, action...)
+	dst = append(dst, `","bucketId":`...)
+	dst = appendJSONString(dst, bucketID)
+	size := int64(0)
+	if action == "upload" {
+		size = v.size
+	}
+	dst = append(dst, `,"contentLength":`...)
+	dst = strconv.AppendInt(dst, size, 10)
+	if f.folder {
+		dst = append(dst, `,"contentSha1":null,"contentMd5":null,"contentType":null,"fileId":null,"fileInfo":{},"fileName":`...)
+		dst = appendJSONString(dst, f.name)
+		dst = append(dst, `,"uploadTimestamp":0`...)
+		if c.v == 1 {
+			dst = append(dst, `,"size":0`...)
+		}
+		return append(dst, '}')
+	}
+	switch action {
+	case "hide":
+		dst = append(dst, `,"contentSha1":null,"contentMd5":null,"contentType":"application/x-bz-hide-marker"`...)
+	case "start":
+		dst = append(dst, `,"contentSha1":"none","contentMd5":null,"contentType":`...)
+		dst = appendJSONString(dst, v.ctype)
+	default:
+		dst = append(dst, `,"contentSha1":"`...)
+		if v.flags&fSHA1 != 0 {
+			dst = hex.AppendEncode(dst, v.sha1[:])
+		} else {
+			dst = append(dst, "none"...)
+		}
+		dst = append(dst, `","contentMd5":`...)
+		if v.flags&fMD5 != 0 {
+			dst = append(dst, '"')
+			dst = hex.AppendEncode(dst, v.md5[:])
+			dst = append(dst, '"')
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, `,"contentType":`...)
+		dst = appendJSONString(dst, v.ctype)
+	}
+	dst = append(dst, `,"fileId":"`...)
+	dst = append(dst, fileIDString(bucketID, v.id)...)
+	dst = append(dst, `","fileInfo":{`...)
+	for i, x := range v.info {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, x.k)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, x.v)
+	}
+	dst = append(dst, `},"fileName":`...)
+	dst = appendJSONString(dst, f.name)
+	if action != "hide" {
+		t := c.tok
+		if t == nil || t.key.has("readFileRetentions") {
+			dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":`...)
+			if v.retMode == retNone {
+				dst = append(dst, `null,"retainUntilTimestamp":null}}`...)
+			} else {
+				dst = append(dst, '"')
+				dst = append(dst, modeStrings[v.retMode]...)
+				dst = append(dst, `","retainUntilTimestamp":`...)
+				dst = strconv.AppendInt(dst, v.retainUntil, 10)
+				dst = append(dst, `}}`...)
+			}
+		} else {
+			dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":false,"value":null}`...)
+		}
+		if t == nil || t.key.has("readFileLegalHolds") {
+			dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":true,"value":`...)
+			switch v.hold {
+			case holdOn:
+				dst = append(dst, `"on"}`...)
+			case holdOff:
+				dst = append(dst, `"off"}`...)
+			default:
+				dst = append(dst, `null}`...)
+			}
+		} else {
+			dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":false,"value":null}`...)
+		}
+		if v.flags&fSSE != 0 {
+			dst = append(dst, `,"serverSideEncryption":{"mode":"SSE-B2","algorithm":"AES256"}`...)
+		} else {
+			dst = append(dst, `,"serverSideEncryption":{"mode":null,"algorithm":null}`...)
+		}
+	}
+	dst = append(dst, `,"uploadTimestamp":`...)
+	dst = strconv.AppendInt(dst, v.ts, 10)
+	if c.v == 1 {
+		dst = append(dst, `,"size":`...)
+		dst = strconv.AppendInt(dst, size, 10)
+	}
+	return append(dst, '}')
+}
+
+// fileList encodes {"files":[…], <tail fields>}.
+func (c *call) fileList(bucketID string, snaps []fileSnap, tail ...any) rawJSON {
+	dst := make([]byte, 0, 64+len(snaps)*420)
+	dst = append(dst, `{"files":[`...)
+	for i := range snaps {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = c.appendFile(dst, bucketID, &snaps[i])
+	}
+	dst = append(dst, ']')
+	for i := 0; i+1 < len(tail); i += 2 {
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, tail[i].(string))
+		dst = append(dst, ':')
+		switch x := tail[i+1].(type) {
+		case nil:
+			dst = append(dst, "null"...)
+		case string:
+			dst = appendJSONString(dst, x)
+		}
+	}
+	dst = append(dst, "}\n"...)
+	return dst
+}

@@ -1,0 +1,400 @@
+package emulator
+
+import (
+	"fmt"
+	"sort"
+)
+
+const maxBuckets = 100
+
+type sseReq struct {
+	Mode      *string `json:"mode"`
+	Algorithm *string `json:"algorithm"`
+}
+
+type defRetentionReq struct {
+	Mode   *string `json:"mode"`
+	Period *struct {
+		Duration int64  `json:"duration"`
+		Unit     string `json:"unit"`
+	} `json:"period"`
+}
+
+func parseSSE(r sseReq) (bool, error) {
+	if r.Mode == nil {
+		return false, nil
+	}
+	if *r.Mode != "SSE-B2" {
+		return false, errBadRequest(fmt.Sprintf("server-side encryption mode %q is not supported (b2local supports SSE-B2)", *r.Mode))
+	}
+	if r.Algorithm != nil && *r.Algorithm != "AES256" {
+		return false, errBadRequest(fmt.Sprintf("encryption algorithm %q is not supported; use AES256", *r.Algorithm))
+	}
+	return true, nil
+}
+
+func parseDefaultRetention(r defRetentionReq) (defaultRetention, error) {
+	if r.Mode == nil {
+		if r.Period != nil {
+			return defaultRetention{}, errBadRequest("defaultRetention period needs a mode")
+		}
+		return defaultRetention{}, nil
+	}
+	if *r.Mode != "governance" && *r.Mode != "compliance" {
+		return defaultRetention{}, errBadRequest(fmt.Sprintf("defaultRetention mode %q must be governance, compliance or null", *r.Mode))
+	}
+	if r.Period == nil || r.Period.Duration <= 0 || (r.Period.Unit != "days" && r.Period.Unit != "years") {
+		return defaultRetention{}, errBadRequest("defaultRetention needs a period with a positive duration and unit days or years")
+	}
+	return defaultRetention{Mode: *r.Mode, Period: r.Period.Duration, Unit: r.Period.Unit}, nil
+}
+
+// bucketSettings holds the optional fields shared by create and update.
+type bucketSettings struct {
+	typ       *string
+	info      map[string]string
+	hasInfo   bool
+	cors      []corsRule
+	hasCORS   bool
+	lifecycle []lifecycleRule
+	hasLC     bool
+	lock      *bool
+	retention *defaultRetention
+	sse       *bool
+}
+
+func (c *call) parseBucketSettings(p *params, t *token, update bool) (*bucketSettings, error) {
+	bs := &bucketSettings{}
+	if s, ok, err := p.str("bucketType"); err != nil {
+		return nil, err
+	} else if ok {
+		if s != "allPublic" && s != "allPrivate" {
+			return nil, errBadRequest(fmt.Sprintf("bucketType %q must be allPublic or allPrivate", s))
+		}
+		bs.typ = &s
+	} else if !update {
+		return nil, errBadRequest("required field bucketType is missing")
+	}
+	var err error
+	if bs.hasInfo, err = p.decode("bucketInfo", &bs.info); err != nil {
+		return nil, err
+	}
+	if bs.hasInfo {
+		if err := validBucketInfo(bs.info); err != nil {
+			return nil, err
+		}
+	}
+	if bs.hasCORS, err = p.decode("corsRules", &bs.cors); err != nil {
+		return nil, err
+	}
+	if bs.hasCORS {
+		if err := validCORS(bs.cors); err != nil {
+			return nil, err
+		}
+	}
+	if bs.hasLC, err = p.decode("lifecycleRules", &bs.lifecycle); err != nil {
+		return nil, err
+	}
+	if bs.hasLC {
+		if err := validLifecycle(bs.lifecycle); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok, err := p.boolean("fileLockEnabled"); err != nil {
+		return nil, err
+	} else if ok {
+		if v && !t.key.has("writeBucketRetentions") {
+			return nil, errUnauthorized("enabling Object Lock needs the writeBucketRetentions capability")
+		}
+		bs.lock = &v
+	}
+	if update {
+		var dr defRetentionReq
+		if ok, err := p.decode("defaultRetention", &dr); err != nil {
+			return nil, err
+		} else if ok {
+			if !t.key.has("writeBucketRetentions") {
+				return nil, errUnauthorized("defaultRetention needs the writeBucketRetentions capability")
+			}
+			r, err := parseDefaultRetention(dr)
+			if err != nil {
+				return nil, err
+			}
+			bs.retention = &r
+		}
+	}
+	var sr sseReq
+	if ok, err := p.decode("defaultServerSideEncryption", &sr); err != nil {
+		return nil, err
+	} else if ok {
+		if !t.key.has("writeBucketEncryption") {
+			return nil, errUnauthorized("defaultServerSideEncryption needs the writeBucketEncryption capability")
+		}
+		v, err := parseSSE(sr)
+		if err != nil {
+			return nil, err
+		}
+		bs.sse = &v
+	}
+	if p.has("replicationConfiguration") {
+		if !t.key.has("writeBucketReplications") {
+			return nil, errUnauthorized("replicationConfiguration needs the writeBucketReplications capability")
+		}
+		return nil, errBadRequest("replication is not supported by b2local")
+	}
+	return bs, nil
+}
+
+func (bs *bucketSettings) apply(b *bucket) {
+	if bs.typ != nil {
+		b.Type = *bs.typ
+	}
+	if bs.hasInfo {
+		b.Info = bs.info
+	}
+	if bs.hasCORS {
+		b.CORS = bs.cors
+	}
+	if bs.hasLC {
+		b.Lifecycle = bs.lifecycle
+	}
+	if bs.lock != nil && *bs.lock {
+		b.Lock = true
+	}
+	if bs.retention != nil {
+		b.Retention = *bs.retention
+	}
+	if bs.sse != nil {
+		b.SSE = *bs.sse
+	}
+}
+
+func opCreateBucket(c *call) (any, error) {
+	t, err := c.auth("writeBuckets")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireUnrestricted(); err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAccount(p, true); err != nil {
+		return nil, err
+	}
+	name, err := p.reqStr("bucketName")
+	if err != nil {
+		return nil, err
+	}
+	if err := validBucketName(name); err != nil {
+		return nil, err
+	}
+	bs, err := c.parseBucketSettings(p, t, false)
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.Lock()
+	if st.bucketNames[lower(name)] != nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "duplicate_bucket_name", "Bucket name is already in use: "+name)
+	}
+	if len(st.buckets) >= maxBuckets {
+		st.mu.Unlock()
+		return nil, errCode(400, "too_many_buckets", fmt.Sprintf("account already has %d buckets", maxBuckets))
+	}
+	b := &bucket{Name: name, Revision: 1}
+	for {
+		b.ID = newBucketID()
+		if st.buckets[b.ID] == nil {
+			break
+		}
+	}
+	bs.apply(b)
+	newBucketState(b)
+	st.buckets[b.ID] = b
+	st.bucketNames[lower(name)] = b
+	out := c.bucketObject(b)
+	tk := st.journal(opBucket(b))
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func opUpdateBucket(c *call) (any, error) {
+	t, err := c.auth("writeBuckets")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireUnrestricted(); err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAccount(p, false); err != nil {
+		return nil, err
+	}
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	bs, err := c.parseBucketSettings(p, t, true)
+	if err != nil {
+		return nil, err
+	}
+	ifRev, hasRev, err := p.int("ifRevisionIs")
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	b := st.buckets[id]
+	if b == nil {
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	if bs.lock != nil && !*bs.lock && b.Lock {
+		return nil, errCode(400, "file_lock_conflict", "Object Lock cannot be disabled once enabled")
+	}
+	lockAfter := b.Lock || (bs.lock != nil && *bs.lock)
+	if bs.retention != nil && bs.retention.Mode != "" && !lockAfter {
+		return nil, errCode(400, "file_lock_conflict", "defaultRetention needs a bucket with Object Lock enabled")
+	}
+	if hasRev && ifRev != b.Revision {
+		return nil, errCode(409, "conflict", fmt.Sprintf("bucket revision is %d, not %d", b.Revision, ifRev))
+	}
+	bs.apply(b)
+	b.Revision++
+	out := c.bucketObject(b)
+	tk := st.journal(opBucket(b))
+	st.mu.Unlock()
+	err = st.sync(tk)
+	st.mu.Lock()
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var defaultBucketTypes = map[string]bool{"allPublic": true, "allPrivate": true, "snapshot": true}
+var knownBucketTypes = map[string]bool{"allPublic": true, "allPrivate": true, "snapshot": true, "restricted": true, "shared": true}
+
+func opListBuckets(c *call) (any, error) {
+	t, err := c.auth("listBuckets")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAccount(p, true); err != nil {
+		return nil, err
+	}
+	id, hasID, err := p.str("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	name, hasName, err := p.str("bucketName")
+	if err != nil {
+		return nil, err
+	}
+	types := defaultBucketTypes
+	if ts, ok, err := p.strList("bucketTypes"); err != nil {
+		return nil, err
+	} else if ok {
+		if len(ts) == 0 {
+			return nil, errBadRequest("bucketTypes must not be empty")
+		}
+		types = map[string]bool{}
+		for _, ty := range ts {
+			if ty == "all" {
+				if len(ts) != 1 {
+					return nil, errBadRequest(`bucketTypes: "all" cannot be combined with other types`)
+				}
+				types = knownBucketTypes
+				break
+			}
+			if !knownBucketTypes[ty] {
+				return nil, errBadRequest(fmt.Sprintf("unknown bucket type %q", ty))
+			}
+			types[ty] = true
+		}
+	}
+	st := c.s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if t.key.BucketIDs != nil {
+		ok := false
+		if hasID {
+			ok = t.bucketAllowed(id)
+		} else if hasName {
+			if b := st.bucketNames[lower(name)]; b != nil && b.Name == name {
+				ok = t.bucketAllowed(b.ID)
+			}
+		}
+		if !ok {
+			return nil, errUnauthorized("application key is restricted to buckets; pass bucketId or bucketName of an allowed bucket")
+		}
+	}
+	var bs []*bucket
+	for _, b := range st.buckets {
+		if hasID && b.ID != id || hasName && b.Name != name || !types[b.Type] || !t.bucketAllowed(b.ID) {
+			continue
+		}
+		bs = append(bs, b)
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
+	out := make([]*bucketJSON, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, c.bucketObject(b))
+	}
+	return map[string]any{"buckets": out}, nil
+}
+
+func opDeleteBucket(c *call) (any, error) {
+	t, err := c.auth("deleteBuckets")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireUnrestricted(); err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAccount(p, true); err != nil {
+		return nil, err
+	}
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.Lock()
+	b := st.buckets[id]
+	if b == nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	if b.count > 0 {
+		st.mu.Unlock()
+		return nil, errCode(400, "cannot_delete_non_empty_bucket", fmt.Sprintf("bucket %s still holds %d file versions (including hide markers and unfinished large files)", b.Name, b.count))
+	}
+	delete(st.buckets, id)
+	delete(st.bucketNames, lower(b.Name))
+	out := c.bucketObject(b)
+	tk := st.journal(opDelBucket(id))
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,307 @@
+package emulator
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func hashSegs(st *store, segs []seg, n int64, pt *part) error {
+	sh, md := sha1.New(), md5.New()
+	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
+		return err
+	}
+	sh.Sum(pt.sha1[:0])
+	md.Sum(pt.md5[:0])
+	return nil
+}
+
+// download query overrides and the headers they set.
+var overrideParams = []struct{ param, header string }{
+	{"b2ContentDisposition", "Content-Disposition"},
+	{"b2ContentLanguage", "Content-Language"},
+	{"b2Expires", "Expires"},
+	{"b2CacheControl", "Cache-Control"},
+	{"b2ContentEncoding", "Content-Encoding"},
+	{"b2ContentType", "Content-Type"},
+}
+
+func opGetDownloadAuthorization(c *call) (any, error) {
+	t, err := c.auth("shareFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkBucket(id); err != nil {
+		return nil, err
+	}
+	prefix, ok, err := p.str("fileNamePrefix")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errBadRequest("required field fileNamePrefix is missing")
+	}
+	if err := t.checkListPrefix(prefix); err != nil {
+		return nil, err
+	}
+	d, ok, err := p.int("validDurationInSeconds")
+	if err != nil {
+		return nil, err
+	}
+	if !ok || d < 1 || d > 604800 {
+		return nil, errBadRequest("validDurationInSeconds must be between 1 and 604800")
+	}
+	pins := map[string]string{}
+	for _, o := range overrideParams {
+		if s, ok, err := p.str(o.param); err != nil {
+			return nil, err
+		} else if ok {
+			pins[o.param] = s
+		}
+	}
+	st := c.s.st
+	st.mu.RLock()
+	b := st.buckets[id]
+	st.mu.RUnlock()
+	if b == nil {
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	tok := st.issueToken(&token{kind: tokDownload, key: t.key, bucketID: id, prefix: prefix, pins: pins,
+		expires: st.opts.Now().Add(time.Duration(d) * time.Second).UnixMilli()})
+	return map[string]any{"bucketId": id, "fileNamePrefix": prefix, "authorizationToken": tok}, nil
+}
+
+// downloadAuth decides whether the caller may read name in b (store.mu not held).
+func (c *call) downloadAuth(b *bucket, name string, byName bool) error {
+	tokStr := c.r.Header.Get("Authorization")
+	if tokStr == "" {
+		tokStr = c.r.URL.Query().Get("Authorization")
+	}
+	hasOverrides := false
+	q := c.r.URL.Query()
+	for _, o := range overrideParams {
+		if q.Has(o.param) {
+			hasOverrides = true
+		}
+	}
+	if tokStr == "" {
+		if b.Type == "allPublic" && !hasOverrides {
+			return nil
+		}
+		if hasOverrides && b.Type == "allPublic" {
+			return errUnauthorized("b2* query overrides need an authorization token")
+		}
+		return errCode(401, "missing_auth_token", "downloading from a private bucket needs an authorization token")
+	}
+	kinds := []uint8{tokAccount}
+	if byName {
+		kinds = append(kinds, tokDownload)
+	}
+	t, err := c.s.st.lookupToken(tokStr, kinds...)
+	if err != nil {
+		return err
+	}
+	c.tok = t
+	if t.kind == tokDownload {
+		if t.bucketID != b.ID || !strings.HasPrefix(name, t.prefix) {
+			return errUnauthorized("download authorization does not cover this file")
+		}
+		for k, v := range t.pins {
+			if q.Get(k) != v {
+				return errUnauthorized(fmt.Sprintf("download authorization requires %s=%s", k, v))
+			}
+		}
+		return t.checkName(name)
+	}
+	if !t.key.has("readFiles") {
+		return errUnauthorized("application key does not have the readFiles capability")
+	}
+	if err := t.checkBucket(b.ID); err != nil {
+		return err
+	}
+	return t.checkName(name)
+}
+
+func opDownloadByName(c *call) (any, error) {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
+		return nil, errMethod(c.r.Method)
+	}
+	bname, rawName, ok := strings.Cut(c.tail, "/")
+	if !ok || rawName == "" {
+		return nil, errNotFound("download URL must be /file/<bucketName>/<fileName>")
+	}
+	name, err := decodeForm(rawName)
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.RLock()
+	b := st.bucketNames[lower(bname)]
+	st.mu.RUnlock()
+	if b == nil || b.Name != bname {
+		return nil, errNotFound("no such bucket: " + bname)
+	}
+	if err := c.downloadAuth(b, name, true); err != nil {
+		return nil, err
+	}
+	st.mu.RLock()
+	var v *version
+	if e := b.entry(name); e != nil {
+		v = e.current()
+	}
+	if v == nil || v.kind != kindUpload || st.buckets[b.ID] != b {
+		st.mu.RUnlock()
+		return nil, errNotFound("File with such name does not exist: " + name)
+	}
+	return nil, c.serveContent(b, name, v)
+}
+
+func opDownloadByID(c *call) (any, error) {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead && c.r.Method != http.MethodPost {
+		return nil, errMethod(c.r.Method)
+	}
+	var fid string
+	if c.r.Method == http.MethodPost {
+		p, err := c.args()
+		if err != nil {
+			return nil, err
+		}
+		if fid, err = p.reqStr("fileId"); err != nil {
+			return nil, err
+		}
+	} else {
+		fid = c.r.URL.Query().Get("fileId")
+		if fid == "" {
+			return nil, errBadRequest("required parameter fileId is missing")
+		}
+	}
+	bid, id, ok := parseFileID(fid)
+	if !ok {
+		return nil, errBadRequest("malformed fileId: " + fid)
+	}
+	st := c.s.st
+	st.mu.RLock()
+	b := st.buckets[bid]
+	var name string
+	var v *version
+	if b != nil {
+		var e *nameEntry
+		if e, v = b.find(id); v != nil {
+			name = e.name
+		}
+	}
+	st.mu.RUnlock()
+	if v == nil {
+		return nil, errNotFound("no such file: " + fid)
+	}
+	if err := c.downloadAuth(b, name, false); err != nil {
+		return nil, err
+	}
+	st.mu.RLock()
+	e, v := b.find(id)
+	if v == nil || v.kind != kindUpload || e.name != name {
+		st.mu.RUnlock()
+		return nil, errNotFound("no such file: " + fid)
+	}
+	return nil, c.serveContent(b, name, v)
+}
+
+// serveContent writes headers and (for GET) the bytes. It is entered with
+// store.mu read-locked and releases it before streaming.
+func (c *call) serveContent(b *bucket, name string, v *version) error {
+	st := c.s.st
+	size, segs := v.size, v.segs
+	pinSegs(segs)
+	h := c.w.Header()
+	ct := v.ctype
+	h.Set("X-Bz-File-Id", fileIDString(b.ID, v.id))
+	h.Set("X-Bz-File-Name", encodeB2(name))
+	h.Set("X-Bz-Content-Sha1", sha1String(v))
+	h.Set("X-Bz-Upload-Timestamp", strconv.FormatInt(v.ts, 10))
+	h.Set("Accept-Ranges", "bytes")
+	if cc, ok := b.Info["Cache-Control"]; ok {
+		h.Set("Cache-Control", cc)
+	}
+	for _, x := range v.info {
+		if hdr, ok := reservedInfo[x.k]; ok {
+			h.Set(hdr, x.v)
+			continue
+		}
+		h.Set("X-Bz-Info-"+x.k, encodeB2(x.v))
+	}
+	if v.flags&fSSE != 0 {
+		h.Set("X-Bz-Server-Side-Encryption", "AES256")
+	}
+	if b.Lock {
+		var hidden []string
+		if c.tok == nil || c.tok.key.has("readFileRetentions") {
+			if v.retMode != retNone {
+				h.Set("X-Bz-File-Retention-Mode", modeStrings[v.retMode])
+				h.Set("X-Bz-File-Retention-Retain-Until-Timestamp", strconv.FormatInt(v.retainUntil, 10))
+			}
+		} else {
+			hidden = append(hidden, "X-Bz-File-Retention-Mode", "X-Bz-File-Retention-Retain-Until-Timestamp")
+		}
+		if c.tok == nil || c.tok.key.has("readFileLegalHolds") {
+			if hv := holdValue(v); hv != nil {
+				h.Set("X-Bz-File-Legal-Hold", *hv)
+			}
+		} else {
+			hidden = append(hidden, "X-Bz-File-Legal-Hold")
+		}
+		if len(hidden) > 0 {
+			h.Set("X-Bz-Client-Unauthorized-To-Read", strings.Join(hidden, ","))
+		}
+	}
+	st.mu.RUnlock()
+	defer func() {
+		st.mu.RLock()
+		st.unpinSegs(segs)
+		st.mu.RUnlock()
+	}()
+	q := c.r.URL.Query()
+	for _, o := range overrideParams {
+		if q.Has(o.param) {
+			if o.param == "b2ContentType" {
+				ct = q.Get(o.param)
+			} else {
+				h.Set(o.header, q.Get(o.param))
+			}
+		}
+	}
+	h.Set("Content-Type", ct)
+	off, n := int64(0), size
+	status := 200
+	if rh := c.r.Header.Get("Range"); rh != "" {
+		var err error
+		if off, n, err = parseRange(rh, size); err != nil {
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			return err
+		}
+		status = 206
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
+	}
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	c.w.WriteHeader(status)
+	if c.r.Method == http.MethodHead || n == 0 {
+		return nil
+	}
+	if err := st.writeSegs(c.w, segs, off, n); err != nil {
+		// headers are gone; the short body tells the client
+		return nil
+	}
+	return nil
+}

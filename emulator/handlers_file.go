@@ -1,0 +1,1083 @@
+package emulator
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const maxSingleFile = 5_000_000_000
+
+// ---- Object Lock helpers ----
+
+type lockReq struct {
+	hasRet  bool
+	retMode uint8
+	until   int64
+	hold    uint8
+}
+
+type retentionReq struct {
+	Mode                 *string `json:"mode"`
+	RetainUntilTimestamp *int64  `json:"retainUntilTimestamp"`
+}
+
+func parseRetention(r retentionReq) (uint8, int64, error) {
+	if r.Mode == nil {
+		if r.RetainUntilTimestamp != nil {
+			return 0, 0, errBadRequest("fileRetention: retainUntilTimestamp needs a mode")
+		}
+		return retNone, 0, nil
+	}
+	var m uint8
+	switch *r.Mode {
+	case "governance":
+		m = retGovernance
+	case "compliance":
+		m = retCompliance
+	default:
+		return 0, 0, errBadRequest(fmt.Sprintf("fileRetention mode %q must be governance, compliance or null", *r.Mode))
+	}
+	if r.RetainUntilTimestamp == nil {
+		return 0, 0, errBadRequest("fileRetention needs retainUntilTimestamp with a mode")
+	}
+	return m, *r.RetainUntilTimestamp, nil
+}
+
+func parseHold(s string) (uint8, error) {
+	switch s {
+	case "on":
+		return holdOn, nil
+	case "off":
+		return holdOff, nil
+	}
+	return 0, errBadRequest(fmt.Sprintf("legalHold %q must be on or off", s))
+}
+
+// lockFromJSON reads fileRetention / legalHold request fields.
+func (c *call) lockFromJSON(p *params, t *token) (lockReq, error) {
+	var lr lockReq
+	var rr retentionReq
+	if ok, err := p.decode("fileRetention", &rr); err != nil {
+		return lr, err
+	} else if ok {
+		if !t.key.has("writeFileRetentions") {
+			return lr, errUnauthorized("fileRetention needs the writeFileRetentions capability")
+		}
+		m, u, err := parseRetention(rr)
+		if err != nil {
+			return lr, err
+		}
+		lr.hasRet, lr.retMode, lr.until = true, m, u
+	}
+	if s, ok, err := p.str("legalHold"); err != nil {
+		return lr, err
+	} else if ok {
+		if !t.key.has("writeFileLegalHolds") {
+			return lr, errUnauthorized("legalHold needs the writeFileLegalHolds capability")
+		}
+		h, err := parseHold(s)
+		if err != nil {
+			return lr, err
+		}
+		lr.hold = h
+	}
+	return lr, nil
+}
+
+func (c *call) lockFromHeaders(t *token) (lockReq, error) {
+	var lr lockReq
+	h := c.r.Header
+	mode, until := h.Get("X-Bz-File-Retention-Mode"), h.Get("X-Bz-File-Retention-Retain-Until-Timestamp")
+	if mode != "" || until != "" {
+		if mode == "" || until == "" {
+			return lr, errBadRequest("X-Bz-File-Retention-Mode and X-Bz-File-Retention-Retain-Until-Timestamp must be sent together")
+		}
+		if !t.key.has("writeFileRetentions") {
+			return lr, errUnauthorized("file retention headers need the writeFileRetentions capability")
+		}
+		u, err := strconv.ParseInt(until, 10, 64)
+		if err != nil {
+			return lr, errBadRequest("X-Bz-File-Retention-Retain-Until-Timestamp must be milliseconds since the epoch")
+		}
+		m, _, err := parseRetention(retentionReq{Mode: &mode, RetainUntilTimestamp: &u})
+		if err != nil {
+			return lr, err
+		}
+		lr.hasRet, lr.retMode, lr.until = true, m, u
+	}
+	if s := h.Get("X-Bz-File-Legal-Hold"); s != "" {
+		if !t.key.has("writeFileLegalHolds") {
+			return lr, errUnauthorized("X-Bz-File-Legal-Hold needs the writeFileLegalHolds capability")
+		}
+		hv, err := parseHold(s)
+		if err != nil {
+			return lr, err
+		}
+		lr.hold = hv
+	}
+	return lr, nil
+}
+
+// applyLock sets retention/hold on a new version (store.mu held).
+func (st *store) applyLock(b *bucket, v *version, lr lockReq) error {
+	if (lr.hasRet || lr.hold != holdUnset) && !b.Lock {
+		return errBadRequest("file retention and legal hold need a bucket with Object Lock enabled")
+	}
+	now := st.opts.Now()
+	if lr.hasRet {
+		if lr.retMode != retNone && lr.until <= now.UnixMilli() {
+			return errBadRequest("retainUntilTimestamp must be in the future")
+		}
+		v.retMode, v.retainUntil = lr.retMode, lr.until
+	} else if b.Lock && b.Retention.Mode != "" {
+		v.retMode = retGovernance
+		if b.Retention.Mode == "compliance" {
+			v.retMode = retCompliance
+		}
+		if b.Retention.Unit == "years" {
+			v.retainUntil = now.AddDate(int(b.Retention.Period), 0, 0).UnixMilli()
+		} else {
+			v.retainUntil = now.Add(time.Duration(b.Retention.Period) * 24 * time.Hour).UnixMilli()
+		}
+	}
+	v.hold = lr.hold
+	return nil
+}
+
+// deletable reports whether Object Lock allows removing v.
+func (st *store) deletable(v *version, bypass bool) error {
+	if v.hold == holdOn {
+		return errCode(403, "access_denied", "file version is under legal hold")
+	}
+	if v.retMode != retNone && v.retainUntil > st.nowMs() {
+		if v.retMode == retCompliance {
+			return errCode(403, "access_denied", "file version is under compliance retention until "+itoa(v.retainUntil))
+		}
+		if !bypass {
+			return errCode(403, "access_denied", "file version is under governance retention; deleting it needs bypassGovernance")
+		}
+	}
+	return nil
+}
+
+// ---- content upload ----
+
+type content struct {
+	blob  *blob
+	size  int64
+	sha1  [20]byte
+	md5   [16]byte
+	flags uint8
+}
+
+// readContent reads an upload body (Content-Length bytes) and verifies its SHA-1.
+func (c *call) readContent(limit int64) (*content, error) {
+	r := c.r
+	if r.ContentLength < 0 || r.Header.Get("Content-Length") == "" && r.ContentLength == 0 && r.Body != http.NoBody {
+		return nil, errBadRequest("Content-Length header is required (chunked transfer encoding is not supported)")
+	}
+	cl := r.ContentLength
+	shaHdr := r.Header.Get("X-Bz-Content-Sha1")
+	if shaHdr == "" {
+		return nil, errBadRequest("X-Bz-Content-Sha1 header is required (40 hex digits, hex_digits_at_end or do_not_verify)")
+	}
+	n := cl
+	atEnd := false
+	var want []byte
+	switch {
+	case shaHdr == "hex_digits_at_end":
+		if cl < 40 {
+			return nil, errBadRequest("hex_digits_at_end: body is shorter than 40 bytes")
+		}
+		n, atEnd = cl-40, true
+	case shaHdr == "do_not_verify" || strings.HasPrefix(shaHdr, "unverified:"):
+	default:
+		b, err := hex.DecodeString(shaHdr)
+		if err != nil || len(b) != 20 {
+			return nil, errBadRequest("X-Bz-Content-Sha1 must be 40 hex digits, hex_digits_at_end or do_not_verify")
+		}
+		want = b
+	}
+	if n > limit {
+		return nil, errBadRequest(fmt.Sprintf("content is %d bytes; the limit is %d", n, limit))
+	}
+	w, err := c.s.st.newBlobWriter(n)
+	if err != nil {
+		return nil, err
+	}
+	sh, md := sha1.New(), md5.New()
+	if _, err := io.CopyN(io.MultiWriter(w, sh, md), r.Body, n); err != nil {
+		w.abort()
+		return nil, &apiError{status: 408, code: "request_timeout", msg: "request body ended before Content-Length bytes: " + err.Error()}
+	}
+	if atEnd {
+		var tail [40]byte
+		if _, err := io.ReadFull(r.Body, tail[:]); err != nil {
+			w.abort()
+			return nil, &apiError{status: 408, code: "request_timeout", msg: "request body ended before the trailing SHA-1"}
+		}
+		b, err := hex.DecodeString(string(tail[:]))
+		if err != nil || len(b) != 20 {
+			w.abort()
+			return nil, errBadRequest("hex_digits_at_end: the last 40 bytes are not a hex SHA-1")
+		}
+		want = b
+	}
+	ct := &content{size: n, flags: fSHA1 | fMD5}
+	sh.Sum(ct.sha1[:0])
+	md.Sum(ct.md5[:0])
+	if want != nil && string(want) != string(ct.sha1[:]) {
+		w.abort()
+		return nil, errBadRequest("Sha1 did not match data received")
+	}
+	if want == nil {
+		ct.flags |= fUnverified
+	}
+	b, err := w.finish(n)
+	if err != nil {
+		return nil, err
+	}
+	ct.blob = b
+	return ct, nil
+}
+
+// ---- b2_get_upload_url / b2_upload_file ----
+
+func opGetUploadURL(c *call) (any, error) {
+	t, err := c.auth("writeFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkBucket(id); err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.RLock()
+	b := st.buckets[id]
+	st.mu.RUnlock()
+	if b == nil {
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	tok := st.issueToken(&token{kind: tokUpload, key: t.key, bucketID: id})
+	return map[string]any{
+		"bucketId":           id,
+		"uploadUrl":          fmt.Sprintf("%s/b2api/v%d/b2_upload_file/%s/%s", c.baseURL(), c.v, id, randHex(8)),
+		"authorizationToken": tok,
+	}, nil
+}
+
+var forbiddenUploadHeaders = []string{"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Location", "Content-Range", "Expires"}
+
+// infoFromHeaders collects X-Bz-Info-* (case-insensitive, lowercased keys).
+func infoFromHeaders(h http.Header) ([]kv, error) {
+	var info []kv
+	for k, vs := range h {
+		if len(k) > 10 && strings.EqualFold(k[:10], "X-Bz-Info-") {
+			val, err := decodeForm(vs[0])
+			if err != nil {
+				return nil, err
+			}
+			info = append(info, kv{lower(k[10:]), val})
+		}
+	}
+	return sortInfo(info), nil
+}
+
+func opUploadFile(c *call) (any, error) {
+	if c.r.Method != http.MethodPost {
+		return nil, errMethod(c.r.Method)
+	}
+	st := c.s.st
+	t, err := st.lookupToken(c.r.Header.Get("Authorization"), tokUpload)
+	if err != nil {
+		return nil, err
+	}
+	c.tok = t
+	pathBucket, _, _ := strings.Cut(c.tail, "/")
+	if pathBucket != t.bucketID {
+		return nil, errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
+	}
+	if !t.busy.CompareAndSwap(false, true) {
+		return nil, errCode(400, "auth_token_limit", "more than one upload using auth token "+c.r.Header.Get("Authorization"))
+	}
+	defer t.busy.Store(false)
+	if !t.key.has("writeFiles") {
+		return nil, errUnauthorized("application key does not have the writeFiles capability")
+	}
+	h := c.r.Header
+	rawName := h.Get("X-Bz-File-Name")
+	if rawName == "" {
+		return nil, errBadRequest("X-Bz-File-Name header is required")
+	}
+	name, err := decodeForm(rawName)
+	if err != nil {
+		return nil, err
+	}
+	if err := validFileName(name); err != nil {
+		return nil, err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, err
+	}
+	for _, f := range forbiddenUploadHeaders {
+		if h.Get(f) != "" {
+			return nil, errBadRequest(fmt.Sprintf("header %s must not be sent on upload; use X-Bz-Info-b2-%s", f, lower(f)))
+		}
+	}
+	ct, err := contentType(h.Get("Content-Type"), name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := infoFromHeaders(h)
+	if err != nil {
+		return nil, err
+	}
+	if err := validInfo(info); err != nil {
+		return nil, err
+	}
+	lr, err := c.lockFromHeaders(t)
+	if err != nil {
+		return nil, err
+	}
+	sse := false
+	switch s := h.Get("X-Bz-Server-Side-Encryption"); s {
+	case "":
+	case "AES256":
+		sse = true
+	default:
+		return nil, errBadRequest(fmt.Sprintf("X-Bz-Server-Side-Encryption %q is not supported; use AES256", s))
+	}
+	if h.Get("X-Bz-Server-Side-Encryption-Customer-Algorithm") != "" || h.Get("X-Bz-Server-Side-Encryption-Customer-Key") != "" {
+		return nil, errBadRequest("SSE-C is not supported by b2local")
+	}
+	var customTS int64
+	if s := h.Get("X-Bz-Custom-Upload-Timestamp"); s != "" {
+		customTS, err = strconv.ParseInt(s, 10, 64)
+		if err != nil || customTS <= 0 || customTS > st.nowMs() {
+			return nil, errBadRequest("X-Bz-Custom-Upload-Timestamp must be milliseconds since the epoch, not in the future")
+		}
+	}
+	st.mu.RLock()
+	b := st.buckets[t.bucketID]
+	strict := b != nil && (b.Lock || b.SSE) || sse
+	st.mu.RUnlock()
+	if b == nil {
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+t.bucketID)
+	}
+	if err := checkBudget(name, info, strict); err != nil {
+		return nil, err
+	}
+	body, err := c.readContent(maxSingleFile)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	if st.buckets[b.ID] != b {
+		st.mu.Unlock()
+		st.discardBlob(body.blob)
+		return nil, errCode(400, "bad_bucket_id", "bucket was deleted: "+b.ID)
+	}
+	v := &version{id: st.allocID(), size: body.size, sha1: body.sha1, md5: body.md5, flags: body.flags,
+		kind: kindUpload, ctype: st.intern(ct), info: info}
+	if sse || b.SSE {
+		v.flags |= fSSE
+	}
+	if err := st.applyLock(b, v, lr); err != nil {
+		st.mu.Unlock()
+		st.discardBlob(body.blob)
+		return nil, err
+	}
+	body.blob.refs.Add(1)
+	v.segs = []seg{{b: body.blob, n: body.size}}
+	if customTS != 0 {
+		v.ts = customTS
+	} else {
+		v.ts = st.nextTS(b)
+	}
+	b.insertVersion(name, v)
+	out := c.fileObject(b, name, v, "")
+	tk := st.journal(st.opVersion(b, name, v, false))
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ---- listing ----
+
+func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, string, int, error) {
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if err := t.checkBucket(id); err != nil {
+		return nil, "", 0, err
+	}
+	prefix, err := p.optStr(prefixField)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if err := t.checkListPrefix(prefix); err != nil {
+		return nil, "", 0, err
+	}
+	max, _, err := p.int("maxFileCount")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if max == 0 {
+		max = 100
+	}
+	limit := int64(10000)
+	if prefixField == "namePrefix" {
+		limit = 100
+	}
+	if max < 1 || max > limit {
+		return nil, "", 0, errCode(400, "out_of_range", fmt.Sprintf("maxFileCount must be between 1 and %d", limit))
+	}
+	if len(id) != 24 {
+		return nil, "", 0, errCode(400, "invalid_bucket_id", "malformed bucketId: "+id)
+	}
+	c.s.st.mu.RLock()
+	b := c.s.st.buckets[id]
+	c.s.st.mu.RUnlock()
+	if b == nil {
+		return nil, "", 0, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	return b, prefix, int(max), nil
+}
+
+func opListFileNames(c *call) (any, error) {
+	t, err := c.auth("listFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	b, prefix, max, err := c.listArgs(p, t, "prefix")
+	if err != nil {
+		return nil, err
+	}
+	start, err := p.optStr("startFileName")
+	if err != nil {
+		return nil, err
+	}
+	delim, err := p.optStr("delimiter")
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.RLock()
+	if st.buckets[b.ID] != b {
+		st.mu.RUnlock()
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
+	}
+	items, next := b.listNames(start, prefix, delim, max)
+	snaps := snapshot(items)
+	st.mu.RUnlock()
+	c.units = billed(len(snaps))
+	var nx any
+	if next != "" {
+		nx = next
+	}
+	return c.fileList(b.ID, snaps, "nextFileName", nx), nil
+}
+
+func opListFileVersions(c *call) (any, error) {
+	t, err := c.auth("listFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	b, prefix, max, err := c.listArgs(p, t, "prefix")
+	if err != nil {
+		return nil, err
+	}
+	start, err := p.optStr("startFileName")
+	if err != nil {
+		return nil, err
+	}
+	startFileID, hasStartID, err := p.str("startFileId")
+	if err != nil {
+		return nil, err
+	}
+	var startID uint64
+	if hasStartID {
+		if !p.has("startFileName") {
+			return nil, errBadRequest("startFileId needs startFileName")
+		}
+		bid, id, ok := parseFileID(startFileID)
+		if !ok || bid != b.ID {
+			return nil, errCode(400, "invalid_file_id", "malformed startFileId: "+startFileID)
+		}
+		startID = id
+	}
+	delim, err := p.optStr("delimiter")
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.RLock()
+	if st.buckets[b.ID] != b {
+		st.mu.RUnlock()
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
+	}
+	items, nextName, nextID := b.listVersions(start, startID, prefix, delim, max)
+	snaps := snapshot(items)
+	st.mu.RUnlock()
+	c.units = billed(len(snaps))
+	var nn, ni any
+	if nextName != "" {
+		nn = nextName
+		if nextID != 0 {
+			ni = fileIDString(b.ID, nextID)
+		}
+	}
+	return c.fileList(b.ID, snaps, "nextFileName", nn, "nextFileId", ni), nil
+}
+
+// ---- single-version calls ----
+
+// fileArg resolves a fileId field: malformed → 400 bad_request, bucket not
+// allowed → 401; the returned ids are checked by the caller under the lock.
+func (c *call) fileArg(p *params, t *token, field string) (string, string, uint64, error) {
+	fid, err := p.reqStr(field)
+	if err != nil {
+		return "", "", 0, err
+	}
+	bid, id, ok := parseFileID(fid)
+	if !ok {
+		return "", "", 0, errBadRequest(fmt.Sprintf("malformed %s: %s", field, fid))
+	}
+	if err := t.checkBucket(bid); err != nil {
+		return "", "", 0, err
+	}
+	return fid, bid, id, nil
+}
+
+func opGetFileInfo(c *call) (any, error) {
+	t, err := c.auth("readFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	b := st.buckets[bid]
+	if b == nil {
+		return nil, errNotFound("no such file: " + fid)
+	}
+	e, v := b.find(id)
+	if v == nil {
+		return nil, errNotFound("no such file: " + fid)
+	}
+	if err := t.checkName(e.name); err != nil {
+		return nil, err
+	}
+	if v.kind == kindStart {
+		return nil, errBadRequest("file " + fid + " is an unfinished large file")
+	}
+	return c.fileObject(b, e.name, v, ""), nil
+}
+
+func opHideFile(c *call) (any, error) {
+	t, err := c.auth("writeFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkBucket(id); err != nil {
+		return nil, err
+	}
+	name, err := p.reqStr("fileName")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, err
+	}
+	if err := validFileName(name); err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.Lock()
+	b := st.buckets[id]
+	if b == nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	}
+	e := b.entry(name)
+	var cur *version
+	if e != nil {
+		cur = e.current()
+	}
+	if cur == nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "no_such_file", "no file named "+name)
+	}
+	if cur.kind == kindHide {
+		st.mu.Unlock()
+		return nil, errCode(400, "already_hidden", "file already hidden: "+name)
+	}
+	v := &version{id: st.allocID(), ts: st.nextTS(b), kind: kindHide, ctype: hideCT}
+	b.insertVersion(name, v)
+	out := c.fileObject(b, name, v, "")
+	tk := st.journal(st.opVersion(b, name, v, false))
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func opDeleteFileVersion(c *call) (any, error) {
+	t, err := c.auth("deleteFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.reqStr("fileName")
+	if err != nil {
+		return nil, err
+	}
+	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, err
+	}
+	bypass, _, err := p.boolean("bypassGovernance")
+	if err != nil {
+		return nil, err
+	}
+	if bypass && !t.key.has("bypassGovernance") {
+		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
+	}
+	st := c.s.st
+	st.mu.Lock()
+	b := st.buckets[bid]
+	if b == nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+bid)
+	}
+	e, v := b.find(id)
+	if v == nil || e.name != name {
+		st.mu.Unlock()
+		return nil, errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid))
+	}
+	if err := st.deletable(v, bypass); err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	ops := []dbOp{opDelVersion(v.id)}
+	if v.kind == kindStart {
+		ops = append(ops, st.dropLarge(v.id)...)
+	}
+	b.removeVersion(e, v)
+	tk := st.journal(ops...)
+	st.unpinSegs(v.segs)
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return map[string]any{"fileId": fid, "fileName": name}, nil
+}
+
+// ---- b2_copy_file ----
+
+// copyRange parses a copy range strictly: both ends given, within the source.
+func copyRange(s string, size int64) (int64, int64, error) {
+	spec, ok := strings.CutPrefix(s, "bytes=")
+	a, b, ok2 := strings.Cut(spec, "-")
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || !ok2 || err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, errCode(416, "range_not_satisfiable", fmt.Sprintf("invalid range %q (want bytes=start-end)", s))
+	}
+	if end >= size {
+		return 0, 0, errCode(416, "range_not_satisfiable", fmt.Sprintf("range %q is outside the source (%d bytes)", s, size))
+	}
+	return start, end - start + 1, nil
+}
+
+func opCopyFile(c *call) (any, error) {
+	t, err := c.auth("writeFiles")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	srcFID, srcBID, srcID, err := c.fileArg(p, t, "sourceFileId")
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.reqStr("fileName")
+	if err != nil {
+		return nil, err
+	}
+	dstBID := srcBID
+	if s, ok, err := p.str("destinationBucketId"); err != nil {
+		return nil, err
+	} else if ok {
+		dstBID = s
+	}
+	if err := t.checkBucket(dstBID); err != nil {
+		return nil, err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, err
+	}
+	if err := validFileName(name); err != nil {
+		return nil, err
+	}
+	directive := "COPY"
+	if s, ok, err := p.str("metadataDirective"); err != nil {
+		return nil, err
+	} else if ok {
+		directive = s
+	}
+	var newCT string
+	var newInfo []kv
+	switch directive {
+	case "COPY":
+		if p.has("contentType") || p.has("fileInfo") {
+			return nil, errBadRequest("contentType and fileInfo may only be sent with metadataDirective REPLACE")
+		}
+	case "REPLACE":
+		ct, err := p.reqStr("contentType")
+		if err != nil {
+			return nil, errBadRequest("metadataDirective REPLACE needs contentType")
+		}
+		if newCT, err = contentType(ct, name); err != nil {
+			return nil, err
+		}
+		var m map[string]string
+		if _, err := p.decode("fileInfo", &m); err != nil {
+			return nil, err
+		}
+		newInfo = infoFromMap(m)
+		if err := validInfo(newInfo); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errBadRequest(fmt.Sprintf("metadataDirective %q must be COPY or REPLACE", directive))
+	}
+	rng, hasRange, err := p.str("range")
+	if err != nil {
+		return nil, err
+	}
+	lr, err := c.lockFromJSON(p, t)
+	if err != nil {
+		return nil, err
+	}
+	sse := false
+	var sr sseReq
+	if ok, err := p.decode("destinationServerSideEncryption", &sr); err != nil {
+		return nil, err
+	} else if ok {
+		if sse, err = parseSSE(sr); err != nil {
+			return nil, err
+		}
+	}
+	if p.has("sourceServerSideEncryption") {
+		var ss sseReq
+		if _, err := p.decode("sourceServerSideEncryption", &ss); err != nil {
+			return nil, err
+		}
+		if ss.Mode != nil && *ss.Mode == "SSE-C" {
+			return nil, errBadRequest("SSE-C is not supported by b2local")
+		}
+	}
+
+	st := c.s.st
+	st.mu.Lock()
+	sb := st.buckets[srcBID]
+	var se *nameEntry
+	var sv *version
+	if sb != nil {
+		se, sv = sb.find(srcID)
+	}
+	if sv == nil {
+		st.mu.Unlock()
+		return nil, errNotFound("source file not found: " + srcFID)
+	}
+	if err := t.checkName(se.name); err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	if sb.Type != "allPublic" && !t.key.has("readFiles") {
+		st.mu.Unlock()
+		return nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
+	}
+	if sv.kind != kindUpload {
+		st.mu.Unlock()
+		return nil, errBadRequest("source " + srcFID + " is not an uploaded file version")
+	}
+	db := st.buckets[dstBID]
+	if db == nil {
+		st.mu.Unlock()
+		return nil, errCode(400, "bad_bucket_id", "no such destination bucket: "+dstBID)
+	}
+	off, n := int64(0), sv.size
+	if hasRange {
+		if off, n, err = copyRange(rng, sv.size); err != nil {
+			st.mu.Unlock()
+			return nil, err
+		}
+	}
+	if n > st.opts.MaxCopySize {
+		st.mu.Unlock()
+		return nil, errCode(400, "source_too_large", fmt.Sprintf("Copy source too big: %d", n))
+	}
+	v := &version{kind: kindUpload, size: n}
+	if directive == "COPY" {
+		v.ctype, v.info = sv.ctype, sv.info
+	} else {
+		v.ctype, v.info = st.intern(newCT), newInfo
+	}
+	if err := checkBudget(name, v.info, db.Lock || db.SSE || sse); err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	if sse || db.SSE {
+		v.flags |= fSSE
+	}
+	if err := st.applyLock(db, v, lr); err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	segs := subSegs(sv.segs, off, n)
+	pinSegs(segs)
+	whole := off == 0 && n == sv.size
+	large := sv.flags&fSHA1 == 0
+	if whole || large {
+		// same bytes: reuse the digests (large-file sources stay "none")
+		v.flags |= sv.flags & (fSHA1 | fMD5)
+		v.sha1, v.md5 = sv.sha1, sv.md5
+		v.segs = segs
+		st.commitCopy(c, db, name, v)
+		st.mu.Unlock()
+		return c.finishCopy(db, name, v)
+	}
+	st.mu.Unlock()
+	// A sub-range of a small file: hash the bytes outside the lock (the
+	// segments are pinned).
+	sh, md := sha1.New(), md5.New()
+	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
+		st.mu.Lock()
+		st.unpinSegs(segs)
+		st.mu.Unlock()
+		return nil, err
+	}
+	sh.Sum(v.sha1[:0])
+	md.Sum(v.md5[:0])
+	v.flags |= fSHA1 | fMD5
+	v.segs = segs
+	st.mu.Lock()
+	if st.buckets[dstBID] != db {
+		st.unpinSegs(segs)
+		st.mu.Unlock()
+		return nil, errCode(400, "bad_bucket_id", "destination bucket was deleted: "+dstBID)
+	}
+	st.commitCopy(c, db, name, v)
+	st.mu.Unlock()
+	return c.finishCopy(db, name, v)
+}
+
+// commitCopy inserts a copied version (store.mu held).
+func (st *store) commitCopy(c *call, db *bucket, name string, v *version) {
+	v.id = st.allocID()
+	v.ts = st.nextTS(db)
+	db.insertVersion(name, v)
+	c.pendingOut = c.fileObject(db, name, v, "copy")
+	c.pendingTicket = st.journal(st.opVersion(db, name, v, false))
+}
+
+func (c *call) finishCopy(db *bucket, name string, v *version) (any, error) {
+	if err := c.s.st.sync(c.pendingTicket); err != nil {
+		return nil, err
+	}
+	return c.pendingOut, nil
+}
+
+// ---- retention / legal hold updates ----
+
+func (c *call) lockTarget(p *params, t *token) (*bucket, *nameEntry, *version, string, error) {
+	name, err := p.reqStr("fileName")
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, nil, nil, "", err
+	}
+	b := c.s.st.buckets[bid]
+	if b == nil {
+		return nil, nil, nil, "", errCode(400, "bad_bucket_id", "no such bucket: "+bid)
+	}
+	e, v := b.find(id)
+	if v == nil || e.name != name {
+		return nil, nil, nil, "", errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid))
+	}
+	if !b.Lock {
+		return nil, nil, nil, "", errBadRequest("bucket " + b.Name + " does not have Object Lock enabled")
+	}
+	if v.kind == kindHide {
+		return nil, nil, nil, "", errBadRequest("hide markers have no retention or legal hold")
+	}
+	return b, e, v, fid, nil
+}
+
+func opUpdateFileRetention(c *call) (any, error) {
+	t, err := c.auth("writeFileRetentions")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	var rr retentionReq
+	if ok, err := p.decode("fileRetention", &rr); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errBadRequest("required field fileRetention is missing")
+	}
+	mode, until, err := parseRetention(rr)
+	if err != nil {
+		return nil, err
+	}
+	bypass, _, err := p.boolean("bypassGovernance")
+	if err != nil {
+		return nil, err
+	}
+	if bypass && !t.key.has("bypassGovernance") {
+		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
+	}
+	st := c.s.st
+	st.mu.Lock()
+	b, e, v, fid, err := c.lockTarget(p, t)
+	if err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	now := st.nowMs()
+	if mode != retNone && until <= now {
+		st.mu.Unlock()
+		return nil, errBadRequest("retainUntilTimestamp must be in the future")
+	}
+	active := v.retMode != retNone && v.retainUntil > now
+	if active {
+		weaker := mode == retNone || until < v.retainUntil || (v.retMode == retCompliance && mode != retCompliance)
+		if weaker {
+			if v.retMode == retCompliance {
+				st.mu.Unlock()
+				return nil, errCode(403, "access_denied", "compliance retention can only be extended")
+			}
+			if !bypass {
+				st.mu.Unlock()
+				return nil, errCode(403, "access_denied", "shortening or removing governance retention needs bypassGovernance")
+			}
+		}
+	}
+	v.retMode, v.retainUntil = mode, until
+	if mode == retNone {
+		v.retainUntil = 0
+	}
+	tk := st.journal(st.opVersion(b, e.name, v, false))
+	rv := retentionValue(v)
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return map[string]any{"fileId": fid, "fileName": e.name, "fileRetention": rv}, nil
+}
+
+func opUpdateFileLegalHold(c *call) (any, error) {
+	t, err := c.auth("writeFileLegalHolds")
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.reqStr("legalHold")
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHold(s)
+	if err != nil {
+		return nil, err
+	}
+	st := c.s.st
+	st.mu.Lock()
+	b, e, v, fid, err := c.lockTarget(p, t)
+	if err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	v.hold = h
+	tk := st.journal(st.opVersion(b, e.name, v, false))
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return nil, err
+	}
+	return map[string]any{"fileId": fid, "fileName": e.name, "legalHold": s}, nil
+}
+
+// snapshot copies listed entries (store.mu held).
+func snapshot(items []listItem) []fileSnap {
+	out := make([]fileSnap, len(items))
+	for i, it := range items {
+		out[i].name, out[i].folder = it.name, it.folder
+		if it.v != nil {
+			out[i].v = *it.v
+		}
+	}
+	return out
+}

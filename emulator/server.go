@@ -1,0 +1,524 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// inProcessHost is the host of URL() before Start.
+const inProcessHost = "b2local.invalid"
+
+// Server is a B2 native-API emulator. Create it with NewServer; serve it
+// in-process through Transport/HTTPClient or on a port with Start.
+type Server struct {
+	opts Options
+	st   *store
+
+	mux http.Handler
+
+	mu       sync.Mutex // guards base, ln, httpSrv
+	base     string
+	ln       net.Listener
+	httpSrv  *http.Server
+	serveErr chan error
+
+	faults atomic.Pointer[faultConfig]
+	rngMu  sync.Mutex
+	rng    *rand.Rand
+
+	faultCount atomic.Int64
+	totalCount atomic.Int64
+	classCount [3]atomic.Int64
+	otherCalls atomic.Int64
+
+	closed atomic.Bool
+}
+
+type faultConfig struct {
+	rate       float64
+	codes      []int
+	latency    time.Duration
+	retryAfter time.Duration
+}
+
+// Stats are the per-call counters served at GET /_b2local/stats.
+// Calls counts every API request by operation name, including faulted ones;
+// Classes counts B2 transactions by class (listing calls count one per 1,000
+// entries returned, at least one); Faults counts injected failures.
+type Stats struct {
+	Calls   map[string]int64 `json:"calls"`
+	Classes map[string]int64 `json:"classes"`
+	Faults  int64            `json:"faults"`
+	Total   int64            `json:"total"`
+}
+
+// NewServer opens (or creates) the emulator state described by opts.
+func NewServer(opts Options) (*Server, error) {
+	if opts.MasterKeyID == "" && opts.MasterKey == "" {
+		opts.MasterKeyID, opts.MasterKey = DefaultKeyID, DefaultKey
+	}
+	if opts.MasterKeyID == "" || opts.MasterKey == "" {
+		return nil, errors.New("emulator: master key id and key must both be set")
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 24 * time.Hour
+	}
+	if opts.AbsoluteMinimumPartSize <= 0 {
+		opts.AbsoluteMinimumPartSize = 5_000_000
+	}
+	if opts.RecommendedPartSize <= 0 {
+		opts.RecommendedPartSize = 100_000_000
+	}
+	if opts.MaxCopySize <= 0 {
+		opts.MaxCopySize = 5_000_000_000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryAfter == 0 {
+		opts.RetryAfter = time.Second
+	}
+	st, err := openStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, st: st, base: "http://" + inProcessHost}
+	seed := uint64(opts.Seed)
+	if opts.Seed == 0 {
+		seed = rand.Uint64()
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.setFaults(opts.FailRate, opts.FailCodes, opts.Latency)
+	s.mux = http.HandlerFunc(s.serveHTTP)
+	return s, nil
+}
+
+// URL is the base URL clients authorize against.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base
+}
+
+// Handler serves the whole emulator (API, downloads, upload URLs and /_b2local/).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// HTTPClient is an *http.Client whose transport is Transport().
+func (s *Server) HTTPClient() *http.Client { return &http.Client{Transport: s.Transport()} }
+
+// Transport serves requests in-process, without a port, for URL()'s host
+// (and every URL the emulator hands out, which share that host).
+func (s *Server) Transport() http.RoundTripper { return inProcessTransport{s} }
+
+// Start listens on addr ("" means 127.0.0.1:0), serves in the background and
+// returns the base URL.
+func (s *Server) Start(addr string) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return "", errors.New("emulator: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.ln = ln
+	s.base = "http://" + ln.Addr().String()
+	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 30 * time.Second}
+	s.serveErr = make(chan error, 1)
+	srv := s.httpSrv
+	go func() { s.serveErr <- srv.Serve(ln) }()
+	return s.base, nil
+}
+
+// Close stops the listener, waits briefly for requests in flight, then
+// flushes and closes the store.
+func (s *Server) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+	return s.st.close()
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Calls: map[string]int64{}, Classes: map[string]int64{}}
+	for _, op := range opList {
+		if n := op.calls.Load(); n > 0 {
+			st.Calls[op.name] += n
+		}
+	}
+	if n := s.otherCalls.Load(); n > 0 {
+		st.Calls["other"] = n
+	}
+	for i, c := range []string{"A", "B", "C"} {
+		st.Classes[c] = s.classCount[i].Load()
+	}
+	st.Faults = s.faultCount.Load()
+	st.Total = s.totalCount.Load()
+	return st
+}
+
+// ResetStats zeroes the counters.
+func (s *Server) ResetStats() {
+	for _, op := range opList {
+		op.calls.Store(0)
+	}
+	s.otherCalls.Store(0)
+	for i := range s.classCount {
+		s.classCount[i].Store(0)
+	}
+	s.faultCount.Store(0)
+	s.totalCount.Store(0)
+}
+
+// SetFaults changes the injected failure rate and codes at run time
+// (rate 0 turns injection off; no codes means 503). Latency is kept.
+func (s *Server) SetFaults(rate float64, codes ...int) {
+	old := s.faults.Load()
+	s.setFaults(rate, codes, old.latency)
+}
+
+func (s *Server) setFaults(rate float64, codes []int, latency time.Duration) {
+	if len(codes) == 0 {
+		codes = []int{503}
+	}
+	s.faults.Store(&faultConfig{rate: rate, codes: append([]int(nil), codes...), latency: latency, retryAfter: s.opts.RetryAfter})
+}
+
+// ExpireTokens makes every account, upload and download token issued so far
+// answer 401 expired_auth_token.
+func (s *Server) ExpireTokens() { s.st.expireTokens() }
+
+func (s *Server) chance(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64() < p
+}
+
+func (s *Server) pick(codes []int) int {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return codes[s.rng.IntN(len(codes))]
+}
+
+// serveHTTP is the top-level router.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/_b2local/"):
+		s.serveAdmin(w, r)
+	case strings.HasPrefix(p, "/b2api/"):
+		s.serveAPI(w, r)
+	case strings.HasPrefix(p, "/file/"):
+		s.serveCall(w, r, opByName["b2_download_file_by_name"], 0, strings.TrimPrefix(r.URL.EscapedPath(), "/file/"))
+	default:
+		writeError(w, r, errNotFound("unknown path "+p))
+	}
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/b2api/")
+	ver, rest, ok := strings.Cut(rest, "/")
+	v := 0
+	switch ver {
+	case "v1":
+		v = 1
+	case "v2":
+		v = 2
+	case "v3":
+		v = 3
+	case "v4":
+		v = 4
+	}
+	if !ok || v == 0 {
+		s.otherCalls.Add(1)
+		s.totalCount.Add(1)
+		writeError(w, r, errNotFound("unknown API version in "+r.URL.Path))
+		return
+	}
+	name, tail, _ := strings.Cut(rest, "/")
+	op := opByName[name]
+	if op == nil || (tail != "" && !op.upload) {
+		s.otherCalls.Add(1)
+		s.totalCount.Add(1)
+		writeError(w, r, errNotFound("unknown operation "+rest))
+		return
+	}
+	s.serveCall(w, r, op, v, tail)
+}
+
+// serveCall counts the call, applies latency and fault injection, and runs
+// the operation.
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v int, tail string) {
+	op.calls.Add(1)
+	s.totalCount.Add(1)
+	c := &call{s: s, w: w, r: r, op: op, v: v, tail: tail, units: 1}
+	defer func() {
+		if c.units > 0 {
+			s.classCount[op.class].Add(c.units)
+		}
+	}()
+	if s.closed.Load() {
+		writeError(w, r, &apiError{status: 503, code: "service_unavailable", msg: "emulator is shutting down"})
+		return
+	}
+	fc := s.faults.Load()
+	if fc.latency > 0 {
+		t := time.NewTimer(fc.latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if err := s.injectFault(c, fc); err != nil {
+		s.faultCount.Add(1)
+		drain(r)
+		writeError(w, r, err)
+		return
+	}
+	if s.opts.Logf != nil {
+		s.opts.Logf("%s %s", r.Method, r.URL.Path)
+	}
+	if !op.upload && !op.download {
+		switch r.Method {
+		case http.MethodGet, http.MethodPost:
+		default:
+			writeError(w, r, errMethod(r.Method))
+			return
+		}
+	}
+	resp, err := op.fn(c)
+	if err != nil {
+		drain(r)
+		writeError(w, r, err)
+		return
+	}
+	if resp != nil {
+		writeJSON(w, 200, resp)
+	}
+}
+
+// injectFault decides whether this call fails before taking effect.
+func (s *Server) injectFault(c *call, fc *faultConfig) error {
+	switch c.r.Header.Get("X-Bz-Test-Mode") {
+	case "fail_some_uploads":
+		if c.op.upload && s.chance(0.3) {
+			return &apiError{status: 503, code: "service_unavailable", msg: "test mode: fail_some_uploads", retryAfter: -1}
+		}
+	case "expire_some_account_authorization_tokens":
+		if c.op.name != "b2_authorize_account" && !c.op.upload && c.r.Header.Get("Authorization") != "" && s.chance(0.3) {
+			return errExpired()
+		}
+	case "force_cap_exceeded":
+		switch {
+		case c.op.download:
+			return &apiError{status: 403, code: "download_cap_exceeded", msg: "test mode: force_cap_exceeded"}
+		case c.op.upload || c.op.name == "b2_copy_file" || c.op.name == "b2_copy_part":
+			return &apiError{status: 403, code: "storage_cap_exceeded", msg: "test mode: force_cap_exceeded"}
+		default:
+			return &apiError{status: 403, code: "transaction_cap_exceeded", msg: "test mode: force_cap_exceeded"}
+		}
+	}
+	if fc.rate > 0 && s.chance(fc.rate) {
+		code := s.pick(fc.codes)
+		e := &apiError{status: code, msg: "injected fault"}
+		switch code {
+		case 429:
+			e.code = "too_many_requests"
+		case 503:
+			e.code = "service_unavailable"
+		case 500:
+			e.code = "internal_error"
+		case 408:
+			e.code = "request_timeout"
+		case 401:
+			e.code = "expired_auth_token"
+		default:
+			e.code = strings.ToLower(strings.ReplaceAll(http.StatusText(code), " ", "_"))
+			if e.code == "" {
+				e.code = "injected_fault"
+			}
+		}
+		if code == 429 || code == 503 {
+			e.retryAfter = fc.retryAfter
+		}
+		return e
+	}
+	return nil
+}
+
+func drain(r *http.Request) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	}
+}
+
+// serveAdmin serves /_b2local/: never authenticated, never faulted.
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/_b2local/health":
+		writeJSON(w, 200, map[string]any{"status": "ok"})
+	case "/_b2local/stats":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, r, errMethod(r.Method))
+			return
+		}
+		writeJSON(w, 200, s.Stats())
+	case "/_b2local/stats/reset":
+		if r.Method != http.MethodPost {
+			writeError(w, r, errMethod(r.Method))
+			return
+		}
+		s.ResetStats()
+		writeJSON(w, 200, s.Stats())
+	case "/_b2local/faults":
+		if r.Method == http.MethodGet {
+			fc := s.faults.Load()
+			writeJSON(w, 200, map[string]any{"rate": fc.rate, "codes": fc.codes, "latencyMs": fc.latency.Milliseconds()})
+			return
+		}
+		if r.Method != http.MethodPost {
+			writeError(w, r, errMethod(r.Method))
+			return
+		}
+		var req struct {
+			Rate      float64 `json:"rate"`
+			Codes     []int   `json:"codes"`
+			LatencyMs *int64  `json:"latencyMs"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeError(w, r, errBadJSON(err.Error()))
+			return
+		}
+		if req.Rate < 0 || req.Rate > 1 {
+			writeError(w, r, errBadRequest("rate must be between 0 and 1"))
+			return
+		}
+		for _, c := range req.Codes {
+			if c < 400 || c > 599 {
+				writeError(w, r, errBadRequest(fmt.Sprintf("fault code %d is not an HTTP error status", c)))
+				return
+			}
+		}
+		lat := s.faults.Load().latency
+		if req.LatencyMs != nil {
+			lat = time.Duration(*req.LatencyMs) * time.Millisecond
+		}
+		s.setFaults(req.Rate, req.Codes, lat)
+		writeJSON(w, 200, map[string]any{"rate": req.Rate, "codes": s.faults.Load().codes, "latencyMs": lat.Milliseconds()})
+	case "/_b2local/expire-tokens":
+		if r.Method != http.MethodPost {
+			writeError(w, r, errMethod(r.Method))
+			return
+		}
+		s.ExpireTokens()
+		writeJSON(w, 200, map[string]any{"expired": true})
+	default:
+		writeError(w, r, errNotFound("unknown path "+r.URL.Path))
+	}
+}
+
+// inProcessTransport runs requests through the handler without a socket.
+type inProcessTransport struct{ s *Server }
+
+func (t inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	if host != inProcessHost {
+		base := t.s.URL()
+		if host == "" || "http://"+host != base {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, fmt.Errorf("b2local transport: unknown host %q (serving %s)", host, base)
+		}
+	}
+	sreq := req.Clone(req.Context())
+	sreq.Host = host
+	sreq.RequestURI = req.URL.RequestURI()
+	sreq.RemoteAddr = "127.0.0.1:1"
+	sreq.Proto, sreq.ProtoMajor, sreq.ProtoMinor = "HTTP/1.1", 1, 1
+	if sreq.Body == nil {
+		sreq.Body = http.NoBody
+	} else if sreq.ContentLength == 0 && req.Body != http.NoBody {
+		sreq.ContentLength = -1
+	}
+	if sreq.ContentLength >= 0 && sreq.Body != http.NoBody {
+		sreq.Header.Set("Content-Length", strconv.FormatInt(sreq.ContentLength, 10))
+	}
+	rec := &recorder{header: http.Header{}}
+	t.s.mux.ServeHTTP(rec, sreq)
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	if rec.status == 0 {
+		rec.status = 200
+	}
+	resp := &http.Response{
+		Status:        fmt.Sprintf("%d %s", rec.status, http.StatusText(rec.status)),
+		StatusCode:    rec.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rec.header,
+		Body:          io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		ContentLength: int64(rec.body.Len()),
+		Request:       req,
+	}
+	if req.Method == http.MethodHead {
+		resp.ContentLength = -1
+		if cl, err := strconv.ParseInt(rec.header.Get("Content-Length"), 10, 64); err == nil {
+			resp.ContentLength = cl
+		}
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = 200
+	}
+	return r.body.Write(p)
+}
+func (r *recorder) Flush() {}

@@ -1,0 +1,676 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+)
+
+// The storage layer: all state lives in memory (authoritative for reads) and,
+// with Options.Dir, is journaled to bbolt plus content files (persist.go).
+// One RWMutex (store.mu) guards the metadata; critical sections are short and
+// never include body reads or JSON encoding.
+
+const (
+	kindUpload uint8 = iota
+	kindHide
+	kindStart
+)
+
+// version flags
+const (
+	fSHA1       uint8 = 1 << iota // sha1 is valid (else "none")
+	fMD5                          // md5 is valid
+	fUnverified                   // uploaded with do_not_verify
+	fSSE                          // SSE-B2
+)
+
+// legal hold / retention encodings
+const (
+	holdUnset uint8 = iota
+	holdOn
+	holdOff
+)
+const (
+	retNone uint8 = iota
+	retGovernance
+	retCompliance
+)
+
+type kv struct{ k, v string }
+
+type blob struct {
+	name string // file name under blobs/ (disk mode)
+	data []byte // content (memory mode)
+	size int64
+	refs atomic.Int32
+}
+
+type seg struct {
+	b   *blob
+	off int64
+	n   int64
+}
+
+// version is one file version; kept compact (no per-version maps unless the
+// version has info).
+type version struct {
+	id          uint64
+	ts          int64
+	size        int64
+	retainUntil int64
+	sha1        [20]byte
+	md5         [16]byte
+	kind        uint8
+	flags       uint8
+	hold        uint8
+	retMode     uint8
+	ctype       string // interned
+	info        []kv   // sorted by key; nil when empty
+	segs        []seg
+}
+
+type nameEntry struct {
+	name string
+	vs   []*version // newest first
+}
+
+func lessEntry(a, b *nameEntry) bool { return a.name < b.name }
+
+type part struct {
+	n    int
+	size int64
+	ts   int64
+	sha1 [20]byte
+	md5  [16]byte
+	segs []seg
+}
+
+type largeFile struct {
+	b     *bucket
+	e     *nameEntry
+	v     *version
+	sse   bool
+	parts map[int]*part
+}
+
+type lifecycleRule struct {
+	DaysFromHidingToDeleting                        *int64 `json:"daysFromHidingToDeleting"`
+	DaysFromUploadingToHiding                       *int64 `json:"daysFromUploadingToHiding"`
+	DaysFromStartingToCancelingUnfinishedLargeFiles *int64 `json:"daysFromStartingToCancelingUnfinishedLargeFiles,omitempty"`
+	FileNamePrefix                                  string `json:"fileNamePrefix"`
+}
+
+type defaultRetention struct {
+	Mode   string // "" none, governance, compliance
+	Period int64
+	Unit   string // days | years
+}
+
+type bucket struct {
+	ID        string
+	Name      string
+	Type      string
+	Info      map[string]string
+	CORS      []corsRule
+	Lifecycle []lifecycleRule
+	Revision  int64
+	Lock      bool
+	Retention defaultRetention
+	SSE       bool
+	Options   []string
+
+	files  *btree.BTreeG[*nameEntry]
+	byID   map[uint64]*nameEntry
+	lastTS int64
+	count  int // versions incl. unfinished large files
+}
+
+type appKey struct {
+	ID         string
+	Secret     string
+	Name       string
+	Caps       []string
+	BucketIDs  []string // nil = all buckets
+	NamePrefix *string
+	Expires    int64 // ms; 0 = never
+	Created    int64
+	master     bool
+
+	capSet map[string]bool
+}
+
+func (k *appKey) has(c string) bool { return k.capSet[c] }
+
+const (
+	tokAccount uint8 = iota
+	tokUpload
+	tokPart
+	tokDownload
+)
+
+type token struct {
+	kind     uint8
+	key      *appKey
+	gen      uint64
+	expires  int64
+	bucketID string
+	fileID   uint64
+	prefix   string
+	pins     map[string]string // download authorization overrides
+	busy     atomic.Bool
+}
+
+type store struct {
+	opts Options
+
+	mu          sync.RWMutex
+	accountID   string
+	keys        map[string]*appKey
+	buckets     map[string]*bucket
+	bucketNames map[string]*bucket // lowercased name
+	nextID      uint64
+	large       map[uint64]*largeFile
+	ctypes      map[string]string
+
+	tokMu     sync.RWMutex
+	tokens    map[string]*token
+	tokGen    atomic.Uint64
+	expireGen atomic.Uint64
+
+	p *persister // nil in memory mode
+}
+
+func newMemStore(opts Options) *store {
+	st := &store{
+		opts:        opts,
+		accountID:   opts.MasterKeyID,
+		keys:        map[string]*appKey{},
+		buckets:     map[string]*bucket{},
+		bucketNames: map[string]*bucket{},
+		nextID:      1,
+		large:       map[uint64]*largeFile{},
+		ctypes:      map[string]string{},
+		tokens:      map[string]*token{},
+	}
+	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
+	master.capSet = capSet(master.Caps)
+	st.keys[master.ID] = master
+	return st
+}
+
+func openStore(opts Options) (*store, error) {
+	st := newMemStore(opts)
+	if opts.Dir == "" {
+		return st, nil
+	}
+	p, err := openPersister(opts.Dir, st)
+	if err != nil {
+		return nil, err
+	}
+	st.p = p
+	return st, nil
+}
+
+func (st *store) close() error {
+	if st.p == nil {
+		return nil
+	}
+	return st.p.close()
+}
+
+func (st *store) nowMs() int64 { return st.opts.Now().UnixMilli() }
+
+func newBucketState(b *bucket) {
+	b.files = btree.NewG[*nameEntry](32, lessEntry)
+	b.byID = map[uint64]*nameEntry{}
+}
+
+// nextTS returns a strictly increasing timestamp for the bucket.
+func (st *store) nextTS(b *bucket) int64 {
+	t := st.nowMs()
+	if t <= b.lastTS {
+		t = b.lastTS + 1
+	}
+	b.lastTS = t
+	return t
+}
+
+func (st *store) intern(ct string) string {
+	if s, ok := st.ctypes[ct]; ok {
+		return s
+	}
+	if len(st.ctypes) < 10000 {
+		st.ctypes[ct] = ct
+	}
+	return ct
+}
+
+// File ids: "4_z<bucketId>_f<hex id>" — compact, computed on demand.
+func fileIDString(bucketID string, id uint64) string {
+	buf := make([]byte, 0, 3+len(bucketID)+2+16)
+	buf = append(buf, "4_z"...)
+	buf = append(buf, bucketID...)
+	buf = append(buf, "_f"...)
+	buf = strconv.AppendUint(buf, id, 16)
+	return string(buf)
+}
+
+// parseFileID splits a file id; ok is false when malformed.
+func parseFileID(s string) (bucketID string, id uint64, ok bool) {
+	if len(s) < 3+24+3 || !strings.HasPrefix(s, "4_z") || s[27:29] != "_f" {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(s[29:], 16, 64)
+	if err != nil || n == 0 {
+		return "", 0, false
+	}
+	return s[3:27], n, true
+}
+
+func randHex(nbytes int) string {
+	b := make([]byte, nbytes)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "4_" + hex.EncodeToString(b)
+}
+
+func newBucketID() string { return randHex(12) }
+
+func newKeyID(accountID string) string { return "005" + randHex(11) }
+
+// ---- tokens ----
+
+func (st *store) issueToken(t *token) string {
+	t.gen = st.tokGen.Add(1)
+	if t.expires == 0 {
+		t.expires = st.opts.Now().Add(st.opts.TokenTTL).UnixMilli()
+	}
+	s := newToken()
+	st.tokMu.Lock()
+	st.tokens[s] = t
+	st.tokMu.Unlock()
+	return s
+}
+
+func (st *store) expireTokens() { st.expireGen.Store(st.tokGen.Load()) }
+
+// lookupToken resolves a token string of one of the given kinds.
+func (st *store) lookupToken(s string, kinds ...uint8) (*token, error) {
+	if s == "" {
+		return nil, errCode(401, "missing_auth_token", "Authorization header is missing")
+	}
+	st.tokMu.RLock()
+	t := st.tokens[s]
+	st.tokMu.RUnlock()
+	if t == nil {
+		return nil, errCode(401, "bad_auth_token", "Invalid authorization token")
+	}
+	ok := false
+	for _, k := range kinds {
+		if t.kind == k {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil, errCode(401, "bad_auth_token", "Invalid authorization token for this operation")
+	}
+	st.mu.RLock()
+	cur := st.keys[t.key.ID]
+	st.mu.RUnlock()
+	if cur != t.key {
+		return nil, errCode(401, "bad_auth_token", "Invalid authorization token: application key was deleted")
+	}
+	if t.gen <= st.expireGen.Load() || st.nowMs() >= t.expires {
+		return nil, errExpired()
+	}
+	return t, nil
+}
+
+// ---- versions ----
+
+func (b *bucket) entry(name string) *nameEntry {
+	e, _ := b.files.Get(&nameEntry{name: name})
+	return e
+}
+
+// insertVersion adds v under name keeping newest-first order.
+func (b *bucket) insertVersion(name string, v *version) *nameEntry {
+	e := b.entry(name)
+	if e == nil {
+		e = &nameEntry{name: name}
+		b.files.ReplaceOrInsert(e)
+	}
+	i := 0
+	for i < len(e.vs) && newer(e.vs[i], v) {
+		i++
+	}
+	e.vs = append(e.vs, nil)
+	copy(e.vs[i+1:], e.vs[i:])
+	e.vs[i] = v
+	b.byID[v.id] = e
+	b.count++
+	return e
+}
+
+func newer(a, b *version) bool {
+	if a.ts != b.ts {
+		return a.ts > b.ts
+	}
+	return a.id > b.id
+}
+
+// removeVersion unlinks v; it returns false when v is not in e.
+func (b *bucket) removeVersion(e *nameEntry, v *version) bool {
+	for i, x := range e.vs {
+		if x == v {
+			copy(e.vs[i:], e.vs[i+1:])
+			e.vs[len(e.vs)-1] = nil
+			e.vs = e.vs[:len(e.vs)-1]
+			delete(b.byID, v.id)
+			b.count--
+			if len(e.vs) == 0 {
+				b.files.Delete(e)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// find returns the version with the given id in this bucket.
+func (b *bucket) find(id uint64) (*nameEntry, *version) {
+	e := b.byID[id]
+	if e == nil {
+		return nil, nil
+	}
+	for _, v := range e.vs {
+		if v.id == id {
+			return e, v
+		}
+	}
+	return nil, nil
+}
+
+// current is the newest non-"start" version (what list_file_names and
+// download-by-name see); nil or a hide marker means invisible.
+func (e *nameEntry) current() *version {
+	for _, v := range e.vs {
+		if v.kind != kindStart {
+			return v
+		}
+	}
+	return nil
+}
+
+// lookupFile resolves a file id string to its bucket, entry and version.
+func (st *store) lookupFile(fileID string) (*bucket, *nameEntry, *version) {
+	bid, id, ok := parseFileID(fileID)
+	if !ok {
+		return nil, nil, nil
+	}
+	b := st.buckets[bid]
+	if b == nil {
+		return nil, nil, nil
+	}
+	e, v := b.find(id)
+	if v == nil {
+		return b, nil, nil
+	}
+	return b, e, v
+}
+
+func (st *store) allocID() uint64 {
+	id := st.nextID
+	st.nextID++
+	return id
+}
+
+// ---- blobs ----
+
+func pinSegs(segs []seg) {
+	for _, s := range segs {
+		s.b.refs.Add(1)
+	}
+}
+
+func (st *store) unpinSegs(segs []seg) {
+	for _, s := range segs {
+		if s.b.refs.Add(-1) == 0 && st.p != nil {
+			st.p.removeBlobLater(s.b.name)
+		}
+	}
+}
+
+// subSegs returns the segments covering [off, off+n) of segs.
+func subSegs(segs []seg, off, n int64) []seg {
+	var out []seg
+	for _, s := range segs {
+		if n <= 0 {
+			break
+		}
+		if off >= s.n {
+			off -= s.n
+			continue
+		}
+		take := s.n - off
+		if take > n {
+			take = n
+		}
+		out = append(out, seg{b: s.b, off: s.off + off, n: take})
+		n -= take
+		off = 0
+	}
+	return out
+}
+
+// ---- listing ----
+
+type listItem struct {
+	name   string
+	v      *version // nil for a folder
+	folder bool
+}
+
+// successor returns the smallest string greater than every string that
+// starts with p ("" when there is none).
+func successor(p string) string {
+	b := []byte(p)
+	for len(b) > 0 {
+		if b[len(b)-1] < 0xff {
+			b[len(b)-1]++
+			return string(b)
+		}
+		b = b[:len(b)-1]
+	}
+	return ""
+}
+
+// listNames implements b2_list_file_names over one bucket. It returns up to
+// max items and the next start name ("" when done).
+func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, string) {
+	if start < prefix {
+		start = prefix
+	}
+	var items []listItem
+	next := ""
+	pivot := start
+	done := false
+	for !done {
+		restart := ""
+		b.files.AscendGreaterOrEqual(&nameEntry{name: pivot}, func(e *nameEntry) bool {
+			if !strings.HasPrefix(e.name, prefix) {
+				if e.name > prefix {
+					return false
+				}
+				return true
+			}
+			if delim != "" {
+				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
+					folder := e.name[:len(prefix)+i+len(delim)]
+					if !b.folderVisible(folder, e) {
+						restart = successor(folder)
+						return false
+					}
+					if len(items) == max {
+						next = items[len(items)-1].nextName()
+						return false
+					}
+					items = append(items, listItem{name: folder, folder: true})
+					restart = successor(folder)
+					return false
+				}
+			}
+			cur := e.current()
+			if cur == nil || cur.kind == kindHide {
+				return true
+			}
+			if len(items) == max {
+				next = items[len(items)-1].nextName()
+				return false
+			}
+			items = append(items, listItem{name: e.name, v: cur})
+			return true
+		})
+		if restart == "" {
+			done = true
+		} else {
+			pivot = restart
+		}
+	}
+	return items, next
+}
+
+func (it listItem) nextName() string {
+	if it.folder {
+		return successor(it.name)
+	}
+	return it.name + " "
+}
+
+// folderVisible reports whether any name under folder (starting at e) has a
+// visible version; folders made only of hidden names are not listed.
+func (b *bucket) folderVisible(folder string, first *nameEntry) bool {
+	found := false
+	b.files.AscendGreaterOrEqual(first, func(e *nameEntry) bool {
+		if !strings.HasPrefix(e.name, folder) {
+			return false
+		}
+		if c := e.current(); c != nil && c.kind != kindHide {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// listVersions implements b2_list_file_versions. startID (0 = none) only
+// applies to the startName entry. It returns the items and the next
+// (name, id) pair; nextName "" means done, nextID 0 with a name means a folder.
+func (b *bucket) listVersions(start string, startID uint64, prefix, delim string, max int) ([]listItem, string, uint64) {
+	if start < prefix {
+		start, startID = prefix, 0
+	}
+	var items []listItem
+	nextName, nextID := "", uint64(0)
+	pivot := start
+	first := true
+	for {
+		restart := ""
+		full := false
+		b.files.AscendGreaterOrEqual(&nameEntry{name: pivot}, func(e *nameEntry) bool {
+			if !strings.HasPrefix(e.name, prefix) {
+				return e.name < prefix
+			}
+			if delim != "" {
+				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
+					folder := e.name[:len(prefix)+i+len(delim)]
+					if len(items) == max {
+						nextName, full = folder, true
+						return false
+					}
+					items = append(items, listItem{name: folder, folder: true})
+					restart = successor(folder)
+					return false
+				}
+			}
+			vs := e.vs
+			if first && startID != 0 && e.name == start {
+				var sv *version
+				for _, v := range vs {
+					if v.id == startID {
+						sv = v
+					}
+				}
+				i := 0
+				for i < len(vs) {
+					if sv != nil && vs[i] == sv {
+						break
+					}
+					if sv == nil && vs[i].id < startID {
+						break
+					}
+					i++
+				}
+				vs = vs[i:]
+			}
+			first = false
+			for _, v := range vs {
+				if len(items) == max {
+					nextName, nextID, full = e.name, v.id, true
+					return false
+				}
+				items = append(items, listItem{name: e.name, v: v})
+			}
+			return true
+		})
+		first = false
+		if full || restart == "" {
+			break
+		}
+		pivot = restart
+	}
+	return items, nextName, nextID
+}
+
+// ---- capabilities ----
+
+var allCapabilities = []string{
+	"listKeys", "writeKeys", "deleteKeys", "listBuckets", "listAllBucketNames", "readBuckets",
+	"writeBuckets", "deleteBuckets", "readBucketRetentions", "writeBucketRetentions",
+	"readBucketEncryption", "writeBucketEncryption", "readBucketReplications",
+	"writeBucketReplications", "readBucketNotifications", "writeBucketNotifications",
+	"listFiles", "readFiles", "shareFiles", "writeFiles", "deleteFiles", "readFileLegalHolds",
+	"writeFileLegalHolds", "readFileRetentions", "writeFileRetentions", "bypassGovernance",
+	"readBucketLogging", "writeBucketLogging", "readBucketLifecycleRules", "writeBucketLifecycleRules",
+}
+
+var bucketLegalCaps = capSet([]string{
+	"listAllBucketNames", "listBuckets", "readBuckets", "readBucketEncryption", "writeBucketEncryption",
+	"readBucketRetentions", "writeBucketRetentions", "readBucketNotifications", "writeBucketNotifications",
+	"listFiles", "readFiles", "shareFiles", "writeFiles", "deleteFiles", "readFileLegalHolds",
+	"writeFileLegalHolds", "readFileRetentions", "writeFileRetentions", "bypassGovernance",
+	"readBucketReplications", "writeBucketReplications", "readBucketLogging", "readBucketLifecycleRules",
+	"writeBucketLifecycleRules",
+})
+
+var knownCaps = capSet(allCapabilities)
+
+func capSet(caps []string) map[string]bool {
+	m := make(map[string]bool, len(caps))
+	for _, c := range caps {
+		m[c] = true
+	}
+	return m
+}

@@ -1,0 +1,202 @@
+package b2client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/b2plan/b2plan/live"
+)
+
+// MaxCopyFileSize is the largest result b2_copy_file may produce; bigger
+// files are copied with CopyLargeFile.
+const MaxCopyFileSize = 5_000_000_000
+
+// CopyRequest is one server-side copy.
+type CopyRequest struct {
+	SourceFileID string
+	SourceName   string // for messages
+	SourceBucket string // bucket name, for messages (optional)
+	// DestBucketID is the destination bucket; "" = the source's bucket.
+	DestBucketID string
+	DestBucket   string // bucket name, for messages (optional)
+	DestName     string
+}
+
+func (r CopyRequest) op(verb string) string {
+	return fmt.Sprintf("%s %s → %s", verb, describe(r.SourceBucket, r.SourceName), describe(r.DestBucket, r.DestName))
+}
+
+// CopyFile copies one version (≤ 5 GB) with b2_copy_file, keeping its content
+// type and file info (metadataDirective COPY), and returns the new version.
+//
+// b2_copy_file is not idempotent: a failure after the request may have
+// reached B2 has class Ambiguous and is not retried; list the destination
+// (same size and SHA-1 = done) before copying again.
+func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, error) {
+	req := struct {
+		SourceFileID      string `json:"sourceFileId"`
+		FileName          string `json:"fileName"`
+		DestinationBucket string `json:"destinationBucketId,omitempty"`
+		MetadataDirective string `json:"metadataDirective"`
+	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY"}
+	var resp fileJSON
+	if _, err := m.c.call(ctx, r.op("copy_file"), "b2_copy_file", req, &resp, true); err != nil {
+		return live.Version{}, err
+	}
+	return (&versionBuilder{}).build(&resp), nil
+}
+
+// LargeCopyRequest copies a version of any size as a large file.
+type LargeCopyRequest struct {
+	CopyRequest
+	// Source must carry Size, ContentType, Info and (if known) SHA1; its ID
+	// is used when SourceFileID is empty.
+	Source live.Version
+	// DestBucketID is required (b2_start_large_file needs it).
+	// PartSize defaults to the account's recommended part size; it is raised
+	// to keep at most 10,000 parts and never below the absolute minimum.
+	PartSize int64
+	// Parallelism bounds concurrent b2_copy_part calls (default 4).
+	Parallelism int
+}
+
+// LargeCopyResult is a finished large-file copy.
+type LargeCopyResult struct {
+	Version   live.Version
+	PartSHA1s []string // hex SHA-1 of each part, part 1 first
+}
+
+// CopyLargeFile copies with b2_start_large_file (same content type and file
+// info, plus large_file_sha1 when the source's SHA-1 is known), parallel
+// b2_copy_part calls and b2_finish_large_file. On failure the unfinished
+// large file is cancelled. If finishing failed ambiguously, the file is
+// looked up and a finished one counts as success.
+func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeCopyResult, error) {
+	if r.SourceFileID == "" {
+		r.SourceFileID = r.Source.ID
+	}
+	if r.SourceName == "" {
+		r.SourceName = r.Source.Name
+	}
+	op := r.op("copy large file")
+	size := r.Source.Size
+	if size <= 0 {
+		return LargeCopyResult{}, &Error{Op: op, Class: Permanent, Message: "source size unknown or zero: use CopyFile"}
+	}
+	absMin, rec := m.c.PartSizes()
+	part := r.PartSize
+	if part <= 0 {
+		part = rec
+	}
+	if part < absMin {
+		part = absMin
+	}
+	if n := (size + part - 1) / part; n > 10000 {
+		part = (size + 9999) / 10000
+	}
+	nparts := int((size + part - 1) / part)
+	if nparts < 1 {
+		nparts = 1
+	}
+
+	info := maps.Clone(r.Source.Info)
+	if r.Source.HasSHA1() {
+		if info == nil {
+			info = map[string]string{}
+		}
+		if _, ok := info["large_file_sha1"]; !ok {
+			info["large_file_sha1"] = r.Source.SHA1Hex()
+		}
+	}
+	ct := r.Source.ContentType
+	if ct == "" {
+		ct = "b2/x-auto"
+	}
+	start := struct {
+		BucketID    string            `json:"bucketId"`
+		FileName    string            `json:"fileName"`
+		ContentType string            `json:"contentType"`
+		FileInfo    map[string]string `json:"fileInfo,omitempty"`
+	}{r.DestBucketID, r.DestName, ct, info}
+	var started fileJSON
+	// A retried start after a lost reply leaves an orphan unfinished large
+	// file at worst (billed parts: none); lifecycle rules or a later listing
+	// clean it up. So it is retried like any idempotent call.
+	if _, err := m.c.call(ctx, op+": start", "b2_start_large_file", start, &started, false); err != nil {
+		return LargeCopyResult{}, err
+	}
+	largeID := started.FileID
+	cancel := func(cause error) error {
+		cctx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer done()
+		req := struct {
+			FileID string `json:"fileId"`
+		}{largeID}
+		if _, err := m.c.call(cctx, op+": cancel", "b2_cancel_large_file", req, nil, false); err != nil {
+			return fmt.Errorf("%w (and cancelling the unfinished large file %s failed: %v)", cause, largeID, err)
+		}
+		return cause
+	}
+
+	shas := make([]string, nparts)
+	par := r.Parallelism
+	if par <= 0 {
+		par = 4
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for i := 0; i < nparts; i++ {
+		g.Go(func() error {
+			first := int64(i) * part
+			last := first + part - 1
+			if last >= size {
+				last = size - 1
+			}
+			req := struct {
+				SourceFileID string `json:"sourceFileId"`
+				LargeFileID  string `json:"largeFileId"`
+				PartNumber   int    `json:"partNumber"`
+				Range        string `json:"range"`
+			}{r.SourceFileID, largeID, i + 1, fmt.Sprintf("bytes=%d-%d", first, last)}
+			var resp struct {
+				ContentSha1   string `json:"contentSha1"`
+				ContentLength int64  `json:"contentLength"`
+			}
+			// Copying a part again replaces it: safe to retry.
+			if _, err := m.c.call(gctx, fmt.Sprintf("%s: copy part %d", op, i+1), "b2_copy_part", req, &resp, false); err != nil {
+				return err
+			}
+			if resp.ContentLength != last-first+1 {
+				return &Error{Op: fmt.Sprintf("%s: copy part %d", op, i+1), Class: Permanent, Message: fmt.Sprintf("part has %d bytes, want %d", resp.ContentLength, last-first+1)}
+			}
+			shas[i] = resp.ContentSha1
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return LargeCopyResult{}, cancel(err)
+	}
+
+	fin := struct {
+		FileID string   `json:"fileId"`
+		SHA1s  []string `json:"partSha1Array"`
+	}{largeID, shas}
+	var done fileJSON
+	_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
+	if err != nil {
+		if !errors.Is(err, Ambiguous) {
+			return LargeCopyResult{}, cancel(err)
+		}
+		v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID)
+		if gerr != nil || v.Action != live.ActionUpload {
+			return LargeCopyResult{}, err
+		}
+		return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+	}
+	return LargeCopyResult{Version: (&versionBuilder{}).build(&done), PartSHA1s: shas}, nil
+}

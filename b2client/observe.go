@@ -1,0 +1,372 @@
+package b2client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/b2plan/b2plan/live"
+)
+
+// Page sizes: the maxima B2 allows.
+const (
+	maxListFiles      = 10000
+	maxListKeys       = 10000
+	maxListUnfinished = 100
+	// listConcurrency bounds the prefixes listed at once.
+	listConcurrency = 4
+)
+
+// Observe reads what req asks for into a snapshot: buckets (every attribute),
+// keys (v4 b2_list_keys, so multi-bucket keys are seen), and for each
+// requested (bucket, prefix) every file version and unfinished large file.
+// Prefixes are listed concurrently. A prefix of a bucket that does not exist
+// yields an empty Listing with BucketID "".
+func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error) {
+	out := &live.Live{AccountID: c.AccountID(), ObservedBuckets: req.Buckets, ObservedKeys: req.Keys}
+	g, gctx := errgroup.WithContext(ctx)
+	if req.Buckets {
+		g.Go(func() error {
+			bs, err := c.listBuckets(gctx, "")
+			if err != nil {
+				return err
+			}
+			out.Buckets = bs
+			out.SortBuckets()
+			return nil
+		})
+	}
+	if req.Keys {
+		g.Go(func() error {
+			ks, err := c.listKeys(gctx)
+			if err != nil {
+				return err
+			}
+			out.Keys = ks
+			out.SortKeys()
+			return nil
+		})
+	}
+	if len(req.Prefixes) > 0 {
+		out.Listings = make([]live.Listing, len(req.Prefixes))
+		in := &live.Interner{}
+		ids := &bucketIDCache{m: map[string]*bucketIDEntry{}}
+		sem := make(chan struct{}, listConcurrency)
+		for i, pr := range req.Prefixes {
+			g.Go(func() error {
+				select {
+				case sem <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				defer func() { <-sem }()
+				l, err := c.listPrefix(gctx, ids, in, pr)
+				if err != nil {
+					return err
+				}
+				out.Listings[i] = l
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type bucketIDEntry struct {
+	once sync.Once
+	id   string
+	err  error
+}
+
+// bucketIDCache resolves each bucket name once per Observe.
+type bucketIDCache struct {
+	mu sync.Mutex
+	m  map[string]*bucketIDEntry
+}
+
+func (bc *bucketIDCache) get(ctx context.Context, c *Conn, name string) (string, error) {
+	bc.mu.Lock()
+	e := bc.m[strings.ToLower(name)]
+	if e == nil {
+		e = &bucketIDEntry{}
+		bc.m[strings.ToLower(name)] = e
+	}
+	bc.mu.Unlock()
+	e.once.Do(func() {
+		b, err := c.bucketByName(ctx, name)
+		if err != nil {
+			e.err = err
+			return
+		}
+		if b != nil {
+			e.id = b.ID
+		}
+	})
+	return e.id, e.err
+}
+
+// listBuckets lists every bucket (name == "") or the one named. A key
+// restricted to buckets cannot list unfiltered, so its allowed buckets are
+// listed one by one.
+func (c *Conn) listBuckets(ctx context.Context, name string) ([]live.Bucket, error) {
+	type req struct {
+		AccountID   string   `json:"accountId"`
+		BucketID    string   `json:"bucketId,omitempty"`
+		BucketName  string   `json:"bucketName,omitempty"`
+		BucketTypes []string `json:"bucketTypes"`
+	}
+	var resp struct {
+		Buckets []bucketJSON `json:"buckets"`
+	}
+	al := c.Allowed()
+	var reqs []req
+	switch {
+	case name != "":
+		reqs = []req{{BucketName: name}}
+	case al.Buckets != nil:
+		for _, b := range al.Buckets {
+			reqs = append(reqs, req{BucketID: b.ID})
+		}
+	default:
+		reqs = []req{{}}
+	}
+	var out []live.Bucket
+	for _, r := range reqs {
+		r.AccountID = c.AccountID()
+		r.BucketTypes = []string{"all"}
+		op := "list buckets"
+		if name != "" {
+			op = fmt.Sprintf("list bucket %q", name)
+		}
+		resp.Buckets = nil
+		if _, err := c.call(ctx, op, "b2_list_buckets", r, &resp, false); err != nil {
+			return nil, err
+		}
+		for i := range resp.Buckets {
+			out = append(out, resp.Buckets[i].toLive())
+		}
+	}
+	return out, nil
+}
+
+// bucketByName returns the bucket or nil when this account has none by
+// that name.
+func (c *Conn) bucketByName(ctx context.Context, name string) (*live.Bucket, error) {
+	bs, err := c.listBuckets(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range bs {
+		if strings.EqualFold(bs[i].Name, name) {
+			return &bs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// listKeys pages through b2_list_keys (v4) 10,000 at a time.
+func (c *Conn) listKeys(ctx context.Context) ([]live.Key, error) {
+	type req struct {
+		AccountID   string `json:"accountId"`
+		MaxKeyCount int    `json:"maxKeyCount"`
+		Start       string `json:"startApplicationKeyId,omitempty"`
+	}
+	out := []live.Key{}
+	r := req{AccountID: c.AccountID(), MaxKeyCount: maxListKeys}
+	for {
+		var resp struct {
+			Keys []keyJSON `json:"keys"`
+			Next *string   `json:"nextApplicationKeyId"`
+		}
+		if _, err := c.call(ctx, "list keys", "b2_list_keys", r, &resp, false); err != nil {
+			return nil, err
+		}
+		for i := range resp.Keys {
+			out = append(out, resp.Keys[i].toLive())
+		}
+		if resp.Next == nil || *resp.Next == "" || *resp.Next == r.Start {
+			return out, nil
+		}
+		r.Start = *resp.Next
+	}
+}
+
+// listPrefix lists every version and unfinished large file under one
+// (bucket, prefix).
+func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Interner, pr live.PrefixRequest) (live.Listing, error) {
+	l := live.Listing{BucketName: pr.BucketName, Prefix: pr.Prefix}
+	id, err := ids.get(ctx, c, pr.BucketName)
+	if err != nil {
+		return l, err
+	}
+	if id == "" {
+		return l, nil
+	}
+	l.BucketID = id
+	vb := &versionBuilder{in: in}
+	if l.Versions, err = c.listVersions(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
+		return l, err
+	}
+	if l.Unfinished, err = c.listUnfinished(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// listVersions pages b2_list_file_versions at 10,000 per call. Each page is
+// decoded one file object at a time straight into compact Versions.
+func (c *Conn) listVersions(ctx context.Context, bucketName, bucketID, prefix string, vb *versionBuilder) ([]live.Version, error) {
+	type req struct {
+		BucketID      string `json:"bucketId"`
+		StartFileName string `json:"startFileName,omitempty"`
+		StartFileID   string `json:"startFileId,omitempty"`
+		MaxFileCount  int    `json:"maxFileCount"`
+		Prefix        string `json:"prefix,omitempty"`
+	}
+	op := fmt.Sprintf("list versions %s/%s", bucketName, prefix)
+	r := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix}
+	// Pages are kept as they come and joined once at the end into a slice of
+	// exactly the right size: no append growth copies of a large slice.
+	var pages [][]live.Version
+	total := 0
+	p := &versionPage{vb: vb}
+	for {
+		p.files = nil
+		if _, err := c.call(ctx, op, "b2_list_file_versions", r, p, false); err != nil {
+			return nil, err
+		}
+		if len(p.files) > 0 {
+			pages = append(pages, p.files)
+			total += len(p.files)
+		}
+		if p.nextName == nil || *p.nextName == "" {
+			break
+		}
+		next := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix, StartFileName: *p.nextName}
+		if p.nextID != nil {
+			next.StartFileID = *p.nextID
+		}
+		if next.StartFileName == r.StartFileName && next.StartFileID == r.StartFileID {
+			return nil, &Error{Op: op, Class: Permanent, Message: "the server repeated the same page cursor"}
+		}
+		r = next
+	}
+	if len(pages) == 1 && cap(pages[0])-total < total/8 {
+		return pages[0], nil
+	}
+	out := make([]live.Version, 0, total)
+	for i := range pages {
+		out = append(out, pages[i]...)
+		pages[i] = nil
+	}
+	return out, nil
+}
+
+// versionPage is one b2_list_file_versions reply, decoded in a stream. A
+// failed (retried) page is decoded again from scratch.
+type versionPage struct {
+	vb       *versionBuilder
+	files    []live.Version
+	nextName *string
+	nextID   *string
+}
+
+func (p *versionPage) decodeJSON(dec *json.Decoder) error {
+	if p.files == nil {
+		p.files = make([]live.Version, 0, 1024)
+	}
+	p.files = p.files[:0]
+	p.nextName, p.nextID = nil, nil
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		switch key {
+		case "files":
+			if err := expectDelim(dec, '['); err != nil {
+				return err
+			}
+			for dec.More() {
+				var f fileJSON
+				if err := dec.Decode(&f); err != nil {
+					return err
+				}
+				if f.Action == "folder" {
+					continue
+				}
+				p.files = append(p.files, p.vb.build(&f))
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return err
+			}
+		case "nextFileName":
+			if err := dec.Decode(&p.nextName); err != nil {
+				return err
+			}
+		case "nextFileId":
+			if err := dec.Decode(&p.nextID); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("unexpected JSON at offset %d: want %v", dec.InputOffset(), want)
+	}
+	return nil
+}
+
+// listUnfinished pages b2_list_unfinished_large_files (at most 100 a call).
+func (c *Conn) listUnfinished(ctx context.Context, bucketName, bucketID, prefix string, vb *versionBuilder) ([]live.Version, error) {
+	type req struct {
+		BucketID     string `json:"bucketId"`
+		NamePrefix   string `json:"namePrefix,omitempty"`
+		StartFileID  string `json:"startFileId,omitempty"`
+		MaxFileCount int    `json:"maxFileCount"`
+	}
+	op := fmt.Sprintf("list unfinished large files %s/%s", bucketName, prefix)
+	r := req{BucketID: bucketID, NamePrefix: prefix, MaxFileCount: maxListUnfinished}
+	var out []live.Version
+	for {
+		var p struct {
+			Files  []fileJSON `json:"files"`
+			NextID *string    `json:"nextFileId"`
+		}
+		if _, err := c.call(ctx, op, "b2_list_unfinished_large_files", r, &p, false); err != nil {
+			return nil, err
+		}
+		for i := range p.Files {
+			v := vb.build(&p.Files[i])
+			v.Action = live.ActionStart
+			out = append(out, v)
+		}
+		if p.NextID == nil || *p.NextID == "" || *p.NextID == r.StartFileID {
+			return out, nil
+		}
+		r.StartFileID = *p.NextID
+	}
+}

@@ -1,0 +1,285 @@
+package b2client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"time"
+)
+
+// RetryPolicy is the one retry policy shared by every call this package
+// makes, raw or through blazer. It mirrors blazer's: 429, 503, 500 (and
+// 408, 502, 504) and connection failures are retried with exponential
+// backoff and jitter, honouring Retry-After; a 401 expired_auth_token or
+// bad_auth_token re-authorises once per call; attempts are bounded; waiting
+// stops when ctx is done.
+type RetryPolicy struct {
+	// MaxAttempts bounds the requests per call (default 8).
+	MaxAttempts int
+	// BaseDelay is the first backoff (default 1s, as B2 recommends); it
+	// doubles per attempt up to MaxDelay (default 32s). The wait is drawn
+	// uniformly from [d/2, d).
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// MaxRetryAfter caps a server's Retry-After (default 5m).
+	MaxRetryAfter time.Duration
+	// Sleep waits d or until ctx is done (default: a timer). Tests replace
+	// it to observe the waits without spending them.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 8
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 32 * time.Second
+	}
+	if p.MaxDelay < p.BaseDelay {
+		p.MaxDelay = p.BaseDelay
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = 5 * time.Minute
+	}
+	if p.Sleep == nil {
+		p.Sleep = sleepCtx
+	}
+	return p
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// delay is the wait before attempt n+1 after attempt n failed.
+func (p RetryPolicy) delay(n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		if retryAfter > p.MaxRetryAfter {
+			retryAfter = p.MaxRetryAfter
+		}
+		// A little jitter on top, so that many waiting callers do not come
+		// back in the same instant.
+		return retryAfter + rand.N(p.BaseDelay/4+1)
+	}
+	d := p.BaseDelay
+	for i := 1; i < n && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	if d > p.MaxDelay {
+		d = p.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// attemptResult is the outcome of one request.
+type attemptResult struct {
+	status     int // 0 with err != nil: transport failure
+	code, msg  string
+	retryAfter time.Duration
+	err        error // transport failure
+	// sent is false only when the request provably did not reach the server
+	// (it was never completely written).
+	sent bool
+}
+
+func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
+
+// retry runs attempt under the policy. nonIdempotent marks calls whose
+// transport failure after the request was sent cannot be retried blindly:
+// they fail with class Ambiguous instead. reauth, when non-nil, is called
+// once per call on 401 expired_auth_token / bad_auth_token (the default
+// re-authorises the connection).
+func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
+	reauthed := false
+	p := c.policy
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return n - 1, fmt.Errorf("%s: %w", op, err)
+		}
+		stale := c.current()
+		r := attempt(ctx)
+		if r.ok() {
+			return n, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("%s: %w", op, err)
+		}
+		var e *Error
+		if r.err != nil {
+			e = &Error{Op: op, Class: Retryable, Message: transportMessage(r.err), Err: r.err, Attempts: n}
+			if nonIdempotent && r.sent {
+				e.Class = Ambiguous
+				return n, e
+			}
+		} else {
+			e = &Error{Op: op, Status: r.status, Code: r.code, Message: r.msg, Class: classify(r.status, r.code, r.msg), Attempts: n, RetryAfter: r.retryAfter}
+		}
+		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && op != "authorize account" {
+			reauthed = true
+			var err error
+			if reauth != nil {
+				err = reauth(ctx, stale)
+			} else if stale != nil {
+				err = c.reauth(ctx, stale)
+			} else {
+				err = e
+			}
+			if err != nil {
+				return n, fmt.Errorf("%s: re-authorise after %s: %w", op, r.code, err)
+			}
+			continue
+		}
+		if (e.Class == Retryable || e.Class == RateLimited) && n < p.MaxAttempts {
+			if err := p.Sleep(ctx, p.delay(n, r.retryAfter)); err != nil {
+				return n, fmt.Errorf("%s: %w (while retrying after: %v)", op, err, e)
+			}
+			continue
+		}
+		return n, e
+	}
+}
+
+func transportMessage(err error) string {
+	// Transport errors quote the request URL, which never holds
+	// credentials (they travel in headers only).
+	return "connection failed: " + err.Error()
+}
+
+// doJSON performs one JSON request: POST (or GET for authorize) with the
+// given Authorization header. resp receives the decoded 200 body.
+func (c *Conn) doJSON(ctx context.Context, method, url, authz string, body []byte, resp any) attemptResult {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	var wrote bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote = true
+		}
+	}}
+	tctx := httptrace.WithClientTrace(ctx, trace)
+	req, err := http.NewRequestWithContext(tctx, method, url, rd)
+	if err != nil {
+		return attemptResult{err: err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", authz)
+	req.Header.Set("User-Agent", c.ua)
+	hresp, err := c.client.Do(req)
+	return c.finish(hresp, err, &wrote, resp)
+}
+
+// finish reads a response into an attemptResult. wrote reports whether the
+// request was known to be completely written (nil: unknown).
+func (c *Conn) finish(hresp *http.Response, err error, wrote *bool, resp any) attemptResult {
+	sent := true
+	if wrote != nil && !*wrote && isPreSendError(err) {
+		sent = false
+	}
+	if err != nil {
+		return attemptResult{err: err, sent: sent}
+	}
+	defer hresp.Body.Close()
+	if hresp.StatusCode == 200 {
+		if resp == nil {
+			_, err := io.Copy(io.Discard, hresp.Body)
+			if err != nil {
+				return attemptResult{err: err, sent: true}
+			}
+			return attemptResult{status: 200}
+		}
+		var err error
+		if sd, ok := resp.(streamDecoder); ok {
+			err = sd.decodeJSON(json.NewDecoder(hresp.Body))
+		} else {
+			err = json.NewDecoder(hresp.Body).Decode(resp)
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &se) || errors.As(err, &te) {
+				return attemptResult{status: 500, code: "bad_response", msg: "could not decode the response: " + err.Error()}
+			}
+			return attemptResult{err: err, sent: true}
+		}
+		return attemptResult{status: 200}
+	}
+	r := attemptResult{status: hresp.StatusCode, sent: true}
+	data, _ := io.ReadAll(io.LimitReader(hresp.Body, 64<<10))
+	var env struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &env) == nil {
+		r.code, r.msg = env.Code, env.Message
+	}
+	if r.msg == "" {
+		r.msg = http.StatusText(hresp.StatusCode)
+	}
+	if ra := hresp.Header.Get("Retry-After"); ra != "" {
+		if s, err := strconv.Atoi(ra); err == nil && s > 0 {
+			r.retryAfter = time.Duration(s) * time.Second
+		}
+	}
+	return r
+}
+
+// streamDecoder is a response that decodes itself token by token, so a
+// large page is never held in memory whole.
+type streamDecoder interface {
+	decodeJSON(dec *json.Decoder) error
+}
+
+// isPreSendError reports errors that happen before a request can have
+// reached a server. Without that evidence a failure counts as "sent".
+func isPreSendError(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range []string{"dial tcp", "no such host", "connection refused", "proxyconnect", "tls: "} {
+		if bytesContains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func bytesContains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
+
+// call makes one JSON API call under /b2api/v4 with the connection's token.
+func (c *Conn) call(ctx context.Context, op, api string, req, resp any, nonIdempotent bool) (int, error) {
+	return c.callPath(ctx, op, "/b2api/v4/"+api, req, resp, nonIdempotent)
+}
+
+// callPath makes one JSON API call to apiUrl+path.
+func (c *Conn) callPath(ctx context.Context, op, path string, req, resp any, nonIdempotent bool) (int, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return c.retry(ctx, op, nonIdempotent, nil, func(ctx context.Context) attemptResult {
+		a := c.current()
+		return c.doJSON(ctx, "POST", a.apiURL+path, a.token, body, resp)
+	})
+}

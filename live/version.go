@@ -1,0 +1,189 @@
+package live
+
+import (
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// Action is what a version is.
+type Action uint8
+
+const (
+	ActionUpload Action = iota // a file (also a copy or a finished large file)
+	ActionHide                 // a hide marker
+	ActionStart                // an unfinished large file
+	ActionFolder               // a folder entry (only with a delimiter)
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionUpload:
+		return "upload"
+	case ActionHide:
+		return "hide"
+	case ActionStart:
+		return "start"
+	case ActionFolder:
+		return "folder"
+	}
+	return "unknown"
+}
+
+// ParseAction maps B2's action string; "copy" (the b2_copy_file reply) is an
+// upload.
+func ParseAction(s string) (Action, bool) {
+	switch s {
+	case "upload", "copy":
+		return ActionUpload, true
+	case "hide":
+		return ActionHide, true
+	case "start":
+		return ActionStart, true
+	case "folder":
+		return ActionFolder, true
+	}
+	return ActionUpload, false
+}
+
+// RetentionMode of a file version.
+type RetentionMode uint8
+
+const (
+	RetentionNone RetentionMode = iota
+	RetentionGovernance
+	RetentionCompliance
+	RetentionUnknown // the observing key may not read retentions
+)
+
+func (m RetentionMode) String() string {
+	switch m {
+	case RetentionNone:
+		return ""
+	case RetentionGovernance:
+		return "governance"
+	case RetentionCompliance:
+		return "compliance"
+	}
+	return "unknown"
+}
+
+// ParseRetentionMode maps B2's mode string ("" / null = none).
+func ParseRetentionMode(s string) RetentionMode {
+	switch s {
+	case "":
+		return RetentionNone
+	case "governance":
+		return RetentionGovernance
+	case "compliance":
+		return RetentionCompliance
+	}
+	return RetentionUnknown
+}
+
+// LegalHold of a file version.
+type LegalHold uint8
+
+const (
+	LegalHoldOff LegalHold = iota
+	LegalHoldOn
+	LegalHoldUnknown // the observing key may not read legal holds
+)
+
+func (h LegalHold) String() string {
+	switch h {
+	case LegalHoldOff:
+		return "off"
+	case LegalHoldOn:
+		return "on"
+	}
+	return "unknown"
+}
+
+// Version flags.
+const (
+	// FlagSHA1 says SHA1 holds a value.
+	FlagSHA1 uint8 = 1 << iota
+	// FlagLargeFileSHA1 says the value came from the large_file_sha1 file
+	// info of a large file (B2 reports contentSha1 "none" for those).
+	FlagLargeFileSHA1
+)
+
+// Version is one file version. Its layout is kept small (about 100 bytes
+// plus the name and id) so that a million of them fit comfortably in memory.
+type Version struct {
+	Name        string
+	ID          string
+	ContentType string            // interned
+	Info        map[string]string // nil when empty
+	Size        int64
+	Uploaded    int64 // upload timestamp, milliseconds since the epoch
+	RetainUntil int64 // milliseconds since the epoch; 0 = none
+	SHA1        [20]byte
+	Flags       uint8
+	Action      Action
+	Retention   RetentionMode
+	LegalHold   LegalHold
+}
+
+// HasSHA1 reports whether the SHA-1 of the whole content is known.
+func (v *Version) HasSHA1() bool { return v.Flags&FlagSHA1 != 0 }
+
+// SHA1Hex returns the hex SHA-1, or "" when unknown.
+func (v *Version) SHA1Hex() string {
+	if !v.HasSHA1() {
+		return ""
+	}
+	return hex.EncodeToString(v.SHA1[:])
+}
+
+// SetSHA1Hex stores a 40-hex-digit SHA-1; it reports false (and stores
+// nothing) for anything else, such as "none" or an "unverified:" value.
+func (v *Version) SetSHA1Hex(s string, fromLargeFileInfo bool) bool {
+	if len(s) != 40 {
+		return false
+	}
+	var b [20]byte
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
+		return false
+	}
+	v.SHA1 = b
+	v.Flags |= FlagSHA1
+	if fromLargeFileInfo {
+		v.Flags |= FlagLargeFileSHA1
+	}
+	return true
+}
+
+// UploadTime returns Uploaded as a time.
+func (v *Version) UploadTime() time.Time { return time.UnixMilli(v.Uploaded) }
+
+// SameContent reports whether two versions are known to hold the same bytes:
+// equal sizes and equal known SHA-1s.
+func SameContent(a, b *Version) bool {
+	return a.Size == b.Size && a.HasSHA1() && b.HasSHA1() && a.SHA1 == b.SHA1
+}
+
+// Interner shares equal strings (content types, names). It is safe for
+// concurrent use.
+type Interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// Intern returns the shared copy of s.
+func (in *Interner) Intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	in.m[s] = s
+	return s
+}

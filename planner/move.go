@@ -1,0 +1,231 @@
+package planner
+
+import (
+	"github.com/b2plan/b2plan/live"
+)
+
+// Copy limits (b2-native-api.md §10, §11, §15).
+const (
+	// MaxCopyFileSize is the largest object copied with one b2_copy_file;
+	// larger ones use start_large_file + copy_part + finish_large_file.
+	MaxCopyFileSize = 5_000_000_000
+	// RecommendedPartSize is the copy_part size the planner assumes.
+	RecommendedPartSize = 100_000_000
+	// MaxParts is B2's part limit of a large file.
+	MaxParts = 10_000
+	// MaxNameBytes is B2's file-name limit.
+	MaxNameBytes = 1024
+)
+
+// OpKind is one per-object operation of a move.
+type OpKind uint8
+
+const (
+	// OpCopy copies version Src to the destination name with b2_copy_file.
+	OpCopy OpKind = iota + 1
+	// OpCopyLarge copies version Src with start_large_file, Parts × copy_part
+	// and finish_large_file.
+	OpCopyLarge
+	// OpHideDest adds a hide marker at the destination name (versions = all
+	// of a name whose newest source version is a hide marker).
+	OpHideDest
+	// OpDelete deletes source version Src (b2_delete_file_version), only
+	// after every copy of its name was verified.
+	OpDelete
+	// OpHide hides the source name of Src (b2_hide_file), only after every
+	// copy of its name was verified.
+	OpHide
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpCopy:
+		return "copy"
+	case OpCopyLarge:
+		return "copy-large"
+	case OpHideDest:
+		return "hide-destination"
+	case OpDelete:
+		return "delete"
+	case OpHide:
+		return "hide"
+	}
+	return "unknown"
+}
+
+// ObjectOp is one per-object operation. Src indexes Move.Sources, whose
+// entries are the fingerprints (fileId, size, SHA-1) the executor re-checks.
+// Operations of one source name are consecutive: copies (oldest version
+// first), then OpHideDest, then the removals (OpDelete / OpHide).
+type ObjectOp struct {
+	Src   int32
+	Kind  OpKind
+	Parts uint16 // OpCopyLarge only
+}
+
+// Conflict is a destination name that already exists with other content.
+type Conflict struct {
+	Source     string `json:"source"`
+	Dest       string `json:"destination"`
+	SourceID   string `json:"source_file_id,omitempty"`
+	SourceSize int64  `json:"source_size"`
+	SourceSHA1 string `json:"source_sha1,omitempty"`
+	DestID     string `json:"destination_file_id,omitempty"`
+	DestSize   int64  `json:"destination_size"`
+	DestSHA1   string `json:"destination_sha1,omitempty"`
+	// Resolution: "fail" (the plan errors), "skip" (left alone),
+	// "overwrite" (copied anyway: a newer version at the destination),
+	// "error" (impossible: name too long, destination also a hidden source).
+	Resolution string `json:"resolution"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Locked is a source version under Object Lock that blocks deleting its name.
+// The whole name is left alone (neither copied nor deleted) and reported.
+type Locked struct {
+	Name        string `json:"name"`
+	FileID      string `json:"file_id"`
+	Mode        string `json:"mode,omitempty"` // governance, compliance, unknown
+	RetainUntil int64  `json:"retain_until,omitempty"`
+	LegalHold   string `json:"legal_hold,omitempty"` // on, unknown
+}
+
+// Unfinished is an unfinished large file under the source prefix: reported,
+// left alone.
+type Unfinished struct {
+	Name    string `json:"name"`
+	FileID  string `json:"file_id"`
+	Started int64  `json:"started"`
+}
+
+// Calls estimates the B2 calls of a move by transaction class.
+type Calls struct {
+	ClassA int64 `json:"class_a"`
+	ClassB int64 `json:"class_b"`
+	ClassC int64 `json:"class_c"`
+}
+
+// Move is a declared move expanded to per-object operations.
+type Move struct {
+	Address    string `json:"address"`
+	Name       string `json:"name"`
+	Index      string `json:"index,omitempty"`
+	HasIndex   bool   `json:"has_index,omitempty"`
+	Bucket     string `json:"bucket"`
+	BucketID   string `json:"bucket_id,omitempty"`
+	ToBucket   string `json:"to_bucket"`
+	ToBucketID string `json:"to_bucket_id,omitempty"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Versions   string `json:"versions"`
+	Source     string `json:"source"`
+	OnConflict string `json:"on_conflict"`
+
+	// Sources are the source versions the operations refer to. In a fresh
+	// plan this shares the live listing (no copies); a plan read from a file
+	// holds only the referenced versions.
+	Sources []live.Version `json:"-"`
+	Ops     []ObjectOp     `json:"-"`
+
+	// Objects counts the source names with at least one operation.
+	Objects     int   `json:"objects"`
+	Bytes       int64 `json:"bytes"` // bytes copied
+	Copies      int   `json:"copies"`
+	LargeCopies int   `json:"large_copies"`
+	Parts       int   `json:"parts"`
+	Deletes     int   `json:"deletes"`
+	Hides       int   `json:"hides"`
+	// AlreadyCopied counts names whose content is at the destination already
+	// (only the source removal is planned).
+	AlreadyCopied int `json:"already_copied"`
+	// Listed is the number of versions listed (source + destination), for
+	// the estimate of list calls at apply.
+	Listed int64 `json:"listed"`
+
+	Hidden     []string     `json:"hidden,omitempty"`
+	Conflicts  []Conflict   `json:"conflicts,omitempty"`
+	Locked     []Locked     `json:"locked,omitempty"`
+	Unfinished []Unfinished `json:"unfinished,omitempty"`
+	Calls      Calls        `json:"calls"`
+	Notes      []string     `json:"notes,omitempty"`
+	// Errored is set when the move cannot be applied as planned (conflicts
+	// with on_conflict = fail, names too long); the plan then has an error
+	// diagnostic.
+	Errored bool `json:"errored,omitempty"`
+}
+
+// SourceName returns the source name of an operation.
+func (m *Move) SourceName(op ObjectOp) string { return m.Sources[op.Src].Name }
+
+// DestName returns the destination name of an operation (To + the part of
+// the source name after From). It allocates.
+func (m *Move) DestName(op ObjectOp) string {
+	return m.To + m.Sources[op.Src].Name[len(m.From):]
+}
+
+// Action is MoveObjects when there is anything to do, else NoOp.
+func (m *Move) Action() Action {
+	if len(m.Ops) > 0 {
+		return MoveObjects
+	}
+	return NoOp
+}
+
+// partsFor returns the number of copy_part calls for a large copy.
+func partsFor(size int64) int {
+	ps := int64(RecommendedPartSize)
+	if min := (size + MaxParts - 1) / MaxParts; min > ps {
+		ps = min
+	}
+	return int((size + ps - 1) / ps)
+}
+
+// PartSize returns the part size the plan assumed for a large copy of size bytes.
+func PartSize(size int64) int64 {
+	ps := int64(RecommendedPartSize)
+	if min := (size + MaxParts - 1) / MaxParts; min > ps {
+		ps = min
+	}
+	return ps
+}
+
+func (m *Move) tally() {
+	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides = 0, 0, 0, 0, 0
+	m.Bytes, m.Objects = 0, 0
+	var a int64
+	last := int32(-1)
+	lastName := ""
+	for _, op := range m.Ops {
+		v := &m.Sources[op.Src]
+		if last < 0 || (op.Src != last && v.Name != lastName) {
+			m.Objects++
+			lastName = v.Name
+		}
+		last = op.Src
+		switch op.Kind {
+		case OpCopy:
+			m.Copies++
+			m.Bytes += v.Size
+		case OpCopyLarge:
+			m.Copies++
+			m.LargeCopies++
+			m.Parts += int(op.Parts)
+			m.Bytes += v.Size
+			a += 2
+		case OpHideDest:
+			m.Hides++
+			a++
+		case OpDelete:
+			m.Deletes++
+			a++
+		case OpHide:
+			m.Hides++
+			a++
+		}
+	}
+	c := int64(m.Copies-m.LargeCopies) + int64(m.Parts)
+	if m.Listed > 0 {
+		c += (m.Listed + 999) / 1000
+	}
+	m.Calls = Calls{ClassA: a, ClassC: c}
+}

@@ -1,0 +1,226 @@
+package planner
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/b2plan/b2plan/live"
+)
+
+// FormatVersion is the version of the JSON plan document (and of the plan
+// file body). A reader refuses another major version.
+const FormatVersion = "1.0"
+
+// Action is what a plan does to one address.
+type Action uint8
+
+const (
+	NoOp        Action = iota
+	Create             // +
+	Update             // ~ in place
+	Replace            // -/+ create-before-delete (keys)
+	Delete             // -
+	MoveObjects        // > a move with object operations
+)
+
+// String returns the action name.
+func (a Action) String() string {
+	switch a {
+	case NoOp:
+		return "no-op"
+	case Create:
+		return "create"
+	case Update:
+		return "update"
+	case Replace:
+		return "replace"
+	case Delete:
+		return "delete"
+	case MoveObjects:
+		return "move"
+	}
+	return "unknown"
+}
+
+// Symbol is the display symbol of the human plan.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	case MoveObjects:
+		return ">"
+	}
+	return " "
+}
+
+// JSONActions is change.actions of the JSON plan (Terraform's vocabulary).
+// A replacement is create-before-delete: ["create","delete"].
+func (a Action) JSONActions() []string {
+	switch a {
+	case Create:
+		return []string{"create"}
+	case Update:
+		return []string{"update"}
+	case Replace:
+		return []string{"create", "delete"}
+	case Delete:
+		return []string{"delete"}
+	case MoveObjects:
+		return []string{"move"}
+	}
+	return []string{"no-op"}
+}
+
+// Attr is one attribute of a resource as shown in a plan. Value is its JSON
+// encoding (normalised: sorted lists, lowercased info keys); Unknown marks a
+// value known only after apply (Value then holds the template as a string).
+type Attr struct {
+	Name    string          `json:"name"`
+	Value   json.RawMessage `json:"value,omitempty"`
+	Unknown bool            `json:"unknown,omitempty"`
+}
+
+// Change is the planned action for one bucket, key or folder address.
+type Change struct {
+	Address string `json:"address"`
+	Type    string `json:"type"` // "bucket", "key", "folder"
+	Name    string `json:"name"` // the block label
+	Index   string `json:"index,omitempty"`
+	// HasIndex is true for a for_each instance (Index is its key).
+	HasIndex bool   `json:"has_index,omitempty"`
+	Action   Action `json:"action"`
+	// Reason explains a replace or delete (user interface only).
+	Reason string `json:"reason,omitempty"`
+	// Before and After are ordered attribute lists (nil for create / delete).
+	Before []Attr `json:"before,omitempty"`
+	After  []Attr `json:"after,omitempty"`
+	// Changed names the attributes that differ (updates and replaces).
+	Changed []string `json:"changed,omitempty"`
+	// Notes are informational remarks (e.g. an unreadable setting).
+	Notes []string `json:"notes,omitempty"`
+
+	Bucket *BucketChange `json:"bucket,omitempty"`
+	Key    *KeyChange    `json:"key,omitempty"`
+	Folder *FolderChange `json:"folder,omitempty"`
+}
+
+// BucketChange is what the executor needs for a bucket.
+type BucketChange struct {
+	// Desired is the declared bucket in live form (nil for a delete). Info
+	// values listed in Deferred are templates to resolve at apply.
+	Desired  *live.Bucket    `json:"desired,omitempty"`
+	Deferred []DeferredValue `json:"deferred,omitempty"`
+	// Fingerprint of the live bucket (update, delete): id and revision.
+	ID       string `json:"id,omitempty"`
+	Revision int64  `json:"revision,omitempty"`
+	// Update flags: which fields b2_update_bucket must send.
+	SetType, SetInfo, SetLifecycleRules, SetCORSRules, SetEncryption bool
+	EnableObjectLock, SetDefaultRetention                            bool
+}
+
+// KeyChange is what the executor needs for a key.
+type KeyChange struct {
+	Name         string   `json:"name"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	// BucketNames are the declared bucket restrictions; BucketIDs the ids of
+	// those already live (a bucket the same apply creates has no id yet).
+	BucketNames []string        `json:"bucket_names,omitempty"`
+	BucketIDs   []string        `json:"bucket_ids,omitempty"`
+	NamePrefix  string          `json:"name_prefix,omitempty"`
+	Duration    time.Duration   `json:"duration,omitempty"`
+	SecretFile  string          `json:"secret_file,omitempty"`
+	Deferred    []DeferredValue `json:"deferred,omitempty"`
+	// OldID is the fingerprint of the live key to delete (replace, delete).
+	OldID string `json:"old_id,omitempty"`
+}
+
+// FolderChange is a folder placeholder to upload.
+type FolderChange struct {
+	Bucket string `json:"bucket"`
+	Path   string `json:"path"`
+	// Placeholder is the file name to upload (Path + ".bzEmpty").
+	Placeholder string `json:"placeholder"`
+}
+
+// DeferredValue is an attribute known only after apply (see config.Deferred).
+type DeferredValue struct {
+	Path     string   `json:"path"`
+	Template string   `json:"template"`
+	Refs     []string `json:"refs"`
+}
+
+// Drift is an unmanaged resource: it matches b2plan.owns but is not declared.
+type Drift struct {
+	Address string `json:"address"`
+	Type    string `json:"type"` // "bucket" or "key"
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	// Deleted says the plan deletes it (prune = true); the Change is then in
+	// Plan.Changes under the same address.
+	Deleted bool   `json:"deleted"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Plan is the result of planning.
+type Plan struct {
+	FormatVersion string    `json:"format_version"`
+	ID            string    `json:"id"`
+	CreatedAt     time.Time `json:"created_at"`
+	Endpoint      string    `json:"endpoint,omitempty"`
+	AccountID     string    `json:"account_id,omitempty"`
+	Targets       []string  `json:"targets,omitempty"`
+	Prune         bool      `json:"prune,omitempty"`
+
+	Changes []*Change `json:"changes,omitempty"`
+	Drift   []*Drift  `json:"drift,omitempty"`
+	Moves   []*Move   `json:"-"` // serialised separately (compact)
+	Notes   []string  `json:"notes,omitempty"`
+}
+
+// Counts are the totals of the last line of a human plan.
+type Counts struct {
+	Add, Change, Replace, Destroy int
+	Objects                       int64
+}
+
+// Counts sums the plan.
+func (p *Plan) Counts() Counts {
+	var c Counts
+	for _, ch := range p.Changes {
+		switch ch.Action {
+		case Create:
+			c.Add++
+		case Update:
+			c.Change++
+		case Replace:
+			c.Replace++
+		case Delete:
+			c.Destroy++
+		}
+	}
+	for _, m := range p.Moves {
+		c.Objects += int64(m.Objects)
+	}
+	return c
+}
+
+// HasChanges reports whether live B2 differs from the configuration: anything
+// to add, change, replace, destroy or move, and also unmanaged resources
+// (drift), which differ from the declaration even when prune is off. It is
+// what -detailed-exitcode uses (2 when true).
+func (p *Plan) HasChanges() bool {
+	c := p.Counts()
+	return c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0 || len(p.Drift) > 0
+}
+
+// HasActions reports whether applying the plan would make any call.
+func (p *Plan) HasActions() bool {
+	c := p.Counts()
+	return c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0
+}

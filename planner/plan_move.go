@@ -1,0 +1,409 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
+)
+
+func (pl *planner) planFolders() {
+	for _, f := range pl.d.Folders {
+		if !pl.targeted(f.Address) {
+			continue
+		}
+		ch := newChange(f.Address, "folder", Create)
+		ch.Folder = &FolderChange{Bucket: f.Bucket, Path: f.Path, Placeholder: f.Path + ".bzEmpty"}
+		ch.After = []Attr{{Name: "bucket", Value: raw(f.Bucket)}, {Name: "path", Value: raw(f.Path)},
+			{Name: "placeholder", Value: raw(f.Path + ".bzEmpty")}}
+		if pl.l.Bucket(f.Bucket) == nil {
+			if _, ok := pl.declaredBuckets[strings.ToLower(f.Bucket)]; !ok {
+				pl.errorf(rangePtr(f.Range), "Unknown bucket "+f.Bucket,
+					"%s is in bucket %q, which neither exists nor is declared. Declare the bucket or fix the name.", f.Address, f.Bucket)
+				continue
+			}
+			pl.p.Changes = append(pl.p.Changes, ch) // the bucket is created by this plan
+			continue
+		}
+		vs, _, _, ok := findListing(pl.l, f.Bucket, f.Path)
+		if !ok {
+			pl.errorf(rangePtr(f.Range), "Folder not observed",
+				"%s: the prefix %q of bucket %q was not listed. Plan with the live request from planner.LiveRequest.", f.Address, f.Path, f.Bucket)
+			continue
+		}
+		if anyVisible(vs) {
+			continue // something exists under the prefix: nothing to do
+		}
+		pl.p.Changes = append(pl.p.Changes, ch)
+	}
+}
+
+// anyVisible reports whether a name's newest version is a file.
+func anyVisible(vs []live.Version) bool {
+	last := ""
+	seen := false
+	for i := range vs {
+		v := &vs[i]
+		if v.Action == live.ActionStart || v.Action == live.ActionFolder {
+			continue
+		}
+		if seen && v.Name == last {
+			continue
+		}
+		seen, last = true, v.Name
+		if v.Action == live.ActionUpload {
+			return true
+		}
+	}
+	return false
+}
+
+func (pl *planner) planMoves() {
+	for _, dm := range pl.d.Moves {
+		if !pl.targeted(dm.Address) {
+			continue
+		}
+		name, idx, has := splitAddress(dm.Address)
+		m := &Move{Address: dm.Address, Name: name, Index: idx, HasIndex: has, Bucket: dm.Bucket,
+			ToBucket: dm.ToBucket, From: dm.From, To: dm.To,
+			Versions: def(dm.Versions, "latest"), Source: def(dm.Source, "delete"), OnConflict: def(dm.OnConflict, "fail")}
+		if m.ToBucket == "" {
+			m.ToBucket = m.Bucket
+		}
+		pl.p.Moves = append(pl.p.Moves, m)
+		srcB := pl.l.Bucket(m.Bucket)
+		dstB := pl.l.Bucket(m.ToBucket)
+		if srcB == nil {
+			if _, ok := pl.declaredBuckets[strings.ToLower(m.Bucket)]; ok {
+				m.Notes = append(m.Notes, "the source bucket is created by this plan: nothing to move")
+			} else {
+				pl.errorf(rangePtr(dm.Range), "Unknown bucket "+m.Bucket,
+					"%s moves objects of bucket %q, which neither exists nor is declared.", dm.Address, m.Bucket)
+				m.Errored = true
+			}
+			continue
+		}
+		m.BucketID = srcB.ID
+		src, unf, _, ok := findListing(pl.l, m.Bucket, m.From)
+		if !ok {
+			pl.errorf(rangePtr(dm.Range), "Move source not observed",
+				"%s: the prefix %q of bucket %q was not listed. Plan with the live request from planner.LiveRequest.", dm.Address, m.From, m.Bucket)
+			m.Errored = true
+			continue
+		}
+		var dst []live.Version
+		if dstB == nil {
+			if _, ok := pl.declaredBuckets[strings.ToLower(m.ToBucket)]; !ok {
+				pl.errorf(rangePtr(dm.Range), "Unknown bucket "+m.ToBucket,
+					"%s moves objects to bucket %q, which neither exists nor is declared.", dm.Address, m.ToBucket)
+				m.Errored = true
+				continue
+			}
+			m.Notes = append(m.Notes, "the destination bucket is created by this plan")
+		} else {
+			m.ToBucketID = dstB.ID
+			dst, _, _, ok = findListing(pl.l, m.ToBucket, m.To)
+			if !ok {
+				pl.errorf(rangePtr(dm.Range), "Move destination not observed",
+					"%s: the prefix %q of bucket %q was not listed. Plan with the live request from planner.LiveRequest.", dm.Address, m.To, m.ToBucket)
+				m.Errored = true
+				continue
+			}
+		}
+		lockPossible := !(srcB.ObjectLock.Readable && !srcB.ObjectLock.Enabled)
+		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli())
+		pl.moveDiags(m, dm)
+	}
+}
+
+func def(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (pl *planner) moveDiags(m *Move, dm *config.Move) {
+	var fails, errs int
+	for _, c := range m.Conflicts {
+		switch c.Resolution {
+		case "fail":
+			fails++
+		case "error":
+			errs++
+		}
+	}
+	if fails > 0 {
+		pl.errorf(rangePtr(dm.Range), "Move conflicts",
+			"%s: %d destination names already exist with different content (listed in the plan). Set on_conflict = \"skip\" to leave them, or \"overwrite\" to copy anyway (a newer version at the destination).", dm.Address, fails)
+	}
+	if errs > 0 {
+		pl.errorf(rangePtr(dm.Range), "Objects that cannot be moved",
+			"%s: %d objects cannot be moved as declared (listed in the plan with their reason).", dm.Address, errs)
+	}
+	if len(m.Locked) > 0 {
+		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
+			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, len(m.Locked))
+	}
+	if len(m.Unfinished) > 0 {
+		pl.warnf(rangePtr(dm.Range), "Unfinished large files under the source",
+			"%s: %d unfinished large files are under %q; they are left alone.", dm.Address, len(m.Unfinished), m.From)
+	}
+}
+
+// sameContent: equal size and SHA-1; when neither side has a SHA-1 (large
+// files without large_file_sha1), equal size, content type and file info
+// (b2_copy_file with COPY preserves both).
+func sameContent(a, b *live.Version) bool {
+	if a.Size != b.Size {
+		return false
+	}
+	if a.HasSHA1() && b.HasSHA1() {
+		return a.SHA1 == b.SHA1
+	}
+	if a.HasSHA1() || b.HasSHA1() {
+		return false
+	}
+	return a.ContentType == b.ContentType && mapsEqual(a.Info, b.Info)
+}
+
+func isLocked(v *live.Version, nowMs int64, lockPossible bool) (bool, Locked) {
+	l := Locked{Name: v.Name, FileID: v.ID}
+	locked := false
+	switch v.Retention {
+	case live.RetentionGovernance, live.RetentionCompliance:
+		if v.RetainUntil > nowMs {
+			locked = true
+			l.Mode, l.RetainUntil = v.Retention.String(), v.RetainUntil
+		}
+	case live.RetentionUnknown:
+		if lockPossible {
+			locked = true
+			l.Mode = "unknown"
+		}
+	}
+	switch v.LegalHold {
+	case live.LegalHoldOn:
+		locked = true
+		l.LegalHold = "on"
+	case live.LegalHoldUnknown:
+		if lockPossible {
+			locked = true
+			l.LegalHold = "unknown"
+		}
+	}
+	return locked, l
+}
+
+// expandMove computes the per-object operations of one move. src and dst
+// are the version listings under From and To (sorted by name, newest first
+// within a name); they may overlap when the prefixes nest in one bucket.
+func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs int64) {
+	from, to := m.From, m.To
+	same := strings.EqualFold(m.Bucket, m.ToBucket)
+	destUnderSrc := same && strings.HasPrefix(to, from) // a/ → a/b/: skip a/b/… as sources
+	srcUnderDest := same && strings.HasPrefix(from, to) // a/b/ → a/: some destinations are sources
+	m.Sources = src
+	m.Listed = int64(len(src))
+	if !destUnderSrc {
+		m.Listed += int64(len(dst))
+	}
+	ops := make([]ObjectOp, 0, len(src)+len(src)/8+1)
+	latest := m.Versions != "all"
+	for _, u := range unf {
+		m.Unfinished = append(m.Unfinished, Unfinished{Name: u.Name, FileID: u.ID, Started: u.Uploaded})
+	}
+	var allCopies []int32 // scratch: copy candidates of one name (versions = all)
+	j := 0
+	for i := 0; i < len(src); {
+		name := src[i].Name
+		k := i + 1
+		for k < len(src) && src[k].Name == name {
+			k++
+		}
+		gi, gk := i, k
+		i = k
+		if (destUnderSrc && strings.HasPrefix(name, to)) || !strings.HasPrefix(name, from) {
+			continue
+		}
+		top := -1
+		for x := gi; x < gk; x++ {
+			a := src[x].Action
+			if a == live.ActionStart {
+				if len(unf) == 0 {
+					m.Unfinished = append(m.Unfinished, Unfinished{Name: src[x].Name, FileID: src[x].ID, Started: src[x].Uploaded})
+				}
+				continue
+			}
+			if a == live.ActionFolder {
+				continue
+			}
+			if top < 0 {
+				top = x
+			}
+		}
+		if top < 0 {
+			continue
+		}
+		suffix := name[len(from):]
+		hidden := src[top].Action == live.ActionHide
+		allCopies = allCopies[:0]
+		if latest {
+			if !hidden {
+				allCopies = append(allCopies, int32(top))
+			}
+		} else {
+			for x := gk - 1; x >= gi; x-- {
+				if src[x].Action == live.ActionUpload {
+					allCopies = append(allCopies, int32(x))
+				}
+			}
+		}
+		if len(allCopies) == 0 {
+			m.Hidden = append(m.Hidden, name)
+			continue
+		}
+		if len(to)+len(suffix) > MaxNameBytes {
+			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, nil, "error",
+				fmt.Sprintf("destination name is %d bytes, longer than B2's %d", len(to)+len(suffix), MaxNameBytes)))
+			m.Errored = true
+			continue
+		}
+		if m.Source == "delete" {
+			blocked := false
+			for x := gi; x < gk; x++ {
+				if src[x].Action == live.ActionStart {
+					continue
+				}
+				if ok, l := isLocked(&src[x], nowMs, lockPossible); ok {
+					m.Locked = append(m.Locked, l)
+					blocked = true
+				}
+			}
+			if blocked {
+				continue
+			}
+		}
+		// Destination versions of the name: advance the merge pointer.
+		for j < len(dst) && tail(dst[j].Name, len(to)) < suffix {
+			j++
+		}
+		dj := j
+		for dj < len(dst) && tail(dst[dj].Name, len(to)) == suffix {
+			dj++
+		}
+		dvs := dst[j:dj]
+		destIsSource := srcUnderDest && strings.HasPrefix(suffix, from[len(to):])
+		if destIsSource && m.Source == "delete" {
+			dvs = nil // its versions are deleted by this move (by file id)
+		} else if destIsSource && len(dvs) > 0 {
+			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, nil, "error",
+				"the destination name is also a source name of this move and source = \"hide\" would hide the copy"))
+			m.Errored = true
+			continue
+		}
+		var dtop *live.Version
+		for x := range dvs {
+			if dvs[x].Action == live.ActionUpload || dvs[x].Action == live.ActionHide {
+				dtop = &dvs[x]
+				break
+			}
+		}
+		destVisible := dtop != nil && dtop.Action == live.ActionUpload
+		// Which copies are already done, and is there a conflict?
+		conflictWith := (*live.Version)(nil)
+		if latest {
+			if destVisible {
+				if sameContent(&src[allCopies[0]], dtop) {
+					allCopies = allCopies[:0]
+				} else {
+					conflictWith = dtop
+				}
+			}
+		} else {
+			if destVisible {
+				match := false
+				for _, c := range allCopies {
+					if sameContent(&src[c], dtop) {
+						match = true
+						break
+					}
+				}
+				if !match {
+					conflictWith = dtop
+				}
+			}
+			n := 0
+			for _, c := range allCopies {
+				present := false
+				for x := range dvs {
+					if dvs[x].Action == live.ActionUpload && sameContent(&src[c], &dvs[x]) {
+						present = true
+						break
+					}
+				}
+				if !present || conflictWith != nil && m.OnConflict == "overwrite" {
+					allCopies[n] = c
+					n++
+				}
+			}
+			allCopies = allCopies[:n]
+		}
+		if conflictWith != nil {
+			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, conflictWith, m.OnConflict, ""))
+			switch m.OnConflict {
+			case "overwrite":
+			case "skip":
+				continue
+			default:
+				m.Errored = true
+				continue
+			}
+		}
+		if len(allCopies) == 0 {
+			m.AlreadyCopied++
+		}
+		for _, c := range allCopies {
+			sz := src[c].Size
+			if sz > MaxCopyFileSize {
+				ops = append(ops, ObjectOp{Src: c, Kind: OpCopyLarge, Parts: uint16(partsFor(sz))})
+			} else {
+				ops = append(ops, ObjectOp{Src: c, Kind: OpCopy})
+			}
+		}
+		if !latest && hidden && (dtop == nil || dtop.Action != live.ActionHide || len(allCopies) > 0) {
+			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHideDest})
+		}
+		if m.Source == "delete" {
+			for x := gi; x < gk; x++ {
+				if a := src[x].Action; a == live.ActionUpload || a == live.ActionHide {
+					ops = append(ops, ObjectOp{Src: int32(x), Kind: OpDelete})
+				}
+			}
+		} else if !hidden {
+			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHide})
+		}
+	}
+	m.Ops = ops
+	m.tally()
+}
+
+func conflict(s *live.Version, dest string, d *live.Version, res, reason string) Conflict {
+	c := Conflict{Source: s.Name, Dest: dest, SourceID: s.ID, SourceSize: s.Size, SourceSHA1: s.SHA1Hex(),
+		Resolution: res, Reason: reason}
+	if d != nil {
+		c.DestID, c.DestSize, c.DestSHA1 = d.ID, d.Size, d.SHA1Hex()
+		if c.Reason == "" {
+			c.Reason = "destination exists with different content"
+		}
+	}
+	return c
+}
+
+func tail(s string, n int) string {
+	if len(s) < n {
+		return ""
+	}
+	return s[n:]
+}

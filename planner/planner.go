@@ -1,0 +1,346 @@
+package planner
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
+)
+
+// Options parameterise a plan.
+type Options struct {
+	// Targets restricts the plan to these addresses (-target). "bucket.x"
+	// also selects its for_each instances bucket.x["k"]; drift addresses
+	// (unmanaged.bucket["name"]) may be targeted too. Empty = everything.
+	Targets []string
+	// Endpoint and AccountID bind a saved plan to an account. AccountID
+	// defaults to Live.AccountID. The endpoint must not contain credentials.
+	Endpoint  string
+	AccountID string
+	// Now is the planning time (key expiry, Object Lock retention).
+	Now time.Time
+	// PlanID identifies the plan; "" = a random id.
+	PlanID string
+}
+
+// NewPlanID returns a random plan id.
+func NewPlanID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type planner struct {
+	d     *config.Desired
+	l     *live.Live
+	opts  Options
+	now   time.Time
+	p     *Plan
+	diags hcl.Diagnostics
+
+	declaredBuckets map[string]*config.Bucket // lowercased name
+	// ids known before apply, by address (bucket.x, key.y)
+	ids map[string]string
+}
+
+// Compute computes the changes that make the live account match the
+// configuration. It does no I/O. Diagnostics with errors mean the plan must
+// not be applied (the returned plan still shows everything that was found).
+func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnostics) {
+	if l == nil {
+		l = &live.Live{}
+	}
+	id := opts.PlanID
+	if id == "" {
+		id = NewPlanID()
+	}
+	acct := opts.AccountID
+	if acct == "" {
+		acct = l.AccountID
+	}
+	pl := &planner{d: d, l: l, opts: opts, now: opts.Now,
+		p: &Plan{FormatVersion: FormatVersion, ID: id, CreatedAt: opts.Now.UTC(),
+			Endpoint: opts.Endpoint, AccountID: acct, Targets: opts.Targets, Prune: d.Settings.Prune},
+		declaredBuckets: map[string]*config.Bucket{},
+		ids:             map[string]string{},
+	}
+	for _, b := range d.Buckets {
+		pl.declaredBuckets[strings.ToLower(b.Name)] = b
+		if lb := l.Bucket(b.Name); lb != nil {
+			pl.ids[b.Address] = lb.ID
+		}
+	}
+	for _, k := range d.Keys {
+		if ks := l.KeysNamed(k.Name); len(ks) == 1 {
+			pl.ids[k.Address] = ks[0].ID
+		}
+	}
+	pl.planKeys() // may drop key ids that change
+	pl.planBuckets()
+	pl.planFolders()
+	pl.planMoves()
+	pl.planDrift()
+	sort.SliceStable(pl.p.Changes, func(i, j int) bool {
+		return changeRank(pl.p.Changes[i]) < changeRank(pl.p.Changes[j])
+	})
+	return pl.p, pl.diags
+}
+
+func (pl *planner) targeted(addr string) bool {
+	if len(pl.opts.Targets) == 0 {
+		return true
+	}
+	for _, t := range pl.opts.Targets {
+		if addr == t || strings.HasPrefix(addr, t+"[") || strings.HasPrefix(addr, t+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (pl *planner) errorf(rng *hcl.Range, summary, detailFmt string, args ...any) {
+	pl.diags = append(pl.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+		Detail: fmt.Sprintf(detailFmt, args...), Subject: rng})
+}
+
+func (pl *planner) warnf(rng *hcl.Range, summary, detailFmt string, args ...any) {
+	pl.diags = append(pl.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary,
+		Detail: fmt.Sprintf(detailFmt, args...), Subject: rng})
+}
+
+func rangePtr(r hcl.Range) *hcl.Range {
+	if r.Filename == "" && r.Start.Line == 0 {
+		return nil
+	}
+	return &r
+}
+
+// splitAddress returns the block label and for_each key of an address
+// such as bucket.logs["eu"].
+func splitAddress(addr string) (name, index string, has bool) {
+	rest := addr
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if i := strings.IndexByte(rest, '['); i >= 0 && strings.HasSuffix(rest, "]") {
+		idx := rest[i+1 : len(rest)-1]
+		idx = strings.TrimSuffix(strings.TrimPrefix(idx, `"`), `"`)
+		return rest[:i], idx, true
+	}
+	return rest, "", false
+}
+
+func newChange(addr, typ string, a Action) *Change {
+	name, idx, has := splitAddress(addr)
+	return &Change{Address: addr, Type: typ, Name: name, Index: idx, HasIndex: has, Action: a}
+}
+
+func ownedBy(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(strings.ToLower(g), strings.ToLower(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveDeferred resolves deferred values whose refs are all known before
+// apply; it returns the values still unknown.
+func (pl *planner) resolveDeferred(list []config.Deferred) (resolved map[string]string, unknown []DeferredValue) {
+	for _, dv := range list {
+		if v, err := dv.Resolve(pl.ids); err == nil {
+			if resolved == nil {
+				resolved = map[string]string{}
+			}
+			resolved[dv.Path] = v
+			continue
+		}
+		unknown = append(unknown, DeferredValue{Path: dv.Path, Template: dv.Template, Refs: dv.Refs})
+	}
+	return resolved, unknown
+}
+
+// findListing returns the versions under (bucket, prefix), from the listing
+// of that prefix or of a shorter prefix covering it (a sub-slice, no copy).
+func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []live.Version, bucketID string, ok bool) {
+	best := -1
+	for i := range l.Listings {
+		li := &l.Listings[i]
+		if !strings.EqualFold(li.BucketName, bucket) || !strings.HasPrefix(prefix, li.Prefix) {
+			continue
+		}
+		if best < 0 || len(li.Prefix) > len(l.Listings[best].Prefix) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, nil, "", false
+	}
+	li := &l.Listings[best]
+	vs = li.Versions
+	if li.Prefix != prefix {
+		lo := sort.Search(len(vs), func(i int) bool { return vs[i].Name >= prefix })
+		n := sort.Search(len(vs)-lo, func(i int) bool { return !strings.HasPrefix(vs[lo+i].Name, prefix) })
+		vs = vs[lo : lo+n : lo+n]
+		for _, u := range li.Unfinished {
+			if strings.HasPrefix(u.Name, prefix) {
+				unf = append(unf, u)
+			}
+		}
+	} else {
+		unf = li.Unfinished
+	}
+	return vs, unf, li.BucketID, true
+}
+
+// LiveRequest returns what to observe for d. Call it first with known = nil
+// (buckets, keys, and the listings of folders and moves); when the
+// configuration has prune = true and owns buckets, call it again with the
+// first observation: the second request adds a whole-bucket listing of every
+// bucket that prune would delete, so that the plan can refuse non-empty ones.
+// Listings covered by a shorter listing of the same bucket are left out (the
+// planner reads sub-ranges).
+func LiveRequest(d *config.Desired, known *live.Live) live.Request {
+	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0}
+	var ps []live.PrefixRequest
+	for _, f := range d.Folders {
+		ps = append(ps, live.PrefixRequest{BucketName: f.Bucket, Prefix: f.Path})
+	}
+	for _, m := range d.Moves {
+		ps = append(ps, live.PrefixRequest{BucketName: m.Bucket, Prefix: m.From})
+		tb := m.ToBucket
+		if tb == "" {
+			tb = m.Bucket
+		}
+		ps = append(ps, live.PrefixRequest{BucketName: tb, Prefix: m.To})
+	}
+	if known != nil && d.Settings.Prune {
+		for _, b := range known.Buckets {
+			if ownedBy(d.Settings.OwnsBuckets, b.Name) && !declaredBucket(d, b.Name) {
+				ps = append(ps, live.PrefixRequest{BucketName: b.Name, Prefix: ""})
+			}
+		}
+	}
+	// Drop duplicates and prefixes covered by a shorter one of the same bucket.
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := strings.ToLower(ps[i].BucketName), strings.ToLower(ps[j].BucketName)
+		if a != b {
+			return a < b
+		}
+		return ps[i].Prefix < ps[j].Prefix
+	})
+	for _, p := range ps {
+		if n := len(req.Prefixes); n > 0 {
+			last := req.Prefixes[n-1]
+			if strings.EqualFold(last.BucketName, p.BucketName) && strings.HasPrefix(p.Prefix, last.Prefix) {
+				continue
+			}
+		}
+		req.Prefixes = append(req.Prefixes, p)
+	}
+	return req
+}
+
+func declaredBucket(d *config.Desired, name string) bool {
+	for _, b := range d.Buckets {
+		if strings.EqualFold(b.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func declaredKey(d *config.Desired, name string) bool {
+	for _, k := range d.Keys {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// planDrift reports unmanaged buckets and keys, and deletes them with prune.
+func (pl *planner) planDrift() {
+	s := pl.d.Settings
+	for i := range pl.l.Buckets {
+		b := &pl.l.Buckets[i]
+		if !ownedBy(s.OwnsBuckets, b.Name) || declaredBucket(pl.d, b.Name) {
+			continue
+		}
+		addr := fmt.Sprintf("unmanaged.bucket[%q]", b.Name)
+		dr := &Drift{Address: addr, Type: "bucket", Name: b.Name, ID: b.ID}
+		pl.p.Drift = append(pl.p.Drift, dr)
+		if !s.Prune {
+			dr.Note = "matches b2plan.owns but is not declared; not deleted (prune = false)"
+			continue
+		}
+		if !pl.targeted(addr) {
+			dr.Note = "not targeted"
+			continue
+		}
+		vs, unf, _, ok := findListing(pl.l, b.Name, "")
+		switch {
+		case !ok:
+			dr.Note = "prune would delete it, but its contents were not listed"
+			pl.errorf(rangePtr(s.Range), "Cannot prune bucket "+b.Name,
+				"Bucket %q matches b2plan.owns and is not declared, so prune = true would delete it, but it was not listed to check that it is empty. Plan with the live request from planner.LiveRequest(desired, observed).", b.Name)
+			continue
+		case len(vs)+len(unf) > 0:
+			dr.Note = fmt.Sprintf("not empty (%d versions, %d unfinished large files): cannot be deleted", len(vs), len(unf))
+			pl.errorf(rangePtr(s.Range), "Cannot prune non-empty bucket "+b.Name,
+				"Bucket %q matches b2plan.owns and is not declared, so prune = true would delete it, but it holds %d file versions and %d unfinished large files. Empty it first (for example with a lifecycle rule), declare it, or narrow b2plan.owns.", b.Name, len(vs), len(unf))
+			continue
+		}
+		dr.Deleted = true
+		ch := &Change{Address: addr, Type: "bucket", Name: b.Name, Action: Delete,
+			Reason: "unmanaged (matches b2plan.owns, not declared) and prune = true",
+			Before: bucketAttrs(normLive(b), b, nil),
+			Bucket: &BucketChange{ID: b.ID, Revision: b.Revision}}
+		pl.p.Changes = append(pl.p.Changes, ch)
+	}
+	for i := range pl.l.Keys {
+		k := &pl.l.Keys[i]
+		if !ownedBy(s.OwnsKeys, k.Name) || declaredKey(pl.d, k.Name) {
+			continue
+		}
+		addr := fmt.Sprintf("unmanaged.key[%q]", k.Name+"/"+k.ID)
+		dr := &Drift{Address: addr, Type: "key", Name: k.Name, ID: k.ID}
+		pl.p.Drift = append(pl.p.Drift, dr)
+		if !s.Prune {
+			dr.Note = "matches b2plan.owns but is not declared; not deleted (prune = false)"
+			continue
+		}
+		if !pl.targeted(addr) {
+			dr.Note = "not targeted"
+			continue
+		}
+		dr.Deleted = true
+		pl.p.Changes = append(pl.p.Changes, &Change{Address: addr, Type: "key", Name: k.Name, Action: Delete,
+			Reason: "unmanaged (matches b2plan.owns, not declared) and prune = true",
+			Before: pl.liveKeyAttrs(k),
+			Key:    &KeyChange{Name: k.Name, OldID: k.ID}})
+	}
+}
+
+// changeRank orders changes: declared buckets, keys, folders, then the
+// unmanaged resources prune deletes.
+func changeRank(c *Change) int {
+	if strings.HasPrefix(c.Address, "unmanaged.") {
+		return 3
+	}
+	switch c.Type {
+	case "bucket":
+		return 0
+	case "key":
+		return 1
+	}
+	return 2
+}

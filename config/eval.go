@@ -345,6 +345,10 @@ func (s *scope) value(expr hcl.Expression) (cty.Value, bool) {
 	if diags.HasErrors() {
 		return cty.DynamicVal, false
 	}
+	if err := checkValue(v); err != nil {
+		s.diag(expr.Range(), "Value out of bounds", fmt.Sprintf("This value is out of bounds: %s.", err))
+		return cty.DynamicVal, false
+	}
 	return v, true
 }
 

@@ -17,7 +17,9 @@ var (
 )
 
 // functions returns the Terraform-like function library available in expressions. None of
-// them does I/O, so evaluation stays offline and deterministic.
+// them does I/O, so evaluation stays offline and deterministic. Each (but try and can) is wrapped
+// by bounded (limits.go): arguments or results too large for a configuration are refused with
+// an error instead of making the loader run for minutes or exhaust memory.
 func functions() map[string]function.Function {
 	funcsOnce.Do(func() {
 		funcs = map[string]function.Function{
@@ -53,9 +55,16 @@ func functions() map[string]function.Function {
 			"tobool": stdlib.MakeToFunc(cty.Bool), "toset": stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 			"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 			"tomap":  stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-
-			"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
 		}
+		pre := map[string]func([]cty.Value) error{
+			"format": checkFormatArg, "formatlist": checkFormatArg,
+			"indent": checkIndentArg, "setproduct": checkProductArgs,
+		}
+		for name, f := range funcs {
+			funcs[name] = bounded(f, pre[name])
+		}
+		// try and can take their arguments unevaluated; their results come from the others.
+		funcs["try"], funcs["can"] = tryfunc.TryFunc, tryfunc.CanFunc
 	})
 	return funcs
 }

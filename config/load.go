@@ -141,6 +141,7 @@ func (l *loader) addSource(name string, src []byte) {
 		return
 	}
 	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		l.diags = append(l.diags, checkLiterals(body)...)
 		l.bodies = append(l.bodies, body)
 	}
 }

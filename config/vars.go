@@ -98,6 +98,9 @@ func (l *loader) parseRawVar(v *varDecl, raw, source string) (cty.Value, bool) {
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
 	if !diags.HasErrors() {
+		diags = checkLiterals(expr)
+	}
+	if !diags.HasErrors() {
 		var vd hcl.Diagnostics
 		val, vd := expr.Value(&hcl.EvalContext{Functions: functions()})
 		if !vd.HasErrors() {
@@ -153,6 +156,7 @@ func (l *loader) loadVariables(in VarInputs) {
 		if !ok {
 			continue
 		}
+		l.diags = append(l.diags, checkLiterals(body)...)
 		for _, b := range body.Blocks {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected block in variables file",
 				Detail: "A variables file holds only NAME = VALUE assignments.", Subject: b.TypeRange.Ptr()})
@@ -207,6 +211,15 @@ func (l *loader) loadVariables(in VarInputs) {
 					name, name, name, EnvVarPrefix, name),
 				Subject: v.block.LabelRanges[0].Ptr()})
 			l.varVals[name] = cty.DynamicVal
+			continue
+		}
+		if err := checkValue(val); err != nil {
+			// e.g. a string default converted to a number type
+			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+				Detail:  fmt.Sprintf("The value of var.%s is out of bounds: %s.", name, err),
+				Subject: v.block.LabelRanges[0].Ptr()})
+			l.varVals[name] = cty.DynamicVal
+			l.d.Variables[name] = "(invalid)"
 			continue
 		}
 		l.varVals[name] = val

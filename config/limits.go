@@ -1,0 +1,203 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// Limits on the values an expression may produce. The expression language and the cty
+// function library put no bound on sizes, so a short configuration could otherwise make the
+// loader run for minutes or exhaust memory: converting 1e99999999 to a string writes 10^8
+// digits, format("%-999999999s", "") pads to a gigabyte, setproduct multiplies list lengths,
+// and locals that double a string or list each grow it exponentially. No b2plan
+// configuration needs values anywhere near these limits.
+const (
+	// maxNumberExp bounds the binary exponent of any number (about 1e±1200), far beyond
+	// float64 but small enough that formatting a number stays cheap.
+	maxNumberExp = 4096
+	// maxValueSize bounds one value: string bytes plus collection elements, nested included.
+	maxValueSize = 1 << 18
+	// maxFormatWidth bounds the width and precision of a format/formatlist verb, and the
+	// spaces of indent.
+	maxFormatWidth = 1024
+	// maxProduct bounds the number of elements setproduct may return.
+	maxProduct = 10000
+)
+
+var (
+	errNumberRange = errors.New("number out of range: b2plan supports magnitudes up to about 1e1200 (and down to about 1e-1200)")
+	errValueSize   = fmt.Errorf("value too large: more than %d string bytes and collection elements", maxValueSize)
+)
+
+// numberInRange reports whether f's magnitude is within maxNumberExp (zero and infinities are).
+func numberInRange(f *big.Float) bool {
+	if f.IsInf() || f.Sign() == 0 {
+		return true
+	}
+	exp := f.MantExp(nil)
+	return exp <= maxNumberExp && exp >= -maxNumberExp
+}
+
+// checkValue returns an error when v holds a number out of range or is larger than
+// maxValueSize. Unknown and null parts are ignored.
+func checkValue(v cty.Value) error {
+	budget := maxValueSize
+	return checkValueRec(v, &budget)
+}
+
+func checkValueRec(v cty.Value, budget *int) error {
+	v, _ = v.Unmark()
+	if !v.IsKnown() || v.IsNull() {
+		return nil
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.Number:
+		if !numberInRange(v.AsBigFloat()) {
+			return errNumberRange
+		}
+	case ty == cty.String:
+		*budget -= len(v.AsString())
+	case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			if *budget--; *budget < 0 {
+				return errValueSize
+			}
+			if err := checkValueRec(ev, budget); err != nil {
+				return err
+			}
+		}
+	}
+	if *budget < 0 {
+		return errValueSize
+	}
+	return nil
+}
+
+// checkLiterals reports number literals out of range in node and replaces them by an unknown
+// value, so that no later evaluation formats them.
+func checkLiterals(node hclsyntax.Node) hcl.Diagnostics {
+	return hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
+			return nil
+		}
+		if numberInRange(lit.Val.AsBigFloat()) {
+			return nil
+		}
+		lit.Val = cty.DynamicVal
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Number out of range",
+			Detail:  "This number is too large (or too close to zero): b2plan supports magnitudes up to about 1e1200. Use a smaller number.",
+			Subject: lit.SrcRange.Ptr()}}
+	})
+}
+
+// bounded wraps a library function so that it refuses arguments that would make it produce a
+// huge result (pre, optional) and fails when its result breaks the limits of checkValue.
+func bounded(f function.Function, pre func(args []cty.Value) error) function.Function {
+	params := f.Params()
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if pre != nil {
+				if err := pre(args); err != nil {
+					return cty.NilVal, err
+				}
+			}
+			v, err := f.Call(args)
+			if err != nil {
+				return v, err
+			}
+			if err := checkValue(v); err != nil {
+				return cty.NilVal, err
+			}
+			return v, nil
+		},
+	})
+}
+
+// knownArg returns args[i] unmarked, and whether it is known and not null.
+func knownArg(args []cty.Value, i int) (cty.Value, bool) {
+	if i >= len(args) {
+		return cty.NilVal, false
+	}
+	v, _ := args[i].UnmarkDeep()
+	return v, v.IsKnown() && !v.IsNull()
+}
+
+// checkFormatArg bounds the widths and precisions in the format string args[0] of format
+// and formatlist.
+func checkFormatArg(args []cty.Value) error {
+	v, ok := knownArg(args, 0)
+	if !ok || v.Type() != cty.String {
+		return nil
+	}
+	s := v.AsString()
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		i++
+		if i < len(s) && s[i] == '%' {
+			continue
+		}
+		// flags, an optional [n] argument index, width, .precision: every digit run before
+		// the verb letter is checked.
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c >= '0' && c <= '9' {
+				n := 0
+				for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+					if n = n*10 + int(s[i]-'0'); n > maxFormatWidth {
+						return function.NewArgErrorf(0, "a width or precision in the format string is larger than %d", maxFormatWidth)
+					}
+				}
+				i--
+				continue
+			}
+			if c != '+' && c != '-' && c != '#' && c != ' ' && c != '.' && c != '[' && c != ']' {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func checkIndentArg(args []cty.Value) error {
+	v, ok := knownArg(args, 0)
+	if !ok || v.Type() != cty.Number {
+		return nil
+	}
+	if f := v.AsBigFloat(); f.Cmp(big.NewFloat(maxFormatWidth)) > 0 {
+		return function.NewArgErrorf(0, "too many spaces; the maximum is %d", maxFormatWidth)
+	}
+	return nil
+}
+
+func checkProductArgs(args []cty.Value) error {
+	total := 1
+	for i := range args {
+		v, ok := knownArg(args, i)
+		if !ok || !v.CanIterateElements() {
+			continue
+		}
+		n := v.LengthInt()
+		if n == 0 {
+			return nil
+		}
+		if total *= n; total > maxProduct {
+			return fmt.Errorf("the product would have more than %d elements", maxProduct)
+		}
+	}
+	return nil
+}

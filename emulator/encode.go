@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -296,65 +298,87 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// listEnc holds what is constant across one list page, so the per-entry
+// work is only appending bytes.
+type listEnc struct {
+	head      []byte // {"accountId":<acct>,"action":"
+	bucketID  []byte // ","bucketId":<bid>,"contentLength":
+	fidPrefix []byte // 4_z<bid>_f
+	readRet   bool
+	readHold  bool
+	v1        bool
+}
+
+func (c *call) newListEnc(bucketID string) *listEnc {
+	e := &listEnc{v1: c.v == 1}
+	e.head = append(e.head, `{"accountId":`...)
+	e.head = appendJSONString(e.head, c.s.st.accountID)
+	e.head = append(e.head, `,"action":"`...)
+	e.bucketID = append(e.bucketID, `","bucketId":`...)
+	e.bucketID = appendJSONString(e.bucketID, bucketID)
+	e.bucketID = append(e.bucketID, `,"contentLength":`...)
+	e.fidPrefix = append(e.fidPrefix, "4_z"...)
+	e.fidPrefix = append(e.fidPrefix, bucketID...)
+	e.fidPrefix = append(e.fidPrefix, "_f"...)
+	t := c.tok
+	e.readRet = t == nil || t.key.has("readFileRetentions")
+	e.readHold = t == nil || t.key.has("readFileLegalHolds")
+	return e
+}
+
 // appendFile encodes one entry with the same shape as fileObject.
 func (c *call) appendFile(dst []byte, bucketID string, f *fileSnap) []byte {
-	dst = append(dst, `{"accountId":`...)
-	dst = appendJSONString(dst, c.s.st.accountID)
+	return c.newListEnc(bucketID).appendFile(dst, f)
+}
+
+func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
+	dst = append(dst, e.head...)
 	v := &f.v
-	action := "upload"
-	switch {
-	case f.folder:
-		action = "folder"
-	case v.kind == kindHide:
-		action = "hide"
-	case v.kind == kindStart:
-		action = "start"
-	}
-	dst = append(dst, `,"action":"`...)
-	dst = append(dst, action...)
-	dst = append(dst, `","bucketId":`...)
-	dst = appendJSONString(dst, bucketID)
-	size := int64(0)
-	if action == "upload" {
-		size = v.size
-	}
-	dst = append(dst, `,"contentLength":`...)
-	dst = strconv.AppendInt(dst, size, 10)
 	if f.folder {
-		dst = append(dst, `,"contentSha1":null,"contentMd5":null,"contentType":null,"fileId":null,"fileInfo":{},"fileName":`...)
+		dst = append(dst, "folder"...)
+		dst = append(dst, e.bucketID...)
+		dst = append(dst, `0,"contentSha1":null,"contentMd5":null,"contentType":null,"fileId":null,"fileInfo":{},"fileName":`...)
 		dst = appendJSONString(dst, f.name)
 		dst = append(dst, `,"uploadTimestamp":0`...)
-		if c.v == 1 {
+		if e.v1 {
 			dst = append(dst, `,"size":0`...)
 		}
 		return append(dst, '}')
 	}
-	switch action {
-	case "hide":
-		dst = append(dst, `,"contentSha1":null,"contentMd5":null,"contentType":"application/x-bz-hide-marker"`...)
-	case "start":
-		dst = append(dst, `,"contentSha1":"none","contentMd5":null,"contentType":`...)
+	size := int64(0)
+	switch v.kind {
+	case kindHide:
+		dst = append(dst, "hide"...)
+		dst = append(dst, e.bucketID...)
+		dst = append(dst, `0,"contentSha1":null,"contentMd5":null,"contentType":"application/x-bz-hide-marker"`...)
+	case kindStart:
+		dst = append(dst, "start"...)
+		dst = append(dst, e.bucketID...)
+		dst = append(dst, `0,"contentSha1":"none","contentMd5":null,"contentType":`...)
 		dst = appendJSONString(dst, v.ctype)
 	default:
+		size = v.size
+		dst = append(dst, "upload"...)
+		dst = append(dst, e.bucketID...)
+		dst = strconv.AppendInt(dst, size, 10)
 		dst = append(dst, `,"contentSha1":"`...)
 		if v.flags&fSHA1 != 0 {
 			dst = hex.AppendEncode(dst, v.sha1[:])
 		} else {
 			dst = append(dst, "none"...)
 		}
-		dst = append(dst, `","contentMd5":`...)
 		if v.flags&fMD5 != 0 {
-			dst = append(dst, '"')
+			dst = append(dst, `","contentMd5":"`...)
 			dst = hex.AppendEncode(dst, v.md5[:])
-			dst = append(dst, '"')
+			dst = append(dst, `","contentType":`...)
 		} else {
-			dst = append(dst, "null"...)
+			dst = append(dst, `","contentMd5":null,"contentType":`...)
 		}
-		dst = append(dst, `,"contentType":`...)
 		dst = appendJSONString(dst, v.ctype)
 	}
 	dst = append(dst, `,"fileId":"`...)
-	dst = append(dst, fileIDString(bucketID, v.id)...)
+	dst = append(dst, e.fidPrefix...)
+	dst = strconv.AppendUint(dst, v.id, 16)
 	dst = append(dst, `","fileInfo":{`...)
 	for i, x := range v.info {
 		if i > 0 {
@@ -366,14 +390,12 @@ func (c *call) appendFile(dst []byte, bucketID string, f *fileSnap) []byte {
 	}
 	dst = append(dst, `},"fileName":`...)
 	dst = appendJSONString(dst, f.name)
-	if action != "hide" {
-		t := c.tok
-		if t == nil || t.key.has("readFileRetentions") {
-			dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":`...)
+	if v.kind != kindHide {
+		if e.readRet {
 			if v.retMode == retNone {
-				dst = append(dst, `null,"retainUntilTimestamp":null}}`...)
+				dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":null,"retainUntilTimestamp":null}}`...)
 			} else {
-				dst = append(dst, '"')
+				dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":"`...)
 				dst = append(dst, modeStrings[v.retMode]...)
 				dst = append(dst, `","retainUntilTimestamp":`...)
 				dst = strconv.AppendInt(dst, v.retainUntil, 10)
@@ -382,15 +404,14 @@ func (c *call) appendFile(dst []byte, bucketID string, f *fileSnap) []byte {
 		} else {
 			dst = append(dst, `,"fileRetention":{"isClientAuthorizedToRead":false,"value":null}`...)
 		}
-		if t == nil || t.key.has("readFileLegalHolds") {
-			dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":true,"value":`...)
+		if e.readHold {
 			switch v.hold {
 			case holdOn:
-				dst = append(dst, `"on"}`...)
+				dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":true,"value":"on"}`...)
 			case holdOff:
-				dst = append(dst, `"off"}`...)
+				dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":true,"value":"off"}`...)
 			default:
-				dst = append(dst, `null}`...)
+				dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":true,"value":null}`...)
 			}
 		} else {
 			dst = append(dst, `,"legalHold":{"isClientAuthorizedToRead":false,"value":null}`...)
@@ -403,22 +424,27 @@ func (c *call) appendFile(dst []byte, bucketID string, f *fileSnap) []byte {
 	}
 	dst = append(dst, `,"uploadTimestamp":`...)
 	dst = strconv.AppendInt(dst, v.ts, 10)
-	if c.v == 1 {
+	if e.v1 {
 		dst = append(dst, `,"size":`...)
 		dst = strconv.AppendInt(dst, size, 10)
 	}
 	return append(dst, '}')
 }
 
-// fileList encodes {"files":[…], <tail fields>}.
-func (c *call) fileList(bucketID string, snaps []fileSnap, tail ...any) rawJSON {
-	dst := make([]byte, 0, 64+len(snaps)*420)
+// appendFileList appends {"files":[…], <tail fields>}.
+func (c *call) appendFileList(dst []byte, bucketID string, snaps []fileSnap, tail ...any) []byte {
 	dst = append(dst, `{"files":[`...)
+	e := c.newListEnc(bucketID)
 	for i := range snaps {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = c.appendFile(dst, bucketID, &snaps[i])
+		n := len(dst)
+		dst = e.appendFile(dst, &snaps[i])
+		if i == 0 {
+			// size the buffer once from the first entry (+1/8 slack)
+			dst = slices.Grow(dst, (len(dst)-n+1)*(len(snaps)-1)*9/8+64)
+		}
 	}
 	dst = append(dst, ']')
 	for i := 0; i+1 < len(tail); i += 2 {
@@ -432,6 +458,58 @@ func (c *call) fileList(bucketID string, snaps []fileSnap, tail ...any) rawJSON 
 			dst = appendJSONString(dst, x)
 		}
 	}
-	dst = append(dst, "}\n"...)
-	return dst
+	return append(dst, "}\n"...)
+}
+
+// pooledJSON is an encoded response body whose buffer returns to a pool
+// once writeJSON has written it (ResponseWriters do not retain p).
+type pooledJSON struct{ b []byte }
+
+var (
+	listBufPool = sync.Pool{New: func() any { return new(pooledJSON) }}
+	snapPool    = sync.Pool{New: func() any { return new(snapList) }}
+)
+
+const maxPooledList = 32 << 20
+
+// getListBuf returns an empty buffer with room for about n entries.
+func getListBuf(n int) *pooledJSON {
+	p := listBufPool.Get().(*pooledJSON)
+	if want := 64 + n*480; cap(p.b) < want {
+		p.b = make([]byte, 0, want)
+	}
+	p.b = p.b[:0]
+	return p
+}
+
+func (p *pooledJSON) release() {
+	if cap(p.b) <= maxPooledList {
+		p.b = p.b[:0]
+		listBufPool.Put(p)
+	}
+}
+
+// snapList collects the entries of one list page under store.mu.
+type snapList struct{ s []fileSnap }
+
+func getSnapList(max int) *snapList {
+	l := snapPool.Get().(*snapList)
+	if cap(l.s) < max && max <= 10000 {
+		l.s = make([]fileSnap, 0, max)
+	}
+	return l
+}
+
+// add copies one listed entry (v nil for a folder).
+func (l *snapList) add(name string, v *version) {
+	l.s = append(l.s, fileSnap{name: name, folder: v == nil})
+	if v != nil {
+		l.s[len(l.s)-1].v = *v
+	}
+}
+
+func (l *snapList) release() {
+	clear(l.s) // drop references to names, info and content
+	l.s = l.s[:0]
+	snapPool.Put(l)
 }

@@ -489,15 +489,18 @@ func opListFileNames(c *call) (any, error) {
 		st.mu.RUnlock()
 		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
 	}
-	items, next := b.listNames(start, prefix, delim, max)
-	snaps := snapshot(items)
+	snaps := getSnapList(max)
+	next := b.walkNames(start, prefix, delim, max, snaps.add)
 	st.mu.RUnlock()
-	c.units = billed(len(snaps))
+	c.units = billed(len(snaps.s))
 	var nx any
 	if next != "" {
 		nx = next
 	}
-	return c.fileList(b.ID, snaps, "nextFileName", nx), nil
+	out := getListBuf(len(snaps.s))
+	out.b = c.appendFileList(out.b, b.ID, snaps.s, "nextFileName", nx)
+	snaps.release()
+	return out, nil
 }
 
 func opListFileVersions(c *call) (any, error) {
@@ -542,10 +545,10 @@ func opListFileVersions(c *call) (any, error) {
 		st.mu.RUnlock()
 		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
 	}
-	items, nextName, nextID := b.listVersions(start, startID, prefix, delim, max)
-	snaps := snapshot(items)
+	snaps := getSnapList(max)
+	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, snaps.add)
 	st.mu.RUnlock()
-	c.units = billed(len(snaps))
+	c.units = billed(len(snaps.s))
 	var nn, ni any
 	if nextName != "" {
 		nn = nextName
@@ -553,7 +556,10 @@ func opListFileVersions(c *call) (any, error) {
 			ni = fileIDString(b.ID, nextID)
 		}
 	}
-	return c.fileList(b.ID, snaps, "nextFileName", nn, "nextFileId", ni), nil
+	out := getListBuf(len(snaps.s))
+	out.b = c.appendFileList(out.b, b.ID, snaps.s, "nextFileName", nn, "nextFileId", ni)
+	snaps.release()
+	return out, nil
 }
 
 // ---- single-version calls ----
@@ -1068,16 +1074,4 @@ func opUpdateFileLegalHold(c *call) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"fileId": fid, "fileName": e.name, "legalHold": s}, nil
-}
-
-// snapshot copies listed entries (store.mu held).
-func snapshot(items []listItem) []fileSnap {
-	out := make([]fileSnap, len(items))
-	for i, it := range items {
-		out[i].name, out[i].folder = it.name, it.folder
-		if it.v != nil {
-			out[i].v = *it.v
-		}
-	}
-	return out
 }

@@ -44,14 +44,23 @@ func errMethod(m string) *apiError {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+func writeRaw(w http.ResponseWriter, status int, raw []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	h.Set("Cache-Control", "max-age=0, no-cache, no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(raw)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	if raw, ok := v.(rawJSON); ok {
-		h := w.Header()
-		h.Set("Content-Type", "application/json;charset=utf-8")
-		h.Set("Content-Length", strconv.Itoa(len(raw)))
-		h.Set("Cache-Control", "max-age=0, no-cache, no-store")
-		w.WriteHeader(status)
-		_, _ = w.Write(raw)
+	switch raw := v.(type) {
+	case rawJSON:
+		writeRaw(w, status, raw)
+		return
+	case *pooledJSON:
+		writeRaw(w, status, raw.b)
+		raw.release()
 		return
 	}
 	buf := bufPool.Get().(*bytes.Buffer)

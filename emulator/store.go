@@ -452,8 +452,13 @@ func (st *store) unpinSegs(segs []seg) {
 	}
 }
 
-// subSegs returns the segments covering [off, off+n) of segs.
+// subSegs returns the segments covering [off, off+n) of segs. Segment
+// slices are never modified in place, so a range covering all of segs
+// returns segs itself (copies share it: one object less per version).
 func subSegs(segs []seg, off, n int64) []seg {
+	if off == 0 && wholeSegs(segs, n) {
+		return segs
+	}
 	var out []seg
 	for _, s := range segs {
 		if n <= 0 {
@@ -472,6 +477,18 @@ func subSegs(segs []seg, off, n int64) []seg {
 		off = 0
 	}
 	return out
+}
+
+// wholeSegs reports whether segs, all non-empty, add up to exactly n bytes.
+func wholeSegs(segs []seg, n int64) bool {
+	var total int64
+	for _, s := range segs {
+		if s.n <= 0 {
+			return false
+		}
+		total += s.n
+	}
+	return total == n && len(segs) > 0
 }
 
 // ---- listing ----
@@ -499,21 +516,29 @@ func successor(p string) string {
 // listNames implements b2_list_file_names over one bucket. It returns up to
 // max items and the next start name ("" when done).
 func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, string) {
+	var items []listItem
+	next := b.walkNames(start, prefix, delim, max, func(name string, v *version) {
+		items = append(items, listItem{name: name, v: v, folder: v == nil})
+	})
+	return items, next
+}
+
+// walkNames is listNames without intermediate items: emit is called for
+// each listed entry in order (v nil for a folder). It returns the next start
+// name ("" when done).
+func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name string, v *version)) string {
 	if start < prefix {
 		start = prefix
 	}
-	var items []listItem
+	n := 0
+	lastName, lastFolder := "", false
 	next := ""
-	pivot := start
-	done := false
-	for !done {
+	pivot := &nameEntry{name: start}
+	for {
 		restart := ""
-		b.files.AscendGreaterOrEqual(&nameEntry{name: pivot}, func(e *nameEntry) bool {
+		b.files.AscendGreaterOrEqual(pivot, func(e *nameEntry) bool {
 			if !strings.HasPrefix(e.name, prefix) {
-				if e.name > prefix {
-					return false
-				}
-				return true
+				return e.name < prefix
 			}
 			if delim != "" {
 				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
@@ -522,11 +547,13 @@ func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, st
 						restart = successor(folder)
 						return false
 					}
-					if len(items) == max {
-						next = items[len(items)-1].nextName()
+					if n == max {
+						next = pageNextName(lastName, lastFolder)
 						return false
 					}
-					items = append(items, listItem{name: folder, folder: true})
+					emit(folder, nil)
+					n++
+					lastName, lastFolder = folder, true
 					restart = successor(folder)
 					return false
 				}
@@ -535,27 +562,30 @@ func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, st
 			if cur == nil || cur.kind == kindHide {
 				return true
 			}
-			if len(items) == max {
-				next = items[len(items)-1].nextName()
+			if n == max {
+				next = pageNextName(lastName, lastFolder)
 				return false
 			}
-			items = append(items, listItem{name: e.name, v: cur})
+			emit(e.name, cur)
+			n++
+			lastName, lastFolder = e.name, false
 			return true
 		})
 		if restart == "" {
-			done = true
-		} else {
-			pivot = restart
+			return next
 		}
+		pivot.name = restart
 	}
-	return items, next
 }
 
-func (it listItem) nextName() string {
-	if it.folder {
-		return successor(it.name)
+func (it listItem) nextName() string { return pageNextName(it.name, it.folder) }
+
+// pageNextName is the start name of the page after one ending with name.
+func pageNextName(name string, folder bool) string {
+	if folder {
+		return successor(name)
 	}
-	return it.name + " "
+	return name + " "
 }
 
 // folderVisible reports whether any name under folder (starting at e) has a
@@ -579,28 +609,39 @@ func (b *bucket) folderVisible(folder string, first *nameEntry) bool {
 // applies to the startName entry. It returns the items and the next
 // (name, id) pair; nextName "" means done, nextID 0 with a name means a folder.
 func (b *bucket) listVersions(start string, startID uint64, prefix, delim string, max int) ([]listItem, string, uint64) {
+	var items []listItem
+	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, func(name string, v *version) {
+		items = append(items, listItem{name: name, v: v, folder: v == nil})
+	})
+	return items, nextName, nextID
+}
+
+// walkVersions is listVersions without intermediate items: emit is called
+// for each listed entry in order (v nil for a folder).
+func (b *bucket) walkVersions(start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (string, uint64) {
 	if start < prefix {
 		start, startID = prefix, 0
 	}
-	var items []listItem
+	n := 0
 	nextName, nextID := "", uint64(0)
-	pivot := start
+	pivot := &nameEntry{name: start}
 	first := true
 	for {
 		restart := ""
 		full := false
-		b.files.AscendGreaterOrEqual(&nameEntry{name: pivot}, func(e *nameEntry) bool {
+		b.files.AscendGreaterOrEqual(pivot, func(e *nameEntry) bool {
 			if !strings.HasPrefix(e.name, prefix) {
 				return e.name < prefix
 			}
 			if delim != "" {
 				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
 					folder := e.name[:len(prefix)+i+len(delim)]
-					if len(items) == max {
+					if n == max {
 						nextName, full = folder, true
 						return false
 					}
-					items = append(items, listItem{name: folder, folder: true})
+					emit(folder, nil)
+					n++
 					restart = successor(folder)
 					return false
 				}
@@ -627,21 +668,21 @@ func (b *bucket) listVersions(start string, startID uint64, prefix, delim string
 			}
 			first = false
 			for _, v := range vs {
-				if len(items) == max {
+				if n == max {
 					nextName, nextID, full = e.name, v.id, true
 					return false
 				}
-				items = append(items, listItem{name: e.name, v: v})
+				emit(e.name, v)
+				n++
 			}
 			return true
 		})
 		first = false
 		if full || restart == "" {
-			break
+			return nextName, nextID
 		}
-		pivot = restart
+		pivot.name = restart
 	}
-	return items, nextName, nextID
 }
 
 // ---- capabilities ----

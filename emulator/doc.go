@@ -15,6 +15,12 @@
 // writer (http.go); server.go routes, counts calls (GET /_b2local/stats)
 // and injects faults.
 //
+// The S3-compatible API is served on the same listener, path-style (every
+// path outside /b2api/, /file/ and /_b2local/), on the same store: s3.go
+// routes and writes XML errors, s3_sigv4.go verifies signatures and payloads,
+// s3_buckets.go, s3_objects.go and s3_multipart.go are the calls,
+// store_s3.go the listing walks. See docs/emulator-s3.md.
+//
 // # Deviations and choices
 //
 // Where B2's behaviour is undocumented the stricter reading was taken:
@@ -71,7 +77,7 @@
 //     case-insensitively; a taken name is duplicate_bucket_name even for the
 //     caller's own bucket. Validation failures are 400 bad_request.
 //   - Not emulated: SSE-C (refused with 400), replication (refused with 400),
-//     event notifications, lifecycle execution, S3 API. SSE-B2 is recorded
+//     event notifications, lifecycle execution. SSE-B2 is recorded
 //     and reported, not performed.
 //   - Timestamps are strictly increasing per bucket (a burst of uploads may
 //     run a few milliseconds ahead of the clock).

@@ -44,6 +44,8 @@ type Server struct {
 	otherCalls atomic.Int64
 
 	closed atomic.Bool
+
+	s3 s3State // S3-compatible API side state (s3.go)
 }
 
 type faultConfig struct {
@@ -111,6 +113,10 @@ func (s *Server) URL() string {
 	defer s.mu.Unlock()
 	return s.base
 }
+
+// S3URL is the endpoint of the S3-compatible API: the same listener as URL(),
+// addressed path-style (http://host/bucket/key).
+func (s *Server) S3URL() string { return s.URL() }
 
 // Handler serves the whole emulator (API, downloads, upload URLs and /_b2local/).
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -239,7 +245,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/file/"):
 		s.serveCall(w, r, opByName["b2_download_file_by_name"], 0, strings.TrimPrefix(r.URL.EscapedPath(), "/file/"))
 	default:
-		writeError(w, r, errNotFound("unknown path "+p))
+		// Everything else is the S3-compatible API, path-style (s3.go).
+		s.serveS3(w, r)
 	}
 }
 

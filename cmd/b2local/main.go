@@ -1,4 +1,5 @@
-// Command b2local serves the B2 native-API emulator on a local port.
+// Command b2local serves the B2 native-API emulator on a local port, and
+// the S3-compatible API on the same port (path-style addressing).
 //
 //	b2local [-addr 127.0.0.1:8787] [-data DIR] [-key-id ID] [-key SECRET]
 //	        [-fail-rate P] [-fail-codes 503,429] [-latency DURATION] [-token-ttl DURATION]
@@ -92,6 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "b2local listening on %s\n", url)
+	fmt.Fprintf(stdout, "S3-compatible API: %s (path-style; access key id = application key id, secret = application key; any region)\n", srv.S3URL())
 	if source == "development" {
 		fmt.Fprintf(stdout, "development credentials: B2_APPLICATION_KEY_ID=%s B2_APPLICATION_KEY=%s\n", id, secret)
 	} else {

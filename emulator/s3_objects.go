@@ -1,0 +1,883 @@
+package emulator
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// etag is the S3 ETag of a version: the MD5 hex for simple uploads and
+// copies, "md5-of-md5s-N" for objects completed by CompleteMultipartUpload.
+// Large files finished through the native API (and multipart objects after
+// a restart, whose ETag is kept in memory only) get a stable stand-in,
+// "<md5 of the file id>-1".
+func (s *Server) etag(b *bucket, v *version) string {
+	if v.flags&fMD5 != 0 {
+		return `"` + hex.EncodeToString(v.md5[:]) + `"`
+	}
+	if e, ok := s.s3.getETag(v.id); ok {
+		return e
+	}
+	sum := md5.Sum([]byte(fileIDString(b.ID, v.id)))
+	return `"` + hex.EncodeToString(sum[:]) + `-1"`
+}
+
+func unquote(etag string) string { return strings.Trim(strings.TrimSpace(etag), `"`) }
+
+// s3HeaderInfo maps S3 system metadata headers to B2's reserved file info.
+var s3HeaderInfo = []struct{ header, info string }{
+	{"Content-Disposition", "b2-content-disposition"},
+	{"Content-Language", "b2-content-language"},
+	{"Expires", "b2-expires"},
+	{"Cache-Control", "b2-cache-control"},
+	{"Content-Encoding", "b2-content-encoding"},
+}
+
+// metaFromHeaders reads Content-Type, x-amz-meta-* and the system metadata
+// headers of an upload into a content type and B2 file info.
+func (x *s3req) metaFromHeaders(name string) (string, []kv, error) {
+	h := x.r.Header
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	ct, err := contentType(ct, name)
+	if err != nil {
+		return "", nil, errInvalidArgument(err.(*apiError).msg)
+	}
+	var info []kv
+	for k, vs := range h {
+		if len(k) > 11 && lower(k[:11]) == "x-amz-meta-" {
+			info = append(info, kv{lower(k[11:]), strings.Join(vs, ",")})
+		}
+	}
+	for _, m := range s3HeaderInfo {
+		v := h.Get(m.header)
+		if m.header == "Content-Encoding" {
+			var keep []string
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" && p != "aws-chunked" {
+					keep = append(keep, p)
+				}
+			}
+			v = strings.Join(keep, ",")
+		}
+		if v != "" {
+			info = append(info, kv{m.info, v})
+		}
+	}
+	info = sortInfo(info)
+	if err := validInfo(info); err != nil {
+		return "", nil, errInvalidArgument(err.(*apiError).msg)
+	}
+	return ct, info, nil
+}
+
+func metadataTooLarge(err error) error {
+	if err == nil {
+		return nil
+	}
+	return s3err(400, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size: "+err.(*apiError).msg)
+}
+
+// lockFromS3Headers reads the x-amz-object-lock-* headers.
+func (x *s3req) lockFromS3Headers() (lockReq, error) {
+	var lr lockReq
+	h := x.r.Header
+	mode, until := h.Get("X-Amz-Object-Lock-Mode"), h.Get("X-Amz-Object-Lock-Retain-Until-Date")
+	if mode != "" || until != "" {
+		if mode == "" || until == "" {
+			return lr, errInvalidArgument("x-amz-object-lock-mode and x-amz-object-lock-retain-until-date must both be supplied")
+		}
+		if !x.k.has("writeFileRetentions") {
+			return lr, errAccessDenied("object lock retention needs the writeFileRetentions capability")
+		}
+		t, err := time.Parse(time.RFC3339, until)
+		if err != nil {
+			return lr, errInvalidArgument("x-amz-object-lock-retain-until-date must be an ISO 8601 date")
+		}
+		switch mode {
+		case "GOVERNANCE":
+			lr.retMode = retGovernance
+		case "COMPLIANCE":
+			lr.retMode = retCompliance
+		default:
+			return lr, errInvalidArgument("x-amz-object-lock-mode must be GOVERNANCE or COMPLIANCE")
+		}
+		lr.hasRet, lr.until = true, t.UnixMilli()
+	}
+	if s := h.Get("X-Amz-Object-Lock-Legal-Hold"); s != "" {
+		if !x.k.has("writeFileLegalHolds") {
+			return lr, errAccessDenied("legal hold needs the writeFileLegalHolds capability")
+		}
+		switch s {
+		case "ON":
+			lr.hold = holdOn
+		case "OFF":
+			lr.hold = holdOff
+		default:
+			return lr, errInvalidArgument("x-amz-object-lock-legal-hold must be ON or OFF")
+		}
+	}
+	return lr, nil
+}
+
+func (x *s3req) sseFromHeaders() (bool, error) {
+	h := x.r.Header
+	if h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" || h.Get("X-Amz-Copy-Source-Server-Side-Encryption-Customer-Algorithm") != "" {
+		return false, errNotImplemented("SSE-C is not supported by b2local")
+	}
+	switch s := h.Get("X-Amz-Server-Side-Encryption"); s {
+	case "":
+		return false, nil
+	case "AES256":
+		return true, nil
+	default:
+		return false, errInvalidArgument(fmt.Sprintf("x-amz-server-side-encryption %q is not supported; use AES256", s))
+	}
+}
+
+// readContent reads an upload body through payload verification into a blob.
+func (x *s3req) readContent(limit int64) (*content, error) {
+	bd, err := x.body()
+	if err != nil {
+		return nil, err
+	}
+	if bd.n > limit {
+		return nil, s3err(400, "EntityTooLarge", fmt.Sprintf("Your proposed upload of %d bytes exceeds the maximum allowed size of %d bytes.", bd.n, limit))
+	}
+	w, err := x.st.newBlobWriter(bd.n)
+	if err != nil {
+		return nil, err
+	}
+	sh, md := sha1.New(), md5.New()
+	ws := append([]io.Writer{w, sh, md}, bd.sums.writers()...)
+	if _, err := io.CopyN(io.MultiWriter(ws...), bd.r, bd.n); err != nil {
+		w.abort()
+		return nil, asS3BodyErr(err)
+	}
+	if err := bd.check(nil); err != nil {
+		w.abort()
+		return nil, err
+	}
+	ct := &content{size: bd.n, flags: fSHA1 | fMD5}
+	sh.Sum(ct.sha1[:0])
+	md.Sum(ct.md5[:0])
+	b, err := w.finish(bd.n)
+	if err != nil {
+		return nil, err
+	}
+	ct.blob = b
+	return ct, nil
+}
+
+// ---- object headers and conditional requests ----
+
+var lockModeS3 = [...]string{"", "GOVERNANCE", "COMPLIANCE"}
+
+func (x *s3req) setObjectHeaders(b *bucket, v *version) {
+	h := x.w.Header()
+	h.Set("ETag", x.s.etag(b, v))
+	h.Set("Last-Modified", httpTime(v.ts))
+	h.Set("Content-Type", v.ctype)
+	h.Set("X-Amz-Version-Id", fileIDString(b.ID, v.id))
+	h.Set("Accept-Ranges", "bytes")
+	for _, e := range v.info {
+		if hdr, ok := reservedInfo[e.k]; ok {
+			h.Set(hdr, e.v)
+			continue
+		}
+		h.Set("X-Amz-Meta-"+e.k, e.v)
+	}
+	if v.flags&fSSE != 0 {
+		h.Set("X-Amz-Server-Side-Encryption", "AES256")
+	}
+	if b.Lock && x.k != nil {
+		if v.retMode != retNone && x.k.has("readFileRetentions") {
+			h.Set("X-Amz-Object-Lock-Mode", lockModeS3[v.retMode])
+			h.Set("X-Amz-Object-Lock-Retain-Until-Date", time.UnixMilli(v.retainUntil).UTC().Format(time.RFC3339))
+		}
+		if v.hold != holdUnset && x.k.has("readFileLegalHolds") {
+			s := "OFF"
+			if v.hold == holdOn {
+				s = "ON"
+			}
+			h.Set("X-Amz-Object-Lock-Legal-Hold", s)
+		}
+	}
+}
+
+func etagMatches(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		if e == "*" || unquote(strings.TrimPrefix(e, "W/")) == unquote(etag) {
+			return true
+		}
+	}
+	return false
+}
+
+// preconditions evaluates If-* headers (prefix "" or "X-Amz-Copy-Source-");
+// notModified reports a 304 for reads.
+func preconditions(h http.Header, prefix, etag string, ts int64) (notModified bool, err error) {
+	failed := s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	mod := time.UnixMilli(ts).Truncate(time.Second)
+	im, inm := h.Get(prefix+"If-Match"), h.Get(prefix+"If-None-Match")
+	if im != "" {
+		if !etagMatches(im, etag) {
+			return false, failed
+		}
+	} else if s := h.Get(prefix + "If-Unmodified-Since"); s != "" {
+		if t, err := http.ParseTime(s); err == nil && mod.After(t) {
+			return false, failed
+		}
+	}
+	if inm != "" {
+		if etagMatches(inm, etag) {
+			return true, nil
+		}
+	} else if s := h.Get(prefix + "If-Modified-Since"); s != "" {
+		if t, err := http.ParseTime(s); err == nil && !mod.After(t) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ---- GetObject / HeadObject ----
+
+func s3GetObject(x *s3req) error  { return x.getObject() }
+func s3HeadObject(x *s3req) error { return x.getObject() }
+
+// parseVersionID resolves a versionId for bucket b.
+func parseVersionID(b *bucket, vid string) (uint64, error) {
+	bid, id, ok := parseFileID(vid)
+	if !ok || bid != b.ID {
+		return 0, errInvalidArgument("Invalid version id specified: " + vid)
+	}
+	return id, nil
+}
+
+func noSuchVersion(vid string) *s3Error {
+	return s3err(404, "NoSuchVersion", "The specified version does not exist: "+vid)
+}
+
+// readableVersion finds the version a read or copy addresses (store.mu held).
+// forCopy turns "is a delete marker" into InvalidRequest.
+func (x *s3req) readableVersion(b *bucket, key, vid string, forCopy bool) (*version, error) {
+	if vid != "" {
+		id, err := parseVersionID(b, vid)
+		if err != nil {
+			return nil, err
+		}
+		e, v := b.find(id)
+		if v == nil || e.name != key || v.kind == kindStart {
+			return nil, noSuchVersion(vid)
+		}
+		if v.kind == kindHide {
+			if forCopy {
+				return nil, s3err(400, "InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
+			}
+			e := s3err(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+			e.header = map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": vid, "Last-Modified": httpTime(v.ts)}
+			return nil, e
+		}
+		return v, nil
+	}
+	var v *version
+	if e := b.entry(key); e != nil {
+		v = e.current()
+	}
+	if v == nil {
+		return nil, errNoSuchKey(key)
+	}
+	if v.kind == kindHide {
+		e := errNoSuchKey(key)
+		if !forCopy {
+			e.header = map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": fileIDString(b.ID, v.id)}
+		}
+		return nil, e
+	}
+	return v, nil
+}
+
+var responseOverrides = []struct{ param, header string }{
+	{"response-content-type", "Content-Type"},
+	{"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"},
+	{"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"},
+	{"response-content-encoding", "Content-Encoding"},
+}
+
+func (x *s3req) getObject() error {
+	b, err := x.lookupBucket(x.bucket)
+	if err != nil {
+		if x.k == nil {
+			return errAccessDenied("Access Denied")
+		}
+		return err
+	}
+	if x.k == nil {
+		if b.Type != "allPublic" {
+			return errAccessDenied("anonymous reads need a public bucket")
+		}
+	} else if err := x.need("readFiles"); err != nil {
+		return err
+	}
+	if err := x.checkName(x.key); err != nil {
+		return err
+	}
+	st := x.st
+	st.mu.RLock()
+	if st.buckets[b.ID] != b {
+		st.mu.RUnlock()
+		return errNoSuchBucket(b.Name)
+	}
+	v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
+	if err != nil {
+		st.mu.RUnlock()
+		return err
+	}
+	snap := *v
+	pinSegs(snap.segs)
+	st.mu.RUnlock()
+	defer func() {
+		st.mu.RLock()
+		st.unpinSegs(snap.segs)
+		st.mu.RUnlock()
+	}()
+	etag := x.s.etag(b, &snap)
+	notMod, err := preconditions(x.r.Header, "", etag, snap.ts)
+	if err != nil {
+		return err
+	}
+	h := x.w.Header()
+	if notMod {
+		h.Set("ETag", etag)
+		h.Set("Last-Modified", httpTime(snap.ts))
+		x.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	x.setObjectHeaders(b, &snap)
+	for _, o := range responseOverrides {
+		if x.q.Has(o.param) {
+			if x.k == nil {
+				return errInvalidArgument("response-* overrides need a signed request")
+			}
+			h.Set(o.header, x.q.Get(o.param))
+		}
+	}
+	size := snap.size
+	off, n := int64(0), size
+	status := 200
+	if pn := x.q.Get("partNumber"); pn != "" {
+		if pn != "1" {
+			return s3err(416, "InvalidPartNumber", "The requested partnumber is not satisfiable")
+		}
+	}
+	if rh := x.r.Header.Get("Range"); rh != "" && size > 0 {
+		if off, n, err = parseRange(rh, size); err != nil {
+			e := s3err(416, "InvalidRange", "The requested range is not satisfiable")
+			e.header = map[string]string{"Content-Range": fmt.Sprintf("bytes */%d", size)}
+			return e
+		}
+		status = 206
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size))
+	} else if rh != "" {
+		// a range on an empty object: S3 answers 416
+		e := s3err(416, "InvalidRange", "The requested range is not satisfiable")
+		e.header = map[string]string{"Content-Range": "bytes */0"}
+		return e
+	}
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	x.w.WriteHeader(status)
+	if x.r.Method == http.MethodHead || n == 0 {
+		return nil
+	}
+	_ = st.writeSegs(x.w, snap.segs, off, n) // headers are gone; a short body tells the client
+	return nil
+}
+
+// ---- PutObject ----
+
+// commitUpload inserts a new upload version (store.mu held) and returns the
+// journal ticket.
+func (st *store) commitUpload(b *bucket, name string, v *version, customTS int64) uint64 {
+	v.id = st.allocID()
+	if customTS != 0 {
+		v.ts = customTS
+	} else {
+		v.ts = st.nextTS(b)
+	}
+	b.insertVersion(name, v)
+	return st.journal(st.opVersion(b, name, v, false))
+}
+
+// writePreconditions checks If-Match / If-None-Match on a write against the
+// current version (store.mu held).
+func (x *s3req) writePreconditions(b *bucket, key string) error {
+	im, inm := x.r.Header.Get("If-Match"), x.r.Header.Get("If-None-Match")
+	if im == "" && inm == "" {
+		return nil
+	}
+	var cur *version
+	if e := b.entry(key); e != nil {
+		if c := e.current(); c != nil && c.kind == kindUpload {
+			cur = c
+		}
+	}
+	failed := s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	if inm != "" {
+		if inm != "*" {
+			return errNotImplemented("If-None-Match on writes supports only *")
+		}
+		if cur != nil {
+			return failed
+		}
+	}
+	if im != "" {
+		if cur == nil {
+			return errNoSuchKey(key)
+		}
+		if !etagMatches(im, x.s.etag(b, cur)) {
+			return failed
+		}
+	}
+	return nil
+}
+
+func (x *s3req) validKey() error {
+	if len(x.key) > 1024 {
+		return s3err(400, "KeyTooLongError", "Your key is too long")
+	}
+	if err := validFileName(x.key); err != nil {
+		return errInvalidArgument(err.(*apiError).msg)
+	}
+	return nil
+}
+
+func s3PutObject(x *s3req) error {
+	b, err := x.bucketFor("writeFiles")
+	if err != nil {
+		return err
+	}
+	if err := x.checkName(x.key); err != nil {
+		return err
+	}
+	if err := x.validKey(); err != nil {
+		return err
+	}
+	ct, info, err := x.metaFromHeaders(x.key)
+	if err != nil {
+		return err
+	}
+	sse, err := x.sseFromHeaders()
+	if err != nil {
+		return err
+	}
+	lr, err := x.lockFromS3Headers()
+	if err != nil {
+		return err
+	}
+	st := x.st
+	st.mu.RLock()
+	strict := b.Lock || b.SSE || sse
+	perr := x.writePreconditions(b, x.key)
+	st.mu.RUnlock()
+	if perr != nil {
+		return perr
+	}
+	if err := checkBudget(x.key, info, strict); err != nil {
+		return metadataTooLarge(err)
+	}
+	body, err := x.readContent(maxSingleFile)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	if st.buckets[b.ID] != b {
+		st.mu.Unlock()
+		st.discardBlob(body.blob)
+		return errNoSuchBucket(b.Name)
+	}
+	if err := x.writePreconditions(b, x.key); err != nil {
+		st.mu.Unlock()
+		st.discardBlob(body.blob)
+		return err
+	}
+	v := &version{size: body.size, sha1: body.sha1, md5: body.md5, flags: body.flags, kind: kindUpload, ctype: st.intern(ct), info: info}
+	if sse || b.SSE {
+		v.flags |= fSSE
+	}
+	if err := st.applyLock(b, v, lr); err != nil {
+		st.mu.Unlock()
+		st.discardBlob(body.blob)
+		return s3err(400, "InvalidRequest", err.(*apiError).msg)
+	}
+	body.blob.refs.Add(1)
+	v.segs = []seg{{b: body.blob, n: body.size}}
+	tk := st.commitUpload(b, x.key, v, 0)
+	etag := x.s.etag(b, v)
+	vid := fileIDString(b.ID, v.id)
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return err
+	}
+	h := x.w.Header()
+	h.Set("ETag", etag)
+	h.Set("X-Amz-Version-Id", vid)
+	if v.flags&fSSE != 0 {
+		h.Set("X-Amz-Server-Side-Encryption", "AES256")
+	}
+	h.Set("Content-Length", "0")
+	x.w.WriteHeader(200)
+	return nil
+}
+
+// ---- copies ----
+
+// copySource parses x-amz-copy-source: [/]bucket/key[?versionId=…], URL-encoded.
+func (x *s3req) copySource() (string, string, string, error) {
+	raw := x.r.Header.Get("X-Amz-Copy-Source")
+	path, query, _ := strings.Cut(raw, "?")
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		return "", "", "", errInvalidArgument("x-amz-copy-source is not URL-encoded correctly")
+	}
+	bname, key := splitS3Path("/" + strings.TrimPrefix(p, "/"))
+	if bname == "" || key == "" {
+		return "", "", "", errInvalidArgument("x-amz-copy-source must be bucket/key")
+	}
+	vid := ""
+	if query != "" {
+		qv, err := url.ParseQuery(query)
+		if err != nil {
+			return "", "", "", errInvalidArgument("x-amz-copy-source has a malformed query")
+		}
+		vid = qv.Get("versionId")
+	}
+	return bname, key, vid, nil
+}
+
+// copySourceBucket resolves and authorizes the source of a copy.
+func (x *s3req) copySourceBucket() (*bucket, string, string, error) {
+	bname, key, vid, err := x.copySource()
+	if err != nil {
+		return nil, "", "", err
+	}
+	sb, err := x.lookupBucket(bname)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := x.checkName(key); err != nil {
+		return nil, "", "", err
+	}
+	if sb.Type != "allPublic" && !x.k.has("readFiles") {
+		return nil, "", "", errAccessDenied("copying from a private bucket needs the readFiles capability")
+	}
+	return sb, key, vid, nil
+}
+
+// hashCopy fills md5/sha1 of v from its (pinned) segments, outside the lock.
+func (st *store) hashCopy(v *version) error {
+	var pt part
+	if err := hashSegs(st, v.segs, v.size, &pt); err != nil {
+		return err
+	}
+	v.sha1, v.md5 = pt.sha1, pt.md5
+	v.flags |= fSHA1 | fMD5
+	return nil
+}
+
+func s3CopyObject(x *s3req) error {
+	db, err := x.bucketFor("writeFiles")
+	if err != nil {
+		return err
+	}
+	if err := x.checkName(x.key); err != nil {
+		return err
+	}
+	if err := x.validKey(); err != nil {
+		return err
+	}
+	sb, skey, svid, err := x.copySourceBucket()
+	if err != nil {
+		return err
+	}
+	directive := x.r.Header.Get("X-Amz-Metadata-Directive")
+	var newCT string
+	var newInfo []kv
+	switch directive {
+	case "", "COPY":
+		directive = "COPY"
+	case "REPLACE":
+		if newCT, newInfo, err = x.metaFromHeaders(x.key); err != nil {
+			return err
+		}
+	default:
+		return errInvalidArgument("Unknown metadata directive: " + directive)
+	}
+	sse, err := x.sseFromHeaders()
+	if err != nil {
+		return err
+	}
+	lr, err := x.lockFromS3Headers()
+	if err != nil {
+		return err
+	}
+	if sb == db && skey == x.key && svid == "" && directive == "COPY" && !sse {
+		return s3err(400, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	drain(x.r)
+	st := x.st
+	st.mu.Lock()
+	if st.buckets[sb.ID] != sb || st.buckets[db.ID] != db {
+		st.mu.Unlock()
+		return errNoSuchBucket(x.bucket)
+	}
+	sv, err := x.readableVersion(sb, skey, svid, true)
+	if err != nil {
+		st.mu.Unlock()
+		return err
+	}
+	if nm, err := preconditions(x.r.Header, "X-Amz-Copy-Source-", x.s.etag(sb, sv), sv.ts); err != nil || nm {
+		st.mu.Unlock()
+		return s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	}
+	if sv.size > st.opts.MaxCopySize {
+		st.mu.Unlock()
+		return s3err(400, "InvalidRequest", fmt.Sprintf("The specified copy source is larger than the maximum allowable size for a copy source: %d", st.opts.MaxCopySize))
+	}
+	v := &version{kind: kindUpload, size: sv.size}
+	if directive == "COPY" {
+		v.ctype, v.info = sv.ctype, sv.info
+	} else {
+		v.ctype, v.info = st.intern(newCT), newInfo
+	}
+	if err := checkBudget(x.key, v.info, db.Lock || db.SSE || sse); err != nil {
+		st.mu.Unlock()
+		return metadataTooLarge(err)
+	}
+	if sse || db.SSE {
+		v.flags |= fSSE
+	}
+	if err := st.applyLock(db, v, lr); err != nil {
+		st.mu.Unlock()
+		return s3err(400, "InvalidRequest", err.(*apiError).msg)
+	}
+	v.segs = subSegs(sv.segs, 0, sv.size)
+	pinSegs(v.segs)
+	srcVID := fileIDString(sb.ID, sv.id)
+	if sv.flags&fMD5 != 0 {
+		v.flags |= sv.flags & (fSHA1 | fMD5)
+		v.sha1, v.md5 = sv.sha1, sv.md5
+	} else {
+		st.mu.Unlock()
+		herr := st.hashCopy(v)
+		st.mu.Lock()
+		if herr == nil && st.buckets[db.ID] != db {
+			herr = errNoSuchBucket(db.Name)
+		}
+		if herr != nil {
+			st.unpinSegs(v.segs)
+			st.mu.Unlock()
+			return herr
+		}
+	}
+	tk := st.commitUpload(db, x.key, v, 0)
+	etag := x.s.etag(db, v)
+	vid := fileIDString(db.ID, v.id)
+	st.mu.Unlock()
+	if err := st.sync(tk); err != nil {
+		return err
+	}
+	h := x.w.Header()
+	h.Set("X-Amz-Version-Id", vid)
+	h.Set("X-Amz-Copy-Source-Version-Id", srcVID)
+	if v.flags&fSSE != 0 {
+		h.Set("X-Amz-Server-Side-Encryption", "AES256")
+	}
+	writeXML(x.w, 200, s3CopyResult{XMLName: xml.Name{Local: "CopyObjectResult"}, NS: s3NS, ETag: etag, LastModified: s3Time(v.ts)})
+	return nil
+}
+
+// ---- deletes ----
+
+// deleteOne deletes key (a delete marker) or one version of it (store.mu
+// held). It returns what S3 reports and the journal ticket.
+func (x *s3req) deleteOne(b *bucket, key, vid string, bypass bool) (s3Deleted, uint64, error) {
+	st := x.st
+	out := s3Deleted{Key: key}
+	if vid == "" {
+		var cur *version
+		if e := b.entry(key); e != nil {
+			cur = e.current()
+		}
+		if cur == nil {
+			return out, 0, nil // nothing to hide
+		}
+		if cur.kind == kindHide {
+			out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(b.ID, cur.id)
+			return out, 0, nil
+		}
+		v := &version{id: st.allocID(), ts: st.nextTS(b), kind: kindHide, ctype: hideCT}
+		b.insertVersion(key, v)
+		out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(b.ID, v.id)
+		return out, st.journal(st.opVersion(b, key, v, false)), nil
+	}
+	out.VersionID = vid
+	id, err := parseVersionID(b, vid)
+	if err != nil {
+		return out, 0, err
+	}
+	e, v := b.find(id)
+	if v == nil || e.name != key || v.kind == kindStart {
+		return out, 0, nil // already gone
+	}
+	if err := st.deletable(v, bypass); err != nil {
+		return out, 0, errAccessDenied(err.(*apiError).msg)
+	}
+	if v.kind == kindHide {
+		out.DeleteMarker, out.DeleteMarkerVersionID = true, vid
+	}
+	b.removeVersion(e, v)
+	tk := st.journal(opDelVersion(v.id))
+	st.unpinSegs(v.segs)
+	x.s.s3.dropETag(v.id)
+	return out, tk, nil
+}
+
+func (x *s3req) bypassGovernance() (bool, error) {
+	if lower(x.r.Header.Get("X-Amz-Bypass-Governance-Retention")) != "true" {
+		return false, nil
+	}
+	if !x.k.has("bypassGovernance") {
+		return false, errAccessDenied("bypassing governance retention needs the bypassGovernance capability")
+	}
+	return true, nil
+}
+
+// deleteCap checks the capability a delete needs: removing a version needs
+// deleteFiles; adding a delete marker (a B2 hide marker, which the native
+// API allows with writeFiles) needs deleteFiles or writeFiles.
+func (x *s3req) deleteCap(vid string) error {
+	if vid != "" || !x.k.has("writeFiles") {
+		return x.need("deleteFiles")
+	}
+	return nil
+}
+
+func s3DeleteObject(x *s3req) error {
+	b, err := x.bucketFor("")
+	if err != nil {
+		return err
+	}
+	if err := x.deleteCap(x.q.Get("versionId")); err != nil {
+		return err
+	}
+	if err := x.checkName(x.key); err != nil {
+		return err
+	}
+	bypass, err := x.bypassGovernance()
+	if err != nil {
+		return err
+	}
+	st := x.st
+	st.mu.Lock()
+	if st.buckets[b.ID] != b {
+		st.mu.Unlock()
+		return errNoSuchBucket(b.Name)
+	}
+	d, tk, err := x.deleteOne(b, x.key, x.q.Get("versionId"), bypass)
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := st.sync(tk); err != nil {
+		return err
+	}
+	h := x.w.Header()
+	if d.DeleteMarker {
+		h.Set("X-Amz-Delete-Marker", "true")
+	}
+	if d.VersionID != "" {
+		h.Set("X-Amz-Version-Id", d.VersionID)
+	} else if d.DeleteMarkerVersionID != "" {
+		h.Set("X-Amz-Version-Id", d.DeleteMarkerVersionID)
+	}
+	x.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func s3DeleteObjects(x *s3req) error {
+	b, err := x.bucketFor("")
+	if err != nil {
+		return err
+	}
+	if !x.k.has("deleteFiles") && !x.k.has("writeFiles") {
+		return errAccessDenied("application key has neither the deleteFiles nor the writeFiles capability")
+	}
+	body, err := x.readSmallBody(4 << 20)
+	if err != nil {
+		return err
+	}
+	var req s3DeleteRequest
+	if err := xml.Unmarshal(body, &req); err != nil {
+		return errMalformedXML(err.Error())
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return errMalformedXML(fmt.Sprintf("a Delete request names 1 to 1000 objects, not %d", len(req.Objects)))
+	}
+	bypass, err := x.bypassGovernance()
+	if err != nil {
+		return err
+	}
+	res := s3DeleteResult{NS: s3NS}
+	st := x.st
+	var last uint64
+	st.mu.Lock()
+	if st.buckets[b.ID] != b {
+		st.mu.Unlock()
+		return errNoSuchBucket(b.Name)
+	}
+	for _, o := range req.Objects {
+		var d s3Deleted
+		var tk uint64
+		err := x.checkName(o.Key)
+		if err == nil {
+			err = x.deleteCap(o.VersionID)
+		}
+		if err == nil && o.Key == "" {
+			err = errInvalidArgument("empty key")
+		}
+		if err == nil {
+			d, tk, err = x.deleteOne(b, o.Key, o.VersionID, bypass)
+		}
+		if err != nil {
+			se := toS3Error(err)
+			res.Errors = append(res.Errors, s3DeleteError{Key: o.Key, VersionID: o.VersionID, Code: se.code, Message: se.msg})
+			continue
+		}
+		if tk > last {
+			last = tk
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, d)
+		}
+	}
+	st.mu.Unlock()
+	if err := st.sync(last); err != nil {
+		return err
+	}
+	writeXML(x.w, 200, res)
+	return nil
+}

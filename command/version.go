@@ -19,6 +19,8 @@ Usage: b2plan version
 
 Examples:
   b2plan version
+  b2plan -version
+  go version -m "$(command -v b2plan)"   # every module version the binary was built with
 `,
 		Run: runVersion,
 	})

@@ -1,0 +1,326 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/executor"
+	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
+)
+
+func init() {
+	Register(&Command{
+		Name:     "apply",
+		Synopsis: "Plan and carry out the changes (or apply a saved plan)",
+		Help: `
+Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-var NAME=VALUE]...
+                                   [-var-file=FILE]... [-target=ADDRESS]... [DIR | FILE.hcl | PLANFILE]
+
+  With a configuration (DIR, default the current directory, or one FILE.hcl): plans as
+  "b2plan plan" does, prints the plan, asks for confirmation ("yes") on a terminal, then
+  carries it out. Without a terminal it refuses unless -auto-approve is given.
+
+  With a PLANFILE saved by "b2plan plan -out": the plan is its own approval. Before acting,
+  the account is read again: a bucket revision or key that changed since the plan makes the
+  plan stale (exit 1, "re-run plan"); a moved object whose version changed is skipped and
+  reported. A plan file is applied at most once, and only to the endpoint and account it
+  was made for.
+
+  Order: buckets, keys, folders, moves (server-side copy, verify, then delete or hide the
+  source), old keys, deleted buckets. Interrupt (Ctrl-C) once to stop scheduling and finish
+  the operations in flight (exit 130); twice to exit at once (still safe: re-run apply).
+
+Flags:
+  -auto-approve     do not ask for confirmation
+  -json             print the plan and progress as JSON, one event per line
+  -parallelism=N    concurrent operations (default 32)
+  -target=ADDRESS   apply only this address (repeatable)
+  -var NAME=VALUE   set an input variable (repeatable)
+  -var-file=FILE    read input variables from a file (repeatable)
+  -no-color         no colour
+
+Exit status: 0 success, 1 error (every failure is listed), 130 interrupted.
+
+Examples:
+  b2plan apply
+  b2plan apply -auto-approve examples/quickstart.hcl
+  b2plan plan -out=tfplan.b2 && b2plan apply tfplan.b2
+`,
+		Run: runApply,
+	})
+}
+
+func runApply(m *Meta, args []string) int {
+	c := commands["apply"]
+	fs := m.FlagSet(c)
+	auto := fs.Bool("auto-approve", false, "")
+	jsonOut := fs.Bool("json", false, "")
+	par := fs.Int("parallelism", executor.DefaultParallelism, "")
+	var vars, varFiles, targets stringList
+	fs.Var(&vars, "var", "")
+	fs.Var(&varFiles, "var-file", "")
+	fs.Var(&targets, "target", "")
+	if code, done := m.ParseFlags(c, fs, args); done {
+		return code
+	}
+	if fs.NArg() > 1 {
+		return m.Errorf("apply takes at most one DIR, FILE or PLANFILE; got %d arguments.\n\nRun \"b2plan apply -help\" for usage.", fs.NArg())
+	}
+	if *par < 1 {
+		return m.Errorf("-parallelism must be at least 1")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopSignals := m.onInterrupt(cancel)
+	defer stopSignals()
+
+	var view applyView
+	if *jsonOut {
+		view = newJSONView(m.Stdout)
+	} else {
+		view = newTextView(m, m.Stdout)
+	}
+
+	var (
+		p    *planner.Plan
+		conn *b2client.Conn
+		opts = executor.Options{Parallelism: *par}
+		mark func() error
+	)
+	arg := fs.Arg(0)
+	if arg != "" && isPlanFile(m.Path(arg)) {
+		if len(vars)+len(varFiles)+len(targets) > 0 {
+			return m.Errorf("-var, -var-file and -target cannot be used with a saved plan: they were fixed when it was made")
+		}
+		var code int
+		var ok bool
+		p, conn, mark, code, ok = m.loadSavedPlan(ctx, m.Path(arg), &opts)
+		if conn != nil {
+			defer conn.Close()
+		}
+		if !ok {
+			return code
+		}
+		view.savedPlan(arg, p)
+	} else {
+		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets})
+		defer pl.close()
+		if !ok {
+			if ctx.Err() != nil {
+				return ExitInterrupted
+			}
+			return code
+		}
+		p, conn = pl.plan, pl.conn
+		if !*jsonOut {
+			m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)
+		}
+		view.plan(p)
+		if *jsonOut {
+			m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)
+		}
+		if hasErrors(pl.diags) {
+			return m.Errorf("the plan has errors (above): nothing was changed")
+		}
+		if !p.HasActions() {
+			return ExitOK
+		}
+		if !*auto && *jsonOut {
+			return m.Errorf("apply -json cannot ask for confirmation: pass -auto-approve, or apply a saved plan")
+		}
+		if !*auto {
+			if code, ok := m.confirm(); !ok {
+				return code
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(m.Stderr, "Interrupted before anything was changed.")
+		return ExitInterrupted
+	}
+	caps, buckets := applyCaps(p)
+	if err := conn.Require(caps, buckets); err != nil {
+		return m.Errorf("%v", err)
+	}
+	if mark != nil {
+		if err := mark(); err != nil {
+			return m.Errorf("%v", err)
+		}
+	}
+	opts.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
+		return b2client.Observe(ctx, conn, req)
+	})
+	view.start(p)
+	res, err := opts.Apply(ctx, p, b2client.NewMutator(conn), view)
+	view.finish(res, err)
+	switch {
+	case errors.Is(err, executor.ErrInterrupted):
+		return ExitInterrupted
+	case err != nil:
+		return ExitError
+	}
+	return ExitOK
+}
+
+// onInterrupt cancels on the first SIGINT and exits 130 on the second.
+func (m *Meta) onInterrupt(cancel func()) func() {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-ch:
+				n++
+				if n == 1 {
+					fmt.Fprintln(m.Stderr, "\nInterrupt received: no new operations are started; finishing the ones in flight (interrupt again to exit at once).")
+					cancel()
+					continue
+				}
+				fmt.Fprintln(m.Stderr, "\nSecond interrupt: exiting now. Re-run apply to finish: it is safe.")
+				os.Exit(ExitInterrupted)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// confirm asks for "yes" on a terminal; without one it refuses.
+func (m *Meta) confirm() (int, bool) {
+	f, ok := m.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return m.Errorf("apply needs confirmation, but stdin is not a terminal: pass -auto-approve, or save the plan with \"b2plan plan -out=FILE\" and run \"b2plan apply FILE\""), false
+	}
+	fmt.Fprint(m.Stdout, "\nDo you want to perform these actions?\n  b2plan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		fmt.Fprintln(m.Stdout, "\nApply cancelled.")
+		return ExitError, false
+	}
+	fmt.Fprintln(m.Stdout)
+	return 0, true
+}
+
+// appliedFiles are where the id of an applied plan is recorded: next to the
+// plan file, and in the state directory of a local:// endpoint.
+func appliedFiles(planPath, endpoint string) []string {
+	out := []string{planPath + ".applied"}
+	if dir, ok := strings.CutPrefix(endpoint, "local://"); ok && dir != "" {
+		out = append(out, filepath.Join(dir, "applied-plans"))
+	}
+	return out
+}
+
+func appliedBefore(files []string, id string) bool {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(line) == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func recordApplied(files []string, id string) error {
+	for _, f := range files {
+		fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("record the plan as applied in %s: %w", f, err)
+		}
+		_, err = fmt.Fprintln(fh, id)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = syncFile(f)
+		}
+		if err != nil {
+			return fmt.Errorf("record the plan as applied in %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// loadSavedPlan reads a saved plan, connects to its endpoint and checks that
+// it may be applied: not applied before, same endpoint and account, not
+// stale. mark records it as applied (called just before executing).
+func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Options) (p *planner.Plan, conn *b2client.Conn, mark func() error, code int, ok bool) {
+	p, err := planner.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, m.Errorf("%v", err), false
+	}
+	ep := p.Endpoint
+	if env := strings.TrimSpace(m.Getenv("B2_ENDPOINT")); env != "" {
+		envEp, err := absLocal(env)
+		if err != nil {
+			return nil, nil, nil, m.Errorf("%v", err), false
+		}
+		parsed, _, perr := b2client.ParseEndpoint(envEp)
+		if perr != nil {
+			return nil, nil, nil, m.Errorf("%v", perr), false
+		}
+		if parsed.String() != p.Endpoint {
+			return nil, nil, nil, m.Errorf("the saved plan was made for the endpoint %s, but B2_ENDPOINT points to %s: refusing to apply it elsewhere; re-run plan", p.Endpoint, parsed.String()), false
+		}
+		ep = envEp
+	}
+	if ep == "" {
+		return nil, nil, nil, m.Errorf("the saved plan names no endpoint: re-run plan"), false
+	}
+	files := appliedFiles(path, p.Endpoint)
+	if appliedBefore(files, p.ID) {
+		return nil, nil, nil, m.Errorf("the saved plan %s (id %s) was applied before: a plan is applied at most once; re-run plan", path, p.ID), false
+	}
+	conn, err = m.connect(ctx, ep, "", "")
+	if err != nil {
+		return nil, nil, nil, m.Errorf("%v", err), false
+	}
+	if p.AccountID != "" && conn.AccountID() != p.AccountID {
+		return nil, conn, nil, m.Errorf("the saved plan was made for account %s, but the credentials are for account %s: refusing; re-run plan", p.AccountID, conn.AccountID()), false
+	}
+	req := executor.StaleRequest(p)
+	if err := conn.Require(observeCaps(req), nil); err != nil {
+		return nil, conn, nil, m.Errorf("%v", err), false
+	}
+	cur, err := b2client.Observe(ctx, conn, req)
+	if err != nil {
+		return nil, conn, nil, m.Errorf("read the account: %v", err), false
+	}
+	if err := executor.CheckStale(p, cur); err != nil {
+		return nil, conn, nil, m.Errorf("%v", err), false
+	}
+	opts.Current = cur
+	mark = func() error { return recordApplied(files, p.ID) }
+	return p, conn, mark, 0, true
+}
+
+// now is the clock of views (tests may replace it).
+var now = time.Now

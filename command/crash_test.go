@@ -1,0 +1,225 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/emulator"
+	"github.com/b2plan/b2plan/live"
+)
+
+// runMainEnv makes the test binary run the CLI (see TestMain).
+const runMainEnv = "B2PLAN_TEST_RUN_MAIN"
+
+// TestCrashSafety kills "b2plan apply" (a real subprocess: this test binary
+// re-executed as the CLI) with SIGKILL at random moments of a folder move,
+// against an emulator served on a loopback port by this test process, then
+// re-runs apply until it completes and checks that the move converged:
+// every object exactly once at the destination with its SHA-1, nothing at
+// the source, no duplicate versions. B2PLAN_CRASH_KILLS sets the number of
+// kills (default 10).
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	kills := 10
+	if v, err := strconv.Atoi(os.Getenv("B2PLAN_CRASH_KILLS")); err == nil && v > 0 {
+		kills = v
+	}
+	t.Run("latest", func(t *testing.T) { crashRun(t, "latest", kills) })
+	t.Run("all", func(t *testing.T) { crashRun(t, "all", max(5, kills/2)) })
+}
+
+// crashRun is one kill-and-converge run of a move with the given versions
+// setting.
+func crashRun(t *testing.T, versions string, kills int) {
+	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b2client.NewMutator(conn)
+	if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: "crash-data"}); err != nil {
+		t.Fatal(err)
+	}
+	n := max(3000, kills*300)
+	want := map[string]string{} // destination name → SHA-1 of the newest version
+	wantN := map[string]int{}   // destination name → versions expected there
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			name := fmt.Sprintf("in/d%02d/f%04d", i%20, i)
+			data := fmt.Sprintf("object %d", i)
+			nv := 1 + i%3 // several versions per name: none may resurface
+			for j := 0; j < nv; j++ {
+				d := fmt.Sprintf("%s v%d", data, j)
+				if _, err := m.Upload(ctx, "crash-data", name, "text/plain", []byte(d), nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if j == nv-1 {
+					s := sha1.Sum([]byte(d))
+					mu.Lock()
+					want["out/"+name[3:]] = hex.EncodeToString(s[:])
+					wantN["out/"+name[3:]] = 1
+					if versions == "all" {
+						wantN["out/"+name[3:]] = nv
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`provider "b2" {
+  endpoint = %q
+}
+
+move "reorg" {
+  bucket = "crash-data"
+  from     = "in/"
+  to       = "out/"
+  versions = %q
+}
+`, url, versions)
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func() *exec.Cmd {
+		cmd := exec.Command(exe, "apply", "-auto-approve", "-parallelism=8", dir)
+		cmd.Env = append(os.Environ(), runMainEnv+"=1", "B2_APPLICATION_KEY_ID="+emulator.DefaultKeyID,
+			"B2_APPLICATION_KEY="+emulator.DefaultKey, "B2_ENDPOINT=")
+		return cmd
+	}
+	// check verifies that nothing is lost: every object is visible at the
+	// source or at the destination with its content.
+	check := func(final bool) (moved int) {
+		t.Helper()
+		l, err := b2client.Observe(ctx, conn, live.Request{Prefixes: []live.PrefixRequest{{BucketName: "crash-data", Prefix: ""}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vis := map[string]string{}
+		count := map[string]int{}
+		seen := map[string]bool{}
+		for _, v := range l.Listings[0].Versions {
+			if v.Action == live.ActionStart {
+				continue
+			}
+			count[v.Name]++
+			if !seen[v.Name] {
+				seen[v.Name] = true
+				if v.Action == live.ActionUpload {
+					vis[v.Name] = v.SHA1Hex()
+				}
+			}
+		}
+		for dst, sum := range want {
+			src := "in/" + dst[4:]
+			_, atSrc := vis[src]
+			got, atDst := vis[dst]
+			switch {
+			case atDst && got != sum && (versions != "all" || vis[src] != sum):
+				// (with versions = "all" older versions are copied first)
+				t.Fatalf("%s has SHA-1 %s, want %s", dst, got, sum)
+			case !atDst && !atSrc:
+				t.Fatalf("%s is lost: neither at the source nor at the destination", src)
+			case atSrc && vis[src] != sum:
+				t.Fatalf("%s resurfaced with an older version (%s, want %s)", src, vis[src], sum)
+			}
+			if final {
+				if atSrc || count[src] != 0 {
+					t.Errorf("%s is still at the source (%d versions)", src, count[src])
+				}
+				if count[dst] != wantN[dst] {
+					t.Errorf("%s has %d versions at the destination, want %d", dst, count[dst], wantN[dst])
+				}
+			}
+		}
+		if final && len(vis) != len(want) {
+			t.Errorf("%d visible names, want %d", len(vis), len(want))
+		}
+		for dst := range want {
+			if _, ok := vis[dst]; ok {
+				moved++
+			}
+		}
+		return moved
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
+	killed := 0
+	for attempt := 0; killed < kills && attempt < kills*4; attempt++ {
+		cmd := apply()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(40+rng.IntN(200)) * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			// Finished before the kill: the move is complete; start over
+			// is impossible, so stop killing.
+			t.Logf("apply finished before the kill at %v (err %v)", delay, err)
+			attempt = kills * 4
+		case <-time.After(delay):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			killed++
+		}
+		t.Logf("kill %d after %v: %d of %d objects at the destination", killed, delay, check(false), n)
+	}
+	t.Logf("killed apply %d times", killed)
+	if killed < kills {
+		t.Errorf("only %d kills happened before the move completed, want %d", killed, kills)
+	}
+	out, err := apply().CombinedOutput()
+	if err != nil {
+		t.Fatalf("final apply: %v\n%s", err, out)
+	}
+	check(true)
+	out, err = func() ([]byte, error) {
+		cmd := apply()
+		cmd.Args = []string{exe, "plan", "-detailed-exitcode", dir}
+		return cmd.CombinedOutput()
+	}()
+	if err != nil {
+		t.Errorf("plan after convergence is not empty: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,257 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/executor"
+	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
+)
+
+// *b2client.Mutator is the executor's Mutator.
+var _ executor.Mutator = (*b2client.Mutator)(nil)
+
+// LocalStateDir is where the embedded default endpoint keeps its state,
+// relative to the configuration directory.
+const LocalStateDir = ".b2plan/local"
+
+// planInput is what plan and apply read from the command line.
+type planInput struct {
+	path     string
+	vars     []string
+	varFiles []string
+	targets  []string
+}
+
+// pipeline is the shared front half of plan and apply: load the
+// configuration, resolve the endpoint and credentials, connect, check the
+// key's capabilities, observe, plan.
+type pipeline struct {
+	m       *Meta
+	desired *config.Desired
+	conn    *b2client.Conn
+	live    *live.Live
+	plan    *planner.Plan
+	diags   hcl.Diagnostics
+}
+
+func (pl *pipeline) close() {
+	if pl != nil && pl.conn != nil {
+		pl.conn.Close()
+	}
+}
+
+func hasErrors(d hcl.Diagnostics) bool {
+	for _, x := range d {
+		if x.Severity == hcl.DiagError {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveEndpoint applies SPEC §1.3 and the embedded default: provider
+// endpoint, overridden by B2_ENDPOINT; with neither and no credentials
+// anywhere, local://<config dir>/.b2plan/local (with a note on stderr); with
+// credentials, https://api.backblazeb2.com. local:// paths are made absolute
+// so that saved plans bind to one directory.
+func (m *Meta) resolveEndpoint(d *config.Desired) (string, error) {
+	ep := strings.TrimSpace(d.Provider.Endpoint)
+	if env := strings.TrimSpace(m.Getenv("B2_ENDPOINT")); env != "" {
+		ep = env
+	}
+	if ep == "" {
+		if m.Getenv("B2_APPLICATION_KEY_ID") == "" && d.Provider.ApplicationKeyID == "" {
+			dir, err := filepath.Abs(filepath.Join(d.Dir, LocalStateDir))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(m.Stderr, "Note: no endpoint and no B2 credentials are set: using the embedded local emulator (state in %s).\n", dir)
+			return "local://" + dir, nil
+		}
+		return b2client.DefaultEndpoint, nil
+	}
+	return absLocal(ep)
+}
+
+func absLocal(ep string) (string, error) {
+	if rest, ok := strings.CutPrefix(ep, "local://"); ok && rest != "" && !filepath.IsAbs(rest) {
+		dir, err := filepath.Abs(rest)
+		if err != nil {
+			return "", err
+		}
+		return "local://" + dir, nil
+	}
+	return ep, nil
+}
+
+// connect opens the connection for endpoint (B2_ENDPOINT already applied).
+func (m *Meta) connect(ctx context.Context, endpoint, keyID, key string) (*b2client.Conn, error) {
+	getenv := func(k string) string {
+		if k == "B2_ENDPOINT" {
+			return "" // already resolved by the caller
+		}
+		return m.Getenv(k)
+	}
+	c, err := b2client.Connect(ctx, b2client.Config{Endpoint: endpoint, KeyID: keyID, Key: key, Getenv: getenv})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range c.Warnings() {
+		fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
+	}
+	return c, nil
+}
+
+// observeCaps are the capabilities reading the account needs.
+func observeCaps(req live.Request) []string {
+	caps := []string{"listBuckets"}
+	if req.Keys {
+		caps = append(caps, "listKeys")
+	}
+	if len(req.Prefixes) > 0 {
+		caps = append(caps, "listFiles")
+	}
+	return caps
+}
+
+// applyCaps are the capabilities and buckets applying p needs.
+func applyCaps(p *planner.Plan) (caps, buckets []string) {
+	set := map[string]bool{}
+	bset := map[string]bool{}
+	add := func(cs ...string) {
+		for _, c := range cs {
+			set[c] = true
+		}
+	}
+	for _, ch := range p.Changes {
+		switch ch.Type {
+		case "bucket":
+			switch ch.Action {
+			case planner.Create, planner.Update:
+				add("writeBuckets")
+				if ch.Bucket != nil && ch.Bucket.Desired != nil {
+					if ch.Bucket.Desired.Encryption.Mode != "" || ch.Bucket.SetEncryption {
+						add("writeBucketEncryption")
+					}
+					if ch.Bucket.Desired.ObjectLock.Enabled {
+						add("writeBucketRetentions")
+					}
+				}
+			case planner.Delete:
+				add("deleteBuckets")
+			}
+		case "key":
+			switch ch.Action {
+			case planner.Create:
+				add("writeKeys")
+			case planner.Replace:
+				add("writeKeys", "deleteKeys", "listKeys")
+			case planner.Delete:
+				add("deleteKeys")
+			}
+		case "folder":
+			if ch.Action == planner.Create && ch.Folder != nil {
+				add("writeFiles")
+			}
+		}
+	}
+	for _, mv := range p.Moves {
+		if len(mv.Ops) == 0 {
+			continue
+		}
+		add("listFiles", "readFiles", "writeFiles")
+		if mv.Deletes > 0 {
+			add("deleteFiles")
+		}
+		bset[mv.Bucket], bset[mv.ToBucket] = true, true
+	}
+	for c := range set {
+		caps = append(caps, c)
+	}
+	sort.Strings(caps)
+	for b := range bset {
+		buckets = append(buckets, b)
+	}
+	sort.Strings(buckets)
+	return caps, buckets
+}
+
+// runPipeline loads, connects, observes and plans. On failure it prints the
+// problem and returns the exit code with ok = false.
+func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, code int, ok bool) {
+	for i := range in.varFiles {
+		in.varFiles[i] = m.Path(in.varFiles[i])
+	}
+	path := in.path
+	if path == "" {
+		path = "."
+	}
+	d, diags := config.Load(m.Path(path), config.VarInputs{Vars: in.vars, VarFiles: in.varFiles, Env: m.Env})
+	pl = &pipeline{m: m, desired: d}
+	if hasErrors(diags) {
+		m.WriteDiagnostics(m.Stderr, diags, d.Files)
+		return pl, ExitError, false
+	}
+	pl.diags = diags
+	ep, err := m.resolveEndpoint(d)
+	if err != nil {
+		return pl, m.Errorf("%v", err), false
+	}
+	conn, err := m.connect(ctx, ep, d.Provider.ApplicationKeyID, d.Provider.ApplicationKey.Reveal())
+	if err != nil {
+		m.WriteDiagnostics(m.Stderr, diags, d.Files)
+		return pl, m.Errorf("%v", err), false
+	}
+	pl.conn = conn
+	req := planner.LiveRequest(d, nil)
+	if err := conn.Require(observeCaps(req), nil); err != nil {
+		m.WriteDiagnostics(m.Stderr, diags, d.Files)
+		return pl, m.Errorf("%v", err), false
+	}
+	l, err := b2client.Observe(ctx, conn, req)
+	if err != nil {
+		m.WriteDiagnostics(m.Stderr, diags, d.Files)
+		return pl, m.Errorf("read the account: %v", err), false
+	}
+	if d.Settings.Prune {
+		req2 := planner.LiveRequest(d, l)
+		if len(req2.Prefixes) != len(req.Prefixes) {
+			if l, err = b2client.Observe(ctx, conn, req2); err != nil {
+				m.WriteDiagnostics(m.Stderr, diags, d.Files)
+				return pl, m.Errorf("read the account: %v", err), false
+			}
+		}
+	}
+	pl.live = l
+	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
+		AccountID: conn.AccountID(), Now: time.Now()})
+	pl.plan = p
+	pl.diags = append(pl.diags, pdiags...)
+	return pl, 0, true
+}
+
+// isPlanFile reports whether path is a saved plan (by its magic bytes).
+func isPlanFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		return false
+	}
+	var b [7]byte
+	n, _ := f.Read(b[:])
+	return n == 7 && string(b[:]) == "B2PLAN\x00"
+}

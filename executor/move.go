@@ -1,0 +1,508 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
+)
+
+// maxCopyAttempts bounds copies of one version after ambiguous outcomes.
+const maxCopyAttempts = 3
+
+type moveRun struct {
+	mv           *planner.Move
+	srcID, dstID string
+	// cur and curDst are the apply-start listings of the source and
+	// destination prefixes (saved plans).
+	cur, curDst []live.Version
+	// checkCur says cur must be consulted.
+	checkCur bool
+}
+
+func (r *run) move(mv *planner.Move) {
+	if len(mv.Ops) == 0 {
+		return
+	}
+	for _, b := range []string{mv.Bucket, mv.ToBucket} {
+		if r.bucketFailed(b) {
+			err := fmt.Errorf("not moved: bucket %q failed", b)
+			r.fail(mv.Address, "", err)
+			r.emit(Event{Kind: ResourceFailed, Address: mv.Address, Action: planner.MoveObjects, Err: err})
+			return
+		}
+	}
+	mr := &moveRun{mv: mv, srcID: mv.BucketID, dstID: mv.ToBucketID}
+	if mr.srcID == "" {
+		mr.srcID, _ = r.lookupBucket(mv.Bucket)
+	}
+	if mr.dstID == "" {
+		mr.dstID, _ = r.lookupBucket(mv.ToBucket)
+	}
+	if mr.srcID == "" || mr.dstID == "" {
+		err := fmt.Errorf("not moved: the bucket ids of %q and %q are not known", mv.Bucket, mv.ToBucket)
+		r.fail(mv.Address, "", err)
+		r.emit(Event{Kind: ResourceFailed, Address: mv.Address, Action: planner.MoveObjects, Err: err})
+		return
+	}
+	if r.opts.Current != nil {
+		l := r.opts.Current.Listing(mv.Bucket, mv.From)
+		if l == nil {
+			err := fmt.Errorf("not moved: the source %s/%s was not listed at apply start", mv.Bucket, mv.From)
+			r.fail(mv.Address, "", err)
+			r.emit(Event{Kind: ResourceFailed, Address: mv.Address, Action: planner.MoveObjects, Err: err})
+			return
+		}
+		mr.cur, mr.checkCur = l.Versions, true
+		if d := r.opts.Current.Listing(mv.ToBucket, mv.To); d != nil {
+			mr.curDst = d.Versions
+		}
+	}
+	r.emit(Event{Kind: MoveStart, Address: mv.Address, Action: planner.MoveObjects, Objects: int64(mv.Objects), Bytes: mv.Bytes})
+
+	var moved, bytes int64
+	var cmu sync.Mutex
+	groups := make(chan []planner.ObjectOp, r.opts.Parallelism)
+	var wg sync.WaitGroup
+	for w := 0; w < r.opts.Parallelism; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range groups {
+				if n, ok := r.moveObject(mr, g); ok {
+					cmu.Lock()
+					moved++
+					bytes += n
+					cmu.Unlock()
+				}
+			}
+		}()
+	}
+	ops := mv.Ops
+dispatch:
+	for i := 0; i < len(ops); {
+		name := mv.Sources[ops[i].Src].Name
+		j := i + 1
+		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
+			j++
+		}
+		select {
+		case groups <- ops[i:j:j]:
+		case <-r.stop.Done():
+			break dispatch
+		}
+		i = j
+	}
+	close(groups)
+	wg.Wait()
+	r.mu.Lock()
+	r.res.Moved += moved
+	r.res.MovedBytes += bytes
+	r.mu.Unlock()
+	done := Event{Kind: MoveDone, Address: mv.Address, Action: planner.MoveObjects, Objects: moved, Bytes: bytes}
+	if r.stopped() {
+		done.Message = "interrupted"
+	}
+	r.emit(done)
+}
+
+// moveObject carries out the operations of one source name: copies (each
+// verified), the destination hide marker, then the removals, oldest version
+// first. It reports the object and returns the bytes copied.
+func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
+	mv := mr.mv
+	name := mv.Sources[ops[0].Src].Name
+	dest := mv.To + name[len(mv.From):]
+	if mr.checkCur {
+		why := fingerprintMismatch(mv, ops, mr.cur)
+		if why == "" {
+			why = destinationGone(mv, ops, dest, mr.curDst)
+		}
+		if why != "" {
+			r.mu.Lock()
+			r.res.Skipped = append(r.res.Skipped, Skip{Address: mv.Address, Object: name, Reason: why})
+			r.mu.Unlock()
+			r.emit(Event{Kind: ObjectSkipped, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Message: why})
+			return 0, false
+		}
+	}
+	failf := func(err error) (int64, bool) {
+		r.fail(mv.Address, name, err)
+		r.emit(Event{Kind: ObjectFailed, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Err: err})
+		return 0, false
+	}
+	var copied int64
+	var deletes []planner.ObjectOp
+	for _, op := range ops {
+		switch op.Kind {
+		case planner.OpCopy, planner.OpCopyLarge:
+			if err := r.copyVersion(mr, op, dest); err != nil {
+				return failf(err)
+			}
+			copied += mv.Sources[op.Src].Size
+		case planner.OpHideDest:
+			if _, err := r.m.HideFile(r.work, mr.dstID, dest); err != nil && !errors.Is(err, b2client.Conflict) {
+				return failf(err)
+			}
+		case planner.OpDelete:
+			deletes = append(deletes, op)
+		case planner.OpHide:
+			// Every copy of the name is verified (above): hide the source.
+			if _, err := r.m.HideFile(r.work, mr.srcID, name); err != nil && !errors.Is(err, b2client.Conflict) {
+				return failf(fmt.Errorf("its copy at %s is in place and verified, but hiding the source failed: %w", dest, err))
+			}
+		}
+	}
+	// Every copy of the name is verified (above). Delete its versions
+	// oldest first: if the apply stops half-way, the newest version is
+	// still on top and a re-run sees the name as already copied, never an
+	// older version resurfacing with other content.
+	// The plan lists versions newest first: reverse, then order by upload
+	// time (stable, so equal timestamps keep listing order reversed).
+	for i, j := 0, len(deletes)-1; i < j; i, j = i+1, j-1 {
+		deletes[i], deletes[j] = deletes[j], deletes[i]
+	}
+	sort.SliceStable(deletes, func(i, j int) bool {
+		return mv.Sources[deletes[i].Src].Uploaded < mv.Sources[deletes[j].Src].Uploaded
+	})
+	for _, op := range deletes {
+		v := &mv.Sources[op.Src]
+		if err := r.m.DeleteVersion(r.work, v.Name, v.ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
+			return failf(fmt.Errorf("its copy at %s is in place and verified, but removing the source failed: %w", dest, err))
+		}
+	}
+	r.emit(Event{Kind: ObjectDone, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Bytes: copied, Objects: 1})
+	return copied, true
+}
+
+// copyVersion copies one source version to dest and verifies the copy.
+func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
+	mv := mr.mv
+	v := &mv.Sources[op.Src]
+	req := b2client.CopyRequest{SourceFileID: v.ID, SourceName: v.Name, SourceBucket: mv.Bucket,
+		DestBucketID: mr.dstID, DestBucket: mv.ToBucket, DestName: dest}
+	large := op.Kind == planner.OpCopyLarge || v.Size > r.opts.MaxCopyFileSize
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		var err error
+		if !large {
+			var got live.Version
+			got, err = r.m.CopyFile(r.work, req)
+			if err == nil {
+				if verr := verifyCopy(v, &got, dest); verr != nil {
+					return verr
+				}
+				break
+			}
+			var be *b2client.Error
+			if errors.As(err, &be) && be.Code == "source_too_large" {
+				large = true
+				attempt--
+				continue
+			}
+		} else {
+			var res b2client.LargeCopyResult
+			res, err = r.m.CopyLargeFile(r.work, b2client.LargeCopyRequest{CopyRequest: req, Source: *v, PartSize: r.opts.PartSize})
+			if err == nil {
+				if verr := verifyLargeCopy(v, &res, dest); verr != nil {
+					return verr
+				}
+				break
+			}
+		}
+		if !errors.Is(err, b2client.Ambiguous) || attempt >= maxCopyAttempts || r.opts.List == nil {
+			return err
+		}
+		// The copy may or may not exist: look before copying again.
+		ambiguous = true
+		found, ferr := r.findCopy(mr, v, dest)
+		if ferr != nil {
+			return fmt.Errorf("%w (and listing the destination to check failed: %v)", err, ferr)
+		}
+		if found {
+			break
+		}
+	}
+	if ambiguous && mv.Versions != "all" {
+		r.dedupe(mr, v, dest)
+	}
+	return nil
+}
+
+// verifyCopy checks a b2_copy_file reply against the source version.
+func verifyCopy(src, got *live.Version, dest string) error {
+	if got.Name != "" && got.Name != dest {
+		return fmt.Errorf("copy verification failed: B2 reports the copy as %q, want %q; the source was not removed", got.Name, dest)
+	}
+	if got.Size != src.Size {
+		return fmt.Errorf("copy verification failed: copy of %s has %d bytes, source %d; the source was not removed", dest, got.Size, src.Size)
+	}
+	if src.HasSHA1() {
+		if !got.HasSHA1() {
+			return fmt.Errorf("copy verification failed: B2 reported no SHA-1 for the copy %s (source %s); the source was not removed", dest, src.SHA1Hex())
+		}
+		if got.SHA1 != src.SHA1 {
+			return fmt.Errorf("copy verification failed: copy %s has SHA-1 %s, source %s; the source was not removed", dest, got.SHA1Hex(), src.SHA1Hex())
+		}
+	}
+	return nil
+}
+
+// verifyLargeCopy checks a large-file copy: total size, one 40-hex SHA-1 per
+// part (B2 checked them against the parts at finish), and the whole-file
+// SHA-1 when both sides carry one.
+func verifyLargeCopy(src *live.Version, res *b2client.LargeCopyResult, dest string) error {
+	got := &res.Version
+	if got.Name != "" && got.Name != dest {
+		return fmt.Errorf("copy verification failed: B2 reports the copy as %q, want %q; the source was not removed", got.Name, dest)
+	}
+	if got.Size != src.Size {
+		return fmt.Errorf("copy verification failed: large copy %s has %d bytes, source %d; the source was not removed", dest, got.Size, src.Size)
+	}
+	if len(res.PartSHA1s) == 0 {
+		return fmt.Errorf("copy verification failed: large copy %s reported no parts; the source was not removed", dest)
+	}
+	for i, s := range res.PartSHA1s {
+		var tmp live.Version
+		if !tmp.SetSHA1Hex(s, false) {
+			return fmt.Errorf("copy verification failed: part %d of %s has no valid SHA-1 (%q); the source was not removed", i+1, dest, s)
+		}
+	}
+	if src.HasSHA1() && got.HasSHA1() && got.SHA1 != src.SHA1 {
+		return fmt.Errorf("copy verification failed: large copy %s has SHA-1 %s, source %s; the source was not removed", dest, got.SHA1Hex(), src.SHA1Hex())
+	}
+	return nil
+}
+
+// sameContent: equal size and SHA-1, or, when neither side has a SHA-1,
+// equal size, content type and file info.
+func sameContent(a, b *live.Version) bool {
+	if a.Size != b.Size {
+		return false
+	}
+	if a.HasSHA1() || b.HasSHA1() {
+		return a.HasSHA1() && b.HasSHA1() && a.SHA1 == b.SHA1
+	}
+	if a.ContentType != b.ContentType || len(a.Info) != len(b.Info) {
+		return false
+	}
+	for k, v := range a.Info {
+		if b.Info[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// destVersions lists the versions of exactly one destination name.
+func (r *run) destVersions(mr *moveRun, dest string) ([]live.Version, error) {
+	l, err := r.opts.List.List(r.work, live.Request{Prefixes: []live.PrefixRequest{{BucketName: mr.mv.ToBucket, Prefix: dest}}})
+	if err != nil {
+		return nil, err
+	}
+	var out []live.Version
+	for _, li := range l.Listings {
+		for _, v := range li.Versions {
+			if v.Name == dest && v.Action != live.ActionStart {
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// findCopy reports whether dest's newest version holds the source content.
+func (r *run) findCopy(mr *moveRun, src *live.Version, dest string) (bool, error) {
+	vs, err := r.destVersions(mr, dest)
+	if err != nil {
+		return false, err
+	}
+	return len(vs) > 0 && vs[0].Action == live.ActionUpload && sameContent(src, &vs[0]), nil
+}
+
+// dedupe deletes newer identical copies left on top of dest by a copy that
+// was repeated after an ambiguous failure, keeping the oldest of the run.
+func (r *run) dedupe(mr *moveRun, src *live.Version, dest string) {
+	vs, err := r.destVersions(mr, dest)
+	if err != nil {
+		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
+			Message: "could not list the destination to check for a duplicate copy: " + err.Error()})
+		return
+	}
+	n := 0
+	for n < len(vs) && vs[n].Action == live.ActionUpload && sameContent(src, &vs[n]) {
+		n++
+	}
+	for i := 0; i < n-1; i++ { // vs[n-1] is the oldest identical copy: keep it
+		if err := r.m.DeleteVersion(r.work, vs[i].Name, vs[i].ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
+			r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
+				Message: fmt.Sprintf("could not delete the duplicate copy %s: %v", vs[i].ID, err)})
+			continue
+		}
+		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
+			Message: fmt.Sprintf("deleted duplicate copy %s left by a retried copy", vs[i].ID)})
+	}
+}
+
+// fingerprintMismatch checks one source name against the apply-start
+// listing: every version the plan refers to must still be there with the
+// same size and SHA-1, the newest live version must be one the plan knows,
+// and with source = "delete" no version may have been added.
+func fingerprintMismatch(mv *planner.Move, ops []planner.ObjectOp, cur []live.Version) string {
+	name := mv.Sources[ops[0].Src].Name
+	lo := sort.Search(len(cur), func(i int) bool { return cur[i].Name >= name })
+	hi := lo
+	for hi < len(cur) && cur[hi].Name == name {
+		hi++
+	}
+	var live_ []*live.Version
+	for i := lo; i < hi; i++ {
+		if a := cur[i].Action; a == live.ActionUpload || a == live.ActionHide {
+			live_ = append(live_, &cur[i])
+		}
+	}
+	ref := map[string]*live.Version{}
+	for _, op := range ops {
+		v := &mv.Sources[op.Src]
+		ref[v.ID] = v
+	}
+	for id, v := range ref {
+		var found *live.Version
+		for _, c := range live_ {
+			if c.ID == id {
+				found = c
+				break
+			}
+		}
+		if found == nil {
+			return fmt.Sprintf("version %s is gone since the plan", id)
+		}
+		if found.Size != v.Size || found.HasSHA1() != v.HasSHA1() || found.SHA1 != v.SHA1 || found.Action != v.Action {
+			return fmt.Sprintf("version %s changed since the plan", id)
+		}
+	}
+	if len(live_) > 0 && ref[live_[0].ID] == nil {
+		return "a newer version (or hide marker) was added since the plan"
+	}
+	if mv.Source == "delete" {
+		for _, c := range live_ {
+			if ref[c.ID] == nil {
+				return fmt.Sprintf("version %s was added since the plan", c.ID)
+			}
+		}
+	}
+	return ""
+}
+
+// destinationGone guards a name whose plan has removals but no copy (the
+// planner found its content at the destination already): in a saved plan,
+// that destination copy must still be there, with the content of the
+// newest source version, before the source is removed.
+func destinationGone(mv *planner.Move, ops []planner.ObjectOp, dest string, curDst []live.Version) string {
+	newest := int32(-1)
+	for _, op := range ops {
+		switch op.Kind {
+		case planner.OpCopy, planner.OpCopyLarge:
+			return "" // copied and verified in this run
+		case planner.OpDelete, planner.OpHide:
+			if v := &mv.Sources[op.Src]; v.Action == live.ActionUpload && (newest < 0 || op.Src < newest) {
+				newest = op.Src
+			}
+		}
+	}
+	if newest < 0 {
+		return ""
+	}
+	src := &mv.Sources[newest]
+	lo := sort.Search(len(curDst), func(i int) bool { return curDst[i].Name >= dest })
+	for i := lo; i < len(curDst) && curDst[i].Name == dest; i++ {
+		v := &curDst[i]
+		if v.Action != live.ActionUpload {
+			if mv.Versions != "all" {
+				break // hidden at the destination
+			}
+			continue
+		}
+		if sameContent(src, v) {
+			return ""
+		}
+		if mv.Versions != "all" {
+			break // only the newest destination version counts
+		}
+	}
+	return "its copy at the destination is gone or changed since the plan: the source was not removed"
+}
+
+// StaleRequest is what to observe at apply start for a saved plan: buckets,
+// keys, and every move's source and destination prefixes.
+func StaleRequest(p *planner.Plan) live.Request {
+	req := live.Request{Buckets: true}
+	for _, ch := range p.Changes {
+		if ch.Type == "key" && ch.Action != planner.NoOp {
+			req.Keys = true
+		}
+	}
+	for _, mv := range p.Moves {
+		if len(mv.Ops) > 0 {
+			req.Prefixes = append(req.Prefixes, live.PrefixRequest{BucketName: mv.Bucket, Prefix: mv.From},
+				live.PrefixRequest{BucketName: mv.ToBucket, Prefix: mv.To})
+		}
+	}
+	return req
+}
+
+// CheckStale compares a saved plan's resource fingerprints with the account
+// as observed now (StaleRequest): a bucket to update or delete must still
+// exist at the planned revision, a bucket to create must not exist, a key
+// to replace or delete must still exist under the planned id, a key to
+// create must not exist. Object fingerprints are checked per object during
+// Apply (Options.Current). The error lists every mismatch.
+func CheckStale(p *planner.Plan, l *live.Live) error {
+	var why []string
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Type == "bucket" && ch.Bucket != nil:
+			name := bucketName(ch)
+			b := l.Bucket(name)
+			switch ch.Action {
+			case planner.Create:
+				if b != nil {
+					why = append(why, fmt.Sprintf("%s: bucket %q exists now", ch.Address, name))
+				}
+			case planner.Update, planner.Delete:
+				if b == nil || b.ID != ch.Bucket.ID {
+					why = append(why, fmt.Sprintf("%s: bucket %q is gone or was recreated", ch.Address, name))
+				} else if b.Revision != ch.Bucket.Revision {
+					why = append(why, fmt.Sprintf("%s: bucket %q is at revision %d, the plan was made at revision %d", ch.Address, name, b.Revision, ch.Bucket.Revision))
+				}
+			}
+		case ch.Type == "key" && ch.Key != nil:
+			ks := l.KeysNamed(ch.Key.Name)
+			switch ch.Action {
+			case planner.Create:
+				if len(ks) > 0 {
+					why = append(why, fmt.Sprintf("%s: a key named %q exists now", ch.Address, ch.Key.Name))
+				}
+			case planner.Replace, planner.Delete:
+				found := false
+				for _, k := range ks {
+					if k.ID == ch.Key.OldID {
+						found = true
+					}
+				}
+				if !found || (ch.Action == planner.Replace && len(ks) != 1) {
+					why = append(why, fmt.Sprintf("%s: key %q is no longer %s", ch.Address, ch.Key.Name, ch.Key.OldID))
+				}
+			}
+		}
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("saved plan is stale: re-run plan (%s)", strings.Join(why, "; "))
+	}
+	return nil
+}

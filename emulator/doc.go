@@ -88,5 +88,7 @@
 // under DIR/blobs, written temp+fsync+rename before the metadata that
 // references them commits. After a crash, unreferenced content files are
 // removed at open. A second process on the same DIR fails after one second
-// with "state directory … is in use".
+// with "state directory … is in use". Application-key secrets are stored
+// sealed (AES-GCM with a random DIR/secrets.key, mode 0600), so no state file
+// holds a secret in clear; they cannot be hashed because SigV4 needs them.
 package emulator

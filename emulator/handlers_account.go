@@ -286,7 +286,10 @@ func opCreateKey(c *call) (any, error) {
 		}
 	}
 	st.keys[k.ID] = k
-	tk := st.journal(opKey(k))
+	var tk uint64
+	if st.p != nil {
+		tk = st.journal(st.p.opKey(k))
+	}
 	st.mu.Unlock()
 	if err := st.sync(tk); err != nil {
 		return nil, err

@@ -1,7 +1,10 @@
 package emulator
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -57,6 +60,10 @@ type persister struct {
 	closing bool
 	stopped chan struct{}
 	st      *store
+	// seal encrypts application-key secrets at rest, so that no file of the
+	// state directory holds a secret in clear (the key is in secrets.key,
+	// mode 0600). The emulator needs the secrets themselves for SigV4.
+	seal cipher.AEAD
 }
 
 type pendingRemove struct {
@@ -77,7 +84,12 @@ func openPersister(dir string, st *store) (*persister, error) {
 		}
 		return nil, fmt.Errorf("emulator: open state: %w", err)
 	}
-	p := &persister{dir: dir, db: db, stopped: make(chan struct{}), st: st}
+	seal, err := openSealKey(filepath.Join(dir, "secrets.key"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("emulator: state directory: %w", err)
+	}
+	p := &persister{dir: dir, db: db, stopped: make(chan struct{}), st: st, seal: seal}
 	p.cond = sync.NewCond(&p.mu)
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts} {
@@ -401,8 +413,10 @@ type bucketRec struct {
 }
 
 type keyRec struct {
-	ID         string   `json:"id"`
-	Secret     string   `json:"secret"`
+	ID string `json:"id"`
+	// Sealed is the secret encrypted with the state's secrets.key (nonce
+	// followed by AES-GCM ciphertext).
+	Sealed     []byte   `json:"sealed"`
 	Name       string   `json:"name"`
 	Caps       []string `json:"caps"`
 	BucketIDs  []string `json:"bucketIds,omitempty"`
@@ -471,8 +485,8 @@ func opBucket(b *bucket) dbOp {
 
 func opDelBucket(id string) dbOp { return dbOp{bkt: bktBuckets, key: []byte(id)} }
 
-func opKey(k *appKey) dbOp {
-	r := keyRec{ID: k.ID, Secret: k.Secret, Name: k.Name, Caps: k.Caps, BucketIDs: k.BucketIDs,
+func (p *persister) opKey(k *appKey) dbOp {
+	r := keyRec{ID: k.ID, Sealed: p.sealSecret(k.ID, k.Secret), Name: k.Name, Caps: k.Caps, BucketIDs: k.BucketIDs,
 		NamePrefix: k.NamePrefix, Expires: k.Expires, Created: k.Created}
 	val, _ := json.Marshal(r)
 	return dbOp{bkt: bktKeys, key: []byte(k.ID), val: val}
@@ -519,7 +533,11 @@ func (p *persister) load(st *store) error {
 			if r.ID == st.opts.MasterKeyID {
 				return nil
 			}
-			k := &appKey{ID: r.ID, Secret: r.Secret, Name: r.Name, Caps: r.Caps, BucketIDs: r.BucketIDs,
+			secret, err := p.openSecret(r.ID, r.Sealed)
+			if err != nil {
+				return err
+			}
+			k := &appKey{ID: r.ID, Secret: secret, Name: r.Name, Caps: r.Caps, BucketIDs: r.BucketIDs,
 				NamePrefix: r.NamePrefix, Expires: r.Expires, Created: r.Created}
 			k.capSet = capSet(k.Caps)
 			st.keys[k.ID] = k
@@ -631,4 +649,75 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// openSealKey reads the 32-byte AES key at path, creating it (mode 0600)
+// when the state directory is new.
+func openSealKey(path string) (cipher.AEAD, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(path, key, 0o600); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("%s: want a 32-byte key, found %d bytes", path, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealSecret encrypts a key's secret, bound to its key id.
+func (p *persister) sealSecret(id, secret string) []byte {
+	nonce := make([]byte, p.seal.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return p.seal.Seal(nonce, nonce, []byte(secret), []byte(id))
+}
+
+func (p *persister) openSecret(id string, sealed []byte) (string, error) {
+	n := p.seal.NonceSize()
+	if len(sealed) < n {
+		return "", fmt.Errorf("key %s: sealed secret too short", id)
+	}
+	plain, err := p.seal.Open(nil, sealed[:n], sealed[n:], []byte(id))
+	if err != nil {
+		return "", fmt.Errorf("key %s: cannot decrypt its secret with secrets.key: %w", id, err)
+	}
+	return string(plain), nil
+}
+
+// writeFileAtomic writes data to path through a synced temp file and rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

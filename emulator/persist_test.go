@@ -197,3 +197,37 @@ func TestPersistCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistedSecretsAreSealed: no file of the state directory holds an
+// application key's secret in clear, and the key still authorizes after a
+// restart.
+func TestPersistedSecretsAreSealed(t *testing.T) {
+	dir := t.TempDir()
+	s, c := newWB(t, Options{Dir: dir})
+	k := c.call("b2_create_key", map[string]any{"accountId": c.acct, "keyName": "sealed", "capabilities": []string{"listBuckets"}})
+	id, secret := k["applicationKeyId"].(string), k["applicationKey"].(string)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s holds the key's secret in clear", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "secrets.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secrets.key: %v %v", fi, err)
+	}
+	s2, _ := newWB(t, Options{Dir: dir})
+	login(t, s2, 4, id, secret) // fails the test if the key no longer authorizes
+}

@@ -72,6 +72,7 @@ type Conn struct {
 	ua       string
 	server   *emulator.Server // local:// only
 	warnings []string
+	s3       *s3State // s3:// only: folders and moves go through S3
 
 	authMu sync.Mutex // serialises re-authorisation
 	mu     sync.Mutex
@@ -164,9 +165,17 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	a, err := c.authorize(ctx)
 	if err != nil {
 		c.Close()
+		if ep.Kind == KindS3 {
+			// Buckets, keys and SHA-1s need the native API: refuse now
+			// rather than skip them later.
+			return nil, withOp(fmt.Sprintf("connect to the S3 endpoint %s: its buckets, keys and file SHA-1s need B2's native API with the same key, at %s", ep.S3Base, ep.APIBase), err)
+		}
 		return nil, err
 	}
 	c.auth = a
+	if ep.Kind == KindS3 {
+		c.s3 = newS3State(c)
+	}
 	return c, nil
 }
 

@@ -38,6 +38,9 @@ func (r CopyRequest) op(verb string) string {
 // reached B2 has class Ambiguous and is not retried; list the destination
 // (same size and SHA-1 = done) before copying again.
 func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, error) {
+	if m.c.s3 != nil {
+		return m.s3CopyFile(ctx, r)
+	}
 	req := struct {
 		SourceFileID      string `json:"sourceFileId"`
 		FileName          string `json:"fileName"`
@@ -77,6 +80,9 @@ type LargeCopyResult struct {
 // large file is cancelled. If finishing failed ambiguously, the file is
 // looked up and a finished one counts as success.
 func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeCopyResult, error) {
+	if m.c.s3 != nil {
+		return m.s3CopyLargeFile(ctx, r)
+	}
 	if r.SourceFileID == "" {
 		r.SourceFileID = r.Source.ID
 	}

@@ -19,6 +19,10 @@ const (
 	KindHTTP EndpointKind = iota
 	// KindLocal is the in-process emulator with state in a directory.
 	KindLocal
+	// KindS3 is B2's S3-compatible API (s3://, s3+http://, or
+	// https://s3.REGION.backblazeb2.com): folders and moves go through S3,
+	// buckets and keys through the native API at APIBase with the same key.
+	KindS3
 )
 
 // Endpoint is a parsed endpoint setting. It never holds credentials in its
@@ -30,6 +34,12 @@ type Endpoint struct {
 	APIBase string
 	// Dir is the state directory (KindLocal).
 	Dir string
+	// S3Base is the S3 endpoint (KindS3), e.g.
+	// https://s3.us-west-000.backblazeb2.com, without a trailing slash.
+	S3Base string
+	// Region is the SigV4 signing region (KindS3): REGION of
+	// s3.REGION.backblazeb2.com, else us-east-1 (emulators accept any).
+	Region string
 	// KeyID and Key are credentials found inside a b2:// URL.
 	KeyID string
 	Key   Secret
@@ -39,11 +49,11 @@ func (e Endpoint) String() string {
 	if e.Kind == KindLocal {
 		return "local://" + e.Dir
 	}
+	if e.Kind == KindS3 {
+		return e.S3Base + " (S3-compatible API; native API " + e.APIBase + ")"
+	}
 	return e.APIBase
 }
-
-// ErrS3NotSupported is returned for s3:// endpoints.
-var ErrS3NotSupported = errors.New("the S3-compatible API (s3:// endpoints) is not supported yet: use the native API endpoint https://api.backblazeb2.com (or a b2:// URL)")
 
 // ParseEndpoint parses an endpoint setting (SPEC §1.3). "" means the default.
 // Warnings are for the user (credentials inside the URL); errors never echo
@@ -55,7 +65,7 @@ func ParseEndpoint(raw string) (Endpoint, []string, error) {
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return Endpoint{}, nil, fmt.Errorf("endpoint %q: want https://HOST, http://HOST, b2://[KEY_ID:APP_KEY@]HOST or local://PATH", redactURL(raw))
+		return Endpoint{}, nil, fmt.Errorf("endpoint %q: want https://HOST, http://HOST, b2://[KEY_ID:APP_KEY@]HOST, s3://[KEY_ID:APP_KEY@]HOST or local://PATH", redactURL(raw))
 	}
 	switch strings.ToLower(scheme) {
 	case "local":
@@ -63,11 +73,11 @@ func ParseEndpoint(raw string) (Endpoint, []string, error) {
 			return Endpoint{}, nil, errors.New("endpoint local://: a directory is required, e.g. local://.b2plan/state")
 		}
 		return Endpoint{Kind: KindLocal, Dir: rest}, nil, nil
-	case "s3":
-		return Endpoint{}, nil, ErrS3NotSupported
+	case "s3", "s3+http", "s3+https":
+		return parseS3Endpoint(raw)
 	case "http", "https", "b2":
 	default:
-		return Endpoint{}, nil, fmt.Errorf("endpoint %q: unknown scheme %q (want https, http, b2 or local)", redactURL(raw), scheme)
+		return Endpoint{}, nil, fmt.Errorf("endpoint %q: unknown scheme %q (want https, http, b2, s3, s3+http or local)", redactURL(raw), scheme)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -77,8 +87,14 @@ func ParseEndpoint(raw string) (Endpoint, []string, error) {
 	if u.Host == "" {
 		return Endpoint{}, nil, fmt.Errorf("endpoint %q: no host", redactURL(raw))
 	}
-	if strings.HasPrefix(strings.ToLower(u.Hostname()), "s3.") && strings.HasSuffix(strings.ToLower(u.Hostname()), ".backblazeb2.com") {
-		return Endpoint{}, nil, ErrS3NotSupported
+	if isB2S3Host(u.Hostname()) {
+		if u.Scheme == "http" {
+			return Endpoint{}, nil, fmt.Errorf("endpoint %q: B2's S3 endpoints accept only HTTPS", redactURL(raw))
+		}
+		if u.User != nil && u.Scheme != "b2" {
+			return Endpoint{}, nil, fmt.Errorf("endpoint %q: credentials are only accepted in b2:// and s3:// URLs", redactURL(raw))
+		}
+		return parseS3Endpoint("s3://" + raw[len(scheme)+3:])
 	}
 	if u.Path != "" && u.Path != "/" {
 		return Endpoint{}, nil, fmt.Errorf("endpoint %q: a path is not allowed, give only the host", redactURL(raw))

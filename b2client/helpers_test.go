@@ -20,6 +20,8 @@ import (
 type target struct {
 	name string
 	real bool
+	// s3 says folders and moves go through the S3-compatible API.
+	s3   bool
 	srv  *emulator.Server // nil for real B2
 	conn *Conn
 	m    *Mutator
@@ -36,6 +38,13 @@ var fastRetry = RetryPolicy{MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDel
 
 func newEmulatorTarget(t testing.TB, opts emulator.Options) *target {
 	t.Helper()
+	return newEmulatorTargetAPI(t, opts, false)
+}
+
+// newEmulatorTargetAPI connects to a new in-process emulator through its
+// native API, or with s3 through its S3-compatible API (s3+http://).
+func newEmulatorTargetAPI(t testing.TB, opts emulator.Options, s3 bool) *target {
+	t.Helper()
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = -1 // no Retry-After header: our backoff, in milliseconds
 	}
@@ -45,43 +54,68 @@ func newEmulatorTarget(t testing.TB, opts emulator.Options) *target {
 	}
 	t.Cleanup(func() { s.Close() })
 	cfg := Config{Endpoint: s.URL(), Transport: s.Transport(), KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Retry: fastRetry, Getenv: noEnv}
+	name := "emulator"
+	if s3 {
+		cfg.Endpoint = "s3+" + s.S3URL()
+		name = "emulator-s3"
+	}
 	c, err := Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Connect to emulator: %v", err)
 	}
-	return &target{name: "emulator", srv: s, conn: c, m: NewMutator(c), cfg: cfg, buckets: map[string]string{}, keys: map[string]string{}}
+	if c.IsS3() != s3 {
+		t.Fatalf("Connect(%s): IsS3 = %v", cfg.Endpoint, c.IsS3())
+	}
+	return &target{name: name, s3: s3, srv: s, conn: c, m: NewMutator(c), cfg: cfg, buckets: map[string]string{}, keys: map[string]string{}}
 }
 
 func noEnv(string) string { return "" }
 
-func realTarget(t testing.TB) *target {
+func realTarget(t testing.TB) *target { return realTargetAPI(t, false) }
+
+// realTargetAPI connects to real B2; with s3 through the S3 endpoint in
+// B2PLAN_TEST_S3_ENDPOINT (e.g. https://s3.us-west-004.backblazeb2.com),
+// or nil when that is not set.
+func realTargetAPI(t testing.TB, s3 bool) *target {
 	id, key := os.Getenv("B2PLAN_TEST_KEY_ID"), os.Getenv("B2PLAN_TEST_KEY")
 	if id == "" || key == "" {
 		return nil
 	}
 	cfg := Config{Endpoint: os.Getenv("B2PLAN_TEST_ENDPOINT"), KeyID: id, Key: key, Getenv: noEnv}
+	if s3 {
+		if cfg.Endpoint = os.Getenv("B2PLAN_TEST_S3_ENDPOINT"); cfg.Endpoint == "" {
+			return nil
+		}
+	}
 	c, err := Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Connect to real B2: %v", err)
 	}
-	return &target{name: "b2", real: true, conn: c, m: NewMutator(c), cfg: cfg, buckets: map[string]string{}, keys: map[string]string{}}
+	return &target{name: "b2", real: true, s3: s3, conn: c, m: NewMutator(c), cfg: cfg, buckets: map[string]string{}, keys: map[string]string{}}
 }
 
-// forEachTarget runs f against the emulator and, when configured, real B2.
+// forEachTarget runs f against the emulator and, when configured, real B2,
+// each through the native API and through the S3-compatible API.
 func forEachTarget(t *testing.T, opts emulator.Options, f func(t *testing.T, tg *target)) {
-	t.Run("emulator", func(t *testing.T) {
-		tg := newEmulatorTarget(t, opts)
-		t.Cleanup(func() { tg.cleanup(t) })
-		f(t, tg)
-	})
-	t.Run("b2", func(t *testing.T) {
-		tg := realTarget(t)
-		if tg == nil {
-			t.Skip("set B2PLAN_TEST_KEY_ID and B2PLAN_TEST_KEY to run against real B2")
+	for _, s3 := range []bool{false, true} {
+		suffix := ""
+		if s3 {
+			suffix = "-s3"
 		}
-		t.Cleanup(func() { tg.cleanup(t) })
-		f(t, tg)
-	})
+		t.Run("emulator"+suffix, func(t *testing.T) {
+			tg := newEmulatorTargetAPI(t, opts, s3)
+			t.Cleanup(func() { tg.cleanup(t) })
+			f(t, tg)
+		})
+		t.Run("b2"+suffix, func(t *testing.T) {
+			tg := realTargetAPI(t, s3)
+			if tg == nil {
+				t.Skip("set B2PLAN_TEST_KEY_ID and B2PLAN_TEST_KEY (and B2PLAN_TEST_S3_ENDPOINT for -s3) to run against real B2")
+			}
+			t.Cleanup(func() { tg.cleanup(t) })
+			f(t, tg)
+		})
+	}
 }
 
 func uniqueName(prefix string) string {
@@ -149,9 +183,18 @@ func (tg *target) cleanup(t testing.TB) {
 		if l.Listings[0].BucketID == "" {
 			continue
 		}
-		for _, v := range append(l.Listings[0].Versions, l.Listings[0].Unfinished...) {
+		for _, v := range l.Listings[0].Versions {
+			if v.Action == live.ActionStart {
+				continue
+			}
 			if err := tg.m.DeleteVersion(ctx, v.Name, v.ID, true); err != nil && !errors.Is(err, NotFound) {
 				t.Logf("cleanup version %s: %v", v.Name, err)
+			}
+		}
+		for _, v := range l.Listings[0].Unfinished {
+			req := map[string]string{"fileId": v.ID}
+			if _, err := tg.conn.call(ctx, "cleanup", "b2_cancel_large_file", req, nil, false); err != nil && !errors.Is(err, NotFound) {
+				t.Logf("cleanup unfinished %s: %v", v.Name, err)
 			}
 		}
 		if err := tg.m.DeleteBucket(ctx, id, name); err != nil && !errors.Is(err, NotFound) {

@@ -285,6 +285,9 @@ func (m *Mutator) KeysNamed(ctx context.Context, name string) ([]live.Key, error
 // governance-locked version (needs the bypassGovernance capability). A
 // version already gone after a retried request counts as deleted.
 func (m *Mutator) DeleteVersion(ctx context.Context, name, fileID string, bypassGovernance bool) error {
+	if m.c.s3 != nil && bucketIDOfFile(fileID) != "" {
+		return m.s3DeleteVersion(ctx, name, fileID, bypassGovernance)
+	}
 	op := fmt.Sprintf("delete version %s (%s)", name, fileID)
 	r := struct {
 		FileName         string `json:"fileName"`
@@ -302,6 +305,9 @@ func (m *Mutator) DeleteVersion(ctx context.Context, name, fileID string, bypass
 // name already hidden, that counts as done (the returned version then has
 // only Name and Action set).
 func (m *Mutator) HideFile(ctx context.Context, bucketID, name string) (live.Version, error) {
+	if m.c.s3 != nil {
+		return m.s3HideFile(ctx, bucketID, name)
+	}
 	op := fmt.Sprintf("hide file %s", name)
 	r := struct {
 		BucketID string `json:"bucketId"`

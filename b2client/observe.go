@@ -211,7 +211,11 @@ func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Inte
 	}
 	l.BucketID = id
 	vb := &versionBuilder{in: in}
-	if l.Versions, err = c.listVersions(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
+	list := c.listVersions
+	if c.s3 != nil {
+		list = c.s3ListVersions
+	}
+	if l.Versions, err = list(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
 		return l, err
 	}
 	if l.Unfinished, err = c.listUnfinished(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {

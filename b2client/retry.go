@@ -97,6 +97,8 @@ type attemptResult struct {
 	// sent is false only when the request provably did not reach the server
 	// (it was never completely written).
 	sent bool
+	// s3 says code is an S3 error code (classified by classifyS3).
+	s3 bool
 }
 
 func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
@@ -129,7 +131,11 @@ func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth 
 				return n, e
 			}
 		} else {
-			e = &Error{Op: op, Status: r.status, Code: r.code, Message: r.msg, Class: classify(r.status, r.code, r.msg), Attempts: n, RetryAfter: r.retryAfter}
+			cls := classify(r.status, r.code, r.msg)
+			if r.s3 {
+				cls = classifyS3(r.status, r.code, r.msg)
+			}
+			e = &Error{Op: op, Status: r.status, Code: r.code, Message: r.msg, Class: cls, Attempts: n, RetryAfter: r.retryAfter}
 		}
 		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && op != "authorize account" {
 			reauthed = true

@@ -34,8 +34,15 @@ func TestParseEndpoint(t *testing.T) {
 		{in: "b2://id1:" + testSecret + "@api.backblazeb2.com/", want: Endpoint{Kind: KindHTTP, APIBase: "https://api.backblazeb2.com", KeyID: "id1", Key: NewSecret(testSecret)}, warnings: 1},
 		{in: "local:///tmp/state", want: Endpoint{Kind: KindLocal, Dir: "/tmp/state"}},
 		{in: "local://.b2plan", want: Endpoint{Kind: KindLocal, Dir: ".b2plan"}},
-		{in: "s3://id:" + testSecret + "@s3.us-west-004.backblazeb2.com", err: "not supported yet"},
-		{in: "https://s3.us-west-004.backblazeb2.com", err: "not supported yet"},
+		{in: "s3://id:" + testSecret + "@s3.us-west-004.backblazeb2.com", want: Endpoint{Kind: KindS3, APIBase: "https://api.backblazeb2.com", S3Base: "https://s3.us-west-004.backblazeb2.com", Region: "us-west-004", KeyID: "id", Key: NewSecret(testSecret)}, warnings: 1},
+		{in: "https://s3.us-west-004.backblazeb2.com/", want: Endpoint{Kind: KindS3, APIBase: "https://api.backblazeb2.com", S3Base: "https://s3.us-west-004.backblazeb2.com", Region: "us-west-004"}},
+		{in: "s3://127.0.0.1:8787", want: Endpoint{Kind: KindS3, APIBase: "http://127.0.0.1:8787", S3Base: "http://127.0.0.1:8787", Region: "us-east-1"}},
+		{in: "s3+http://b2local.invalid", want: Endpoint{Kind: KindS3, APIBase: "http://b2local.invalid", S3Base: "http://b2local.invalid", Region: "us-east-1"}},
+		{in: "s3://s3.example.com:9000", want: Endpoint{Kind: KindS3, APIBase: "https://s3.example.com:9000", S3Base: "https://s3.example.com:9000", Region: "us-east-1"}},
+		{in: "http://s3.us-west-004.backblazeb2.com", err: "only HTTPS"},
+		{in: "s3+http://s3.us-west-004.backblazeb2.com", err: "only HTTPS"},
+		{in: "s3://id@s3.us-west-004.backblazeb2.com", err: "KEY_ID:APP_KEY@HOST"},
+		{in: "s3://s3.us-west-004.backblazeb2.com/bucket", err: "a path is not allowed"},
 		{in: "ftp://x", err: "unknown scheme"},
 		{in: "https://user:" + testSecret + "@host", err: "only accepted in b2://"},
 		{in: "b2://id:" + testSecret + "@host:notaport", err: "not a valid URL"},
@@ -136,8 +143,8 @@ func TestConnectCredentialErrors(t *testing.T) {
 		t.Errorf("half credentials: err = %v", err)
 	}
 	// B2_ENDPOINT wins over the file.
-	_, err = Connect(ctx, Config{Endpoint: "https://example.invalid", Getenv: env(map[string]string{"B2_ENDPOINT": "s3://s3.eu-central-003.backblazeb2.com"})})
-	if !errors.Is(err, ErrS3NotSupported) {
+	_, err = Connect(ctx, Config{Endpoint: "https://example.invalid", Getenv: env(map[string]string{"B2_ENDPOINT": "ftp://s3.eu-central-003.backblazeb2.com"})})
+	if err == nil || !strings.Contains(err.Error(), "unknown scheme") {
 		t.Errorf("B2_ENDPOINT did not win: %v", err)
 	}
 }

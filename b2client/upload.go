@@ -32,6 +32,9 @@ const EmptySHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 // UploadEmpty uploads a zero-byte file (a .bzEmpty folder placeholder) as
 // application/octet-stream.
 func (m *Mutator) UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error) {
+	if m.c.s3 != nil {
+		return m.s3UploadEmpty(ctx, bucketName, name)
+	}
 	return m.Upload(ctx, bucketName, name, "application/octet-stream", nil, nil)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -39,13 +40,15 @@ func TestCrashSafety(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("B2PLAN_CRASH_KILLS")); err == nil && v > 0 {
 		kills = v
 	}
-	t.Run("latest", func(t *testing.T) { crashRun(t, "latest", kills) })
-	t.Run("all", func(t *testing.T) { crashRun(t, "all", max(5, kills/2)) })
+	t.Run("latest", func(t *testing.T) { crashRun(t, "latest", kills, false) })
+	t.Run("all", func(t *testing.T) { crashRun(t, "all", max(5, kills/2), false) })
+	// Over the S3-compatible API: batched source deletions (DeleteObjects).
+	t.Run("latest-s3", func(t *testing.T) { crashRun(t, "latest", max(5, kills/2), true) })
 }
 
 // crashRun is one kill-and-converge run of a move with the given versions
-// setting.
-func crashRun(t *testing.T, versions string, kills int) {
+// setting, through the native API or (s3) the S3-compatible API.
+func crashRun(t *testing.T, versions string, kills int, s3 bool) {
 	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +105,10 @@ func crashRun(t *testing.T, versions string, kills int) {
 	if t.Failed() {
 		return
 	}
+	endpoint := url
+	if s3 {
+		endpoint = "s3://" + strings.TrimPrefix(url, "http://") // loopback: plain HTTP
+	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`provider "b2" {
   endpoint = %q
@@ -113,7 +120,7 @@ move "reorg" {
   to       = "out/"
   versions = %q
 }
-`, url, versions)
+`, endpoint, versions)
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

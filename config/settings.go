@@ -41,7 +41,7 @@ func (l *loader) decodeSettings() {
 	}
 }
 
-var endpointSchemes = []string{"https", "http", "b2", "s3", "local"}
+var endpointSchemes = []string{"https", "http", "b2", "s3", "s3+http", "s3+https", "local"}
 
 func (l *loader) decodeProvider() {
 	b := l.providerBlock

@@ -23,6 +23,8 @@ type moveRun struct {
 	cur, curDst []live.Version
 	// checkCur says cur must be consulted.
 	checkCur bool
+	// batch gathers source deletions when the Mutator deletes in batches.
+	batch *deleteBatcher
 }
 
 func (r *run) move(mv *planner.Move) {
@@ -67,6 +69,15 @@ func (r *run) move(mv *planner.Move) {
 
 	var moved, bytes int64
 	var cmu sync.Mutex
+	tally := func(n int64) {
+		cmu.Lock()
+		moved++
+		bytes += n
+		cmu.Unlock()
+	}
+	if bd, ok := r.m.(BatchDeleter); ok && bd.DeleteBatchSize() > 1 && mv.Source == "delete" {
+		mr.batch = &deleteBatcher{r: r, mr: mr, bd: bd, size: bd.DeleteBatchSize(), done: tally}
+	}
 	groups := make(chan []planner.ObjectOp, r.opts.Parallelism)
 	var wg sync.WaitGroup
 	for w := 0; w < r.opts.Parallelism; w++ {
@@ -75,10 +86,7 @@ func (r *run) move(mv *planner.Move) {
 			defer wg.Done()
 			for g := range groups {
 				if n, ok := r.moveObject(mr, g); ok {
-					cmu.Lock()
-					moved++
-					bytes += n
-					cmu.Unlock()
+					tally(n)
 				}
 			}
 		}()
@@ -100,6 +108,12 @@ dispatch:
 	}
 	close(groups)
 	wg.Wait()
+	if mr.batch != nil {
+		// The objects whose copies are verified and whose source deletion
+		// waits in a partial batch (also after an interruption: their
+		// copies are done).
+		mr.batch.flushAll()
+	}
 	r.mu.Lock()
 	r.res.Moved += moved
 	r.res.MovedBytes += bytes
@@ -113,7 +127,9 @@ dispatch:
 
 // moveObject carries out the operations of one source name: copies (each
 // verified), the destination hide marker, then the removals, oldest version
-// first. It reports the object and returns the bytes copied.
+// first. It reports the object and returns the bytes copied; an object whose
+// one source version joined the move's delete batch returns (0, false) and
+// is reported and counted by the batch (batch.go).
 func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	mv := mr.mv
 	name := mv.Sources[ops[0].Src].Name
@@ -170,6 +186,15 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	sort.SliceStable(deletes, func(i, j int) bool {
 		return mv.Sources[deletes[i].Src].Uploaded < mv.Sources[deletes[j].Src].Uploaded
 	})
+	if mr.batch != nil && len(deletes) == 1 {
+		// One version to remove: it joins a batch, and the object is
+		// reported when its batch has been sent. Names with several
+		// versions are deleted here one by one, oldest first, so that a
+		// failure never leaves an older version on top.
+		v := &mv.Sources[deletes[0].Src]
+		mr.batch.add(pendingDelete{name: name, dest: dest, id: v.ID, copied: copied})
+		return 0, false
+	}
 	for _, op := range deletes {
 		v := &mv.Sources[op.Src]
 		if err := r.m.DeleteVersion(r.work, v.Name, v.ID, false); err != nil && !errors.Is(err, b2client.NotFound) {

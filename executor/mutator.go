@@ -50,6 +50,23 @@ type Mutator interface {
 	UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error)
 }
 
+// BatchDeleter is implemented by a Mutator that can delete many versions of
+// one bucket in one request (*b2client.Mutator over an S3 endpoint:
+// DeleteObjects, up to 1,000 version ids). The executor then gathers the
+// source deletions of moved objects into batches instead of one
+// DeleteVersion per version. A copy is always verified before its source
+// joins a batch.
+type BatchDeleter interface {
+	// DeleteBatchSize is the most versions one DeleteVersions request
+	// removes; 1 or less means batching saves nothing (native API) and the
+	// executor deletes one by one.
+	DeleteBatchSize() int
+	// DeleteVersions deletes versions of one bucket and returns one result
+	// per item (nil = deleted or already gone; Locked versions fail with
+	// class Locked).
+	DeleteVersions(ctx context.Context, bucketName string, items []b2client.VersionRef) []error
+}
+
 // Lister lists file versions. It is used to resolve copies whose outcome is
 // unknown (by listing the destination name) and may be nil, in which case
 // such a copy fails its object without any removal of the source.

@@ -234,8 +234,15 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		}
 	}
 	pl.live = l
+	// Part counts and call estimates of large copies use the part size the
+	// account recommends (what the client copies with); the b2_copy_file
+	// limit stays B2's 5 GB.
+	absMinPart, partSize := conn.PartSizes()
+	if partSize < absMinPart {
+		partSize = absMinPart
+	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
-		AccountID: conn.AccountID(), Now: time.Now()})
+		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	return pl, 0, true

@@ -171,23 +171,49 @@ func (m *Move) Action() Action {
 	return NoOp
 }
 
-// partsFor returns the number of copy_part calls for a large copy.
-func partsFor(size int64) int {
-	ps := int64(RecommendedPartSize)
-	if min := (size + MaxParts - 1) / MaxParts; min > ps {
-		ps = min
-	}
-	return int((size + ps - 1) / ps)
+// CopyLimits are the copy sizes a plan assumes: which objects get a large
+// copy (OpCopyLarge) and how many copy_part calls one needs. The zero value
+// means B2's defaults (MaxCopyFileSize, RecommendedPartSize).
+type CopyLimits struct {
+	// MaxCopyFileSize is the largest object copied with one b2_copy_file.
+	MaxCopyFileSize int64
+	// PartSize is the copy_part size (raised when needed to stay within
+	// MaxParts parts).
+	PartSize int64
 }
 
-// PartSize returns the part size the plan assumed for a large copy of size bytes.
-func PartSize(size int64) int64 {
-	ps := int64(RecommendedPartSize)
+// withDefaults fills zero fields with B2's defaults.
+func (c CopyLimits) withDefaults() CopyLimits {
+	if c.MaxCopyFileSize <= 0 {
+		c.MaxCopyFileSize = MaxCopyFileSize
+	}
+	if c.PartSize <= 0 {
+		c.PartSize = RecommendedPartSize
+	}
+	return c
+}
+
+// Large reports whether an object of size bytes is copied as a large file.
+func (c CopyLimits) Large(size int64) bool { return size > c.withDefaults().MaxCopyFileSize }
+
+// PartSizeFor returns the part size of a large copy of size bytes.
+func (c CopyLimits) PartSizeFor(size int64) int64 {
+	ps := c.withDefaults().PartSize
 	if min := (size + MaxParts - 1) / MaxParts; min > ps {
 		ps = min
 	}
 	return ps
 }
+
+// PartsFor returns the number of copy_part calls of a large copy of size bytes.
+func (c CopyLimits) PartsFor(size int64) int {
+	ps := c.PartSizeFor(size)
+	return int((size + ps - 1) / ps)
+}
+
+// PartSize returns the part size of a large copy of size bytes with B2's
+// default limits (a plan's own limits: Plan.CopyLimits().PartSizeFor).
+func PartSize(size int64) int64 { return CopyLimits{}.PartSizeFor(size) }
 
 func (m *Move) tally() {
 	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides = 0, 0, 0, 0, 0

@@ -176,11 +176,20 @@ type Plan struct {
 	AccountID     string    `json:"account_id,omitempty"`
 	Targets       []string  `json:"targets,omitempty"`
 	Prune         bool      `json:"prune,omitempty"`
+	// MaxCopyFileSize and PartSize are the copy limits the plan assumed
+	// (Options; plan file 1.1). 0 (a 1.0 plan file) = B2's defaults.
+	MaxCopyFileSize int64 `json:"max_copy_file_size,omitempty"`
+	PartSize        int64 `json:"part_size,omitempty"`
 
 	Changes []*Change `json:"changes,omitempty"`
 	Drift   []*Drift  `json:"drift,omitempty"`
 	Moves   []*Move   `json:"-"` // serialised separately (compact)
 	Notes   []string  `json:"notes,omitempty"`
+}
+
+// CopyLimits returns the copy limits the plan assumed, defaults filled in.
+func (p *Plan) CopyLimits() CopyLimits {
+	return CopyLimits{MaxCopyFileSize: p.MaxCopyFileSize, PartSize: p.PartSize}.withDefaults()
 }
 
 // Counts are the totals of the last line of a human plan.

@@ -83,7 +83,9 @@ func (pl *planner) planKeys() {
 			{Name: "name", Value: raw(dk.Name)},
 			{Name: "key_id", Unknown: true},
 			{Name: "capabilities", Value: raw(nonNil(kc.Capabilities))},
-			{Name: "buckets", Value: raw(nonNil(kc.BucketNames)), Unknown: unknownBuckets},
+			// Bucket names are known even for buckets this plan creates
+			// (only their ids are not): show them.
+			{Name: "buckets", Value: raw(nonNil(kc.BucketNames))},
 			{Name: "name_prefix", Value: raw(kc.NamePrefix), Unknown: prefixUnknown},
 			{Name: "expires", Unknown: dk.Duration > 0, Value: raw(nil)},
 			{Name: "duration", Value: raw(durString(dk.Duration))},

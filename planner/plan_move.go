@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/b2plan/b2plan/config"
 	"github.com/b2plan/b2plan/live"
@@ -112,7 +113,7 @@ func (pl *planner) planMoves() {
 			}
 		}
 		lockPossible := !(srcB.ObjectLock.Readable && !srcB.ObjectLock.Enabled)
-		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli())
+		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli(), pl.p.CopyLimits())
 		pl.moveDiags(m, dm)
 	}
 }
@@ -199,7 +200,7 @@ func isLocked(v *live.Version, nowMs int64, lockPossible bool) (bool, Locked) {
 // expandMove computes the per-object operations of one move. src and dst
 // are the version listings under From and To (sorted by name, newest first
 // within a name); they may overlap when the prefixes nest in one bucket.
-func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs int64) {
+func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs int64, lim CopyLimits) {
 	from, to := m.From, m.To
 	same := strings.EqualFold(m.Bucket, m.ToBucket)
 	destUnderSrc := same && strings.HasPrefix(to, from) // a/ → a/b/: skip a/b/… as sources
@@ -313,6 +314,7 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		destVisible := dtop != nil && dtop.Action == live.ActionUpload
 		// Which copies are already done, and is there a conflict?
 		conflictWith := (*live.Version)(nil)
+		carryHide := false // versions = all: add a hide marker at the destination
 		if latest {
 			if destVisible {
 				if sameContent(&src[allCopies[0]], dtop) {
@@ -322,7 +324,15 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 				}
 			}
 		} else {
-			if destVisible {
+			done := historyAtDest(src, allCopies, dvs)
+			if hidden {
+				carryHide = hideCarried(&src[top], src, allCopies, dvs)
+			}
+			// A source hidden after its whole history reached the destination
+			// was moved by an earlier apply (source = "hide"): what was put
+			// on the destination since is not a conflict of this move.
+			movedBefore := hidden && !carryHide && done == len(allCopies)
+			if destVisible && !movedBefore {
 				match := false
 				for _, c := range allCopies {
 					if sameContent(&src[c], dtop) {
@@ -334,21 +344,11 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 					conflictWith = dtop
 				}
 			}
-			n := 0
-			for _, c := range allCopies {
-				present := false
-				for x := range dvs {
-					if dvs[x].Action == live.ActionUpload && sameContent(&src[c], &dvs[x]) {
-						present = true
-						break
-					}
-				}
-				if !present || conflictWith != nil && m.OnConflict == "overwrite" {
-					allCopies[n] = c
-					n++
-				}
+			if conflictWith == nil || m.OnConflict != "overwrite" {
+				// Copy from the oldest version missing at the destination on,
+				// so that the newest one ends on top.
+				allCopies = allCopies[done:]
 			}
-			allCopies = allCopies[:n]
 		}
 		if conflictWith != nil {
 			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, conflictWith, m.OnConflict, ""))
@@ -361,18 +361,16 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 				continue
 			}
 		}
-		if len(allCopies) == 0 {
-			m.AlreadyCopied++
-		}
+		nops := len(ops)
 		for _, c := range allCopies {
 			sz := src[c].Size
-			if sz > MaxCopyFileSize {
-				ops = append(ops, ObjectOp{Src: c, Kind: OpCopyLarge, Parts: uint16(partsFor(sz))})
+			if lim.Large(sz) {
+				ops = append(ops, ObjectOp{Src: c, Kind: OpCopyLarge, Parts: uint16(lim.PartsFor(sz))})
 			} else {
 				ops = append(ops, ObjectOp{Src: c, Kind: OpCopy})
 			}
 		}
-		if !latest && hidden && (dtop == nil || dtop.Action != live.ActionHide || len(allCopies) > 0) {
+		if carryHide && (dtop == nil || dtop.Action != live.ActionHide || len(allCopies) > 0) {
 			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHideDest})
 		}
 		if m.Source == "delete" {
@@ -384,9 +382,59 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		} else if !hidden {
 			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHide})
 		}
+		if len(allCopies) == 0 && len(ops) > nops {
+			m.AlreadyCopied++
+		}
 	}
 	m.Ops = ops
 	m.tally()
+}
+
+// historyAtDest returns how many of a name's source uploads (copies, oldest
+// first) are at the destination already, in order: the length of the
+// longest prefix of copies that is a subsequence of the destination's
+// uploads (dvs, newest first). Apply copies oldest first, so after an
+// interrupted apply exactly the remaining versions are missing; content
+// that was at the destination before counts where it fits the order.
+func historyAtDest(src []live.Version, copies []int32, dvs []live.Version) int {
+	n := 0
+	for x := len(dvs) - 1; x >= 0 && n < len(copies); x-- {
+		if dvs[x].Action == live.ActionUpload && sameContent(&src[copies[n]], &dvs[x]) {
+			n++
+		}
+	}
+	return n
+}
+
+// hideCarrySlack is how much older than every copy at the destination a
+// source hide marker must be to count as "hidden before the move": it
+// absorbs clock differences between the buckets' timestamps.
+const hideCarrySlack = time.Minute
+
+// hideCarried decides whether the hide marker h on top of a source name
+// (versions = "all") is reproduced at the destination. The hide markers a
+// move with source = "hide" adds itself come after the name's copies were
+// verified, so they are never older than those copies; a name hidden before
+// the move has a hide marker older than any copy the move made. Rule: h is
+// carried when no destination version has the content of one of the name's
+// source uploads, or when h is older than every such version (by more than
+// hideCarrySlack). Otherwise h is taken to be the move's own (or one added
+// after the content reached the destination) and the destination is left
+// visible: a re-plan never hides what the move put there.
+func hideCarried(h *live.Version, src []live.Version, copies []int32, dvs []live.Version) bool {
+	limit := h.Uploaded + hideCarrySlack.Milliseconds()
+	for x := range dvs {
+		d := &dvs[x]
+		if d.Action != live.ActionUpload || d.Uploaded > limit {
+			continue
+		}
+		for _, c := range copies {
+			if sameContent(&src[c], d) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func conflict(s *live.Version, dest string, d *live.Version, res, reason string) Conflict {

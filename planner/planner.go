@@ -29,6 +29,14 @@ type Options struct {
 	Now time.Time
 	// PlanID identifies the plan; "" = a random id.
 	PlanID string
+	// MaxCopyFileSize is the largest object the plan copies with one
+	// b2_copy_file; larger ones get OpCopyLarge. 0 = MaxCopyFileSize (B2's
+	// 5 GB limit).
+	MaxCopyFileSize int64
+	// PartSize is the copy_part size assumed for part counts and call
+	// estimates of large copies (the CLI passes the recommendedPartSize
+	// returned at authorization). 0 = RecommendedPartSize.
+	PartSize int64
 }
 
 // NewPlanID returns a random plan id.
@@ -72,6 +80,8 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 		declaredBuckets: map[string]*config.Bucket{},
 		ids:             map[string]string{},
 	}
+	lim := CopyLimits{MaxCopyFileSize: opts.MaxCopyFileSize, PartSize: opts.PartSize}.withDefaults()
+	pl.p.MaxCopyFileSize, pl.p.PartSize = lim.MaxCopyFileSize, lim.PartSize
 	for _, b := range d.Buckets {
 		pl.declaredBuckets[strings.ToLower(b.Name)] = b
 		if lb := l.Bucket(b.Name); lb != nil {

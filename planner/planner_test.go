@@ -515,3 +515,157 @@ func TestActions(t *testing.T) {
 		}
 	}
 }
+
+// at sets a version's upload time to now + sec seconds.
+func at(v live.Version, sec float64) live.Version {
+	v.Uploaded = now.UnixMilli() + int64(sec*1000)
+	return v
+}
+
+// TestMoveAllVersionsHide covers versions = "all" with hide markers at the
+// source: the ones a move with source = "hide" added itself must never be
+// carried to the destination on a re-plan; names hidden before the move are.
+func TestMoveAllVersionsHide(t *testing.T) {
+	// A completed versions = all / source = hide move: copies made at
+	// +100 s and +101 s, the source hidden right after them.
+	completedSrc := []live.Version{
+		at(hide("a/x", "hx"), 102), at(ver("a/x", "f2", 2, 2), -20), at(ver("a/x", "f1", 1, 1), -30),
+		at(hide("a/y", "hy"), 103), at(ver("a/y", "f3", 3, 3), -10),
+	}
+	completedDst := []live.Version{
+		at(ver("b/x", "c2", 2, 2), 101), at(ver("b/x", "c1", 1, 1), 100),
+		at(ver("b/y", "c3", 3, 3), 102),
+	}
+	tests := []moveCase{
+		{name: "completed all+hide move is a no-op", from: "a/", to: "b/", versions: "all", source: "hide",
+			src: append(append([]live.Version{}, completedSrc...), completedDst...)},
+		{name: "completed all+hide move across buckets is a no-op", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide", src: completedSrc, dst: completedDst},
+		{name: "completed move: bucket clocks a few ms apart", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide",
+			src: []live.Version{at(hide("a/x", "hx"), 100.001), at(ver("a/x", "f1", 1, 1), -30)},
+			dst: []live.Version{at(ver("b/x", "c1", 1, 1), 100.004)}},
+		{name: "completed move: a later upload at the destination is not a conflict", from: "a/", to: "b/",
+			toBucket: "acme-other", versions: "all", source: "hide", src: completedSrc,
+			dst: append([]live.Version{at(ver("b/x", "z", 9, 9), 500)}, completedDst...)},
+		{name: "completed all+hide move, then source = delete: deletes only", from: "a/", to: "b/",
+			toBucket: "acme-other", versions: "all", src: completedSrc, dst: completedDst,
+			want:    []string{"delete a/x(hx)", "delete a/x(f2)", "delete a/x(f1)", "delete a/y(hy)", "delete a/y(f3)"},
+			objects: 2},
+		{name: "half-completed all+hide move: only the remainder", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide",
+			src: []live.Version{
+				at(ver("a/copied", "p2", 2, 2), -20), at(ver("a/copied", "p1", 1, 1), -30), // copied, not hidden yet
+				at(hide("a/done", "hd"), 103), at(ver("a/done", "d1", 4, 4), -30), // copied and hidden
+				at(ver("a/fresh", "n1", 5, 5), -30),                                    // not started
+				at(ver("a/part", "q2", 7, 7), -20), at(ver("a/part", "q1", 6, 6), -30), // oldest copied only
+			},
+			dst: []live.Version{
+				at(ver("b/copied", "cp2", 2, 2), 101), at(ver("b/copied", "cp1", 1, 1), 100),
+				at(ver("b/done", "cd1", 4, 4), 102),
+				at(ver("b/part", "cq1", 6, 6), 104),
+			},
+			want: []string{"hide a/copied(p2)", "copy a/fresh(n1) -> b/fresh", "hide a/fresh(n1)",
+				"copy a/part(q2) -> b/part", "hide a/part(q2)"},
+			objects: 3},
+		{name: "hidden before the move: copies, then a hide marker", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide",
+			src:  []live.Version{at(hide("a/g", "hg"), -100), at(ver("a/g", "g2", 2, 2), -200), at(ver("a/g", "g1", 1, 1), -300)},
+			want: []string{"copy a/g(g1) -> b/g", "copy a/g(g2) -> b/g", "hide-destination a/g(hg) -> b/g"}, objects: 1},
+		{name: "hidden before the move, interrupted after the copies: the hide marker follows", from: "a/", to: "b/",
+			toBucket: "acme-other", versions: "all", source: "hide",
+			src:  []live.Version{at(hide("a/g", "hg"), -100), at(ver("a/g", "g2", 2, 2), -200), at(ver("a/g", "g1", 1, 1), -300)},
+			dst:  []live.Version{at(ver("b/g", "c2", 2, 2), 11), at(ver("b/g", "c1", 1, 1), 10)},
+			want: []string{"hide-destination a/g(hg) -> b/g"}, objects: 1},
+		{name: "hidden before the move, interrupted between copies", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide",
+			src:  []live.Version{at(hide("a/g", "hg"), -100), at(ver("a/g", "g2", 2, 2), -200), at(ver("a/g", "g1", 1, 1), -300)},
+			dst:  []live.Version{at(ver("b/g", "c1", 1, 1), 10)},
+			want: []string{"copy a/g(g2) -> b/g", "hide-destination a/g(hg) -> b/g"}, objects: 1},
+		{name: "hidden before the move, completed: no-op", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all", source: "hide",
+			src: []live.Version{at(hide("a/g", "hg"), -100), at(ver("a/g", "g1", 1, 1), -300)},
+			dst: []live.Version{at(hide("b/g", "hd"), 11), at(ver("b/g", "c1", 1, 1), 10)}},
+		{name: "hidden before the move with source = delete", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all",
+			src:      []live.Version{at(hide("a/g", "hg"), -100), at(ver("a/g", "g1", 1, 1), -300)},
+			dst:      []live.Version{at(ver("b/g", "c1", 1, 1), 10)},
+			want:     []string{"hide-destination a/g(hg) -> b/g", "delete a/g(hg)", "delete a/g(g1)"}, objects: 1},
+		{name: "repeated content: the newest version ends on top", from: "a/", to: "b/", toBucket: "acme-other",
+			versions: "all",
+			src:      []live.Version{at(ver("a/r", "r3", 1, 1), -10), at(ver("a/r", "r2", 2, 2), -20), at(ver("a/r", "r1", 1, 1), -30)},
+			dst:      []live.Version{at(ver("b/r", "c2", 2, 2), 11), at(ver("b/r", "c1", 1, 1), 10)},
+			want:     []string{"copy a/r(r3) -> b/r", "delete a/r(r3)", "delete a/r(r2)", "delete a/r(r1)"}, objects: 1},
+		{name: "newest already at the destination: older ones are copied below it again", from: "a/", to: "b/",
+			toBucket: "acme-other", versions: "all",
+			src:  []live.Version{at(ver("a/n", "n2", 2, 2), -10), at(ver("a/n", "n1", 1, 1), -20)},
+			dst:  []live.Version{at(ver("b/n", "c2", 2, 2), -5)},
+			want: []string{"copy a/n(n1) -> b/n", "copy a/n(n2) -> b/n", "delete a/n(n2)", "delete a/n(n1)"}, objects: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, diags := planOneMove(tc)
+			if diff := cmp.Diff(tc.want, opsOf(m)); diff != "" {
+				t.Errorf("ops (-want +got):\n%s", diff)
+			}
+			if len(m.Conflicts) != 0 || len(m.Hidden) != 0 || len(errorsOf(diags)) != 0 {
+				t.Errorf("conflicts %v, hidden %v, errors %v", m.Conflicts, m.Hidden, errorsOf(diags))
+			}
+			if m.Objects != tc.objects {
+				t.Errorf("objects = %d, want %d", m.Objects, tc.objects)
+			}
+		})
+	}
+}
+
+// TestMoveCopyLimits: Options.MaxCopyFileSize / PartSize decide the op kinds,
+// part counts and call estimates; zero means B2's defaults.
+func TestMoveCopyLimits(t *testing.T) {
+	src := []live.Version{ver("a/big", "fbig", 12_345_678_901, 1), ver("a/mid", "fmid", 60_000_000, 2), ver("a/s", "fs", 1, 3)}
+	for _, tc := range []struct {
+		name           string
+		max, part      int64
+		want           []string
+		parts, classC  int
+		limMax, limPrt int64
+	}{
+		{name: "B2 defaults", want: []string{"copy-large a/big(fbig) -> b/big parts=124", "copy a/mid(fmid) -> b/mid", "copy a/s(fs) -> b/s"},
+			parts: 124, classC: 124 + 2 + 1, limMax: MaxCopyFileSize, limPrt: RecommendedPartSize},
+		{name: "recommended part size from the account", part: 50_000_000,
+			want:  []string{"copy-large a/big(fbig) -> b/big parts=247", "copy a/mid(fmid) -> b/mid", "copy a/s(fs) -> b/s"},
+			parts: 247, classC: 247 + 2 + 1, limMax: MaxCopyFileSize, limPrt: 50_000_000},
+		{name: "small endpoint limits", max: 10_000_000, part: 5_000_000,
+			want:  []string{"copy-large a/big(fbig) -> b/big parts=2470", "copy-large a/mid(fmid) -> b/mid parts=12", "copy a/s(fs) -> b/s"},
+			parts: 2470 + 12, classC: 2470 + 12 + 1 + 1, limMax: 10_000_000, limPrt: 5_000_000},
+		{name: "tiny parts are raised to stay within 10,000 parts", max: 1_000, part: 1,
+			want:  []string{"copy-large a/big(fbig) -> b/big parts=10000", "copy-large a/mid(fmid) -> b/mid parts=10000", "copy a/s(fs) -> b/s"},
+			parts: 20000, classC: 20000 + 1 + 1, limMax: 1_000, limPrt: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := desired(func(d *config.Desired) {
+				d.Moves = []*config.Move{{Address: "move.m", Bucket: "acme-src", From: "a/", To: "b/", Source: "hide"}}
+			})
+			b := liveBucket("acme-src")
+			l := &live.Live{Buckets: []live.Bucket{b}, Listings: []live.Listing{{BucketName: "acme-src", BucketID: b.ID, Versions: src}}}
+			o := opts()
+			o.MaxCopyFileSize, o.PartSize = tc.max, tc.part
+			p, _ := Compute(d, l, o)
+			m := p.Moves[0]
+			var copies []string
+			for _, s := range opsOf(m) {
+				if strings.HasPrefix(s, "copy") {
+					copies = append(copies, s)
+				}
+			}
+			if diff := cmp.Diff(tc.want, copies); diff != "" {
+				t.Errorf("copies (-want +got):\n%s", diff)
+			}
+			if m.Parts != tc.parts || m.Calls.ClassC != int64(tc.classC) {
+				t.Errorf("parts %d class C %d, want %d %d", m.Parts, m.Calls.ClassC, tc.parts, tc.classC)
+			}
+			if lim := p.CopyLimits(); lim != (CopyLimits{MaxCopyFileSize: tc.limMax, PartSize: tc.limPrt}) {
+				t.Errorf("plan limits %+v", lim)
+			}
+		})
+	}
+}

@@ -2,9 +2,11 @@ package planner
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -160,11 +162,11 @@ func renderChange(h *hw, ch *Change) {
 			if string(a.Value) == "null" && !a.Unknown {
 				continue
 			}
-			h.f("      %s %-*s = %s\n", h.c(ansiGreen, "+"), width, a.Name, attrText(a))
+			h.attr(ansiGreen, "+", width, a)
 		}
 	case Delete:
 		for _, a := range ch.Before {
-			h.f("      %s %-*s = %s\n", h.c(ansiRed, "-"), width, a.Name, attrText(a))
+			h.attr(ansiRed, "-", width, a)
 		}
 	case Update, Replace:
 		before := map[string]Attr{}
@@ -180,9 +182,9 @@ func renderChange(h *hw, ch *Change) {
 			b, had := before[a.Name]
 			switch {
 			case changed[a.Name] || (had && a.Unknown && !b.Unknown && ch.Action == Replace):
-				h.f("      %s %-*s = %s -> %s\n", h.c(ansiYellow, "~"), width, a.Name, attrText(b), attrText(a))
+				h.changedAttr(width, b, a)
 			case !had && string(a.Value) != "null":
-				h.f("      %s %-*s = %s\n", h.c(ansiGreen, "+"), width, a.Name, attrText(a))
+				h.attr(ansiGreen, "+", width, a)
 			default:
 				hidden++
 			}
@@ -195,6 +197,129 @@ func renderChange(h *hw, ch *Change) {
 	for _, n := range ch.Notes {
 		h.f("  # note: %s\n", n)
 	}
+}
+
+// maxAttrLine is the width above which a list attribute is rendered one
+// element per line (Terraform style).
+const maxAttrLine = 80
+
+// listElems returns the elements of a JSON list value, each compact, or
+// ok = false when a is not a known list.
+func listElems(a Attr) (elems []string, ok bool) {
+	if a.Unknown || len(a.Value) == 0 || a.Value[0] != '[' {
+		return nil, false
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(a.Value, &list) != nil {
+		return nil, false
+	}
+	elems = make([]string, len(list))
+	for i, e := range list {
+		var b bytes.Buffer
+		if json.Compact(&b, e) != nil {
+			return nil, false
+		}
+		elems[i] = b.String()
+	}
+	return elems, true
+}
+
+// attr writes "sym name = value" (a create or delete). A list that would
+// make the line longer than maxAttrLine is written one element per line.
+func (h *hw) attr(code, sym string, width int, a Attr) {
+	line := fmt.Sprintf("      %s %-*s = %s", sym, width, a.Name, attrText(a))
+	elems, ok := listElems(a)
+	if !ok || len(line) <= maxAttrLine || len(elems) == 0 {
+		h.f("      %s %-*s = %s\n", h.c(code, sym), width, a.Name, attrText(a))
+		return
+	}
+	h.f("      %s %-*s = [\n", h.c(code, sym), width, a.Name)
+	for _, e := range elems {
+		h.f("          %s %s,\n", h.c(code, sym), e)
+	}
+	h.f("        ]\n")
+}
+
+// changedAttr writes "~ name = before -> after". When that line is longer
+// than maxAttrLine and after is a list, the list is written one element
+// per line, marking the elements added (+) and removed (-) relative to
+// before.
+func (h *hw) changedAttr(width int, b, a Attr) {
+	line := fmt.Sprintf("      ~ %-*s = %s -> %s", width, a.Name, attrText(b), attrText(a))
+	after, aok := listElems(a)
+	if !aok || len(line) <= maxAttrLine {
+		h.f("      %s %-*s = %s -> %s\n", h.c(ansiYellow, "~"), width, a.Name, attrText(b), attrText(a))
+		return
+	}
+	before, bok := listElems(b)
+	if bok {
+		h.f("      %s %-*s = [\n", h.c(ansiYellow, "~"), width, a.Name)
+	} else {
+		h.f("      %s %-*s = %s -> [\n", h.c(ansiYellow, "~"), width, a.Name, attrText(b))
+	}
+	for _, d := range listDiff(before, after) {
+		switch d.op {
+		case '+':
+			h.f("          %s %s,\n", h.c(ansiGreen, "+"), d.elem)
+		case '-':
+			h.f("          %s %s,\n", h.c(ansiRed, "-"), d.elem)
+		default:
+			h.f("            %s,\n", d.elem)
+		}
+	}
+	h.f("        ]\n")
+}
+
+type elemDiff struct {
+	op   byte // '+', '-' or ' '
+	elem string
+}
+
+// listDiff lists the elements of before and after once each, marking those
+// only in after (+) and only in before (-). Sorted lists (capabilities,
+// buckets) are merged in order; otherwise after's order is kept and the
+// removed elements follow.
+func listDiff(before, after []string) []elemDiff {
+	inB := make(map[string]bool, len(before))
+	for _, e := range before {
+		inB[e] = true
+	}
+	inA := make(map[string]bool, len(after))
+	for _, e := range after {
+		inA[e] = true
+	}
+	var out []elemDiff
+	if sort.StringsAreSorted(before) && sort.StringsAreSorted(after) {
+		i, j := 0, 0
+		for i < len(before) || j < len(after) {
+			switch {
+			case j == len(after) || (i < len(before) && before[i] < after[j]):
+				out = append(out, elemDiff{'-', before[i]})
+				i++
+			case i == len(before) || after[j] < before[i]:
+				out = append(out, elemDiff{'+', after[j]})
+				j++
+			default:
+				out = append(out, elemDiff{' ', after[j]})
+				i++
+				j++
+			}
+		}
+		return out
+	}
+	for _, e := range after {
+		op := byte('+')
+		if inB[e] {
+			op = ' '
+		}
+		out = append(out, elemDiff{op, e})
+	}
+	for _, e := range before {
+		if !inA[e] {
+			out = append(out, elemDiff{'-', e})
+		}
+	}
+	return out
 }
 
 func humanBytes(n int64) string {

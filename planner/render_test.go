@@ -37,7 +37,9 @@ func compositePlan(t testing.TB) *Plan {
 			{Address: "key.ci", Name: "acme-ci", Capabilities: []string{"listBuckets", "listFiles", "readFiles", "writeFiles"},
 				Buckets: []string{"acme-assets"}, SecretFile: "/cfg/secrets/ci.env"},
 			{Address: "key.new", Name: "acme-new", Capabilities: []string{"listBuckets"}, SecretFile: "/cfg/secrets/new.env",
-				Duration: 720 * time.Hour},
+				Duration: 720 * time.Hour, Buckets: []string{"acme-logs-eu"}}, // a bucket this plan creates
+			{Address: "key.admin", Name: "acme-admin", SecretFile: "/cfg/secrets/admin.env", Capabilities: []string{
+				"deleteFiles", "listBuckets", "listFiles", "readBucketEncryption", "readBuckets", "readFiles", "shareFiles", "writeFiles"}},
 		}
 		d.Folders = []*config.Folder{{Address: "folder.builds", Bucket: "acme-assets", Path: "builds/"}}
 		d.Moves = []*config.Move{{Address: "move.archive", Bucket: "acme-assets", From: "incoming/", To: "archive/", OnConflict: "skip"}}
@@ -217,4 +219,125 @@ func FuzzPlanFile(f *testing.F) {
 		_ = RenderHuman(&sink, p, RenderOptions{})
 		_ = RenderJSON(&sink, p)
 	})
+}
+
+// TestPlanFileMinorVersions: 1.1 adds the copy limits to the header; a 1.0
+// file (without them) still decodes and means B2's defaults.
+func TestPlanFileMinorVersions(t *testing.T) {
+	d := desired(func(d *config.Desired) {
+		d.Moves = []*config.Move{{Address: "move.m", Bucket: "acme-src", From: "a/", To: "b/"}}
+	})
+	b := liveBucket("acme-src")
+	l := &live.Live{Buckets: []live.Bucket{b}, Listings: []live.Listing{{BucketName: "acme-src", BucketID: b.ID,
+		Versions: []live.Version{ver("a/big", "f1", 25_000, 1), ver("a/small", "f2", 10_000, 2)}}}}
+	o := opts()
+	o.MaxCopyFileSize, o.PartSize = 10_000, 6_000
+	p, diags := Compute(d, l, o)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	raw := buf.Bytes()
+	if raw[len(fileMagic)] != 1 || raw[len(fileMagic)+1] != 1 {
+		t.Fatalf("format %d.%d, want 1.1", raw[len(fileMagic)], raw[len(fileMagic)+1])
+	}
+	got, err := Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim := got.CopyLimits(); lim != (CopyLimits{MaxCopyFileSize: 10_000, PartSize: 6_000}) {
+		t.Errorf("1.1 limits = %+v", lim)
+	}
+	if diff := cmp.Diff([]string{"copy-large a/big(f1) -> b/big parts=5", "delete a/big(f1)",
+		"copy a/small(f2) -> b/small", "delete a/small(f2)"}, opsOf(got.Moves[0])); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+
+	// A 1.0 file: no limits in the header.
+	old := *p
+	old.MaxCopyFileSize, old.PartSize = 0, 0
+	buf.Reset()
+	if err := Encode(&buf, &old); err != nil {
+		t.Fatal(err)
+	}
+	raw = buf.Bytes()
+	raw[len(fileMagic)+1] = 0
+	got, err = Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("1.0 file: %v", err)
+	}
+	if lim := got.CopyLimits(); lim != (CopyLimits{MaxCopyFileSize: MaxCopyFileSize, PartSize: RecommendedPartSize}) {
+		t.Errorf("1.0 limits = %+v, want B2's defaults", lim)
+	}
+	if len(got.Moves) != 1 || len(got.Moves[0].Ops) != 4 {
+		t.Errorf("1.0 file moves: %+v", got.Moves)
+	}
+}
+
+// A key restricted to a bucket this plan creates shows the bucket's name:
+// only its id is unknown before apply.
+func TestKeyOnPlannedBucketShowsNames(t *testing.T) {
+	for _, live0 := range []bool{false, true} {
+		d := desired(func(d *config.Desired) {
+			d.Buckets = []*config.Bucket{{Address: "bucket.assets", Name: "quickstart-assets"}}
+			d.Keys = []*config.Key{{Address: "key.ci", Name: "acme-ci", Capabilities: []string{"listBuckets"},
+				Buckets: []string{"quickstart-assets"}, SecretFile: "/cfg/ci.env"}}
+		})
+		l := &live.Live{ObservedBuckets: true, ObservedKeys: true}
+		want := "create key.ci"
+		if live0 {
+			l.Keys = []live.Key{{Name: "acme-ci", ID: "K1", Capabilities: []string{"listBuckets"}, BucketIDs: []string{"gone"}}}
+			want = "replace key.ci [buckets]"
+		}
+		p, diags := Compute(d, l, opts())
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := summary(p); len(got) != 2 || got[1] != want {
+			t.Fatalf("plan %v, want %s", got, want)
+		}
+		var human bytes.Buffer
+		if err := RenderHuman(&human, p, RenderOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(human.Bytes(), []byte(`["quickstart-assets"]`)) || bytes.Contains(human.Bytes(), []byte("buckets      = (known")) {
+			t.Errorf("human plan:\n%s", human.String())
+		}
+		var js bytes.Buffer
+		if err := RenderJSON(&js, p); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			ResourceChanges []struct {
+				Address string `json:"address"`
+				Change  struct {
+					After        map[string]json.RawMessage `json:"after"`
+					AfterUnknown map[string]bool            `json:"after_unknown"`
+				} `json:"change"`
+			} `json:"resource_changes"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		rc := doc.ResourceChanges[1]
+		if rc.Address != "key.ci" || string(rc.Change.After["buckets"]) != `["quickstart-assets"]` || rc.Change.AfterUnknown["buckets"] || !rc.Change.AfterUnknown["key_id"] {
+			t.Errorf("JSON %s: after.buckets %s, after_unknown %v", rc.Address, rc.Change.After["buckets"], rc.Change.AfterUnknown)
+		}
+	}
+}
+
+func TestListDiff(t *testing.T) {
+	got := listDiff([]string{`"a"`, `"c"`, `"d"`}, []string{`"a"`, `"b"`, `"d"`, `"e"`})
+	want := []elemDiff{{' ', `"a"`}, {'+', `"b"`}, {'-', `"c"`}, {' ', `"d"`}, {'+', `"e"`}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(elemDiff{})); diff != "" {
+		t.Errorf("sorted (-want +got):\n%s", diff)
+	}
+	got = listDiff([]string{`"z"`, `"a"`}, []string{`"b"`, `"z"`})
+	want = []elemDiff{{'+', `"b"`}, {' ', `"z"`}, {'-', `"a"`}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(elemDiff{})); diff != "" {
+		t.Errorf("unsorted (-want +got):\n%s", diff)
+	}
 }

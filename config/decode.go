@@ -624,18 +624,11 @@ func (l *loader) decodeMove(s *scope, b *hclsyntax.Block, addr string) map[strin
 		}
 		l.nameRng[addr+"#to"] = ta.Expr.Range()
 	}
-	if fOK && tOK && bOK && tbOK && strings.EqualFold(m.Bucket, m.ToBucket) {
-		switch {
-		case from == to:
-			s.diag(ta.Expr.Range(), "Move to the same place",
-				fmt.Sprintf("from and to are both %q in bucket %q, so nothing would move. Change to, or set to_bucket to move into another bucket.", from, m.Bucket))
-		case strings.HasPrefix(to, from):
-			s.diag(ta.Expr.Range(), "Move into itself",
-				fmt.Sprintf("to %q is inside from %q in the same bucket: moved objects would be moved again. Choose a destination outside %q.", to, from, from))
-		case strings.HasPrefix(from, to):
-			s.diag(ta.Expr.Range(), "Move onto a parent prefix",
-				fmt.Sprintf("from %q is inside to %q in the same bucket, so the destination contains the source. Choose a destination that does not contain %q.", from, to, from))
-		}
+	// Nested prefixes within one move (a/ → a/b/, a/b/ → a/) are fine: the
+	// planner never treats what is already under the destination as a source.
+	if fOK && tOK && bOK && tbOK && strings.EqualFold(m.Bucket, m.ToBucket) && from == to {
+		s.diag(ta.Expr.Range(), "Move to the same place",
+			fmt.Sprintf("from and to are both %q in bucket %q, so nothing would move. Change to, or set to_bucket to move into another bucket.", from, m.Bucket))
 	}
 	m.Versions, _ = s.enum(body, "versions", []string{"latest", "all"}, "latest")
 	m.Source, _ = s.enum(body, "source", []string{"delete", "hide"}, "delete")

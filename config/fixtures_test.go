@@ -10,8 +10,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
+// TestValidFixtures loads the valid fixtures and every example shipped in
+// ../examples.
 func TestValidFixtures(t *testing.T) {
 	files, _ := filepath.Glob("testdata/valid/*.hcl")
+	examples, _ := filepath.Glob("../examples/*.hcl")
+	if len(examples) < 4 {
+		t.Fatalf("found %d examples in ../examples, want at least 4", len(examples))
+	}
+	files = append(files, examples...)
 	if len(files) == 0 {
 		t.Fatal("no fixtures")
 	}

@@ -15,7 +15,7 @@ import (
 //
 //	go test -run XXX -fuzz FuzzLoad -fuzztime 3m -fuzzminimizetime 5s -parallel 1 ./config/
 func FuzzLoad(f *testing.F) {
-	for _, pat := range []string{"testdata/valid/*.hcl", "testdata/invalid/*.hcl"} {
+	for _, pat := range []string{"testdata/valid/*.hcl", "testdata/invalid/*.hcl", "../examples/*.hcl"} {
 		files, _ := filepath.Glob(pat)
 		for _, fn := range files {
 			if src, err := os.ReadFile(fn); err == nil {

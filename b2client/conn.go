@@ -70,6 +70,7 @@ type Conn struct {
 	client   *http.Client
 	policy   RetryPolicy
 	ua       string
+	uaHeader []string         // []string{ua}, shared by every request
 	server   *emulator.Server // local:// only
 	warnings []string
 	s3       *s3State // s3:// only: folders and moves go through S3
@@ -114,6 +115,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.UserAgent != "" {
 		c.ua = cfg.UserAgent + " b2plan"
 	}
+	c.uaHeader = []string{c.ua}
 
 	// Credentials: provider block > URL > environment (not for local://,
 	// whose emulator never knows the account's real keys: it falls back to
@@ -312,7 +314,7 @@ func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 	var resp authorizeResponse
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.keyID+":"+c.key.Reveal()))
 	_, err := c.retry(ctx, "authorize account", false, nil, func(ctx context.Context) attemptResult {
-		return c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp)
+		return c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
 	})
 	if err != nil {
 		var e *Error

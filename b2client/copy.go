@@ -47,11 +47,12 @@ func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, er
 		DestinationBucket string `json:"destinationBucketId,omitempty"`
 		MetadataDirective string `json:"metadataDirective"`
 	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY"}
-	var resp fileJSON
-	if _, err := m.c.call(ctx, r.op("copy_file"), "b2_copy_file", req, &resp, true); err != nil {
+	var resp fileReply
+	op := func() string { return r.op("copy_file") }
+	if _, err := m.c.callLazy(ctx, op, "b2_copy_file", req, &resp, true); err != nil {
 		return live.Version{}, err
 	}
-	return (&versionBuilder{}).build(&resp), nil
+	return resp.v, nil
 }
 
 // LargeCopyRequest copies a version of any size as a large file.

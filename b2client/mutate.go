@@ -288,13 +288,13 @@ func (m *Mutator) DeleteVersion(ctx context.Context, name, fileID string, bypass
 	if m.c.s3 != nil && bucketIDOfFile(fileID) != "" {
 		return m.s3DeleteVersion(ctx, name, fileID, bypassGovernance)
 	}
-	op := fmt.Sprintf("delete version %s (%s)", name, fileID)
+	op := func() string { return fmt.Sprintf("delete version %s (%s)", name, fileID) }
 	r := struct {
 		FileName         string `json:"fileName"`
 		FileID           string `json:"fileId"`
 		BypassGovernance bool   `json:"bypassGovernance,omitempty"`
 	}{name, fileID, bypassGovernance}
-	n, err := m.c.call(ctx, op, "b2_delete_file_version", r, nil, false)
+	n, err := m.c.callLazy(ctx, op, "b2_delete_file_version", r, nil, false)
 	if err != nil && n > 1 && errors.Is(err, NotFound) {
 		return nil
 	}
@@ -313,7 +313,7 @@ func (m *Mutator) HideFile(ctx context.Context, bucketID, name string) (live.Ver
 		BucketID string `json:"bucketId"`
 		FileName string `json:"fileName"`
 	}{bucketID, name}
-	var resp fileJSON
+	var resp fileReply
 	n, err := m.c.call(ctx, op, "b2_hide_file", r, &resp, false)
 	if err != nil {
 		var e *Error
@@ -322,7 +322,7 @@ func (m *Mutator) HideFile(ctx context.Context, bucketID, name string) (live.Ver
 		}
 		return live.Version{}, err
 	}
-	return (&versionBuilder{}).build(&resp), nil
+	return resp.v, nil
 }
 
 // GetFileInfo returns one version's metadata.

@@ -3,7 +3,9 @@ package b2client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -273,8 +275,10 @@ func (c *Conn) listVersions(ctx context.Context, bucketName, bucketID, prefix st
 	return out, nil
 }
 
-// versionPage is one b2_list_file_versions reply, decoded in a stream. A
-// failed (retried) page is decoded again from scratch.
+// versionPage is one b2_list_file_versions reply, decoded in a stream
+// through a small window (a page is never held in memory whole), each file
+// object straight into a compact Version (fastjson.go). A failed (retried)
+// page is decoded again from scratch.
 type versionPage struct {
 	vb       *versionBuilder
 	files    []live.Version
@@ -282,66 +286,190 @@ type versionPage struct {
 	nextID   *string
 }
 
-func (p *versionPage) decodeJSON(dec *json.Decoder) error {
+// pageBufPool holds the windows listing pages are read through.
+var pageBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// jsonWindow is the unread part of a response, refilled on demand.
+type jsonWindow struct {
+	r   io.Reader
+	buf []byte
+	pos int
+	eof bool
+}
+
+// fill reads more, dropping what has been consumed (growing the window when
+// one value does not fit in it).
+func (w *jsonWindow) fill() error {
+	if w.pos > 0 {
+		n := copy(w.buf, w.buf[w.pos:])
+		w.buf = w.buf[:n]
+		w.pos = 0
+	}
+	if len(w.buf) == cap(w.buf) {
+		nb := make([]byte, len(w.buf), 2*cap(w.buf)+4096)
+		copy(nb, w.buf)
+		w.buf = nb
+	}
+	n, err := w.r.Read(w.buf[len(w.buf):cap(w.buf)])
+	w.buf = w.buf[:len(w.buf)+n]
+	if err == io.EOF {
+		w.eof = true
+		return nil
+	}
+	return err
+}
+
+// States of the page decoder.
+const (
+	stOpen      = iota // before the top-level '{'
+	stFirstKey         // after '{'
+	stKey              // after ','
+	stAfter            // after a member
+	stFirstFile        // after "files": [
+	stFile             // after a file and ','
+	stAfterFile        // after a file
+)
+
+func (p *versionPage) decodeFrom(r io.Reader) error {
 	if p.files == nil {
 		p.files = make([]live.Version, 0, 1024)
 	}
 	p.files = p.files[:0]
 	p.nextName, p.nextID = nil, nil
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
+	bp := pageBufPool.Get().(*[]byte)
+	w := &jsonWindow{r: r, buf: (*bp)[:0]}
+	defer func() {
+		if cap(w.buf) <= 1<<20 {
+			*bp = w.buf[:0]
+			pageBufPool.Put(bp)
+		}
+	}()
+	state := stOpen
+	for {
+		d := w.buf
+		i := skipWS(d, w.pos)
+		next, err := i, error(nil)
+		if i >= len(d) {
+			err = errShort
+		} else {
+			switch c := d[i]; state {
+			case stOpen:
+				if c != '{' {
+					return p.badJSON(d[i:], '{')
+				}
+				next, state = i+1, stFirstKey
+			case stFirstKey, stKey:
+				if c == '}' && state == stFirstKey {
+					return nil
+				}
+				var st int
+				if next, st, err = p.member(d, i); err == nil {
+					state = st
+				}
+			case stAfter:
+				switch c {
+				case ',':
+					next, state = i+1, stKey
+				case '}':
+					return nil
+				default:
+					return syntaxError(d[i:], errors.New("malformed JSON"))
+				}
+			case stFirstFile, stFile:
+				if c == ']' && state == stFirstFile {
+					next, state = i+1, stAfter
+					break
+				}
+				var v live.Version
+				var folder bool
+				v, folder, next, err = p.vb.decodeFile(d, i, w.eof)
+				if err == nil {
+					if !folder {
+						p.files = append(p.files, v)
+					}
+					state = stAfterFile
+				}
+			case stAfterFile:
+				switch c {
+				case ',':
+					next, state = i+1, stFile
+				case ']':
+					next, state = i+1, stAfter
+				default:
+					return syntaxError(d[i:], errors.New("malformed JSON"))
+				}
+			}
+		}
+		switch {
+		case err == nil:
+			w.pos = next
+		case err == errShort && !w.eof:
+			if ferr := w.fill(); ferr != nil {
+				return ferr
+			}
+		case err == errShort:
+			if state == stOpen && len(d) == 0 {
+				return io.EOF
+			}
+			return io.ErrUnexpectedEOF
+		case err == errFallback:
+			return syntaxError(d[i:], errors.New("malformed JSON"))
+		default:
 			return err
 		}
-		key, _ := t.(string)
-		switch key {
-		case "files":
-			if err := expectDelim(dec, '['); err != nil {
-				return err
-			}
-			for dec.More() {
-				var f fileJSON
-				if err := dec.Decode(&f); err != nil {
-					return err
-				}
-				if f.Action == "folder" {
-					continue
-				}
-				p.files = append(p.files, p.vb.build(&f))
-			}
-			if err := expectDelim(dec, ']'); err != nil {
-				return err
-			}
-		case "nextFileName":
-			if err := dec.Decode(&p.nextName); err != nil {
-				return err
-			}
-		case "nextFileId":
-			if err := dec.Decode(&p.nextID); err != nil {
-				return err
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-		}
 	}
-	return expectDelim(dec, '}')
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	t, err := dec.Token()
+// member decodes one top-level member at d[i]: "files" up to its '[', or a
+// whole other member.
+func (p *versionPage) member(d []byte, i int) (next, state int, err error) {
+	ks, ke, next, plain, err := scanString(d, i)
 	if err != nil {
+		return 0, 0, err
+	}
+	key, err := unquote(d, ks, ke, plain)
+	if err != nil {
+		return 0, 0, err
+	}
+	i = skipWS(d, next)
+	if i >= len(d) {
+		return 0, 0, errShort
+	}
+	if d[i] != ':' {
+		return 0, 0, errFallback
+	}
+	i = skipWS(d, i+1)
+	if key == "files" {
+		if i >= len(d) {
+			return 0, 0, errShort
+		}
+		if d[i] != '[' {
+			return 0, 0, p.badJSON(d[i:], '[')
+		}
+		return i + 1, stFirstFile, nil
+	}
+	end, err := skipValue(d, i, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	switch key {
+	case "nextFileName":
+		err = json.Unmarshal(d[i:end], &p.nextName)
+	case "nextFileId":
+		err = json.Unmarshal(d[i:end], &p.nextID)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return end, stAfter, nil
+}
+
+// badJSON is the error for a delimiter other than want at the start of d.
+func (p *versionPage) badJSON(d []byte, want byte) error {
+	if err := syntaxError(d, nil); err != nil {
 		return err
 	}
-	if d, ok := t.(json.Delim); !ok || d != want {
-		return fmt.Errorf("unexpected JSON at offset %d: want %v", dec.InputOffset(), want)
-	}
-	return nil
+	return fmt.Errorf("unexpected JSON: want %c", want)
 }
 
 // listUnfinished pages b2_list_unfinished_large_files (at most 100 a call).

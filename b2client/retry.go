@@ -109,11 +109,24 @@ func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
 // once per call on 401 expired_auth_token / bad_auth_token (the default
 // re-authorises the connection).
 func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
+	return c.retryOp(ctx, func() string { return op }, nonIdempotent, reauth, attempt)
+}
+
+// retryOp is retry with the operation's description computed only when a
+// message needs it (per-object calls build it from several names).
+func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
+	op := ""
+	opText := func() string {
+		if op == "" {
+			op = opf()
+		}
+		return op
+	}
 	reauthed := false
 	p := c.policy
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
-			return n - 1, fmt.Errorf("%s: %w", op, err)
+			return n - 1, fmt.Errorf("%s: %w", opText(), err)
 		}
 		stale := c.current()
 		r := attempt(ctx)
@@ -121,11 +134,11 @@ func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth 
 			return n, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("%s: %w", op, err)
+			return n, fmt.Errorf("%s: %w", opText(), err)
 		}
 		var e *Error
 		if r.err != nil {
-			e = &Error{Op: op, Class: Retryable, Message: transportMessage(r.err), Err: r.err, Attempts: n}
+			e = &Error{Op: opText(), Class: Retryable, Message: transportMessage(r.err), Err: r.err, Attempts: n}
 			if nonIdempotent && r.sent {
 				e.Class = Ambiguous
 				return n, e
@@ -135,9 +148,9 @@ func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth 
 			if r.s3 {
 				cls = classifyS3(r.status, r.code, r.msg)
 			}
-			e = &Error{Op: op, Status: r.status, Code: r.code, Message: r.msg, Class: cls, Attempts: n, RetryAfter: r.retryAfter}
+			e = &Error{Op: opText(), Status: r.status, Code: r.code, Message: r.msg, Class: cls, Attempts: n, RetryAfter: r.retryAfter}
 		}
-		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && op != "authorize account" {
+		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && opText() != "authorize account" {
 			reauthed = true
 			var err error
 			if reauth != nil {
@@ -148,13 +161,13 @@ func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth 
 				err = e
 			}
 			if err != nil {
-				return n, fmt.Errorf("%s: re-authorise after %s: %w", op, r.code, err)
+				return n, fmt.Errorf("%s: re-authorise after %s: %w", opText(), r.code, err)
 			}
 			continue
 		}
 		if (e.Class == Retryable || e.Class == RateLimited) && n < p.MaxAttempts {
 			if err := p.Sleep(ctx, p.delay(n, r.retryAfter)); err != nil {
-				return n, fmt.Errorf("%s: %w (while retrying after: %v)", op, err, e)
+				return n, fmt.Errorf("%s: %w (while retrying after: %v)", opText(), err, e)
 			}
 			continue
 		}
@@ -170,30 +183,46 @@ func transportMessage(err error) string {
 
 // doJSON performs one JSON request: POST (or GET for authorize) with the
 // given Authorization header. resp receives the decoded 200 body.
-func (c *Conn) doJSON(ctx context.Context, method, url, authz string, body []byte, resp any) attemptResult {
+//
+// track asks whether the request was completely written (attemptResult.sent,
+// which only matters for non-idempotent calls); without it a failure counts
+// as sent.
+func (c *Conn) doJSON(ctx context.Context, method, url, authz string, body []byte, resp any, track bool) attemptResult {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	var wrote bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote = true
-		}
-	}}
-	tctx := httptrace.WithClientTrace(ctx, trace)
-	req, err := http.NewRequestWithContext(tctx, method, url, rd)
+	var wrote *bool
+	if track {
+		wrote = new(bool)
+		trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				*wrote = true
+			}
+		}}
+		ctx = httptrace.WithClientTrace(ctx, trace)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return attemptResult{err: err}
 	}
+	// Canonical header names, set directly.
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonContentType
 	}
-	req.Header.Set("Authorization", authz)
-	req.Header.Set("User-Agent", c.ua)
+	req.Header["Authorization"] = []string{authz}
+	if c.uaHeader != nil {
+		req.Header["User-Agent"] = c.uaHeader
+	} else {
+		req.Header["User-Agent"] = []string{c.ua}
+	}
 	hresp, err := c.client.Do(req)
-	return c.finish(hresp, err, &wrote, resp)
+	return c.finish(hresp, err, wrote, resp)
 }
+
+// jsonContentType is the Content-Type header of every JSON request (never
+// modified by net/http).
+var jsonContentType = []string{"application/json"}
 
 // finish reads a response into an attemptResult. wrote reports whether the
 // request was known to be completely written (nil: unknown).
@@ -215,9 +244,18 @@ func (c *Conn) finish(hresp *http.Response, err error, wrote *bool, resp any) at
 			return attemptResult{status: 200}
 		}
 		var err error
-		if sd, ok := resp.(streamDecoder); ok {
-			err = sd.decodeJSON(json.NewDecoder(hresp.Body))
-		} else {
+		switch rd := resp.(type) {
+		case readerDecoder:
+			err = rd.decodeFrom(hresp.Body)
+		case bytesDecoder:
+			bp := getBuf()
+			var data []byte
+			if data, err = readAllInto((*bp)[:0], hresp.Body); err == nil {
+				err = rd.decodeBytes(data)
+			}
+			*bp = data
+			putBuf(bp)
+		default:
 			err = json.NewDecoder(hresp.Body).Decode(resp)
 		}
 		if err != nil {
@@ -250,10 +288,16 @@ func (c *Conn) finish(hresp *http.Response, err error, wrote *bool, resp any) at
 	return r
 }
 
-// streamDecoder is a response that decodes itself token by token, so a
-// large page is never held in memory whole.
-type streamDecoder interface {
-	decodeJSON(dec *json.Decoder) error
+// readerDecoder is a response that decodes itself as it reads, so a large
+// page is never held in memory whole.
+type readerDecoder interface {
+	decodeFrom(r io.Reader) error
+}
+
+// bytesDecoder is a (small) response that decodes itself from the whole
+// body, read into a pooled buffer.
+type bytesDecoder interface {
+	decodeBytes(data []byte) error
 }
 
 // isPreSendError reports errors that happen before a request can have
@@ -286,6 +330,20 @@ func (c *Conn) callPath(ctx context.Context, op, path string, req, resp any, non
 	}
 	return c.retry(ctx, op, nonIdempotent, nil, func(ctx context.Context) attemptResult {
 		a := c.current()
-		return c.doJSON(ctx, "POST", a.apiURL+path, a.token, body, resp)
+		return c.doJSON(ctx, "POST", a.apiURL+path, a.token, body, resp, nonIdempotent)
+	})
+}
+
+// callLazy is call with the operation's description built only when a
+// message needs it.
+func (c *Conn) callLazy(ctx context.Context, op func() string, api string, req, resp any, nonIdempotent bool) (int, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op(), err)
+	}
+	path := "/b2api/v4/" + api
+	return c.retryOp(ctx, op, nonIdempotent, nil, func(ctx context.Context) attemptResult {
+		a := c.current()
+		return c.doJSON(ctx, "POST", a.apiURL+path, a.token, body, resp, nonIdempotent)
 	})
 }

@@ -237,7 +237,7 @@ func (c *Conn) rawUpload(ctx context.Context, bucketName, name, contentType stri
 		UploadURL string `json:"uploadUrl"`
 		Token     string `json:"authorizationToken"`
 	}
-	if r := c.doJSON(ctx, "POST", a.apiURL+"/b2api/v4/b2_get_upload_url", a.token, body, &up); !r.ok() {
+	if r := c.doJSON(ctx, "POST", a.apiURL+"/b2api/v4/b2_get_upload_url", a.token, body, &up, false); !r.ok() {
 		return r
 	}
 	req, err := http.NewRequestWithContext(ctx, "POST", up.UploadURL, bytes.NewReader(data))

@@ -235,6 +235,8 @@ func (k *keyJSON) toLive() live.Key {
 type versionBuilder struct {
 	in       *live.Interner
 	lastName string
+	// ctypes caches interned content types by value (lean decoding).
+	ctypes map[string]string
 }
 
 func (vb *versionBuilder) build(f *fileJSON) live.Version {

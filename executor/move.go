@@ -180,12 +180,14 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	// older version resurfacing with other content.
 	// The plan lists versions newest first: reverse, then order by upload
 	// time (stable, so equal timestamps keep listing order reversed).
-	for i, j := 0, len(deletes)-1; i < j; i, j = i+1, j-1 {
-		deletes[i], deletes[j] = deletes[j], deletes[i]
+	if len(deletes) > 1 {
+		for i, j := 0, len(deletes)-1; i < j; i, j = i+1, j-1 {
+			deletes[i], deletes[j] = deletes[j], deletes[i]
+		}
+		sort.SliceStable(deletes, func(i, j int) bool {
+			return mv.Sources[deletes[i].Src].Uploaded < mv.Sources[deletes[j].Src].Uploaded
+		})
 	}
-	sort.SliceStable(deletes, func(i, j int) bool {
-		return mv.Sources[deletes[i].Src].Uploaded < mv.Sources[deletes[j].Src].Uploaded
-	})
 	if mr.batch != nil && len(deletes) == 1 {
 		// One version to remove: it joins a batch, and the object is
 		// reported when its batch has been sent. Names with several

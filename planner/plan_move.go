@@ -262,7 +262,12 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			}
 		}
 		if len(allCopies) == 0 {
-			m.Hidden = append(m.Hidden, name)
+			// A name hidden by an earlier run of this same move (latest +
+			// hide) has its newest upload at the destination: nothing to
+			// report. Other hidden names are left alone and listed.
+			if !(latest && m.Source == "hide" && hiddenAfterMove(src[gi:gk], dst, j, to, suffix)) {
+				m.Hidden = append(m.Hidden, name)
+			}
 			continue
 		}
 		if len(to)+len(suffix) > MaxNameBytes {
@@ -287,13 +292,8 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			}
 		}
 		// Destination versions of the name: advance the merge pointer.
-		for j < len(dst) && tail(dst[j].Name, len(to)) < suffix {
-			j++
-		}
-		dj := j
-		for dj < len(dst) && tail(dst[dj].Name, len(to)) == suffix {
-			dj++
-		}
+		var dj int
+		j, dj = destRange(dst, j, to, suffix)
 		dvs := dst[j:dj]
 		destIsSource := srcUnderDest && strings.HasPrefix(suffix, from[len(to):])
 		if destIsSource && m.Source == "delete" {
@@ -447,6 +447,45 @@ func conflict(s *live.Version, dest string, d *live.Version, res, reason string)
 		}
 	}
 	return c
+}
+
+// destRange returns the range [lo, hi) of dst holding the versions of the
+// destination name to+suffix, searching from j (dst is in name order).
+func destRange(dst []live.Version, j int, to, suffix string) (lo, hi int) {
+	for j < len(dst) && tail(dst[j].Name, len(to)) < suffix {
+		j++
+	}
+	hi = j
+	for hi < len(dst) && tail(dst[hi].Name, len(to)) == suffix {
+		hi++
+	}
+	return j, hi
+}
+
+// hiddenAfterMove reports whether a source name whose newest version is a
+// hide marker has the content of its newest upload visible at the
+// destination: the mark of a completed latest + hide move.
+func hiddenAfterMove(versions, dst []live.Version, j int, to, suffix string) bool {
+	var up *live.Version
+	for x := range versions {
+		if versions[x].Action == live.ActionUpload {
+			up = &versions[x]
+			break
+		}
+	}
+	if up == nil {
+		return false
+	}
+	lo, hi := destRange(dst, j, to, suffix)
+	for x := lo; x < hi; x++ {
+		switch dst[x].Action {
+		case live.ActionUpload:
+			return sameContent(up, &dst[x])
+		case live.ActionHide:
+			return false
+		}
+	}
+	return false
 }
 
 func tail(s string, n int) string {

@@ -175,14 +175,7 @@ func opAuthorize(c *call) (any, error) {
 // ---- keys ----
 
 func opCreateKey(c *call) (any, error) {
-	t, err := c.auth("writeKeys")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	_, p, err := c.adminArgs("writeKeys")
 	if err != nil {
 		return nil, err
 	}
@@ -298,14 +291,7 @@ func opCreateKey(c *call) (any, error) {
 }
 
 func opListKeys(c *call) (any, error) {
-	t, err := c.auth("listKeys")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	_, p, err := c.adminArgs("listKeys")
 	if err != nil {
 		return nil, err
 	}
@@ -358,14 +344,7 @@ func billed(n int) int64 {
 }
 
 func opDeleteKey(c *call) (any, error) {
-	t, err := c.auth("deleteKeys")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	_, p, err := c.adminArgs("deleteKeys")
 	if err != nil {
 		return nil, err
 	}
@@ -394,4 +373,96 @@ func opDeleteKey(c *call) (any, error) {
 		return nil, err
 	}
 	return c.keyObject(k, false), nil
+}
+
+// authArgs is the common preamble of a native call: authenticate the account
+// token and check capability (auth), then parse the JSON body.
+func (c *call) authArgs(capability string) (*token, *params, error) {
+	t, err := c.auth(capability)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, p, nil
+}
+
+// adminArgs is authArgs for the account-level calls (keys, bucket
+// create/update/delete): the key must also be unrestricted, checked before
+// the body is parsed.
+func (c *call) adminArgs(capability string) (*token, *params, error) {
+	t, err := c.auth(capability)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.requireUnrestricted(); err != nil {
+		return nil, nil, err
+	}
+	p, err := c.args()
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, p, nil
+}
+
+// bucketArg reads the required bucketId field and checks it against the
+// key's bucket allow-list; whether the bucket exists is the caller's check.
+func (t *token) bucketArg(p *params) (string, error) {
+	id, err := p.reqStr("bucketId")
+	if err != nil {
+		return "", err
+	}
+	if err := t.checkBucket(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// bucketArgs is authArgs followed by bucketArg.
+func (c *call) bucketArgs(capability string) (*token, *params, string, error) {
+	t, p, err := c.authArgs(capability)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	id, err := t.bucketArg(p)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return t, p, id, nil
+}
+
+// bucketFileArgs is the preamble of the calls naming a file in a bucket
+// (hide_file, start_large_file): bucketArgs, then the required fileName
+// checked against the key's namePrefix and then validated.
+func (c *call) bucketFileArgs(capability string) (t *token, p *params, bucketID, name string, err error) {
+	t, p, bucketID, err = c.bucketArgs(capability)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	name, err = p.reqStr("fileName")
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if err := t.checkName(name); err != nil {
+		return nil, nil, "", "", err
+	}
+	if err := validFileName(name); err != nil {
+		return nil, nil, "", "", err
+	}
+	return t, p, bucketID, name, nil
+}
+
+// fileIDArgs is authArgs followed by fileArg on the fileId field.
+func (c *call) fileIDArgs(capability string) (t *token, p *params, fid, bid string, id uint64, err error) {
+	t, p, err = c.authArgs(capability)
+	if err != nil {
+		return nil, nil, "", "", 0, err
+	}
+	fid, bid, id, err = c.fileArg(p, t, "fileId")
+	if err != nil {
+		return nil, nil, "", "", 0, err
+	}
+	return t, p, fid, bid, id, nil
 }

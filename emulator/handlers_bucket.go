@@ -33,6 +33,17 @@ func parseSSE(r sseReq) (bool, error) {
 	return true, nil
 }
 
+// sseArg reads an optional server-side encryption object field of a file
+// call (false when absent).
+func sseArg(p *params, field string) (bool, error) {
+	var sr sseReq
+	ok, err := p.decode(field, &sr)
+	if err != nil || !ok {
+		return false, err
+	}
+	return parseSSE(sr)
+}
+
 func parseDefaultRetention(r defRetentionReq) (defaultRetention, error) {
 	if r.Mode == nil {
 		if r.Period != nil {
@@ -170,14 +181,7 @@ func (bs *bucketSettings) apply(b *bucket) {
 }
 
 func opCreateBucket(c *call) (any, error) {
-	t, err := c.auth("writeBuckets")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.adminArgs("writeBuckets")
 	if err != nil {
 		return nil, err
 	}
@@ -226,14 +230,7 @@ func opCreateBucket(c *call) (any, error) {
 }
 
 func opUpdateBucket(c *call) (any, error) {
-	t, err := c.auth("writeBuckets")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.adminArgs("writeBuckets")
 	if err != nil {
 		return nil, err
 	}
@@ -286,11 +283,7 @@ var defaultBucketTypes = map[string]bool{"allPublic": true, "allPrivate": true, 
 var knownBucketTypes = map[string]bool{"allPublic": true, "allPrivate": true, "snapshot": true, "restricted": true, "shared": true}
 
 func opListBuckets(c *call) (any, error) {
-	t, err := c.auth("listBuckets")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.authArgs("listBuckets")
 	if err != nil {
 		return nil, err
 	}
@@ -359,14 +352,7 @@ func opListBuckets(c *call) (any, error) {
 }
 
 func opDeleteBucket(c *call) (any, error) {
-	t, err := c.auth("deleteBuckets")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.requireUnrestricted(); err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	_, p, err := c.adminArgs("deleteBuckets")
 	if err != nil {
 		return nil, err
 	}

@@ -32,19 +32,8 @@ var overrideParams = []struct{ param, header string }{
 }
 
 func opGetDownloadAuthorization(c *call) (any, error) {
-	t, err := c.auth("shareFiles")
+	t, p, id, err := c.bucketArgs("shareFiles")
 	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	id, err := p.reqStr("bucketId")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkBucket(id); err != nil {
 		return nil, err
 	}
 	prefix, ok, err := p.str("fileNamePrefix")

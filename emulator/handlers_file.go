@@ -251,19 +251,8 @@ func (c *call) readContent(limit int64) (*content, error) {
 // ---- b2_get_upload_url / b2_upload_file ----
 
 func opGetUploadURL(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
+	t, _, id, err := c.bucketArgs("writeFiles")
 	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	id, err := p.reqStr("bucketId")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkBucket(id); err != nil {
 		return nil, err
 	}
 	st := c.s.st
@@ -298,24 +287,40 @@ func infoFromHeaders(h http.Header) ([]kv, error) {
 	return sortInfo(info), nil
 }
 
-func opUploadFile(c *call) (any, error) {
+// uploadAuth is the preamble of upload_file and upload_part: POST only, the
+// upload token of that kind (tokUpload or tokPart), issued for the bucket or
+// large file named by the URL (urlID, its first path element), and not in use
+// by another upload. It claims the token: the caller must release t.busy.
+func (c *call) uploadAuth(kind uint8) (t *token, urlID string, err error) {
 	if c.r.Method != http.MethodPost {
-		return nil, errMethod(c.r.Method)
+		return nil, "", errMethod(c.r.Method)
 	}
-	st := c.s.st
-	t, err := st.lookupToken(c.r.Header.Get("Authorization"), tokUpload)
+	t, err = c.s.st.lookupToken(c.r.Header.Get("Authorization"), kind)
+	if err != nil {
+		return nil, "", err
+	}
+	c.tok = t
+	urlID, _, _ = strings.Cut(c.tail, "/")
+	want := t.bucketID
+	if kind == tokPart {
+		want = fileIDString(t.bucketID, t.fileID)
+	}
+	if urlID != want {
+		return nil, "", errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
+	}
+	if !t.busy.CompareAndSwap(false, true) {
+		return nil, "", errCode(400, "auth_token_limit", "more than one upload using auth token "+c.r.Header.Get("Authorization"))
+	}
+	return t, urlID, nil
+}
+
+func opUploadFile(c *call) (any, error) {
+	t, _, err := c.uploadAuth(tokUpload)
 	if err != nil {
 		return nil, err
 	}
-	c.tok = t
-	pathBucket, _, _ := strings.Cut(c.tail, "/")
-	if pathBucket != t.bucketID {
-		return nil, errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
-	}
-	if !t.busy.CompareAndSwap(false, true) {
-		return nil, errCode(400, "auth_token_limit", "more than one upload using auth token "+c.r.Header.Get("Authorization"))
-	}
 	defer t.busy.Store(false)
+	st := c.s.st
 	if !t.key.has("writeFiles") {
 		return nil, errUnauthorized("application key does not have the writeFiles capability")
 	}
@@ -421,12 +426,23 @@ func opUploadFile(c *call) (any, error) {
 
 // ---- listing ----
 
-func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, string, int, error) {
-	id, err := p.reqStr("bucketId")
+// listCall is the preamble of the listing calls: authArgs("listFiles"),
+// then listArgs.
+func (c *call) listCall(prefixField string) (p *params, b *bucket, prefix string, max int, err error) {
+	t, p, err := c.authArgs("listFiles")
 	if err != nil {
-		return nil, "", 0, err
+		return nil, nil, "", 0, err
 	}
-	if err := t.checkBucket(id); err != nil {
+	b, prefix, max, err = c.listArgs(p, t, prefixField)
+	if err != nil {
+		return nil, nil, "", 0, err
+	}
+	return p, b, prefix, max, nil
+}
+
+func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, string, int, error) {
+	id, err := t.bucketArg(p)
+	if err != nil {
 		return nil, "", 0, err
 	}
 	prefix, err := p.optStr(prefixField)
@@ -463,15 +479,7 @@ func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, strin
 }
 
 func opListFileNames(c *call) (any, error) {
-	t, err := c.auth("listFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	b, prefix, max, err := c.listArgs(p, t, "prefix")
+	p, b, prefix, max, err := c.listCall("prefix")
 	if err != nil {
 		return nil, err
 	}
@@ -504,15 +512,7 @@ func opListFileNames(c *call) (any, error) {
 }
 
 func opListFileVersions(c *call) (any, error) {
-	t, err := c.auth("listFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	b, prefix, max, err := c.listArgs(p, t, "prefix")
+	p, b, prefix, max, err := c.listCall("prefix")
 	if err != nil {
 		return nil, err
 	}
@@ -582,15 +582,7 @@ func (c *call) fileArg(p *params, t *token, field string) (string, string, uint6
 }
 
 func opGetFileInfo(c *call) (any, error) {
-	t, err := c.auth("readFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	t, _, fid, bid, id, err := c.fileIDArgs("readFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -615,29 +607,8 @@ func opGetFileInfo(c *call) (any, error) {
 }
 
 func opHideFile(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
+	_, _, id, name, err := c.bucketFileArgs("writeFiles")
 	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	id, err := p.reqStr("bucketId")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkBucket(id); err != nil {
-		return nil, err
-	}
-	name, err := p.reqStr("fileName")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkName(name); err != nil {
-		return nil, err
-	}
-	if err := validFileName(name); err != nil {
 		return nil, err
 	}
 	st := c.s.st
@@ -672,11 +643,7 @@ func opHideFile(c *call) (any, error) {
 }
 
 func opDeleteFileVersion(c *call) (any, error) {
-	t, err := c.auth("deleteFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.authArgs("deleteFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -745,12 +712,43 @@ func copyRange(s string, size int64) (int64, int64, error) {
 	return start, end - start + 1, nil
 }
 
-func opCopyFile(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
+// copySpan is the byte span a copy takes from a source of size bytes: all of
+// it, or the optional range field ("bytes=a-b", checked by copyRange).
+func copySpan(rng string, hasRange bool, size int64) (off, n int64, err error) {
+	if !hasRange {
+		return 0, size, nil
+	}
+	return copyRange(rng, size)
+}
+
+// copySourceArg resolves the source of copy_file/copy_part (store.mu held),
+// in this order: unknown → 404 not_found, name outside the key's namePrefix
+// → 401, private bucket without readFiles → 401, not an uploaded version →
+// 400.
+func (c *call) copySourceArg(t *token, fid, bid string, id uint64) (*version, error) {
+	sb := c.s.st.buckets[bid]
+	var se *nameEntry
+	var sv *version
+	if sb != nil {
+		se, sv = sb.find(id)
+	}
+	if sv == nil {
+		return nil, errNotFound("source file not found: " + fid)
+	}
+	if err := t.checkName(se.name); err != nil {
 		return nil, err
 	}
-	p, err := c.args()
+	if sb.Type != "allPublic" && !t.key.has("readFiles") {
+		return nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
+	}
+	if sv.kind != kindUpload {
+		return nil, errBadRequest("source " + fid + " is not an uploaded file version")
+	}
+	return sv, nil
+}
+
+func opCopyFile(c *call) (any, error) {
+	t, p, err := c.authArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -817,14 +815,9 @@ func opCopyFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sse := false
-	var sr sseReq
-	if ok, err := p.decode("destinationServerSideEncryption", &sr); err != nil {
+	sse, err := sseArg(p, "destinationServerSideEncryption")
+	if err != nil {
 		return nil, err
-	} else if ok {
-		if sse, err = parseSSE(sr); err != nil {
-			return nil, err
-		}
 	}
 	if p.has("sourceServerSideEncryption") {
 		var ss sseReq
@@ -838,39 +831,20 @@ func opCopyFile(c *call) (any, error) {
 
 	st := c.s.st
 	st.mu.Lock()
-	sb := st.buckets[srcBID]
-	var se *nameEntry
-	var sv *version
-	if sb != nil {
-		se, sv = sb.find(srcID)
-	}
-	if sv == nil {
-		st.mu.Unlock()
-		return nil, errNotFound("source file not found: " + srcFID)
-	}
-	if err := t.checkName(se.name); err != nil {
+	sv, err := c.copySourceArg(t, srcFID, srcBID, srcID)
+	if err != nil {
 		st.mu.Unlock()
 		return nil, err
-	}
-	if sb.Type != "allPublic" && !t.key.has("readFiles") {
-		st.mu.Unlock()
-		return nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
-	}
-	if sv.kind != kindUpload {
-		st.mu.Unlock()
-		return nil, errBadRequest("source " + srcFID + " is not an uploaded file version")
 	}
 	db := st.buckets[dstBID]
 	if db == nil {
 		st.mu.Unlock()
 		return nil, errCode(400, "bad_bucket_id", "no such destination bucket: "+dstBID)
 	}
-	off, n := int64(0), sv.size
-	if hasRange {
-		if off, n, err = copyRange(rng, sv.size); err != nil {
-			st.mu.Unlock()
-			return nil, err
-		}
+	off, n, err := copySpan(rng, hasRange, sv.size)
+	if err != nil {
+		st.mu.Unlock()
+		return nil, err
 	}
 	if n > st.opts.MaxCopySize {
 		st.mu.Unlock()
@@ -979,11 +953,7 @@ func (c *call) lockTarget(p *params, t *token) (*bucket, *nameEntry, *version, s
 }
 
 func opUpdateFileRetention(c *call) (any, error) {
-	t, err := c.auth("writeFileRetentions")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.authArgs("writeFileRetentions")
 	if err != nil {
 		return nil, err
 	}
@@ -1044,11 +1014,7 @@ func opUpdateFileRetention(c *call) (any, error) {
 }
 
 func opUpdateFileLegalHold(c *call) (any, error) {
-	t, err := c.auth("writeFileLegalHolds")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.authArgs("writeFileLegalHolds")
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package emulator
 import (
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,29 +27,8 @@ func (st *store) dropLarge(id uint64) []dbOp {
 }
 
 func opStartLargeFile(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
+	t, p, id, name, err := c.bucketFileArgs("writeFiles")
 	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	id, err := p.reqStr("bucketId")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkBucket(id); err != nil {
-		return nil, err
-	}
-	name, err := p.reqStr("fileName")
-	if err != nil {
-		return nil, err
-	}
-	if err := t.checkName(name); err != nil {
-		return nil, err
-	}
-	if err := validFileName(name); err != nil {
 		return nil, err
 	}
 	ctIn, err := p.reqStr("contentType")
@@ -73,14 +51,9 @@ func opStartLargeFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sse := false
-	var sr sseReq
-	if ok, err := p.decode("serverSideEncryption", &sr); err != nil {
+	sse, err := sseArg(p, "serverSideEncryption")
+	if err != nil {
 		return nil, err
-	} else if ok {
-		if sse, err = parseSSE(sr); err != nil {
-			return nil, err
-		}
 	}
 	var customTS int64
 	if ts, ok, err := p.int("customUploadTimestamp"); err != nil {
@@ -139,15 +112,7 @@ func (c *call) largeArg(fid string, bid string, id uint64, t *token) (*largeFile
 }
 
 func opGetUploadPartURL(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	t, _, fid, bid, id, err := c.fileIDArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -204,23 +169,12 @@ func (st *store) storePart(lf *largeFile, pt *part) uint64 {
 }
 
 func opUploadPart(c *call) (any, error) {
-	if c.r.Method != http.MethodPost {
-		return nil, errMethod(c.r.Method)
-	}
-	st := c.s.st
-	t, err := st.lookupToken(c.r.Header.Get("Authorization"), tokPart)
+	t, pathFile, err := c.uploadAuth(tokPart)
 	if err != nil {
 		return nil, err
 	}
-	c.tok = t
-	pathFile, _, _ := strings.Cut(c.tail, "/")
-	if pathFile != fileIDString(t.bucketID, t.fileID) {
-		return nil, errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
-	}
-	if !t.busy.CompareAndSwap(false, true) {
-		return nil, errCode(400, "auth_token_limit", "more than one upload using auth token "+c.r.Header.Get("Authorization"))
-	}
 	defer t.busy.Store(false)
+	st := c.s.st
 	n, err := partNumber(c.r.Header.Get("X-Bz-Part-Number"))
 	if err != nil {
 		return nil, err
@@ -255,11 +209,7 @@ func opUploadPart(c *call) (any, error) {
 }
 
 func opCopyPart(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
+	t, p, err := c.authArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -292,34 +242,15 @@ func opCopyPart(c *call) (any, error) {
 		st.mu.Unlock()
 		return nil, err
 	}
-	sb := st.buckets[srcBID]
-	var se *nameEntry
-	var sv *version
-	if sb != nil {
-		se, sv = sb.find(srcID)
-	}
-	if sv == nil {
-		st.mu.Unlock()
-		return nil, errNotFound("source file not found: " + srcFID)
-	}
-	if err := t.checkName(se.name); err != nil {
+	sv, err := c.copySourceArg(t, srcFID, srcBID, srcID)
+	if err != nil {
 		st.mu.Unlock()
 		return nil, err
 	}
-	if sb.Type != "allPublic" && !t.key.has("readFiles") {
+	off, n, err := copySpan(rng, hasRange, sv.size)
+	if err != nil {
 		st.mu.Unlock()
-		return nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
-	}
-	if sv.kind != kindUpload {
-		st.mu.Unlock()
-		return nil, errBadRequest("source " + srcFID + " is not an uploaded file version")
-	}
-	off, n := int64(0), sv.size
-	if hasRange {
-		if off, n, err = copyRange(rng, sv.size); err != nil {
-			st.mu.Unlock()
-			return nil, err
-		}
+		return nil, err
 	}
 	if n > maxPartSize {
 		st.mu.Unlock()
@@ -357,15 +288,7 @@ func opCopyPart(c *call) (any, error) {
 }
 
 func opFinishLargeFile(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	t, p, fid, bid, id, err := c.fileIDArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -432,15 +355,7 @@ func opFinishLargeFile(c *call) (any, error) {
 }
 
 func opCancelLargeFile(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	t, _, fid, bid, id, err := c.fileIDArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -462,15 +377,7 @@ func opCancelLargeFile(c *call) (any, error) {
 }
 
 func opListParts(c *call) (any, error) {
-	t, err := c.auth("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	t, p, fid, bid, id, err := c.fileIDArgs("writeFiles")
 	if err != nil {
 		return nil, err
 	}
@@ -523,15 +430,7 @@ func opListParts(c *call) (any, error) {
 }
 
 func opListUnfinished(c *call) (any, error) {
-	t, err := c.auth("listFiles")
-	if err != nil {
-		return nil, err
-	}
-	p, err := c.args()
-	if err != nil {
-		return nil, err
-	}
-	b, prefix, max, err := c.listArgs(p, t, "namePrefix")
+	p, b, prefix, max, err := c.listCall("namePrefix")
 	if err != nil {
 		return nil, err
 	}

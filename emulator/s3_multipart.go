@@ -41,25 +41,11 @@ func (x *s3req) partNumber() (int, error) {
 func partETag(pt *part) string { return `"` + hex.EncodeToString(pt.md5[:]) + `"` }
 
 func s3CreateMultipartUpload(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
+	b, err := x.newObjectTarget()
 	if err != nil {
 		return err
 	}
-	if err := x.checkName(x.key); err != nil {
-		return err
-	}
-	if err := x.validKey(); err != nil {
-		return err
-	}
-	ct, info, err := x.metaFromHeaders(x.key)
-	if err != nil {
-		return err
-	}
-	sse, err := x.sseFromHeaders()
-	if err != nil {
-		return err
-	}
-	lr, err := x.lockFromS3Headers()
+	ct, info, sse, lr, err := x.newObjectHeaders()
 	if err != nil {
 		return err
 	}
@@ -98,14 +84,7 @@ func s3CreateMultipartUpload(x *s3req) error {
 }
 
 func s3UploadPart(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
-	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
-		return err
-	}
-	n, err := x.partNumber()
+	b, n, err := x.partTarget()
 	if err != nil {
 		return err
 	}
@@ -146,14 +125,7 @@ func s3UploadPart(x *s3req) error {
 }
 
 func s3UploadPartCopy(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
-	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
-		return err
-	}
-	n, err := x.partNumber()
+	b, n, err := x.partTarget()
 	if err != nil {
 		return err
 	}
@@ -174,14 +146,10 @@ func s3UploadPartCopy(x *s3req) error {
 		st.mu.Unlock()
 		return errNoSuchBucket(sb.Name)
 	}
-	sv, err := x.readableVersion(sb, skey, svid, true)
+	sv, err := x.copySourceVersion(sb, skey, svid)
 	if err != nil {
 		st.mu.Unlock()
 		return err
-	}
-	if nm, err := preconditions(x.r.Header, "X-Amz-Copy-Source-", x.s.etag(sb, sv), sv.ts); err != nil || nm {
-		st.mu.Unlock()
-		return s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
 	}
 	off, size := int64(0), sv.size
 	if rng != "" {
@@ -232,11 +200,8 @@ func s3UploadPartCopy(x *s3req) error {
 }
 
 func s3CompleteMultipartUpload(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
+	b, err := x.objectBucket("writeFiles")
 	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
 		return err
 	}
 	body, err := x.readSmallBody(4 << 20)
@@ -315,11 +280,8 @@ func s3CompleteMultipartUpload(x *s3req) error {
 }
 
 func s3AbortMultipartUpload(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
+	b, err := x.objectBucket("writeFiles")
 	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
 		return err
 	}
 	st := x.st
@@ -341,11 +303,8 @@ func s3AbortMultipartUpload(x *s3req) error {
 }
 
 func s3ListParts(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
+	b, err := x.objectBucket("writeFiles")
 	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
 		return err
 	}
 	marker := 0
@@ -452,4 +411,18 @@ func s3ListMultipartUploads(x *s3req) error {
 	}
 	writeXML(x.w, 200, res)
 	return nil
+}
+
+// partTarget is the preamble of UploadPart and UploadPartCopy:
+// objectBucket("writeFiles"), then the partNumber query parameter.
+func (x *s3req) partTarget() (*bucket, int, error) {
+	b, err := x.objectBucket("writeFiles")
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := x.partNumber()
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, n, nil
 }

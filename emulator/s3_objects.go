@@ -466,25 +466,11 @@ func (x *s3req) validKey() error {
 }
 
 func s3PutObject(x *s3req) error {
-	b, err := x.bucketFor("writeFiles")
+	b, err := x.newObjectTarget()
 	if err != nil {
 		return err
 	}
-	if err := x.checkName(x.key); err != nil {
-		return err
-	}
-	if err := x.validKey(); err != nil {
-		return err
-	}
-	ct, info, err := x.metaFromHeaders(x.key)
-	if err != nil {
-		return err
-	}
-	sse, err := x.sseFromHeaders()
-	if err != nil {
-		return err
-	}
-	lr, err := x.lockFromS3Headers()
+	ct, info, sse, lr, err := x.newObjectHeaders()
 	if err != nil {
 		return err
 	}
@@ -587,6 +573,19 @@ func (x *s3req) copySourceBucket() (*bucket, string, string, error) {
 	return sb, key, vid, nil
 }
 
+// copySourceVersion resolves the copy source version (store.mu held) and
+// applies the X-Amz-Copy-Source-If-* preconditions (412 when one fails).
+func (x *s3req) copySourceVersion(sb *bucket, key, vid string) (*version, error) {
+	sv, err := x.readableVersion(sb, key, vid, true)
+	if err != nil {
+		return nil, err
+	}
+	if nm, err := preconditions(x.r.Header, "X-Amz-Copy-Source-", x.s.etag(sb, sv), sv.ts); err != nil || nm {
+		return nil, s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	}
+	return sv, nil
+}
+
 // hashCopy fills md5/sha1 of v from its (pinned) segments, outside the lock.
 func (st *store) hashCopy(v *version) error {
 	var pt part
@@ -599,14 +598,8 @@ func (st *store) hashCopy(v *version) error {
 }
 
 func s3CopyObject(x *s3req) error {
-	db, err := x.bucketFor("writeFiles")
+	db, err := x.newObjectTarget()
 	if err != nil {
-		return err
-	}
-	if err := x.checkName(x.key); err != nil {
-		return err
-	}
-	if err := x.validKey(); err != nil {
 		return err
 	}
 	sb, skey, svid, err := x.copySourceBucket()
@@ -644,14 +637,10 @@ func s3CopyObject(x *s3req) error {
 		st.mu.Unlock()
 		return errNoSuchBucket(x.bucket)
 	}
-	sv, err := x.readableVersion(sb, skey, svid, true)
+	sv, err := x.copySourceVersion(sb, skey, svid)
 	if err != nil {
 		st.mu.Unlock()
 		return err
-	}
-	if nm, err := preconditions(x.r.Header, "X-Amz-Copy-Source-", x.s.etag(sb, sv), sv.ts); err != nil || nm {
-		st.mu.Unlock()
-		return s3err(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
 	}
 	if sv.size > st.opts.MaxCopySize {
 		st.mu.Unlock()
@@ -880,4 +869,49 @@ func s3DeleteObjects(x *s3req) error {
 	}
 	writeXML(x.w, 200, res)
 	return nil
+}
+
+// objectBucket is the preamble of a call on the request's object key: the
+// capability, the bucket (allow-list), then the key's namePrefix.
+func (x *s3req) objectBucket(capability string) (*bucket, error) {
+	b, err := x.bucketFor(capability)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.checkName(x.key); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// newObjectTarget is objectBucket("writeFiles") for a call creating an
+// object (PutObject, CopyObject, CreateMultipartUpload): the key is also
+// validated.
+func (x *s3req) newObjectTarget() (*bucket, error) {
+	b, err := x.objectBucket("writeFiles")
+	if err != nil {
+		return nil, err
+	}
+	if err := x.validKey(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// newObjectHeaders reads the request headers describing a new object, in
+// this order: content type and metadata, server-side encryption, Object Lock.
+func (x *s3req) newObjectHeaders() (ct string, info []kv, sse bool, lr lockReq, err error) {
+	ct, info, err = x.metaFromHeaders(x.key)
+	if err != nil {
+		return "", nil, false, lockReq{}, err
+	}
+	sse, err = x.sseFromHeaders()
+	if err != nil {
+		return "", nil, false, lockReq{}, err
+	}
+	lr, err = x.lockFromS3Headers()
+	if err != nil {
+		return "", nil, false, lockReq{}, err
+	}
+	return ct, info, sse, lr, nil
 }

@@ -115,8 +115,14 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	if o.Parallelism <= 0 {
 		o.Parallelism = DefaultParallelism
 	}
+	// Limits not set here come from the plan, which recorded the endpoint's
+	// when it was made with them (a saved plan applies with the limits it
+	// was planned with).
 	if o.MaxCopyFileSize <= 0 {
-		o.MaxCopyFileSize = planner.MaxCopyFileSize
+		o.MaxCopyFileSize = p.CopyLimits().MaxCopyFileSize
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = p.PartSize // 0: the connection's recommended size
 	}
 	if o.Now == nil {
 		o.Now = time.Now

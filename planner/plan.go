@@ -177,7 +177,7 @@ type Plan struct {
 	Targets       []string  `json:"targets,omitempty"`
 	Prune         bool      `json:"prune,omitempty"`
 	// MaxCopyFileSize and PartSize are the copy limits the plan assumed
-	// (Options; plan file 1.1). 0 (a 1.0 plan file) = B2's defaults.
+	// (Options; plan file 1.1). 0 = B2's defaults (not given, or a 1.0 file).
 	MaxCopyFileSize int64 `json:"max_copy_file_size,omitempty"`
 	PartSize        int64 `json:"part_size,omitempty"`
 

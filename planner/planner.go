@@ -80,8 +80,10 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 		declaredBuckets: map[string]*config.Bucket{},
 		ids:             map[string]string{},
 	}
-	lim := CopyLimits{MaxCopyFileSize: opts.MaxCopyFileSize, PartSize: opts.PartSize}.withDefaults()
-	pl.p.MaxCopyFileSize, pl.p.PartSize = lim.MaxCopyFileSize, lim.PartSize
+	// The plan records the limits it was given (0 = B2's defaults, see
+	// Plan.CopyLimits), so that apply uses the endpoint's values only when
+	// the plan was made with them.
+	pl.p.MaxCopyFileSize, pl.p.PartSize = max(opts.MaxCopyFileSize, 0), max(opts.PartSize, 0)
 	for _, b := range d.Buckets {
 		pl.declaredBuckets[strings.ToLower(b.Name)] = b
 		if lb := l.Bucket(b.Name); lb != nil {

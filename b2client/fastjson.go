@@ -299,6 +299,16 @@ func scanStrField(d []byte, i int) (strField, int, error) {
 	return strField{start: s, end: e, plain: plain}, next, err
 }
 
+// scanStrInto scans a string member into *dst; null leaves *dst as it was
+// (the caller's default), as encoding/json does for a null string.
+func scanStrInto(d []byte, i int, dst *strField) (int, error) {
+	s, next, err := scanStrField(d, i)
+	if err == nil && !s.null {
+		*dst = s
+	}
+	return next, err
+}
+
 func (f strField) bytes(d []byte) []byte { return d[f.start:f.end] }
 
 func (f strField) string(d []byte) (string, error) {
@@ -411,34 +421,19 @@ func scanFile(d []byte, i int, f *fileScan) (int, error) {
 		switch string(key) {
 		case "fileId":
 			bit = 1
-			var s strField
-			if s, next, err = scanStrField(d, at); err == nil && !s.null {
-				f.id = s
-			}
+			next, err = scanStrInto(d, at, &f.id)
 		case "fileName":
 			bit = 2
-			var s strField
-			if s, next, err = scanStrField(d, at); err == nil && !s.null {
-				f.name = s
-			}
+			next, err = scanStrInto(d, at, &f.name)
 		case "action":
 			bit = 4
-			var s strField
-			if s, next, err = scanStrField(d, at); err == nil && !s.null {
-				f.action = s
-			}
+			next, err = scanStrInto(d, at, &f.action)
 		case "contentSha1":
 			bit = 8
-			var s strField
-			if s, next, err = scanStrField(d, at); err == nil && !s.null {
-				f.sha1 = s
-			}
+			next, err = scanStrInto(d, at, &f.sha1)
 		case "contentType":
 			bit = 16
-			var s strField
-			if s, next, err = scanStrField(d, at); err == nil && !s.null {
-				f.ctype = s
-			}
+			next, err = scanStrInto(d, at, &f.ctype)
 		case "contentLength":
 			bit = 32
 			f.size, _, next, err = scanInt64(d, at)

@@ -73,22 +73,31 @@ func TestMoveLatestDeletesEveryVersion(t *testing.T) {
 	}
 }
 
-func TestMoveAllVersionsHideAndCrossBucket(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	e.bucket("acme-src", b2client.BucketSpec{})
-	e.bucket("acme-dst", b2client.BucketSpec{})
-	e.put("acme-src", "a/one", "1a")
-	e.put("acme-src", "a/one", "1b")
-	e.put("acme-src", "a/gone", "g1")
-	if _, err := e.m.HideFile(context.Background(), e.observe(live.Request{Buckets: true}).Bucket("acme-src").ID, "a/gone"); err != nil {
+// allHideHCL is the versions = "all", source = "hide", cross-bucket move of
+// seedAllHide's objects.
+var allHideHCL = moveHCL("acme-src", "a/", "b/", `to_bucket = "acme-dst"`, `versions = "all"`, `source = "hide"`)
+
+// seedAllHide writes the all+hide scenario through nat (the native API):
+// a/one with two versions, a/gone hidden, a/two.
+func seedAllHide(t *testing.T, nat *env) {
+	t.Helper()
+	src := nat.bucket("acme-src", b2client.BucketSpec{})
+	nat.bucket("acme-dst", b2client.BucketSpec{})
+	nat.put("acme-src", "a/one", "1a")
+	nat.put("acme-src", "a/one", "1b")
+	nat.put("acme-src", "a/gone", "g1")
+	if _, err := nat.m.HideFile(context.Background(), src.ID, "a/gone"); err != nil {
 		t.Fatal(err)
 	}
-	e.put("acme-src", "a/two", "2")
-	p := e.plan(moveHCL("acme-src", "a/", "b/", `to_bucket = "acme-dst"`, `versions = "all"`, `source = "hide"`))
-	e.mustApply(p, executor.Options{})
+	nat.put("acme-src", "a/two", "2")
+}
+
+// checkAllHide verifies, through nat, the result of applying allHideHCL.
+func checkAllHide(t *testing.T, nat *env) {
+	t.Helper()
 	// History at the destination: oldest first, so the newest is on top.
 	var got []string
-	for _, v := range e.versions("acme-dst", "b/") {
+	for _, v := range nat.versions("acme-dst", "b/") {
 		got = append(got, fmt.Sprintf("%s:%s:%s", v.Name, v.Action, v.SHA1Hex()))
 	}
 	want := []string{
@@ -100,13 +109,20 @@ func TestMoveAllVersionsHideAndCrossBucket(t *testing.T) {
 		t.Errorf("destination history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// source = hide: versions stay, hidden.
-	vis, counts := e.visible("acme-src", "a/")
+	vis, counts := nat.visible("acme-src", "a/")
 	if len(vis) != 0 || counts["a/one"] != 3 || counts["a/two"] != 2 {
 		t.Errorf("source after hide: visible %v, counts %v", vis, counts)
 	}
+}
+
+func TestMoveAllVersionsHideAndCrossBucket(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	seedAllHide(t, e)
+	e.mustApply(e.plan(allHideHCL), executor.Options{})
+	checkAllHide(t, e)
 	// A re-plan of the completed move is a no-op: the hide markers the move
 	// added at the source must not be carried to the destination.
-	if p := e.plan(moveHCL("acme-src", "a/", "b/", `to_bucket = "acme-dst"`, `versions = "all"`, `source = "hide"`)); p.HasActions() {
+	if p := e.plan(allHideHCL); p.HasActions() {
 		for _, op := range p.Moves[0].Ops {
 			t.Errorf("re-plan op %s %s", op.Kind, p.Moves[0].Sources[op.Src].Name)
 		}

@@ -171,32 +171,9 @@ func TestNativeMoveVerifiedOverS3(t *testing.T) {
 // markers as hide markers), verified natively.
 func TestS3MoveAllVersionsHideCrossBucket(t *testing.T) {
 	e, nat := newS3Env(t, emulator.Options{})
-	src := nat.bucket("acme-src", b2client.BucketSpec{})
-	nat.bucket("acme-dst", b2client.BucketSpec{})
-	nat.put("acme-src", "a/one", "1a")
-	nat.put("acme-src", "a/one", "1b")
-	nat.put("acme-src", "a/gone", "g1")
-	if _, err := nat.m.HideFile(context.Background(), src.ID, "a/gone"); err != nil {
-		t.Fatal(err)
-	}
-	nat.put("acme-src", "a/two", "2")
-	e.mustApply(e.plan(moveHCL("acme-src", "a/", "b/", `to_bucket = "acme-dst"`, `versions = "all"`, `source = "hide"`)), executor.Options{})
-	var got []string
-	for _, v := range nat.versions("acme-dst", "b/") {
-		got = append(got, fmt.Sprintf("%s:%s:%s", v.Name, v.Action, v.SHA1Hex()))
-	}
-	want := []string{
-		"b/gone:hide:", "b/gone:upload:" + sha("g1"),
-		"b/one:upload:" + sha("1b"), "b/one:upload:" + sha("1a"),
-		"b/two:upload:" + sha("2"),
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("destination history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	vis, counts := nat.visible("acme-src", "a/")
-	if len(vis) != 0 || counts["a/one"] != 3 || counts["a/two"] != 2 {
-		t.Errorf("source after hide: visible %v, counts %v", vis, counts)
-	}
+	seedAllHide(t, nat)
+	e.mustApply(e.plan(allHideHCL), executor.Options{})
+	checkAllHide(t, nat)
 }
 
 // TestS3MoveLockedAndFaults: a version held after planning fails alone

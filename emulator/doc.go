@@ -33,6 +33,9 @@
 //   - Copying a large-file source (contentSha1 "none") keeps "none", also for
 //     ranges; clients must verify copies with large_file_sha1 or the size.
 //     A sub-range of a small file gets a freshly computed SHA-1.
+//   - Hide markers carry contentSha1 "none" (not null) in b2_hide_file
+//     replies and listings: Backblaze's Python SDK (b2sdk 1.17) fails on a
+//     null there, and its simulator answers "none".
 //   - b2_copy_file answers action "copy"; the version is stored and listed as
 //     "upload". Copies share the source content (reference counted).
 //   - list_file_names: nextFileName is the last name + " "; when the last

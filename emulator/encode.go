@@ -119,6 +119,7 @@ func (c *call) fileObject(b *bucket, name string, v *version, action string) *fi
 	switch v.kind {
 	case kindHide:
 		f.Action = "hide"
+		f.ContentSha1 = &sNone
 		f.ContentType = &hideCT
 	case kindStart:
 		f.Action = "start"
@@ -350,7 +351,7 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 	case kindHide:
 		dst = append(dst, "hide"...)
 		dst = append(dst, e.bucketID...)
-		dst = append(dst, `0,"contentSha1":null,"contentMd5":null,"contentType":"application/x-bz-hide-marker"`...)
+		dst = append(dst, `0,"contentSha1":"none","contentMd5":null,"contentType":"application/x-bz-hide-marker"`...)
 	case kindStart:
 		dst = append(dst, "start"...)
 		dst = append(dst, e.bucketID...)

@@ -3,14 +3,12 @@ package executor
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
 	"github.com/b2plan/b2plan/planner"
+	"github.com/b2plan/b2plan/secretfile"
 )
 
 // maxKeyCreateAttempts bounds create attempts after ambiguous failures.
@@ -82,7 +80,7 @@ func (r *run) createKey(ch *planner.Change) error {
 			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("deleted key %s created by an attempt whose reply was lost", k.ID)})
 		}
 	}
-	if werr := WriteSecretFile(kc.SecretFile, ck.Key.ID, ck.Secret.Reveal()); werr != nil {
+	if werr := secretfile.Write(kc.SecretFile, ck.Key.ID, ck.Secret.Reveal()); werr != nil {
 		// Without its secret the new key is useless: remove it, keep the old.
 		if derr := r.m.DeleteKey(r.work, ck.Key.ID, kc.Name); derr != nil {
 			return fmt.Errorf("%w; the new key %s could not be deleted either: %v", werr, ck.Key.ID, derr)
@@ -128,52 +126,5 @@ func (r *run) deleteKey(ch *planner.Change) error {
 	}
 	r.count(ch.Action)
 	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase})
-	return nil
-}
-
-// WriteSecretFile writes a key id and secret in dotenv form
-// (B2_APPLICATION_KEY_ID=…, B2_APPLICATION_KEY=…) atomically: a temporary
-// file of mode 0600 in the same directory (created 0700 if missing), synced,
-// then renamed over path.
-func WriteSecretFile(path, keyID, secret string) error {
-	if strings.ContainsAny(keyID+secret, "\n\r") {
-		return errors.New("write secret file: key id or secret contains a newline")
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, ".b2plan-secret-*")
-	if err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if _, err := f.WriteString("B2_APPLICATION_KEY_ID=" + keyID + "\nB2_APPLICATION_KEY=" + secret + "\n"); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 	return nil
 }

@@ -24,8 +24,9 @@ func init() {
 		Name:     "apply",
 		Synopsis: "Plan and carry out the changes (or apply a saved plan)",
 		Help: `
-Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-var NAME=VALUE]...
-                                   [-var-file=FILE]... [-target=ADDRESS]... [DIR | FILE.hcl | PLANFILE]
+Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-overwrite-secret-files]
+                                   [-var NAME=VALUE]... [-var-file=FILE]... [-target=ADDRESS]...
+                                   [DIR | FILE.hcl | PLANFILE]
 
   With a configuration (DIR, default the current directory, or one FILE.hcl): plans as
   "b2plan plan" does, prints the plan, asks for confirmation ("yes") on a terminal, then
@@ -45,6 +46,7 @@ Flags:
   -auto-approve     do not ask for confirmation
   -json             print the plan and progress as JSON, one event per line
   -parallelism=N    concurrent operations (default 32)
+  -overwrite-secret-files  write secret files even over another live key's secret
   -target=ADDRESS   apply only this address (repeatable)
   -var NAME=VALUE   set an input variable (repeatable)
   -var-file=FILE    read input variables from a file (repeatable)
@@ -67,6 +69,7 @@ func runApply(m *Meta, args []string) int {
 	auto := fs.Bool("auto-approve", false, "")
 	jsonOut := fs.Bool("json", false, "")
 	par := fs.Int("parallelism", executor.DefaultParallelism, "")
+	overwrite := fs.Bool("overwrite-secret-files", false, "")
 	var vars, varFiles, targets stringList
 	fs.Var(&vars, "var", "")
 	fs.Var(&varFiles, "var-file", "")
@@ -113,6 +116,9 @@ func runApply(m *Meta, args []string) int {
 			return code
 		}
 		view.savedPlan(arg, p)
+		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+			return m.Errorf("nothing was changed")
+		}
 	} else {
 		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets})
 		defer pl.close()
@@ -135,6 +141,9 @@ func runApply(m *Meta, args []string) int {
 		}
 		if !p.HasActions() {
 			return ExitOK
+		}
+		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+			return m.Errorf("nothing was changed")
 		}
 		if !*auto && *jsonOut {
 			return m.Errorf("apply -json cannot ask for confirmation: pass -auto-approve, or apply a saved plan")

@@ -84,6 +84,7 @@ func (r *run) move(mv *planner.Move) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer r.catchPanic()
 			for g := range groups {
 				if n, ok := r.moveObject(mr, g); ok {
 					tally(n)

@@ -2,7 +2,6 @@ package command
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -77,9 +76,9 @@ func (e *keyEnv) run(args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), er.String()
 }
 
-// rawKeys lists the account's keys with plain HTTP calls (an independent
-// reader): name → sorted ids.
-func (e *keyEnv) rawKeys() map[string][]string {
+// rawCall makes one call with the master key and plain HTTP (an
+// independent reader, not b2client).
+func (e *keyEnv) rawCall(api string, args map[string]any) map[string]any {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", e.url+"/b2api/v4/b2_authorize_account", nil)
 	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(emulator.DefaultKeyID+":"+emulator.DefaultKey)))
@@ -88,19 +87,26 @@ func (e *keyEnv) rawKeys() map[string][]string {
 		Token     string `json:"authorizationToken"`
 	}
 	e.getJSON(req, &auth)
-	body, _ := json.Marshal(map[string]any{"accountId": auth.AccountID, "maxKeyCount": 10000})
-	req, _ = http.NewRequest("POST", e.url+"/b2api/v4/b2_list_keys", bytes.NewReader(body))
-	req.Header.Set("Authorization", auth.Token)
-	var out struct {
-		Keys []struct {
-			ID   string `json:"applicationKeyId"`
-			Name string `json:"keyName"`
-		} `json:"keys"`
+	if _, ok := args["accountId"]; !ok && api != "b2_delete_key" {
+		args["accountId"] = auth.AccountID
 	}
+	body, _ := json.Marshal(args)
+	req, _ = http.NewRequest("POST", e.url+"/b2api/v4/"+api, bytes.NewReader(body))
+	req.Header.Set("Authorization", auth.Token)
+	var out map[string]any
 	e.getJSON(req, &out)
+	return out
+}
+
+// rawKeys lists the account's keys: name → sorted ids.
+func (e *keyEnv) rawKeys() map[string][]string {
+	e.t.Helper()
+	out := e.rawCall("b2_list_keys", map[string]any{"maxKeyCount": 10000})
 	m := map[string][]string{}
-	for _, k := range out.Keys {
-		m[k.Name] = append(m[k.Name], k.ID)
+	for _, k := range out["keys"].([]any) {
+		km := k.(map[string]any)
+		name := km["keyName"].(string)
+		m[name] = append(m[name], km["applicationKeyId"].(string))
 	}
 	for _, ids := range m {
 		sort.Strings(ids)
@@ -309,17 +315,7 @@ func secretOf(t *testing.T, path string) string {
 func (e *keyEnv) deleteKeys(name string) {
 	e.t.Helper()
 	for _, id := range e.rawKeys()[name] {
-		req, _ := http.NewRequest("GET", e.url+"/b2api/v4/b2_authorize_account", nil)
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(emulator.DefaultKeyID+":"+emulator.DefaultKey)))
-		var auth struct {
-			Token string `json:"authorizationToken"`
-		}
-		e.getJSON(req, &auth)
-		body, _ := json.Marshal(map[string]any{"applicationKeyId": id})
-		req, _ = http.NewRequest("POST", e.url+"/b2api/v4/b2_delete_key", bytes.NewReader(body))
-		req.Header.Set("Authorization", auth.Token)
-		var out map[string]any
-		e.getJSON(req, &out)
+		e.rawCall("b2_delete_key", map[string]any{"applicationKeyId": id})
 	}
 }
 
@@ -347,5 +343,3 @@ func TestSecretFileGitWarning(t *testing.T) {
 		t.Fatalf("apply with .gitignore: %d\n%s", code, stderr)
 	}
 }
-
-var _ = context.Background

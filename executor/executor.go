@@ -363,6 +363,10 @@ func (r *run) phase(list []*planner.Change, f func(*planner.Change) error) {
 			break
 		}
 		sem <- struct{}{}
+		if r.stopped() { // stopped while waiting for a slot
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()

@@ -86,6 +86,9 @@ func (r *run) move(mv *planner.Move) {
 			defer wg.Done()
 			defer r.catchPanic()
 			for g := range groups {
+				if r.stopped() {
+					continue // queued before the interrupt: not started
+				}
 				if n, ok := r.moveObject(mr, g); ok {
 					tally(n)
 				}

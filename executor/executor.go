@@ -143,6 +143,9 @@ type run struct {
 	bucketID map[string]string // lowercased bucket name → id
 	failed   map[string]bool   // lowercased names of buckets whose change failed
 	newKeys  map[string]bool   // addresses whose new key (replacement) exists with its secret written
+	// plannedKeys are the ids of the live keys the plan knows (to replace,
+	// delete, or keep); read-only after seedIDs.
+	plannedKeys map[string]bool
 }
 
 // Apply carries out p. It returns an error when anything failed (every
@@ -178,7 +181,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	defer close(finished)
 	go cancelAfterGrace(ctx, o.Grace, o.Abort, finished, cancelWork)
 	r := &run{opts: o, p: p, m: m, obs: obs, stop: stop, halt: halt, work: work,
-		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}}
+		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}, plannedKeys: map[string]bool{}}
 	r.seedIDs()
 
 	var bucketsCU, keysC, folders, keysD, bucketsD []*planner.Change
@@ -292,6 +295,9 @@ func (r *run) seedIDs() {
 				name = ch.Bucket.Desired.Name
 			}
 			r.bucketID[strings.ToLower(name)] = ch.Bucket.ID
+		}
+		if ch.Key != nil && ch.Key.OldID != "" {
+			r.plannedKeys[ch.Key.OldID] = true
 		}
 		if ch.Key != nil && ch.Key.OldID != "" && ch.Action == planner.NoOp {
 			r.ids[ch.Address] = ch.Key.OldID

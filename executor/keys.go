@@ -1,9 +1,11 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
@@ -13,6 +15,31 @@ import (
 
 // maxKeyCreateAttempts bounds create attempts after ambiguous failures.
 const maxKeyCreateAttempts = 3
+
+// lostKeyCleanup bounds the removal of a key whose creation was cancelled.
+const lostKeyCleanup = 15 * time.Second
+
+// removeLostKeys deletes every key named like ch's that the plan did not
+// know: keys created by an attempt whose reply was lost (their secrets are
+// lost with it). The keys the plan replaces or deletes are left to their
+// own changes.
+func (r *run) removeLostKeys(ctx context.Context, ch *planner.Change) error {
+	kc := ch.Key
+	keys, err := r.m.KeysNamed(ctx, kc.Name)
+	if err != nil {
+		return fmt.Errorf("listing keys named %q to remove one whose reply was lost failed: %v", kc.Name, err)
+	}
+	for _, k := range keys {
+		if r.plannedKeys[k.ID] {
+			continue
+		}
+		if err := r.m.DeleteKey(ctx, k.ID, k.Name); err != nil {
+			return fmt.Errorf("deleting key %s, created by an attempt whose reply was lost, failed: %v", k.ID, err)
+		}
+		r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("deleted key %s created by an attempt whose reply was lost", k.ID)})
+	}
+	return nil
+}
 
 // createKey creates a key (or the new half of a replacement) and writes its
 // secret file before anything else happens to it.
@@ -61,23 +88,23 @@ func (r *run) createKey(ch *planner.Change) error {
 		if err == nil {
 			break
 		}
+		if r.work.Err() != nil {
+			// Cancelled after an interrupt: B2 may have created the key
+			// anyway, and its secret is lost. Remove such a key within a
+			// bounded time, so that no key without a secret outlives the run.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.work), lostKeyCleanup)
+			defer cancel()
+			if cerr := r.removeLostKeys(ctx, ch); cerr != nil {
+				return fmt.Errorf("%w (%v)", err, cerr)
+			}
+			return err
+		}
 		if !errors.Is(err, b2client.Ambiguous) || attempt >= maxKeyCreateAttempts {
 			return err
 		}
-		// The key may exist, but its secret is lost: delete every key of
-		// that name except the one being replaced, then try again.
-		keys, lerr := r.m.KeysNamed(r.work, kc.Name)
-		if lerr != nil {
-			return fmt.Errorf("%w (and listing keys named %q to check failed: %v)", err, kc.Name, lerr)
-		}
-		for _, k := range keys {
-			if k.ID == kc.OldID {
-				continue
-			}
-			if derr := r.m.DeleteKey(r.work, k.ID, k.Name); derr != nil {
-				return fmt.Errorf("%w (and deleting the duplicate key %s failed: %v)", err, k.ID, derr)
-			}
-			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("deleted key %s created by an attempt whose reply was lost", k.ID)})
+		// The key may exist, but its secret is lost: remove it, then try again.
+		if cerr := r.removeLostKeys(r.work, ch); cerr != nil {
+			return fmt.Errorf("%w (%v)", err, cerr)
 		}
 	}
 	if werr := secretfile.Write(kc.SecretFile, ck.Key.ID, ck.Secret.Reveal()); werr != nil {

@@ -169,3 +169,64 @@ func TestTwoKeysWithoutEvidenceFail(t *testing.T) {
 		t.Errorf("keys %v", ids)
 	}
 }
+
+// lostReplyKeys creates the key, then holds the reply until the call is
+// cancelled: the key exists, its secret never reaches b2plan.
+type lostReplyKeys struct {
+	*b2client.Mutator
+	entered chan struct{}
+}
+
+func (l *lostReplyKeys) CreateKey(ctx context.Context, s b2client.KeySpec) (b2client.CreatedKey, error) {
+	if _, err := l.Mutator.CreateKey(context.Background(), s); err != nil {
+		return b2client.CreatedKey{}, err
+	}
+	close(l.entered)
+	<-ctx.Done()
+	return b2client.CreatedKey{}, ctx.Err()
+}
+
+// A key creation cancelled after an interrupt, whose key B2 created
+// anyway, leaves no key without a secret behind: not for a new key, and
+// not for the new half of a replacement (the old key stays).
+func TestCancelledKeyCreateLeavesNoKey(t *testing.T) {
+	for _, replace := range []bool{false, true} {
+		e := newEnv(t, emulator.Options{})
+		oldID := ""
+		if replace {
+			e.mustApply(e.plan(keyV1), executor.Options{})
+			oldID = secretID(t, filepath.Join(e.dir, "ci.env"))
+		}
+		p := e.plan(strings.Replace(keyV1, "read-only", "read-write", 1))
+		lr := &lostReplyKeys{Mutator: e.m, entered: make(chan struct{})}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-lr.entered; cancel() }()
+		res, err := (executor.Options{Grace: -1}).Apply(ctx, p, lr, nil)
+		if !errors.Is(err, executor.ErrInterrupted) || res.Cancelled != 1 {
+			t.Fatalf("replace=%v: %v %+v", replace, err, res)
+		}
+		ids := e.rawKeys("acme-ci")
+		if (replace && (len(ids) != 1 || ids[0] != oldID)) || (!replace && len(ids) != 0) {
+			t.Fatalf("replace=%v: keys %v (old %q)", replace, ids, oldID)
+		}
+		// The next apply completes the job.
+		e.mustApply(e.plan(strings.Replace(keyV1, "read-only", "read-write", 1)), executor.Options{})
+		if ids := e.rawKeys("acme-ci"); len(ids) != 1 || ids[0] != secretID(t, filepath.Join(e.dir, "ci.env")) {
+			t.Fatalf("replace=%v: after the re-run: keys %v", replace, ids)
+		}
+	}
+}
+
+// One live key, and a secret file naming another key: the plan warns
+// that the live key's secret is not in the file, and changes nothing.
+func TestSecretFileOfAnotherKeyWarns(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	e.mustApply(e.plan(keyV1), executor.Options{})
+	id := secretID(t, filepath.Join(e.dir, "ci.env"))
+	secretfile.Write(filepath.Join(e.dir, "ci.env"), "0000gone", "K00x")
+	p, diags := e.planD(e.load(keyV1))
+	if diags.HasErrors() || p.HasChanges() || len(diags) != 1 || diags[0].Summary != "secret_file holds another key" ||
+		!strings.Contains(diags[0].Detail, "holds key id 0000gone, but the live key named acme-ci is "+id) {
+		t.Fatalf("diags %v, plan %s", diags, p.SummaryLine())
+	}
+}

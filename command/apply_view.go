@@ -366,7 +366,7 @@ func (v *jsonView) finish(res executor.Result, err error) {
 	v.write(jsonEvent{Type: typ, Summary: map[string]any{
 		"added": res.Added, "changed": res.Changed, "replaced": res.Replaced, "destroyed": res.Destroyed,
 		"objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails, "skipped": skips,
-		"secret_files": res.SecretFiles,
+		"secret_files": res.SecretFiles, "cancelled": res.Cancelled,
 	}})
 }
 

@@ -98,11 +98,11 @@ func (in *interrupts) loop() {
 			if in.grace < 0 {
 				what = "operations in flight are cancelled"
 			}
+			in.cancel() // before the message: what it says holds once it is read
 			fmt.Fprintf(w, "\nInterrupt received: no new operations are started; %s (interrupt again to cancel them now).\n", what)
-			in.cancel()
 		case n == 2:
-			fmt.Fprintln(w, "\nSecond interrupt: cancelling the operations in flight now (interrupt again to exit at once).")
 			close(in.abort)
+			fmt.Fprintln(w, "\nSecond interrupt: cancelling the operations in flight now (interrupt again to exit at once).")
 		default:
 			fmt.Fprintln(w, "\nThird interrupt: exiting now. Re-run apply to finish: it is safe.")
 			os.Exit(ExitInterrupted)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -24,8 +23,9 @@ func init() {
 		Name:     "apply",
 		Synopsis: "Plan and carry out the changes (or apply a saved plan)",
 		Help: `
-Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-var NAME=VALUE]...
-                                   [-var-file=FILE]... [-target=ADDRESS]... [DIR | FILE.hcl | PLANFILE]
+Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-overwrite-secret-files]
+                                   [-var NAME=VALUE]... [-var-file=FILE]... [-target=ADDRESS]...
+                                   [DIR | FILE.hcl | PLANFILE]
 
   With a configuration (DIR, default the current directory, or one FILE.hcl): plans as
   "b2plan plan" does, prints the plan, asks for confirmation ("yes") on a terminal, then
@@ -38,19 +38,30 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-va
   was made for.
 
   Order: buckets, keys, folders, moves (server-side copy, verify, then delete or hide the
-  source), old keys, deleted buckets. Interrupt (Ctrl-C) once to stop scheduling and finish
-  the operations in flight (exit 130); twice to exit at once (still safe: re-run apply).
+  source), old keys, deleted buckets.
+
+  Interrupt (Ctrl-C): before anything is changed (planning, the "yes" prompt), apply stops
+  at once (exit 130, nothing changed). While applying, the first interrupt starts nothing
+  new and gives the operations in flight up to 10s (B2PLAN_INTERRUPT_GRACE) to finish,
+  then cancels them; the second cancels them at once; the third exits at once. Exit 130;
+  re-running apply is safe.
+
+  A key's secret_file is not overwritten when it holds the secret of another key that is
+  still live, or is not a secret file (exit 1, nothing changed); a secret file inside a
+  git work tree that git does not ignore gives a warning.
 
 Flags:
   -auto-approve     do not ask for confirmation
   -json             print the plan and progress as JSON, one event per line
   -parallelism=N    concurrent operations (default 32)
+  -overwrite-secret-files  write secret files even over another live key's secret
   -target=ADDRESS   apply only this address (repeatable)
   -var NAME=VALUE   set an input variable (repeatable)
   -var-file=FILE    read input variables from a file (repeatable)
   -no-color         no colour
 
-Exit status: 0 success, 1 error (every failure is listed), 130 interrupted.
+Exit status: 0 success, 1 error (every failure is listed; also an internal error),
+130 interrupted.
 
 Examples:
   b2plan apply
@@ -67,6 +78,7 @@ func runApply(m *Meta, args []string) int {
 	auto := fs.Bool("auto-approve", false, "")
 	jsonOut := fs.Bool("json", false, "")
 	par := fs.Int("parallelism", executor.DefaultParallelism, "")
+	overwrite := fs.Bool("overwrite-secret-files", false, "")
 	var vars, varFiles, targets stringList
 	fs.Var(&vars, "var", "")
 	fs.Var(&varFiles, "var-file", "")
@@ -82,8 +94,15 @@ func runApply(m *Meta, args []string) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stopSignals := m.onInterrupt(cancel)
-	defer stopSignals()
+	in, err := m.handleInterrupts(cancel)
+	if err != nil {
+		return m.Errorf("%v", err)
+	}
+	defer in.stop()
+	notChanged := func() int {
+		fmt.Fprintln(m.Stderr, "\nInterrupted: nothing was changed.")
+		return ExitInterrupted
+	}
 
 	var view applyView
 	if *jsonOut {
@@ -110,15 +129,24 @@ func runApply(m *Meta, args []string) int {
 			defer conn.Close()
 		}
 		if !ok {
+			if ctx.Err() != nil {
+				return notChanged()
+			}
 			return code
 		}
 		view.savedPlan(arg, p)
+		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+			if ctx.Err() != nil {
+				return notChanged()
+			}
+			return m.Errorf("nothing was changed")
+		}
 	} else {
 		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets})
 		defer pl.close()
 		if !ok {
 			if ctx.Err() != nil {
-				return ExitInterrupted
+				return notChanged()
 			}
 			return code
 		}
@@ -136,18 +164,27 @@ func runApply(m *Meta, args []string) int {
 		if !p.HasActions() {
 			return ExitOK
 		}
+		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+			if ctx.Err() != nil {
+				return notChanged()
+			}
+			return m.Errorf("nothing was changed")
+		}
 		if !*auto && *jsonOut {
 			return m.Errorf("apply -json cannot ask for confirmation: pass -auto-approve, or apply a saved plan")
 		}
 		if !*auto {
-			if code, ok := m.confirm(); !ok {
+			in.setStage(stagePrompt)
+			if code, ok := m.confirm(ctx); !ok {
 				return code
 			}
 		}
 	}
+	// From here an interrupt stops the apply gracefully; one that came
+	// before is seen by the check below.
+	in.setStage(stageApply)
 	if ctx.Err() != nil {
-		fmt.Fprintln(m.Stderr, "Interrupted before anything was changed.")
-		return ExitInterrupted
+		return notChanged()
 	}
 	caps, buckets := applyCaps(p)
 	if err := conn.Require(caps, buckets); err != nil {
@@ -161,6 +198,7 @@ func runApply(m *Meta, args []string) int {
 	opts.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
 		return b2client.Observe(ctx, conn, req)
 	})
+	opts.Grace, opts.Abort = in.grace, in.abort
 	view.start(p)
 	res, err := opts.Apply(ctx, p, b2client.NewMutator(conn), view)
 	view.finish(res, err)
@@ -173,40 +211,27 @@ func runApply(m *Meta, args []string) int {
 	return ExitOK
 }
 
-// onInterrupt cancels on the first SIGINT and exits 130 on the second.
-func (m *Meta) onInterrupt(cancel func()) func() {
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt)
-	done := make(chan struct{})
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-ch:
-				n++
-				if n == 1 {
-					fmt.Fprintln(m.Stderr, "\nInterrupt received: no new operations are started; finishing the ones in flight (interrupt again to exit at once).")
-					cancel()
-					continue
-				}
-				fmt.Fprintln(m.Stderr, "\nSecond interrupt: exiting now. Re-run apply to finish: it is safe.")
-				os.Exit(ExitInterrupted)
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
-}
-
-// confirm asks for "yes" on a terminal; without one it refuses.
-func (m *Meta) confirm() (int, bool) {
+// confirm asks for "yes" on a terminal; without one it refuses. An
+// interrupt (ctx done) ends the wait at once: the read of the line is
+// left behind, and the process exits.
+func (m *Meta) confirm(ctx context.Context) (int, bool) {
 	f, ok := m.Stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return m.Errorf("apply needs confirmation, but stdin is not a terminal: pass -auto-approve, or save the plan with \"b2plan plan -out=FILE\" and run \"b2plan apply FILE\""), false
 	}
 	fmt.Fprint(m.Stdout, "\nDo you want to perform these actions?\n  b2plan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-	line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
+		lines <- line
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case <-ctx.Done():
+		fmt.Fprintln(m.Stderr, "\n\nInterrupted at the confirmation prompt: nothing was changed.")
+		return ExitInterrupted, false
+	}
 	if strings.TrimSpace(line) != "yes" {
 		fmt.Fprintln(m.Stdout, "\nApply cancelled.")
 		return ExitError, false

@@ -263,8 +263,10 @@ func (v *textView) finish(res executor.Result, err error) {
 		fmt.Fprintf(v.w, "Secret written to %s (mode 0600).\n", f)
 	}
 	switch {
+	case res.Interrupted && res.Cancelled > 0:
+		fmt.Fprintf(v.w, "\nApply interrupted: %d operations in flight were cancelled (listed below), nothing else was started. %s\nRun apply again to finish: it is safe.\n", res.Cancelled, counts)
 	case res.Interrupted:
-		fmt.Fprintf(v.w, "\nApply interrupted: the operations in flight were finished, nothing else was started. %s\nRun apply again to finish: it is safe.\n", counts)
+		fmt.Fprintf(v.w, "\nApply interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun apply again to finish: it is safe.\n", counts)
 	case err != nil:
 		fmt.Fprintf(v.w, "\nApply failed. %s\n", counts)
 	default:
@@ -364,7 +366,7 @@ func (v *jsonView) finish(res executor.Result, err error) {
 	v.write(jsonEvent{Type: typ, Summary: map[string]any{
 		"added": res.Added, "changed": res.Changed, "replaced": res.Replaced, "destroyed": res.Destroyed,
 		"objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails, "skipped": skips,
-		"secret_files": res.SecretFiles,
+		"secret_files": res.SecretFiles, "cancelled": res.Cancelled,
 	}})
 }
 

@@ -132,7 +132,12 @@ func RunWithEnv(args []string, env []string, stdin io.Reader, stdout, stderr io.
 	return m.run(args)
 }
 
-func (m *Meta) run(args []string) int {
+func (m *Meta) run(args []string) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			code = m.internalError(v)
+		}
+	}()
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		a := strings.TrimPrefix(args[0], "-")
 		a = strings.TrimPrefix(a, "-")

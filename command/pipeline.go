@@ -16,6 +16,7 @@ import (
 	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
+	"github.com/b2plan/b2plan/secretfile"
 )
 
 // *b2client.Mutator is the executor's Mutator.
@@ -242,10 +243,21 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		partSize = absMinPart
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
-		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize})
+		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d))})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	return pl, 0, true
+}
+
+// secretFiles are the declared keys' secret files.
+func secretFiles(d *config.Desired) []string {
+	var out []string
+	for _, k := range d.Keys {
+		if k.SecretFile != "" {
+			out = append(out, k.SecretFile)
+		}
+	}
+	return out
 }
 
 // isPlanFile reports whether path is a saved plan (by its magic bytes).

@@ -10,6 +10,9 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" { // a subprocess of a test: be b2plan
+		if v := os.Getenv(panicEnv); v != "" {
+			registerPanic(v)
+		}
 		os.Exit(Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	testscript.Main(m, map[string]func(){

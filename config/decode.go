@@ -557,6 +557,7 @@ func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bo
 				p = abs
 			}
 			k.SecretFile = p
+			l.nameRng[addr+"#secret_file"] = a.Expr.Range()
 		}
 	}
 	k.Deferred = s.deferred

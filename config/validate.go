@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -39,6 +40,7 @@ func (l *loader) validateAll() {
 		}
 		seenK[key.Name] = key
 	}
+	l.validateSecretFiles()
 	// Moves must not touch each other's prefixes.
 	type end struct {
 		bucket, prefix, attr string
@@ -71,6 +73,55 @@ func (l *loader) validateAll() {
 			}
 		}
 	}
+}
+
+// validateSecretFiles rejects two keys writing the same secret_file: the
+// second key's secret would overwrite the first's.
+func (l *loader) validateSecretFiles() {
+	type seen struct {
+		key *Key
+		st  os.FileInfo // nil when the file does not exist (yet)
+	}
+	var prev []seen
+	for _, key := range l.d.Keys {
+		if key.SecretFile == "" {
+			continue
+		}
+		st, _ := os.Stat(key.SecretFile)
+		var first *Key
+		for _, p := range prev {
+			if p.key.SecretFile == key.SecretFile || (st != nil && p.st != nil && os.SameFile(st, p.st)) {
+				first = p.key
+				break
+			}
+		}
+		if first == nil {
+			prev = append(prev, seen{key, st})
+			continue
+		}
+		hint := forEachHint(key.Address)
+		if hint != "" {
+			hint = " With for_each, derive the path from each.key, e.g. secret_file = \"secrets/${each.key}.env\"."
+		}
+		l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate secret_file",
+			Detail: fmt.Sprintf("%s and %s (at %s) both write their key's id and secret to %s: the second secret written would overwrite the first, which could then never be recovered. Give each key its own secret_file.%s",
+				key.Address, first.Address, l.rangeOr(first.Address+"#secret_file", first.Range), key.SecretFile, hint),
+			Subject: l.rngOrPtr(key.Address+"#secret_file", key.Range)})
+	}
+}
+
+func (l *loader) rangeOr(k string, def hcl.Range) string {
+	if r, ok := l.nameRng[k]; ok {
+		return r.String()
+	}
+	return def.String()
+}
+
+func (l *loader) rngOrPtr(k string, def hcl.Range) *hcl.Range {
+	if r := l.rngPtr(k); r != nil {
+		return r
+	}
+	return def.Ptr()
 }
 
 func (l *loader) rngPtr(k string) *hcl.Range {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,10 @@ import (
 // 16's throughput there and stays well below rate-limit territory.
 const DefaultParallelism = 32
 
+// DefaultGrace is how long operations in flight may go on after an
+// interrupt (ctx cancelled) before their calls are cancelled too.
+const DefaultGrace = 10 * time.Second
+
 // Options tune Apply. The zero value is usable.
 type Options struct {
 	// Parallelism bounds concurrent operations (default DefaultParallelism).
@@ -43,6 +48,13 @@ type Options struct {
 	PartSize int64
 	// Now is the clock for events (default time.Now).
 	Now func() time.Time
+	// Grace bounds how long operations in flight run on once ctx is
+	// cancelled (nothing new starts then); after it their calls are
+	// cancelled. 0 = DefaultGrace; negative = cancel them at once.
+	Grace time.Duration
+	// Abort, when closed, cancels the calls in flight at once (a second
+	// interrupt). nil = never.
+	Abort <-chan struct{}
 }
 
 // Failure is one failed resource or object.
@@ -72,15 +84,34 @@ type Result struct {
 	MovedBytes int64
 	Skipped    []Skip
 	Failures   []Failure
-	// Interrupted is set when ctx was cancelled: scheduling stopped and the
-	// operations in flight were finished.
+	// Interrupted is set when ctx was cancelled: scheduling stopped, and
+	// the operations in flight were finished or, after Options.Grace or
+	// Options.Abort, cancelled.
 	Interrupted bool
+	// Cancelled counts the operations whose calls were cancelled after the
+	// interrupt (each is also in Failures, its error wrapping
+	// ErrCancelled). A re-run of apply completes them.
+	Cancelled int
 	// Secrets lists the secret files written (paths only).
 	SecretFiles []string
 }
 
 // ErrInterrupted is returned (wrapped) when ctx was cancelled.
 var ErrInterrupted = errors.New("apply interrupted")
+
+// ErrCancelled is wrapped by the Failure of an operation in flight whose
+// calls were cancelled after an interrupt.
+var ErrCancelled = errors.New("cancelled after the interrupt")
+
+// PanicError is a panic raised by an operation, carried to the caller's
+// goroutine: Apply stops scheduling, lets the other operations in flight
+// finish, and panics with it, so that the program's top level reports it.
+type PanicError struct {
+	Value any
+	Stack []byte // of the goroutine that panicked
+}
+
+func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 
 // Apply runs p with default options.
 func Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Observer) (Result, error) {
@@ -91,11 +122,17 @@ type run struct {
 	opts Options
 	p    *planner.Plan
 	m    Mutator
-	// stop is the caller's context: when done, nothing new is scheduled.
+	// stop is done when the caller's context is (or an operation
+	// panicked): nothing new is scheduled.
 	stop context.Context
+	halt context.CancelFunc
 	// work is the context of operations: not cancelled by stop, so that
-	// operations in flight finish (drain).
+	// operations in flight finish (drain), but cancelled after
+	// Options.Grace or on Options.Abort.
 	work context.Context
+
+	panicOnce sync.Once
+	panicked  *PanicError
 
 	obsMu sync.Mutex
 	obs   Observer
@@ -106,6 +143,9 @@ type run struct {
 	bucketID map[string]string // lowercased bucket name → id
 	failed   map[string]bool   // lowercased names of buckets whose change failed
 	newKeys  map[string]bool   // addresses whose new key (replacement) exists with its secret written
+	// plannedKeys are the ids of the live keys the plan knows (to replace,
+	// delete, or keep); read-only after seedIDs.
+	plannedKeys map[string]bool
 }
 
 // Apply carries out p. It returns an error when anything failed (every
@@ -127,11 +167,21 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Grace == 0 {
+		o.Grace = DefaultGrace
+	}
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	r := &run{opts: o, p: p, m: m, obs: obs, stop: ctx, work: context.WithoutCancel(ctx),
-		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}}
+	stop, halt := context.WithCancel(ctx)
+	defer halt()
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	finished := make(chan struct{})
+	defer close(finished)
+	go cancelAfterGrace(ctx, o.Grace, o.Abort, finished, cancelWork)
+	r := &run{opts: o, p: p, m: m, obs: obs, stop: stop, halt: halt, work: work,
+		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}, plannedKeys: map[string]bool{}}
 	r.seedIDs()
 
 	var bucketsCU, keysC, folders, keysD, bucketsD []*planner.Change
@@ -165,8 +215,13 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	r.phase(keysD, r.deleteKey)
 	r.phase(bucketsD, r.deleteBucket)
 
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	r.mu.Lock()
 	res := r.res
-	if r.stopped() {
+	r.mu.Unlock()
+	if ctx.Err() != nil {
 		res.Interrupted = true
 	}
 	sort.SliceStable(res.Failures, func(i, j int) bool {
@@ -188,6 +243,41 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 
 func (r *run) stopped() bool { return r.stop.Err() != nil }
 
+// cancelAfterGrace cancels the operations in flight (cancel) Grace after
+// ctx is done, or at once on abort; it returns when Apply finishes.
+func cancelAfterGrace(ctx context.Context, grace time.Duration, abort <-chan struct{}, finished <-chan struct{}, cancel context.CancelFunc) {
+	select {
+	case <-ctx.Done():
+	case <-abort:
+		cancel()
+		return
+	case <-finished:
+		return
+	}
+	if grace < 0 {
+		cancel()
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancel()
+	case <-abort:
+		cancel()
+	case <-finished:
+	}
+}
+
+// catchPanic, deferred by every goroutine of Apply, turns a panic into a
+// PanicError for the caller and stops scheduling.
+func (r *run) catchPanic() {
+	if v := recover(); v != nil {
+		r.panicOnce.Do(func() { r.panicked = &PanicError{Value: v, Stack: debug.Stack()} })
+		r.halt()
+	}
+}
+
 func (r *run) emit(e Event) {
 	e.Time = r.opts.Now()
 	r.obsMu.Lock()
@@ -205,6 +295,9 @@ func (r *run) seedIDs() {
 				name = ch.Bucket.Desired.Name
 			}
 			r.bucketID[strings.ToLower(name)] = ch.Bucket.ID
+		}
+		if ch.Key != nil && ch.Key.OldID != "" {
+			r.plannedKeys[ch.Key.OldID] = true
 		}
 		if ch.Key != nil && ch.Key.OldID != "" && ch.Action == planner.NoOp {
 			r.ids[ch.Address] = ch.Key.OldID
@@ -251,8 +344,15 @@ func (r *run) idsSnapshot() map[string]string {
 }
 
 func (r *run) fail(addr, object string, err error) {
+	cancelled := r.work.Err() != nil
+	if cancelled {
+		err = fmt.Errorf("%w: %w", ErrCancelled, err)
+	}
 	r.mu.Lock()
 	r.res.Failures = append(r.res.Failures, Failure{Address: addr, Object: object, Err: err})
+	if cancelled {
+		r.res.Cancelled++
+	}
 	r.mu.Unlock()
 }
 
@@ -269,9 +369,14 @@ func (r *run) phase(list []*planner.Change, f func(*planner.Change) error) {
 			break
 		}
 		sem <- struct{}{}
+		if r.stopped() { // stopped while waiting for a slot
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			defer r.catchPanic()
 			if err := f(ch); err != nil {
 				r.fail(ch.Address, "", err)
 				r.emit(Event{Kind: ResourceFailed, Address: ch.Address, Action: ch.Action, Err: err})

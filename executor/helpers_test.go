@@ -23,6 +23,7 @@ import (
 	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
+	"github.com/b2plan/b2plan/secretfile"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -111,7 +112,12 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 	if d.Settings.Prune {
 		l = e.observe(planner.LiveRequest(d, l))
 	}
-	return planner.Compute(d, l, planner.Options{Now: time.Now(), Endpoint: e.s.URL(), AccountID: e.conn.AccountID()})
+	var files []string
+	for _, k := range d.Keys {
+		files = append(files, k.SecretFile)
+	}
+	return planner.Compute(d, l, planner.Options{Now: time.Now(), Endpoint: e.s.URL(), AccountID: e.conn.AccountID(),
+		SecretKeyIDs: secretfile.KeyIDs(files)})
 }
 
 func (e *env) plan(src string) *planner.Plan {

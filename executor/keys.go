@@ -1,20 +1,45 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
+	"time"
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
 	"github.com/b2plan/b2plan/planner"
+	"github.com/b2plan/b2plan/secretfile"
 )
 
 // maxKeyCreateAttempts bounds create attempts after ambiguous failures.
 const maxKeyCreateAttempts = 3
+
+// lostKeyCleanup bounds the removal of a key whose creation was cancelled.
+const lostKeyCleanup = 15 * time.Second
+
+// removeLostKeys deletes every key named like ch's that the plan did not
+// know: keys created by an attempt whose reply was lost (their secrets are
+// lost with it). The keys the plan replaces or deletes are left to their
+// own changes.
+func (r *run) removeLostKeys(ctx context.Context, ch *planner.Change) error {
+	kc := ch.Key
+	keys, err := r.m.KeysNamed(ctx, kc.Name)
+	if err != nil {
+		return fmt.Errorf("listing keys named %q to remove one whose reply was lost failed: %v", kc.Name, err)
+	}
+	for _, k := range keys {
+		if r.plannedKeys[k.ID] {
+			continue
+		}
+		if err := r.m.DeleteKey(ctx, k.ID, k.Name); err != nil {
+			return fmt.Errorf("deleting key %s, created by an attempt whose reply was lost, failed: %v", k.ID, err)
+		}
+		r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("deleted key %s created by an attempt whose reply was lost", k.ID)})
+	}
+	return nil
+}
 
 // createKey creates a key (or the new half of a replacement) and writes its
 // secret file before anything else happens to it.
@@ -63,26 +88,26 @@ func (r *run) createKey(ch *planner.Change) error {
 		if err == nil {
 			break
 		}
+		if r.work.Err() != nil {
+			// Cancelled after an interrupt: B2 may have created the key
+			// anyway, and its secret is lost. Remove such a key within a
+			// bounded time, so that no key without a secret outlives the run.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.work), lostKeyCleanup)
+			defer cancel()
+			if cerr := r.removeLostKeys(ctx, ch); cerr != nil {
+				return fmt.Errorf("%w (%v)", err, cerr)
+			}
+			return err
+		}
 		if !errors.Is(err, b2client.Ambiguous) || attempt >= maxKeyCreateAttempts {
 			return err
 		}
-		// The key may exist, but its secret is lost: delete every key of
-		// that name except the one being replaced, then try again.
-		keys, lerr := r.m.KeysNamed(r.work, kc.Name)
-		if lerr != nil {
-			return fmt.Errorf("%w (and listing keys named %q to check failed: %v)", err, kc.Name, lerr)
-		}
-		for _, k := range keys {
-			if k.ID == kc.OldID {
-				continue
-			}
-			if derr := r.m.DeleteKey(r.work, k.ID, k.Name); derr != nil {
-				return fmt.Errorf("%w (and deleting the duplicate key %s failed: %v)", err, k.ID, derr)
-			}
-			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("deleted key %s created by an attempt whose reply was lost", k.ID)})
+		// The key may exist, but its secret is lost: remove it, then try again.
+		if cerr := r.removeLostKeys(r.work, ch); cerr != nil {
+			return fmt.Errorf("%w (%v)", err, cerr)
 		}
 	}
-	if werr := WriteSecretFile(kc.SecretFile, ck.Key.ID, ck.Secret.Reveal()); werr != nil {
+	if werr := secretfile.Write(kc.SecretFile, ck.Key.ID, ck.Secret.Reveal()); werr != nil {
 		// Without its secret the new key is useless: remove it, keep the old.
 		if derr := r.m.DeleteKey(r.work, ck.Key.ID, kc.Name); derr != nil {
 			return fmt.Errorf("%w; the new key %s could not be deleted either: %v", werr, ck.Key.ID, derr)
@@ -128,52 +153,5 @@ func (r *run) deleteKey(ch *planner.Change) error {
 	}
 	r.count(ch.Action)
 	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase})
-	return nil
-}
-
-// WriteSecretFile writes a key id and secret in dotenv form
-// (B2_APPLICATION_KEY_ID=…, B2_APPLICATION_KEY=…) atomically: a temporary
-// file of mode 0600 in the same directory (created 0700 if missing), synced,
-// then renamed over path.
-func WriteSecretFile(path, keyID, secret string) error {
-	if strings.ContainsAny(keyID+secret, "\n\r") {
-		return errors.New("write secret file: key id or secret contains a newline")
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, ".b2plan-secret-*")
-	if err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if _, err := f.WriteString("B2_APPLICATION_KEY_ID=" + keyID + "\nB2_APPLICATION_KEY=" + secret + "\n"); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write secret file %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 	return nil
 }

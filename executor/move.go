@@ -84,7 +84,11 @@ func (r *run) move(mv *planner.Move) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer r.catchPanic()
 			for g := range groups {
+				if r.stopped() {
+					continue // queued before the interrupt: not started
+				}
 				if n, ok := r.moveObject(mr, g); ok {
 					tally(n)
 				}
@@ -491,6 +495,14 @@ func StaleRequest(p *planner.Plan) live.Request {
 // Apply (Options.Current). The error lists every mismatch.
 func CheckStale(p *planner.Plan, l *live.Live) error {
 	var why []string
+	// Keys the plan deletes (deposed keys of an interrupted replacement
+	// share the name of the key it replaces).
+	deleted := map[string]bool{}
+	for _, ch := range p.Changes {
+		if ch.Type == "key" && ch.Key != nil && ch.Action == planner.Delete {
+			deleted[ch.Key.OldID] = true
+		}
+	}
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Type == "bucket" && ch.Bucket != nil:
@@ -516,13 +528,15 @@ func CheckStale(p *planner.Plan, l *live.Live) error {
 					why = append(why, fmt.Sprintf("%s: a key named %q exists now", ch.Address, ch.Key.Name))
 				}
 			case planner.Replace, planner.Delete:
-				found := false
+				found, others := false, false
 				for _, k := range ks {
 					if k.ID == ch.Key.OldID {
 						found = true
+					} else if !deleted[k.ID] {
+						others = true
 					}
 				}
-				if !found || (ch.Action == planner.Replace && len(ks) != 1) {
+				if !found || (ch.Action == planner.Replace && others) {
 					why = append(why, fmt.Sprintf("%s: key %q is no longer %s", ch.Address, ch.Key.Name, ch.Key.OldID))
 				}
 			}

@@ -138,6 +138,10 @@ type KeyChange struct {
 	Deferred    []DeferredValue `json:"deferred,omitempty"`
 	// OldID is the fingerprint of the live key to delete (replace, delete).
 	OldID string `json:"old_id,omitempty"`
+	// Deposed marks the delete of a key an interrupted replacement left
+	// behind (Terraform's "deposed object"): the address's current key is
+	// the one whose id its secret_file holds.
+	Deposed bool `json:"deposed,omitempty"`
 }
 
 // FolderChange is a folder placeholder to upload.

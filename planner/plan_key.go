@@ -41,16 +41,25 @@ func (pl *planner) liveKeyAttrs(k *live.Key) []Attr {
 func (pl *planner) planKeys() {
 	for _, dk := range pl.d.Keys {
 		lks := pl.l.KeysNamed(dk.Name)
+		var deposed []*Change
 		if len(lks) > 1 {
-			ids := make([]string, len(lks))
-			for i, k := range lks {
-				ids[i] = k.ID
+			cur, ok := pl.currentKey(dk, lks)
+			if !ok {
+				delete(pl.ids, dk.Address)
+				continue
 			}
-			pl.errorf(rangePtr(dk.Range), "Two live keys share the name "+dk.Name,
-				"B2 key names are not unique; b2plan treats the name as identity and cannot tell which of the keys %s is %s. Delete all but one of them (b2 key delete KEY_ID) or rename the declared key.",
-				strings.Join(ids, ", "), dk.Address)
-			delete(pl.ids, dk.Address)
-			continue
+			for i := range lks {
+				if lks[i].ID == cur.ID {
+					continue
+				}
+				ch := newChange(dk.Address, "key", Delete)
+				ch.Reason = fmt.Sprintf("deposed: a second live key named %s, left over from an interrupted replacement; the current key is %s, whose id is in secret_file %s", dk.Name, cur.ID, dk.SecretFile)
+				ch.Before = pl.liveKeyAttrs(&lks[i])
+				ch.Key = &KeyChange{Name: dk.Name, OldID: lks[i].ID, Deposed: true}
+				deposed = append(deposed, ch)
+			}
+			lks = []live.Key{cur}
+			pl.ids[dk.Address] = cur.ID
 		}
 		if !pl.targeted(dk.Address) {
 			continue
@@ -132,8 +141,60 @@ func (pl *planner) planKeys() {
 			after[5] = ch.Before[5]
 		}
 		ch.After = after
+		if ch.Action == NoOp {
+			pl.checkSecretFileID(dk, lk)
+		}
 		pl.p.Changes = append(pl.p.Changes, ch)
+		pl.p.Changes = append(pl.p.Changes, deposed...)
 	}
+}
+
+// currentKey picks, among several live keys sharing dk's name, the one
+// whose id dk's secret_file holds: after a replacement interrupted between
+// creating the new key and deleting the old one, that is the new key (the
+// secret file is written before the old key is deleted), or the old one
+// when the interruption came before the new key's secret was written. The
+// others are deposed. Without that evidence the plan fails: b2plan cannot
+// tell which key is meant.
+func (pl *planner) currentKey(dk *config.Key, lks []live.Key) (live.Key, bool) {
+	ids := make([]string, len(lks))
+	for i, k := range lks {
+		ids[i] = k.ID
+	}
+	fileID := pl.opts.SecretKeyIDs[dk.SecretFile]
+	if fileID != "" {
+		for _, k := range lks {
+			if k.ID == fileID {
+				return k, true
+			}
+		}
+	}
+	var why string
+	switch {
+	case dk.SecretFile == "":
+		why = "it declares no secret_file"
+	case fileID == "":
+		why = fmt.Sprintf("its secret_file %s holds no key id (missing or unreadable)", dk.SecretFile)
+	default:
+		why = fmt.Sprintf("its secret_file %s holds key id %s, which is none of them", dk.SecretFile, fileID)
+	}
+	pl.errorf(rangePtr(dk.Range), "Two live keys share the name "+dk.Name,
+		"B2 key names are not unique; b2plan treats the name as identity and cannot tell which of the keys %s is %s: %s. (After an interrupted replacement, the key id in secret_file tells which key is current.) Delete all but one of them (b2 key delete KEY_ID) or rename the declared key.",
+		strings.Join(ids, ", "), dk.Address, why)
+	return live.Key{}, false
+}
+
+// checkSecretFileID warns when dk's secret_file holds the id of another key
+// than the live one: the file is out of date, and the live key's secret is
+// not in it.
+func (pl *planner) checkSecretFileID(dk *config.Key, lk *live.Key) {
+	fileID := pl.opts.SecretKeyIDs[dk.SecretFile]
+	if fileID == "" || fileID == lk.ID {
+		return
+	}
+	pl.warnf(rangePtr(dk.Range), "secret_file holds another key",
+		"%s's secret_file %s holds key id %s, but the live key named %s is %s, whose secret is not in the file. If an apply was interrupted after creating %s and before writing its secret, that secret is lost: delete the key (b2 key delete %s) and apply again to get a new key and its secret.",
+		dk.Address, dk.SecretFile, fileID, dk.Name, lk.ID, lk.ID, lk.ID)
 }
 
 func durString(d time.Duration) any {

@@ -37,6 +37,11 @@ type Options struct {
 	// estimates of large copies (the CLI passes the recommendedPartSize
 	// returned at authorization). 0 = RecommendedPartSize.
 	PartSize int64
+	// SecretKeyIDs maps each declared secret_file that holds a key id to
+	// that id (read by the caller with secretfile.KeyIDs: Compute does no
+	// I/O). It tells the current key from the one an interrupted
+	// replacement left behind.
+	SecretKeyIDs map[string]string
 }
 
 // NewPlanID returns a random plan id.

@@ -23,12 +23,12 @@ func (l *loader) evalBlock(n node) {
 	base := n.kind + "." + n.name
 	fe, hasForEach := b.Body.Attributes["for_each"]
 	if !hasForEach {
-		bv.attrs = l.decodeInstance(n.kind, l.scope(nil), b, base, false)
+		bv.attrs = l.decodeInstance(n.kind, l.scope(n.kind, nil), b, base, false)
 		return
 	}
-	s := l.scope(nil)
+	s := l.scope(n.kind, nil)
 	v, ok := s.value(fe.Expr)
-	if !ok {
+	if !ok || !s.checkSensitive(fe, v) {
 		bv.failed = true
 		return
 	}
@@ -42,7 +42,7 @@ func (l *loader) evalBlock(n node) {
 	for _, in := range insts {
 		each := cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.key), "value": in.value})
 		addr := base + "[" + quoteKey(in.key) + "]"
-		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(&each), b, addr, true)
+		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(n.kind, &each), b, addr, true)
 	}
 }
 
@@ -199,6 +199,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	}
 	corsNames := map[string]hcl.Range{}
 	for _, nb := range body.Blocks {
+		s.nest = nb.Type
 		switch nb.Type {
 		case "lifecycle_rule":
 			r, rng, ok := s.lifecycleRule(nb)
@@ -231,6 +232,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		case "object_lock":
 			bk.ObjectLock = s.objectLock(nb)
 		}
+		s.nest = ""
 	}
 	if len(bk.LifecycleRules) > 100 {
 		s.diag(b.DefRange(), "Too many lifecycle rules", "B2 allows at most 100 lifecycle rules per bucket.")
@@ -239,6 +241,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		s.diag(b.DefRange(), "Too many CORS rules", "B2 allows at most 100 CORS rules per bucket.")
 	}
 	bk.Deferred = s.deferred
+	bk.Sensitive = s.planSensitive()
 	l.d.Buckets = append(l.d.Buckets, bk)
 	infoVals := map[string]cty.Value{}
 	for k, v := range bk.Info {
@@ -248,10 +251,10 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	if len(infoVals) > 0 {
 		infoVal = cty.MapVal(infoVals)
 	}
-	return map[string]cty.Value{
+	return s.markExposed(map[string]cty.Value{
 		"name": strOr(nameOK, name), "type": cty.StringVal(bk.Type), "info": infoVal,
 		"encryption": cty.StringVal(bk.Encryption),
-	}
+	})
 }
 
 func (s *scope) lifecycleRule(b *hclsyntax.Block) (LifecycleRule, hcl.Range, bool) {
@@ -560,12 +563,13 @@ func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bo
 		}
 	}
 	k.Deferred = s.deferred
+	k.Sensitive = s.planSensitive()
 	l.d.Keys = append(l.d.Keys, k)
 	np := cty.StringVal(k.NamePrefix)
-	return map[string]cty.Value{
+	return s.markExposed(map[string]cty.Value{
 		"name": strOr(nameOK, name), "access": cty.StringVal(k.Access),
 		"capabilities": listVal(k.Capabilities), "buckets": listVal(k.Buckets), "name_prefix": np,
-	}
+	})
 }
 
 func (l *loader) decodeFolder(s *scope, b *hclsyntax.Block, addr string) map[string]cty.Value {

@@ -146,7 +146,7 @@ func (l *loader) evalGraph() {
 			continue
 		}
 		if n.kind == "local" {
-			s := l.scope(nil)
+			s := l.scope("local", nil)
 			v, _ := s.value(n.attr.Expr)
 			l.localVals[n.name] = v
 			continue
@@ -240,13 +240,16 @@ func quoteKey(k string) string { return fmt.Sprintf("%q", k) }
 // scope evaluates the expressions of one block instance (or one local).
 type scope struct {
 	l        *loader
+	kind     string // local, bucket, key, folder, move, b2plan, provider
+	nest     string // the nested block being decoded (lifecycle_rule ...), or ""
 	each     cty.Value
 	ctx      *hcl.EvalContext
 	deferred []Deferred
+	sens     map[string]bool // sensitive attributes (see checkSensitive)
 }
 
-func (l *loader) scope(each *cty.Value) *scope {
-	s := &scope{l: l, each: cty.NilVal}
+func (l *loader) scope(kind string, each *cty.Value) *scope {
+	s := &scope{l: l, kind: kind, each: cty.NilVal}
 	if each != nil {
 		s.each = *each
 	}
@@ -441,7 +444,7 @@ func (s *scope) str(body *hclsyntax.Body, name string, opt strOpt) (string, *hcl
 		return "", nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok {
+	if !ok || !s.checkSensitive(a, v) {
 		return "", a, false
 	}
 	if v.IsNull() {
@@ -487,7 +490,7 @@ func (s *scope) boolean(body *hclsyntax.Body, name string) (bool, *hclsyntax.Att
 		return false, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return false, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -505,7 +508,7 @@ func (s *scope) integer(body *hclsyntax.Body, name string) (int, *hclsyntax.Attr
 		return 0, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return 0, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -533,7 +536,7 @@ func (s *scope) strList(body *hclsyntax.Body, name string) ([]string, *hclsyntax
 		return nil, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return nil, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -561,7 +564,7 @@ func (s *scope) strMap(body *hclsyntax.Body, name string, deferrable bool) (map[
 		return nil, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() {
 		return nil, a, false
 	}
 	if !v.IsKnown() {

@@ -65,6 +65,7 @@ func functions() map[string]function.Function {
 		}
 		// try and can take their arguments unevaluated; their results come from the others.
 		funcs["try"], funcs["can"] = tryfunc.TryFunc, tryfunc.CanFunc
+		funcs["sensitive"], funcs["nonsensitive"] = sensitiveFunc, nonsensitiveFunc
 	})
 	return funcs
 }

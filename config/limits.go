@@ -101,22 +101,39 @@ func checkLiterals(node hclsyntax.Node) hcl.Diagnostics {
 
 // bounded wraps a library function so that it refuses arguments that would make it produce a
 // huge result (pre, optional) and fails when its result breaks the limits of checkValue.
+//
+// It also keeps sensitive values out of error messages: the library quotes its arguments in
+// some errors (tonumber("...")), so an error of a call with a sensitive argument is replaced.
+// The wrapper's parameters accept marked, unknown and dynamic values and hand them all to f,
+// which deals with them (and carries the marks to its result) as its own parameters say.
 func bounded(f function.Function, pre func(args []cty.Value) error) function.Function {
 	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked, params[i].AllowUnknown, params[i].AllowDynamicType = true, true, true
+	}
+	var varParam *function.Parameter
+	if vp := f.VarParam(); vp != nil {
+		p := *vp
+		p.AllowMarked, p.AllowUnknown, p.AllowDynamicType = true, true, true
+		varParam = &p
+	}
 	return function.New(&function.Spec{
 		Description: f.Description(),
 		Params:      params,
-		VarParam:    f.VarParam(),
-		Type:        f.ReturnTypeForValues,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			ty, err := f.ReturnTypeForValues(args)
+			return ty, sensitiveErr(args, err)
+		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			if pre != nil {
 				if err := pre(args); err != nil {
-					return cty.NilVal, err
+					return cty.NilVal, sensitiveErr(args, err)
 				}
 			}
 			v, err := f.Call(args)
 			if err != nil {
-				return v, err
+				return v, sensitiveErr(args, err)
 			}
 			if err := checkValue(v); err != nil {
 				return cty.NilVal, err
@@ -133,6 +150,25 @@ func knownArg(args []cty.Value, i int) (cty.Value, bool) {
 	}
 	v, _ := args[i].UnmarkDeep()
 	return v, v.IsKnown() && !v.IsNull()
+}
+
+// sensitiveErr replaces err when an argument holds a sensitive value (the argument index of
+// an ArgError is kept, so that HCL still points at the argument).
+func sensitiveErr(args []cty.Value, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, a := range args {
+		if isSensitive(a) {
+			msg := "this call failed on a sensitive value; the error is not shown because it may quote the value"
+			var ae function.ArgError
+			if errors.As(err, &ae) {
+				return function.NewArgErrorf(ae.Index, "%s", msg)
+			}
+			return errors.New(msg)
+		}
+	}
+	return err
 }
 
 // checkFormatArg bounds the widths and precisions in the format string args[0] of format

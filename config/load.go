@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,6 +111,9 @@ type loader struct {
 
 	settingsBlock *hclsyntax.Block
 	providerBlock *hclsyntax.Block
+
+	secrets map[string]bool // text of sensitive values, removed from messages (redactDiags)
+	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)
 }
 
 var blockKinds = []string{"bucket", "key", "folder", "move"}
@@ -126,6 +130,7 @@ func newLoader() *loader {
 		blockObjs: map[string]map[string]*blockVal{},
 		nameRng:   map[string]hcl.Range{},
 		badMove:   map[string]bool{},
+		secrets:   map[string]bool{},
 	}
 	for _, k := range blockKinds {
 		l.blocks[k] = map[string]*hclsyntax.Block{}
@@ -135,6 +140,9 @@ func newLoader() *loader {
 }
 
 func (l *loader) addSource(name string, src []byte) {
+	if bytes.Contains(src, []byte("application_key")) {
+		l.maskLiterals(name, src, func(n string) bool { return n == "application_key" })
+	}
 	f, diags := l.parser.ParseHCL(src, name)
 	l.diags = append(l.diags, diags...)
 	if f == nil {
@@ -147,8 +155,9 @@ func (l *loader) addSource(name string, src []byte) {
 }
 
 func (l *loader) result() hcl.Diagnostics {
-	l.d.Files = l.parser.Files()
+	l.d.Files = l.maskedFiles(l.parser.Files())
 	out := dedupe(l.diags)
+	l.redactDiags(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Subject, out[j].Subject
 		switch {

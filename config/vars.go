@@ -57,6 +57,9 @@ func (l *loader) declareVariable(b *hclsyntax.Block) {
 	}
 	if a, ok := b.Body.Attributes["default"]; ok {
 		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: functions()})
+		if v.sensitive {
+			l.addSecrets(val)
+		}
 		if diags.HasErrors() {
 			for _, d := range diags {
 				if d.Summary == "Variables not allowed" || d.Summary == "Unknown variable" {
@@ -66,6 +69,9 @@ func (l *loader) declareVariable(b *hclsyntax.Block) {
 			l.diags = append(l.diags, diags...)
 			v.def = cty.DynamicVal
 			return
+		}
+		if v.sensitive {
+			l.mask = append(l.mask, a.Expr.Range())
 		}
 		v.def = cty.DynamicVal // invalid default: no second "no value" error
 		if conv, ok := l.convertVar(v, val, a.Expr.Range(), "default"); ok {
@@ -132,6 +138,9 @@ func (l *loader) loadVariables(in VarInputs) {
 		if !declared {
 			continue // like Terraform: stray environment variables are ignored
 		}
+		if v.sensitive {
+			l.secrets[raw] = true
+		}
 		if val, ok := l.parseRawVar(v, raw, "from environment variable "+k); ok {
 			if conv, ok := l.convertVar(v, val, hcl.Range{}, "environment variable "+k); ok {
 				vals[name] = conv
@@ -147,6 +156,7 @@ func (l *loader) loadVariables(in VarInputs) {
 				Detail: fmt.Sprintf("%v. Check the -var-file path.", err)})
 			continue
 		}
+		l.maskLiterals(fn, src, func(n string) bool { d := l.varDecls[n]; return d != nil && d.sensitive })
 		f, diags := l.parser.ParseHCL(src, fn)
 		l.diags = append(l.diags, diags...)
 		if f == nil {
@@ -174,6 +184,9 @@ func (l *loader) loadVariables(in VarInputs) {
 			if vd.HasErrors() {
 				continue
 			}
+			if v.sensitive {
+				l.addSecrets(val)
+			}
 			if conv, ok := l.convertVar(v, val, a.Expr.Range(), "value in "+fn); ok {
 				vals[a.Name] = conv
 				v.valueRange = a.Expr.Range().Ptr()
@@ -185,8 +198,9 @@ func (l *loader) loadVariables(in VarInputs) {
 		name, raw, ok := strings.Cut(kv, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
+			// Not echoed: a malformed option may well be a secret.
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option",
-				Detail: fmt.Sprintf("The option -var %q is not of the form NAME=VALUE. Write e.g. -var 'env=prod'.", kv)})
+				Detail: fmt.Sprintf("A -var option (%d characters, not shown) is not of the form NAME=VALUE. Write e.g. -var 'env=prod'.", len(kv))})
 			continue
 		}
 		v, declared := l.varDecls[name]
@@ -194,6 +208,9 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
 				Detail: fmt.Sprintf("-var sets %q but the configuration declares no such variable.%s Declare it with variable %q { } or remove the option.", name, didYouMean(name, l.varOrder), name)})
 			continue
+		}
+		if v.sensitive {
+			l.secrets[raw] = true
 		}
 		if val, ok := l.parseRawVar(v, raw, "given with -var"); ok {
 			if conv, ok := l.convertVar(v, val, hcl.Range{}, "-var value"); ok {
@@ -221,6 +238,10 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.varVals[name] = cty.DynamicVal
 			l.d.Variables[name] = "(invalid)"
 			continue
+		}
+		if v.sensitive {
+			l.addSecrets(val)
+			val = val.Mark(sensitiveMark{})
 		}
 		l.varVals[name] = val
 		l.checkVarValidations(v, val)
@@ -263,6 +284,7 @@ func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 		if diags.HasErrors() {
 			continue
 		}
+		res, _ = res.UnmarkDeep() // a condition on a sensitive value is marked
 		res, err := convert.Convert(res, cty.Bool)
 		if err != nil || res.IsNull() {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid variable validation condition",
@@ -274,7 +296,11 @@ func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 		}
 		msg := "The value is not valid."
 		if mv, md := msgAttr.Expr.Value(ctx); !md.HasErrors() && mv.Type() == cty.String && mv.IsKnown() && !mv.IsNull() {
-			msg = mv.AsString()
+			if isSensitive(mv) {
+				msg = "The error message refers to the sensitive value, so it is not shown."
+			} else {
+				msg = mv.AsString()
+			}
 		}
 		subj := v.valueRange
 		if subj == nil {

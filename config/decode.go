@@ -21,12 +21,13 @@ func (l *loader) evalBlock(n node) {
 	bv := &blockVal{hasID: n.kind == "bucket" || n.kind == "key"}
 	l.blockObjs[n.kind][n.name] = bv
 	base := n.kind + "." + n.name
+	r := refsOf(n.exprs())
 	fe, hasForEach := b.Body.Attributes["for_each"]
 	if !hasForEach {
-		bv.attrs = l.decodeInstance(n.kind, l.scope(n.kind, nil), b, base, false)
+		bv.attrs = l.decodeInstance(n.kind, l.scope(n.kind, nil, r), b, base, false)
 		return
 	}
-	s := l.scope(n.kind, nil)
+	s := l.scope(n.kind, nil, r)
 	v, ok := s.value(fe.Expr)
 	if !ok || !s.checkSensitive(fe, v) {
 		bv.failed = true
@@ -42,7 +43,7 @@ func (l *loader) evalBlock(n node) {
 	for _, in := range insts {
 		each := cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.key), "value": in.value})
 		addr := base + "[" + quoteKey(in.key) + "]"
-		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(n.kind, &each), b, addr, true)
+		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(n.kind, &each, r), b, addr, true)
 	}
 }
 

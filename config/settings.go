@@ -14,7 +14,7 @@ func (l *loader) decodeSettings() {
 	if b == nil {
 		return
 	}
-	s := l.scope("b2plan", nil)
+	s := l.scope("b2plan", nil, refsOf(bodyExprs(b.Body)))
 	l.d.Settings.Range = b.DefRange()
 	l.d.Settings.Prune, _, _ = s.boolean(b.Body, "prune")
 	for _, ob := range b.Body.Blocks {
@@ -48,7 +48,7 @@ func (l *loader) decodeProvider() {
 	if b == nil {
 		return
 	}
-	s := l.scope("provider", nil)
+	s := l.scope("provider", nil, refsOf(bodyExprs(b.Body)))
 	p := &l.d.Provider
 	p.Range = b.DefRange()
 	if v, a, ok := s.str(b.Body, "endpoint", strOpt{}); a != nil && ok {

@@ -292,7 +292,7 @@ func quoteKey(k string) string { return fmt.Sprintf("%q", k) }
 // scope evaluates the expressions of one block instance (or one local).
 type scope struct {
 	l        *loader
-	refs     refs // what the expressions of this scope refer to
+	refs     refs   // what the expressions of this scope refer to
 	kind     string // local, bucket, key, folder, move, b2plan, provider
 	nest     string // the nested block being decoded (lifecycle_rule ...), or ""
 	each     cty.Value

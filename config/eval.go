@@ -277,7 +277,7 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 	if each != cty.NilVal {
 		vars["each"] = each
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: functions()}
+	return &hcl.EvalContext{Variables: vars, Functions: l.funcs}
 }
 
 func objOrEmpty(m map[string]cty.Value) cty.Value {
@@ -397,7 +397,10 @@ func (s *scope) value(expr hcl.Expression) (cty.Value, bool) {
 	if !s.checkRefs(expr) {
 		return cty.DynamicVal, false
 	}
+	rng := expr.Range()
+	s.l.evaluating = &rng
 	v, diags := expr.Value(s.ctx)
+	s.l.evaluating = nil
 	s.l.diags = append(s.l.diags, diags...)
 	if diags.HasErrors() {
 		return cty.DynamicVal, false

@@ -57,8 +57,9 @@ func functions() map[string]function.Function {
 			"tomap":  stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
 		}
 		pre := map[string]func([]cty.Value) error{
-			"format": checkFormatArg, "formatlist": checkFormatArg,
-			"indent": checkIndentArg, "setproduct": checkProductArgs,
+			"format": both(checkFormatArg, checkFormatSize), "formatlist": both(checkFormatArg, checkFormatSize),
+			"indent": checkIndentSize, "setproduct": checkProductArgs, "replace": checkReplaceArgs,
+			"join": checkJoinArgs, "jsondecode": checkJSONDepth,
 		}
 		for name, f := range funcs {
 			funcs[name] = bounded(f, pre[name])
@@ -68,6 +69,15 @@ func functions() map[string]function.Function {
 		funcs["sensitive"], funcs["nonsensitive"] = sensitiveFunc, nonsensitiveFunc
 	})
 	return funcs
+}
+
+func both(a, b func([]cty.Value) error) func([]cty.Value) error {
+	return func(args []cty.Value) error {
+		if err := a(args); err != nil {
+			return err
+		}
+		return b(args)
+	}
 }
 
 // lengthFunc is Terraform's length: characters of a string, or elements of a collection.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -122,6 +123,10 @@ func bounded(f function.Function, pre func(args []cty.Value) error) function.Fun
 		Params:      params,
 		VarParam:    varParam,
 		Type: func(args []cty.Value) (cty.Type, error) {
+			// Before f sees them: f's own checks walk every element of its arguments.
+			if err := checkArgsSize(args); err != nil {
+				return cty.NilType, err
+			}
 			ty, err := f.ReturnTypeForValues(args)
 			return ty, sensitiveErr(args, err)
 		},
@@ -233,6 +238,139 @@ func checkProductArgs(args []cty.Value) error {
 		}
 		if total *= n; total > maxProduct {
 			return fmt.Errorf("the product would have more than %d elements", maxProduct)
+		}
+	}
+	return nil
+}
+
+// checkArgsSize refuses arguments larger than maxValueSize together: most functions build a
+// result about as large as their arguments (concat(l, l, l, ...) or flatten of a list that
+// repeats a large value would otherwise build it before checkValue could refuse it).
+func checkArgsSize(args []cty.Value) error {
+	n := 0
+	for _, a := range args {
+		if n += sizeUpTo(a, maxValueSize-n+1); n > maxValueSize {
+			return fmt.Errorf("arguments too large: more than %d string bytes and collection elements together", maxValueSize)
+		}
+	}
+	return nil
+}
+
+// estimate returns an error when a result estimated at n string bytes and elements would break
+// maxValueSize.
+func estimate(n int) error {
+	if n > maxValueSize || n < 0 {
+		return errValueSize
+	}
+	return nil
+}
+
+func knownString(args []cty.Value, i int) (string, bool) {
+	v, ok := knownArg(args, i)
+	if !ok || v.Type() != cty.String {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// checkReplaceArgs bounds replace(str, substr, replacement): one replacement per match.
+func checkReplaceArgs(args []cty.Value) error {
+	str, ok1 := knownString(args, 0)
+	sub, ok2 := knownString(args, 1)
+	rep, ok3 := knownString(args, 2)
+	if !ok1 || !ok2 || !ok3 {
+		return nil
+	}
+	matches := len(str) + 1 // a regular expression (/re/) or "" may match everywhere
+	if !(len(sub) > 1 && sub[0] == '/' && sub[len(sub)-1] == '/') && sub != "" {
+		matches = strings.Count(str, sub)
+	}
+	return estimate(len(str) + matches*len(rep))
+}
+
+// checkFormatSize bounds format and formatlist: each verb may print the largest argument
+// (%[1]s repeats one), padded to at most maxFormatWidth; formatlist repeats it per element.
+func checkFormatSize(args []cty.Value) error {
+	f, ok := knownString(args, 0)
+	if !ok {
+		return nil
+	}
+	verbs := strings.Count(f, "%")
+	largest, rows := 0, 1
+	for i := 1; i < len(args); i++ {
+		v, ok := knownArg(args, i)
+		if !ok {
+			continue
+		}
+		if v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType() {
+			rows = max(rows, v.LengthInt())
+			for it := v.ElementIterator(); it.Next(); {
+				_, ev := it.Element()
+				largest = max(largest, sizeUpTo(ev, maxValueSize+1))
+			}
+			continue
+		}
+		largest = max(largest, sizeUpTo(v, maxValueSize+1))
+	}
+	if verbs > maxValueSize || rows > maxValueSize {
+		return errValueSize
+	}
+	return estimate(rows * (len(f) + verbs*(largest+maxFormatWidth)))
+}
+
+// checkJoinArgs bounds join(sep, lists...): a separator between every two elements.
+func checkJoinArgs(args []cty.Value) error {
+	sep, ok := knownString(args, 0)
+	if !ok {
+		return nil
+	}
+	elems := 0
+	for i := 1; i < len(args); i++ {
+		if v, ok := knownArg(args, i); ok && v.CanIterateElements() {
+			elems += v.LengthInt()
+		}
+	}
+	if elems > maxValueSize {
+		return errValueSize
+	}
+	return estimate(elems * len(sep))
+}
+
+// checkIndentSize bounds indent(n, str): n spaces per line.
+func checkIndentSize(args []cty.Value) error {
+	if err := checkIndentArg(args); err != nil {
+		return err
+	}
+	v, ok := knownArg(args, 0)
+	str, ok2 := knownString(args, 1)
+	if !ok || !ok2 || v.Type() != cty.Number {
+		return nil
+	}
+	n, _ := v.AsBigFloat().Int64()
+	return estimate(len(str) + int(n)*strings.Count(str, "\n"))
+}
+
+// checkJSONDepth refuses JSON nested deeper than maxNesting: the decoder recurses per level.
+func checkJSONDepth(args []cty.Value) error {
+	s, ok := knownString(args, 0)
+	if !ok {
+		return nil
+	}
+	depth, inStr := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '[' || c == '{':
+			if depth++; depth > maxNesting {
+				return function.NewArgErrorf(0, "the JSON is nested more than %d levels deep", maxNesting)
+			}
+		case c == ']' || c == '}':
+			depth--
 		}
 	}
 	return nil

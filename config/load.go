@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // VarInputs are the values given for input variables from outside the configuration.
@@ -112,6 +113,12 @@ type loader struct {
 	settingsBlock *hclsyntax.Block
 	providerBlock *hclsyntax.Block
 
+	rawFiles map[string]*hcl.File // files refused before parsing, for snippets
+	funcs    map[string]function.Function
+	budget   budget
+	// evaluating is the expression being evaluated, for budget diagnostics.
+	evaluating *hcl.Range
+
 	secrets map[string]bool // text of sensitive values, removed from messages (redactDiags)
 	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)
 }
@@ -131,6 +138,11 @@ func newLoader() *loader {
 		nameRng:   map[string]hcl.Range{},
 		badMove:   map[string]bool{},
 		secrets:   map[string]bool{},
+		rawFiles:  map[string]*hcl.File{},
+	}
+	l.funcs = make(map[string]function.Function, len(functions()))
+	for n, f := range functions() {
+		l.funcs[n] = l.charged(f)
 	}
 	for _, k := range blockKinds {
 		l.blocks[k] = map[string]*hclsyntax.Block{}
@@ -143,6 +155,11 @@ func (l *loader) addSource(name string, src []byte) {
 	if bytes.Contains(src, []byte("application_key")) {
 		l.maskLiterals(name, src, func(n string) bool { return n == "application_key" })
 	}
+	if d := nestingProblem(src, name); d != nil {
+		l.diags = append(l.diags, d)
+		l.rawFiles[name] = &hcl.File{Bytes: src}
+		return
+	}
 	f, diags := l.parser.ParseHCL(src, name)
 	l.diags = append(l.diags, diags...)
 	if f == nil {
@@ -150,12 +167,20 @@ func (l *loader) addSource(name string, src []byte) {
 	}
 	if body, ok := f.Body.(*hclsyntax.Body); ok {
 		l.diags = append(l.diags, checkLiterals(body)...)
+		l.withBudget(body)
 		l.bodies = append(l.bodies, body)
 	}
 }
 
 func (l *loader) result() hcl.Diagnostics {
-	l.d.Files = l.maskedFiles(l.parser.Files())
+	files := map[string]*hcl.File{}
+	for n, f := range l.parser.Files() {
+		files[n] = f
+	}
+	for n, f := range l.rawFiles {
+		files[n] = f
+	}
+	l.d.Files = l.maskedFiles(files)
 	out := dedupe(l.diags)
 	l.redactDiags(out)
 	sort.SliceStable(out, func(i, j int) bool {

@@ -56,7 +56,7 @@ func (l *loader) declareVariable(b *hclsyntax.Block) {
 		}
 	}
 	if a, ok := b.Body.Attributes["default"]; ok {
-		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: functions()})
+		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
 		if v.sensitive {
 			l.addSecrets(val)
 		}
@@ -102,13 +102,20 @@ func (l *loader) parseRawVar(v *varDecl, raw, source string) (cty.Value, bool) {
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
 		return cty.StringVal(raw), true
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
+	var expr hclsyntax.Expression
+	var diags hcl.Diagnostics
+	if d := nestingProblem([]byte(raw), source); d != nil {
+		diags = hcl.Diagnostics{d}
+	} else {
+		expr, diags = hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
+	}
 	if !diags.HasErrors() {
 		diags = checkLiterals(expr)
+		l.withBudget(expr)
 	}
 	if !diags.HasErrors() {
 		var vd hcl.Diagnostics
-		val, vd := expr.Value(&hcl.EvalContext{Functions: functions()})
+		val, vd := expr.Value(&hcl.EvalContext{Functions: l.funcs})
 		if !vd.HasErrors() {
 			return val, true
 		}
@@ -157,6 +164,11 @@ func (l *loader) loadVariables(in VarInputs) {
 			continue
 		}
 		l.maskLiterals(fn, src, func(n string) bool { d := l.varDecls[n]; return d != nil && d.sensitive })
+		if d := nestingProblem(src, fn); d != nil {
+			l.diags = append(l.diags, d)
+			l.rawFiles[fn] = &hcl.File{Bytes: src}
+			continue
+		}
 		f, diags := l.parser.ParseHCL(src, fn)
 		l.diags = append(l.diags, diags...)
 		if f == nil {
@@ -167,6 +179,7 @@ func (l *loader) loadVariables(in VarInputs) {
 			continue
 		}
 		l.diags = append(l.diags, checkLiterals(body)...)
+		l.withBudget(body)
 		for _, b := range body.Blocks {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected block in variables file",
 				Detail: "A variables file holds only NAME = VALUE assignments.", Subject: b.TypeRange.Ptr()})
@@ -179,7 +192,7 @@ func (l *loader) loadVariables(in VarInputs) {
 					Subject: a.NameRange.Ptr()})
 				continue
 			}
-			val, vd := a.Expr.Value(&hcl.EvalContext{Functions: functions()})
+			val, vd := a.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
 			l.diags = append(l.diags, vd...)
 			if vd.HasErrors() {
 				continue
@@ -256,7 +269,7 @@ func (l *loader) loadVariables(in VarInputs) {
 func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.name: val})},
-		Functions: functions(),
+		Functions: l.funcs,
 	}
 	for _, b := range v.block.Body.Blocks {
 		if b.Type != "validation" {

@@ -194,7 +194,48 @@ func (l *loader) result() hcl.Diagnostics {
 			return a.Start.Byte < b.Start.Byte
 		}
 	})
-	return out
+	return capPerFile(out)
+}
+
+// maxDiagsPerFile bounds the diagnostics reported for one file (random bytes give thousands).
+const maxDiagsPerFile = 50
+
+// capPerFile keeps the first maxDiagsPerFile diagnostics of each file (diags sorted by file)
+// and says how many more there are.
+func capPerFile(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out, notes hcl.Diagnostics
+	count := map[string]int{}
+	dropped := map[string]int{}
+	droppedErr := map[string]bool{}
+	var files []string
+	for _, d := range diags {
+		fn := ""
+		if d.Subject != nil {
+			fn = d.Subject.Filename
+		}
+		if count[fn]++; count[fn] <= maxDiagsPerFile {
+			out = append(out, d)
+			continue
+		}
+		if dropped[fn] == 0 {
+			files = append(files, fn)
+		}
+		dropped[fn]++
+		droppedErr[fn] = droppedErr[fn] || d.Severity == hcl.DiagError
+	}
+	for _, fn := range files {
+		sev := hcl.DiagWarning
+		if droppedErr[fn] {
+			sev = hcl.DiagError
+		}
+		where := "in " + fn
+		if fn == "" {
+			where = "without a source location"
+		}
+		notes = append(notes, &hcl.Diagnostic{Severity: sev, Summary: "Too many problems " + where,
+			Detail: fmt.Sprintf("%d more problems %s are not shown (the first %d are). Fix those and run again.", dropped[fn], where, maxDiagsPerFile)})
+	}
+	return append(out, notes...)
 }
 
 func (l *loader) run(vars VarInputs) {

@@ -98,3 +98,14 @@ func nestingProblem(src []byte, filename string) *hcl.Diagnostic {
 	}
 	return nil
 }
+
+// CheckSyntax reports the syntax errors of one file (for b2plan fmt), with the same guards as
+// loading: a file nested too deeply is refused before it is parsed, and at most
+// maxDiagsPerFile diagnostics are returned.
+func CheckSyntax(src []byte, filename string) hcl.Diagnostics {
+	if d := nestingProblem(src, filename); d != nil {
+		return hcl.Diagnostics{d}
+	}
+	_, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	return capPerFile(diags)
+}

@@ -219,6 +219,7 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 		for name := range r[root] {
 			if v, ok := all[name]; ok {
 				m[name] = v
+				l.ctxEntries++
 			}
 		}
 		return objOrEmpty(m)
@@ -230,6 +231,7 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 	for _, kind := range blockKinds {
 		m := map[string]cty.Value{}
 		for label := range r[kind] {
+			l.ctxEntries++
 			bv, ok := l.blockObjs[kind][label]
 			if !ok {
 				if _, declared := l.blocks[kind][label]; declared {
@@ -264,6 +266,7 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 				inst := map[string]cty.Value{}
 				for k, attrs := range bv.instances {
 					inst[k] = withID(addr+"["+quoteKey(k)+"]", attrs)
+					l.ctxEntries++
 				}
 				m[label] = objOrEmpty(inst)
 			}

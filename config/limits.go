@@ -124,18 +124,19 @@ func bounded(f function.Function, pre func(args []cty.Value) error) function.Fun
 		VarParam:    varParam,
 		Type: func(args []cty.Value) (cty.Type, error) {
 			// Before f sees them: f's own checks walk every element of its arguments.
+			// (Some functions do their work here: jsondecode parses its argument.)
 			if err := checkArgsSize(args); err != nil {
 				return cty.NilType, err
+			}
+			if pre != nil {
+				if err := pre(args); err != nil {
+					return cty.NilType, sensitiveErr(args, err)
+				}
 			}
 			ty, err := f.ReturnTypeForValues(args)
 			return ty, sensitiveErr(args, err)
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			if pre != nil {
-				if err := pre(args); err != nil {
-					return cty.NilVal, sensitiveErr(args, err)
-				}
-			}
 			v, err := f.Call(args)
 			if err != nil {
 				return v, sensitiveErr(args, err)

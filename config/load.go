@@ -118,6 +118,9 @@ type loader struct {
 	budget   budget
 	// evaluating is the expression being evaluated, for budget diagnostics.
 	evaluating *hcl.Range
+	// ctxEntries counts the values placed in evaluation contexts: the work of evaluation,
+	// which tests check grows linearly with the configuration.
+	ctxEntries int
 
 	secrets map[string]bool // text of sensitive values, removed from messages (redactDiags)
 	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)

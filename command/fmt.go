@@ -11,8 +11,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/b2plan/b2plan/config"
 )
 
 func init() {
@@ -67,7 +68,7 @@ func runFmt(m *Meta, args []string) int {
 		if err != nil {
 			return m.Errorf("read stdin: %v", err)
 		}
-		if _, diags := hclsyntax.ParseConfig(src, "<stdin>", hcl.InitialPos); diags.HasErrors() {
+		if diags := config.CheckSyntax(src, "<stdin>"); diags.HasErrors() {
 			m.WriteDiagnostics(m.Stderr, diags, map[string]*hcl.File{"<stdin>": {Bytes: src}})
 			return ExitError
 		}
@@ -119,7 +120,7 @@ func runFmt(m *Meta, args []string) int {
 			code = ExitError
 			continue
 		}
-		if _, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos); diags.HasErrors() {
+		if diags := config.CheckSyntax(src, f); diags.HasErrors() {
 			m.WriteDiagnostics(m.Stderr, diags, map[string]*hcl.File{f: {Bytes: src}})
 			code = ExitError
 			continue

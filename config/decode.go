@@ -21,14 +21,15 @@ func (l *loader) evalBlock(n node) {
 	bv := &blockVal{hasID: n.kind == "bucket" || n.kind == "key"}
 	l.blockObjs[n.kind][n.name] = bv
 	base := n.kind + "." + n.name
+	r := refsOf(n.exprs())
 	fe, hasForEach := b.Body.Attributes["for_each"]
 	if !hasForEach {
-		bv.attrs = l.decodeInstance(n.kind, l.scope(nil), b, base, false)
+		bv.attrs = l.decodeInstance(n.kind, l.scope(n.kind, nil, r), b, base, false)
 		return
 	}
-	s := l.scope(nil)
+	s := l.scope(n.kind, nil, r)
 	v, ok := s.value(fe.Expr)
-	if !ok {
+	if !ok || !s.checkSensitive(fe, v) {
 		bv.failed = true
 		return
 	}
@@ -42,7 +43,7 @@ func (l *loader) evalBlock(n node) {
 	for _, in := range insts {
 		each := cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.key), "value": in.value})
 		addr := base + "[" + quoteKey(in.key) + "]"
-		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(&each), b, addr, true)
+		bv.instances[in.key] = l.decodeInstance(n.kind, l.scope(n.kind, &each, r), b, addr, true)
 	}
 }
 
@@ -199,6 +200,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	}
 	corsNames := map[string]hcl.Range{}
 	for _, nb := range body.Blocks {
+		s.nest = nb.Type
 		switch nb.Type {
 		case "lifecycle_rule":
 			r, rng, ok := s.lifecycleRule(nb)
@@ -231,6 +233,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		case "object_lock":
 			bk.ObjectLock = s.objectLock(nb)
 		}
+		s.nest = ""
 	}
 	if len(bk.LifecycleRules) > 100 {
 		s.diag(b.DefRange(), "Too many lifecycle rules", "B2 allows at most 100 lifecycle rules per bucket.")
@@ -239,6 +242,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		s.diag(b.DefRange(), "Too many CORS rules", "B2 allows at most 100 CORS rules per bucket.")
 	}
 	bk.Deferred = s.deferred
+	bk.Sensitive = s.planSensitive()
 	l.d.Buckets = append(l.d.Buckets, bk)
 	infoVals := map[string]cty.Value{}
 	for k, v := range bk.Info {
@@ -248,10 +252,10 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	if len(infoVals) > 0 {
 		infoVal = cty.MapVal(infoVals)
 	}
-	return map[string]cty.Value{
+	return s.markExposed(map[string]cty.Value{
 		"name": strOr(nameOK, name), "type": cty.StringVal(bk.Type), "info": infoVal,
 		"encryption": cty.StringVal(bk.Encryption),
-	}
+	})
 }
 
 func (s *scope) lifecycleRule(b *hclsyntax.Block) (LifecycleRule, hcl.Range, bool) {
@@ -561,12 +565,13 @@ func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bo
 		}
 	}
 	k.Deferred = s.deferred
+	k.Sensitive = s.planSensitive()
 	l.d.Keys = append(l.d.Keys, k)
 	np := cty.StringVal(k.NamePrefix)
-	return map[string]cty.Value{
+	return s.markExposed(map[string]cty.Value{
 		"name": strOr(nameOK, name), "access": cty.StringVal(k.Access),
 		"capabilities": listVal(k.Capabilities), "buckets": listVal(k.Buckets), "name_prefix": np,
-	}
+	})
 }
 
 func (l *loader) decodeFolder(s *scope, b *hclsyntax.Block, addr string) map[string]cty.Value {

@@ -34,5 +34,8 @@
 //     refer to the bucket by name (bucket.assets.name), which is known.
 //
 // Secrets: Provider.ApplicationKey is a Secret, which redacts itself in String, GoString,
-// fmt verbs and JSON.
+// fmt verbs and JSON. Values of variables declared sensitive = true carry a cty mark through
+// evaluation; sensitive.go decides where they may go, records the plan attributes they reach
+// (Bucket.Sensitive, Key.Sensitive), removes their text from every diagnostic and masks
+// secret literals in the source bytes of Desired.Files, which diagnostics quote as snippets.
 package config

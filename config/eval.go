@@ -48,6 +48,7 @@ type blockVal struct {
 	attrs     map[string]cty.Value
 	instances map[string]map[string]cty.Value
 	hasID     bool
+	ctxVal    map[bool]cty.Value // the value in an evaluation context, by sentinel (evalCtx)
 }
 
 func (l *loader) evalGraph() {
@@ -146,7 +147,7 @@ func (l *loader) evalGraph() {
 			continue
 		}
 		if n.kind == "local" {
-			s := l.scope(nil)
+			s := l.scope("local", nil, refsOf(n.exprs()))
 			v, _ := s.value(n.attr.Expr)
 			l.localVals[n.name] = v
 			continue
@@ -179,24 +180,73 @@ func (l *loader) sortItems() {
 	sort.SliceStable(l.d.Moves, func(i, j int) bool { return less(l.d.Moves[i].Address, l.d.Moves[j].Address) })
 }
 
-// evalCtx builds the evaluation context from what is evaluated so far. With sentinel, ids are
-// the strings "${ADDR.id}" instead of marked unknowns (used to build Deferred templates).
-func (l *loader) evalCtx(each cty.Value, sentinel bool) *hcl.EvalContext {
+// refs is what a set of expressions refers to: root (var, local, bucket ...) → names.
+type refs map[string]map[string]bool
+
+func refsOf(exprs []hclsyntax.Expression) refs {
+	out := refs{}
+	for _, e := range exprs {
+		for _, t := range e.Variables() {
+			name := ""
+			if len(t) >= 2 {
+				if ta, ok := t[1].(hcl.TraverseAttr); ok {
+					name = ta.Name
+				}
+			}
+			if out[t.RootName()] == nil {
+				out[t.RootName()] = map[string]bool{}
+			}
+			out[t.RootName()][name] = true
+		}
+	}
+	return out
+}
+
+// evalCtx builds the evaluation context for expressions that refer to r, from what is
+// evaluated so far. It holds only the values r names, so that building it costs the size of
+// the expressions, not of the configuration: evaluation stays linear in the number of blocks.
+// (checkRefs has refused every other reference before evaluation.) With sentinel, ids are the
+// strings "${ADDR.id}" instead of marked unknowns (used to build Deferred templates).
+func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext {
 	idVal := func(addr string) cty.Value {
 		if sentinel {
 			return cty.StringVal("${" + addr + ".id}")
 		}
 		return cty.UnknownVal(cty.String).Mark(idMark{addr})
 	}
+	pick := func(root string, all map[string]cty.Value) cty.Value {
+		m := map[string]cty.Value{}
+		for name := range r[root] {
+			if v, ok := all[name]; ok {
+				m[name] = v
+				l.ctxEntries++
+			}
+		}
+		return objOrEmpty(m)
+	}
 	vars := map[string]cty.Value{
-		"var":   objOrEmpty(l.varVals),
-		"local": objOrEmpty(l.localVals),
+		"var":   pick("var", l.varVals),
+		"local": pick("local", l.localVals),
 	}
 	for _, kind := range blockKinds {
 		m := map[string]cty.Value{}
-		for label, bv := range l.blockObjs[kind] {
+		for label := range r[kind] {
+			l.ctxEntries++
+			bv, ok := l.blockObjs[kind][label]
+			if !ok {
+				if _, declared := l.blocks[kind][label]; declared {
+					m[label] = cty.DynamicVal // not evaluated (a cycle)
+				}
+				continue
+			}
 			if bv.failed {
 				m[label] = cty.DynamicVal
+				continue
+			}
+			// A block is complete before anything that refers to it is evaluated: its value
+			// is built once.
+			if v, ok := bv.ctxVal[sentinel]; ok {
+				m[label] = v
 				continue
 			}
 			withID := func(addr string, attrs map[string]cty.Value) cty.Value {
@@ -212,20 +262,25 @@ func (l *loader) evalCtx(each cty.Value, sentinel bool) *hcl.EvalContext {
 			addr := kind + "." + label
 			if !bv.forEach {
 				m[label] = withID(addr, bv.attrs)
-				continue
+			} else {
+				inst := map[string]cty.Value{}
+				for k, attrs := range bv.instances {
+					inst[k] = withID(addr+"["+quoteKey(k)+"]", attrs)
+					l.ctxEntries++
+				}
+				m[label] = objOrEmpty(inst)
 			}
-			inst := map[string]cty.Value{}
-			for k, attrs := range bv.instances {
-				inst[k] = withID(addr+"["+quoteKey(k)+"]", attrs)
+			if bv.ctxVal == nil {
+				bv.ctxVal = map[bool]cty.Value{}
 			}
-			m[label] = objOrEmpty(inst)
+			bv.ctxVal[sentinel] = m[label]
 		}
 		vars[kind] = objOrEmpty(m)
 	}
 	if each != cty.NilVal {
 		vars["each"] = each
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: functions()}
+	return &hcl.EvalContext{Variables: vars, Functions: l.funcs}
 }
 
 func objOrEmpty(m map[string]cty.Value) cty.Value {
@@ -240,17 +295,22 @@ func quoteKey(k string) string { return fmt.Sprintf("%q", k) }
 // scope evaluates the expressions of one block instance (or one local).
 type scope struct {
 	l        *loader
+	refs     refs   // what the expressions of this scope refer to
+	kind     string // local, bucket, key, folder, move, b2plan, provider
+	nest     string // the nested block being decoded (lifecycle_rule ...), or ""
 	each     cty.Value
 	ctx      *hcl.EvalContext
 	deferred []Deferred
+	sens     map[string]bool // sensitive attributes (see checkSensitive)
 }
 
-func (l *loader) scope(each *cty.Value) *scope {
-	s := &scope{l: l, each: cty.NilVal}
+// scope returns the scope for evaluating expressions that refer to r (see refsOf).
+func (l *loader) scope(kind string, each *cty.Value, r refs) *scope {
+	s := &scope{l: l, kind: kind, each: cty.NilVal, refs: r}
 	if each != nil {
 		s.each = *each
 	}
-	s.ctx = l.evalCtx(s.each, false)
+	s.ctx = l.evalCtx(s.refs, s.each, false)
 	return s
 }
 
@@ -340,7 +400,10 @@ func (s *scope) value(expr hcl.Expression) (cty.Value, bool) {
 	if !s.checkRefs(expr) {
 		return cty.DynamicVal, false
 	}
+	rng := expr.Range()
+	s.l.evaluating = &rng
 	v, diags := expr.Value(s.ctx)
+	s.l.evaluating = nil
 	s.l.diags = append(s.l.diags, diags...)
 	if diags.HasErrors() {
 		return cty.DynamicVal, false
@@ -393,7 +456,7 @@ func (s *scope) knownOrDiag(a *hclsyntax.Attribute, v cty.Value) bool {
 // template evaluates expr with ids as "${ADDR.id}" placeholders and returns the string (or
 // the element at key, for maps) when every reference survived intact.
 func (s *scope) template(expr hcl.Expression, refs []string, key *string) (string, bool) {
-	ctx := s.l.evalCtx(s.each, true)
+	ctx := s.l.evalCtx(s.refs, s.each, true)
 	v, diags := expr.Value(ctx)
 	if diags.HasErrors() {
 		return "", false
@@ -441,7 +504,7 @@ func (s *scope) str(body *hclsyntax.Body, name string, opt strOpt) (string, *hcl
 		return "", nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok {
+	if !ok || !s.checkSensitive(a, v) {
 		return "", a, false
 	}
 	if v.IsNull() {
@@ -487,7 +550,7 @@ func (s *scope) boolean(body *hclsyntax.Body, name string) (bool, *hclsyntax.Att
 		return false, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return false, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -505,7 +568,7 @@ func (s *scope) integer(body *hclsyntax.Body, name string) (int, *hclsyntax.Attr
 		return 0, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return 0, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -533,7 +596,7 @@ func (s *scope) strList(body *hclsyntax.Body, name string) ([]string, *hclsyntax
 		return nil, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() || !s.knownOrDiag(a, v) {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() || !s.knownOrDiag(a, v) {
 		return nil, a, false
 	}
 	v, _ = v.UnmarkDeep()
@@ -561,7 +624,7 @@ func (s *scope) strMap(body *hclsyntax.Body, name string, deferrable bool) (map[
 		return nil, nil, false
 	}
 	v, ok := s.value(a.Expr)
-	if !ok || v.IsNull() {
+	if !ok || !s.checkSensitive(a, v) || v.IsNull() {
 		return nil, a, false
 	}
 	if !v.IsKnown() {

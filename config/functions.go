@@ -57,16 +57,27 @@ func functions() map[string]function.Function {
 			"tomap":  stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
 		}
 		pre := map[string]func([]cty.Value) error{
-			"format": checkFormatArg, "formatlist": checkFormatArg,
-			"indent": checkIndentArg, "setproduct": checkProductArgs,
+			"format": both(checkFormatArg, checkFormatSize), "formatlist": both(checkFormatArg, checkFormatSize),
+			"indent": checkIndentSize, "setproduct": checkProductArgs, "replace": checkReplaceArgs,
+			"join": checkJoinArgs, "jsondecode": checkJSONDepth,
 		}
 		for name, f := range funcs {
 			funcs[name] = bounded(f, pre[name])
 		}
 		// try and can take their arguments unevaluated; their results come from the others.
 		funcs["try"], funcs["can"] = tryfunc.TryFunc, tryfunc.CanFunc
+		funcs["sensitive"], funcs["nonsensitive"] = sensitiveFunc, nonsensitiveFunc
 	})
 	return funcs
+}
+
+func both(a, b func([]cty.Value) error) func([]cty.Value) error {
+	return func(args []cty.Value) error {
+		if err := a(args); err != nil {
+			return err
+		}
+		return b(args)
+	}
 }
 
 // lengthFunc is Terraform's length: characters of a string, or elements of a collection.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // VarInputs are the values given for input variables from outside the configuration.
@@ -110,6 +112,18 @@ type loader struct {
 
 	settingsBlock *hclsyntax.Block
 	providerBlock *hclsyntax.Block
+
+	rawFiles map[string]*hcl.File // files refused before parsing, for snippets
+	funcs    map[string]function.Function
+	budget   budget
+	// evaluating is the expression being evaluated, for budget diagnostics.
+	evaluating *hcl.Range
+	// ctxEntries counts the values placed in evaluation contexts: the work of evaluation,
+	// which tests check grows linearly with the configuration.
+	ctxEntries int
+
+	secrets map[string]bool // text of sensitive values, removed from messages (redactDiags)
+	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)
 }
 
 var blockKinds = []string{"bucket", "key", "folder", "move"}
@@ -126,6 +140,12 @@ func newLoader() *loader {
 		blockObjs: map[string]map[string]*blockVal{},
 		nameRng:   map[string]hcl.Range{},
 		badMove:   map[string]bool{},
+		secrets:   map[string]bool{},
+		rawFiles:  map[string]*hcl.File{},
+	}
+	l.funcs = make(map[string]function.Function, len(functions()))
+	for n, f := range functions() {
+		l.funcs[n] = l.charged(f)
 	}
 	for _, k := range blockKinds {
 		l.blocks[k] = map[string]*hclsyntax.Block{}
@@ -135,6 +155,14 @@ func newLoader() *loader {
 }
 
 func (l *loader) addSource(name string, src []byte) {
+	if bytes.Contains(src, []byte("application_key")) {
+		l.maskLiterals(name, src, func(n string) bool { return n == "application_key" })
+	}
+	if d := nestingProblem(src, name); d != nil {
+		l.diags = append(l.diags, d)
+		l.rawFiles[name] = &hcl.File{Bytes: src}
+		return
+	}
 	f, diags := l.parser.ParseHCL(src, name)
 	l.diags = append(l.diags, diags...)
 	if f == nil {
@@ -142,13 +170,22 @@ func (l *loader) addSource(name string, src []byte) {
 	}
 	if body, ok := f.Body.(*hclsyntax.Body); ok {
 		l.diags = append(l.diags, checkLiterals(body)...)
+		l.withBudget(body)
 		l.bodies = append(l.bodies, body)
 	}
 }
 
 func (l *loader) result() hcl.Diagnostics {
-	l.d.Files = l.parser.Files()
+	files := map[string]*hcl.File{}
+	for n, f := range l.parser.Files() {
+		files[n] = f
+	}
+	for n, f := range l.rawFiles {
+		files[n] = f
+	}
+	l.d.Files = l.maskedFiles(files)
 	out := dedupe(l.diags)
+	l.redactDiags(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Subject, out[j].Subject
 		switch {
@@ -160,7 +197,48 @@ func (l *loader) result() hcl.Diagnostics {
 			return a.Start.Byte < b.Start.Byte
 		}
 	})
-	return out
+	return capPerFile(out)
+}
+
+// maxDiagsPerFile bounds the diagnostics reported for one file (random bytes give thousands).
+const maxDiagsPerFile = 50
+
+// capPerFile keeps the first maxDiagsPerFile diagnostics of each file (diags sorted by file)
+// and says how many more there are.
+func capPerFile(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out, notes hcl.Diagnostics
+	count := map[string]int{}
+	dropped := map[string]int{}
+	droppedErr := map[string]bool{}
+	var files []string
+	for _, d := range diags {
+		fn := ""
+		if d.Subject != nil {
+			fn = d.Subject.Filename
+		}
+		if count[fn]++; count[fn] <= maxDiagsPerFile {
+			out = append(out, d)
+			continue
+		}
+		if dropped[fn] == 0 {
+			files = append(files, fn)
+		}
+		dropped[fn]++
+		droppedErr[fn] = droppedErr[fn] || d.Severity == hcl.DiagError
+	}
+	for _, fn := range files {
+		sev := hcl.DiagWarning
+		if droppedErr[fn] {
+			sev = hcl.DiagError
+		}
+		where := "in " + fn
+		if fn == "" {
+			where = "without a source location"
+		}
+		notes = append(notes, &hcl.Diagnostic{Severity: sev, Summary: "Too many problems " + where,
+			Detail: fmt.Sprintf("%d more problems %s are not shown (the first %d are). Fix those and run again.", dropped[fn], where, maxDiagsPerFile)})
+	}
+	return append(out, notes...)
 }
 
 func (l *loader) run(vars VarInputs) {

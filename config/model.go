@@ -51,7 +51,10 @@ type Bucket struct {
 	PreventDestroy bool
 	// Deferred lists the attributes whose value is only known after apply (see doc.go).
 	Deferred []Deferred
-	Range    hcl.Range
+	// Sensitive names the plan attributes (name, info, ...) derived from a sensitive value,
+	// sorted; a plan shows them as "(sensitive value)".
+	Sensitive []string
+	Range     hcl.Range
 }
 
 // LifecycleRule is one B2 lifecycle rule. Nil day fields are absent (null in B2).
@@ -110,7 +113,9 @@ type Key struct {
 	// or "" when none was declared.
 	SecretFile string
 	Deferred   []Deferred
-	Range      hcl.Range
+	// Sensitive names the plan attributes derived from a sensitive value (see Bucket).
+	Sensitive []string
+	Range     hcl.Range
 }
 
 // Folder ensures a prefix exists in a bucket.
@@ -168,7 +173,7 @@ func (s Secret) Reveal() string { return s.v }
 // IsSet reports whether the secret is non-empty.
 func (s Secret) IsSet() bool { return s.v != "" }
 
-const redacted = "(sensitive)"
+const redacted = SensitiveText
 
 func (s Secret) String() string {
 	if s.v == "" {

@@ -14,7 +14,7 @@ func (l *loader) decodeSettings() {
 	if b == nil {
 		return
 	}
-	s := l.scope(nil)
+	s := l.scope("b2plan", nil, refsOf(bodyExprs(b.Body)))
 	l.d.Settings.Range = b.DefRange()
 	l.d.Settings.Prune, _, _ = s.boolean(b.Body, "prune")
 	for _, ob := range b.Body.Blocks {
@@ -48,7 +48,7 @@ func (l *loader) decodeProvider() {
 	if b == nil {
 		return
 	}
-	s := l.scope(nil)
+	s := l.scope("provider", nil, refsOf(bodyExprs(b.Body)))
 	p := &l.d.Provider
 	p.Range = b.DefRange()
 	if v, a, ok := s.str(b.Body, "endpoint", strOpt{}); a != nil && ok {
@@ -75,11 +75,13 @@ func (l *loader) decodeProvider() {
 	if v, a, ok := s.str(b.Body, "application_key", strOpt{}); a != nil {
 		if ok {
 			p.ApplicationKey = NewSecret(v)
+			l.secrets[v] = true // whatever its source, the key never appears in a message
 		}
 		if len(a.Expr.Variables()) == 0 {
+			// The literal itself is masked in snippets (maskLiterals); point at the name.
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Literal secret in provider block",
-				Detail:  "application_key is written in the configuration, where it ends up in version control. Remove it and set the environment variable B2_APPLICATION_KEY instead (or pass it through a sensitive variable).",
-				Subject: a.Expr.Range().Ptr()})
+				Detail:  "application_key is written in the configuration, where it ends up in version control (b2plan does not display it). Remove it and set the environment variable B2_APPLICATION_KEY instead, or pass it through a variable declared sensitive = true.",
+				Subject: a.NameRange.Ptr()})
 		}
 	}
 }

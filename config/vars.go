@@ -56,7 +56,10 @@ func (l *loader) declareVariable(b *hclsyntax.Block) {
 		}
 	}
 	if a, ok := b.Body.Attributes["default"]; ok {
-		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: functions()})
+		val, diags := a.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
+		if v.sensitive {
+			l.addSecrets(val)
+		}
 		if diags.HasErrors() {
 			for _, d := range diags {
 				if d.Summary == "Variables not allowed" || d.Summary == "Unknown variable" {
@@ -66,6 +69,9 @@ func (l *loader) declareVariable(b *hclsyntax.Block) {
 			l.diags = append(l.diags, diags...)
 			v.def = cty.DynamicVal
 			return
+		}
+		if v.sensitive {
+			l.mask = append(l.mask, a.Expr.Range())
 		}
 		v.def = cty.DynamicVal // invalid default: no second "no value" error
 		if conv, ok := l.convertVar(v, val, a.Expr.Range(), "default"); ok {
@@ -96,13 +102,20 @@ func (l *loader) parseRawVar(v *varDecl, raw, source string) (cty.Value, bool) {
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
 		return cty.StringVal(raw), true
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
+	var expr hclsyntax.Expression
+	var diags hcl.Diagnostics
+	if d := nestingProblem([]byte(raw), source); d != nil {
+		diags = hcl.Diagnostics{d}
+	} else {
+		expr, diags = hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
+	}
 	if !diags.HasErrors() {
 		diags = checkLiterals(expr)
+		l.withBudget(expr)
 	}
 	if !diags.HasErrors() {
 		var vd hcl.Diagnostics
-		val, vd := expr.Value(&hcl.EvalContext{Functions: functions()})
+		val, vd := expr.Value(&hcl.EvalContext{Functions: l.funcs})
 		if !vd.HasErrors() {
 			return val, true
 		}
@@ -132,6 +145,9 @@ func (l *loader) loadVariables(in VarInputs) {
 		if !declared {
 			continue // like Terraform: stray environment variables are ignored
 		}
+		if v.sensitive {
+			l.secrets[raw] = true
+		}
 		if val, ok := l.parseRawVar(v, raw, "from environment variable "+k); ok {
 			if conv, ok := l.convertVar(v, val, hcl.Range{}, "environment variable "+k); ok {
 				vals[name] = conv
@@ -147,6 +163,12 @@ func (l *loader) loadVariables(in VarInputs) {
 				Detail: fmt.Sprintf("%v. Check the -var-file path.", err)})
 			continue
 		}
+		l.maskLiterals(fn, src, func(n string) bool { d := l.varDecls[n]; return d != nil && d.sensitive })
+		if d := nestingProblem(src, fn); d != nil {
+			l.diags = append(l.diags, d)
+			l.rawFiles[fn] = &hcl.File{Bytes: src}
+			continue
+		}
 		f, diags := l.parser.ParseHCL(src, fn)
 		l.diags = append(l.diags, diags...)
 		if f == nil {
@@ -157,6 +179,7 @@ func (l *loader) loadVariables(in VarInputs) {
 			continue
 		}
 		l.diags = append(l.diags, checkLiterals(body)...)
+		l.withBudget(body)
 		for _, b := range body.Blocks {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unexpected block in variables file",
 				Detail: "A variables file holds only NAME = VALUE assignments.", Subject: b.TypeRange.Ptr()})
@@ -169,10 +192,13 @@ func (l *loader) loadVariables(in VarInputs) {
 					Subject: a.NameRange.Ptr()})
 				continue
 			}
-			val, vd := a.Expr.Value(&hcl.EvalContext{Functions: functions()})
+			val, vd := a.Expr.Value(&hcl.EvalContext{Functions: l.funcs})
 			l.diags = append(l.diags, vd...)
 			if vd.HasErrors() {
 				continue
+			}
+			if v.sensitive {
+				l.addSecrets(val)
 			}
 			if conv, ok := l.convertVar(v, val, a.Expr.Range(), "value in "+fn); ok {
 				vals[a.Name] = conv
@@ -185,8 +211,9 @@ func (l *loader) loadVariables(in VarInputs) {
 		name, raw, ok := strings.Cut(kv, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
+			// Not echoed: a malformed option may well be a secret.
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option",
-				Detail: fmt.Sprintf("The option -var %q is not of the form NAME=VALUE. Write e.g. -var 'env=prod'.", kv)})
+				Detail: fmt.Sprintf("A -var option (%d characters, not shown) is not of the form NAME=VALUE. Write e.g. -var 'env=prod'.", len(kv))})
 			continue
 		}
 		v, declared := l.varDecls[name]
@@ -194,6 +221,9 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
 				Detail: fmt.Sprintf("-var sets %q but the configuration declares no such variable.%s Declare it with variable %q { } or remove the option.", name, didYouMean(name, l.varOrder), name)})
 			continue
+		}
+		if v.sensitive {
+			l.secrets[raw] = true
 		}
 		if val, ok := l.parseRawVar(v, raw, "given with -var"); ok {
 			if conv, ok := l.convertVar(v, val, hcl.Range{}, "-var value"); ok {
@@ -222,6 +252,10 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.d.Variables[name] = "(invalid)"
 			continue
 		}
+		if v.sensitive {
+			l.addSecrets(val)
+			val = val.Mark(sensitiveMark{})
+		}
 		l.varVals[name] = val
 		l.checkVarValidations(v, val)
 		if v.sensitive {
@@ -235,7 +269,7 @@ func (l *loader) loadVariables(in VarInputs) {
 func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.name: val})},
-		Functions: functions(),
+		Functions: l.funcs,
 	}
 	for _, b := range v.block.Body.Blocks {
 		if b.Type != "validation" {
@@ -263,6 +297,7 @@ func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 		if diags.HasErrors() {
 			continue
 		}
+		res, _ = res.UnmarkDeep() // a condition on a sensitive value is marked
 		res, err := convert.Convert(res, cty.Bool)
 		if err != nil || res.IsNull() {
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid variable validation condition",
@@ -274,7 +309,11 @@ func (l *loader) checkVarValidations(v *varDecl, val cty.Value) {
 		}
 		msg := "The value is not valid."
 		if mv, md := msgAttr.Expr.Value(ctx); !md.HasErrors() && mv.Type() == cty.String && mv.IsKnown() && !mv.IsNull() {
-			msg = mv.AsString()
+			if isSensitive(mv) {
+				msg = "The error message refers to the sensitive value, so it is not shown."
+			} else {
+				msg = mv.AsString()
+			}
 		}
 		subj := v.valueRange
 		if subj == nil {

@@ -80,10 +80,15 @@ func (a Action) JSONActions() []string {
 // Attr is one attribute of a resource as shown in a plan. Value is its JSON
 // encoding (normalised: sorted lists, lowercased info keys); Unknown marks a
 // value known only after apply (Value then holds the template as a string).
+//
+// Sensitive marks a value derived from a sensitive variable: the plan does not hold it (Value
+// is empty) and every rendering shows "(sensitive value)"; the executor takes the value from
+// BucketChange / KeyChange.
 type Attr struct {
-	Name    string          `json:"name"`
-	Value   json.RawMessage `json:"value,omitempty"`
-	Unknown bool            `json:"unknown,omitempty"`
+	Name      string          `json:"name"`
+	Value     json.RawMessage `json:"value,omitempty"`
+	Unknown   bool            `json:"unknown,omitempty"`
+	Sensitive bool            `json:"sensitive,omitempty"`
 }
 
 // Change is the planned action for one bucket, key or folder address.

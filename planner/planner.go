@@ -105,6 +105,7 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 	pl.planFolders()
 	pl.planMoves()
 	pl.planDrift()
+	pl.markSensitive()
 	sort.SliceStable(pl.p.Changes, func(i, j int) bool {
 		return changeRank(pl.p.Changes[i]) < changeRank(pl.p.Changes[j])
 	})

@@ -57,7 +57,13 @@ func actionColor(a Action) string {
 	return ""
 }
 
+// sensitiveText is how every rendering shows a sensitive attribute (config.SensitiveText).
+const sensitiveText = "(sensitive value)"
+
 func attrText(a Attr) string {
+	if a.Sensitive {
+		return sensitiveText
+	}
 	if a.Unknown {
 		return "(known after apply)"
 	}
@@ -206,7 +212,7 @@ const maxAttrLine = 80
 // listElems returns the elements of a JSON list value, each compact, or
 // ok = false when a is not a known list.
 func listElems(a Attr) (elems []string, ok bool) {
-	if a.Unknown || len(a.Value) == 0 || a.Value[0] != '[' {
+	if a.Sensitive || a.Unknown || len(a.Value) == 0 || a.Value[0] != '[' {
 		return nil, false
 	}
 	var list []json.RawMessage
@@ -245,6 +251,10 @@ func (h *hw) attr(code, sym string, width int, a Attr) {
 // per line, marking the elements added (+) and removed (-) relative to
 // before.
 func (h *hw) changedAttr(width int, b, a Attr) {
+	if a.Sensitive || b.Sensitive { // Terraform: one value, neither side shown
+		h.f("      %s %-*s = %s\n", h.c(ansiYellow, "~"), width, a.Name, sensitiveText)
+		return
+	}
 	line := fmt.Sprintf("      ~ %-*s = %s -> %s", width, a.Name, attrText(b), attrText(a))
 	after, aok := listElems(a)
 	if !aok || len(line) <= maxAttrLine {
@@ -513,11 +523,31 @@ type jsonResource struct {
 	Notes        []string   `json:"notes,omitempty"`
 }
 
+// jsonChange is Terraform's change object. A sensitive attribute is null in before/after and
+// true in before_sensitive/after_sensitive (which are false when before/after is null, as in
+// Terraform). Unlike Terraform, which prints sensitive values in its JSON plan, b2plan never
+// holds them in a plan.
 type jsonChange struct {
-	Actions      []string                   `json:"actions"`
-	Before       map[string]json.RawMessage `json:"before"`
-	After        map[string]json.RawMessage `json:"after"`
-	AfterUnknown map[string]bool            `json:"after_unknown"`
+	Actions         []string                   `json:"actions"`
+	Before          map[string]json.RawMessage `json:"before"`
+	After           map[string]json.RawMessage `json:"after"`
+	AfterUnknown    map[string]bool            `json:"after_unknown"`
+	BeforeSensitive any                        `json:"before_sensitive"`
+	AfterSensitive  any                        `json:"after_sensitive"`
+}
+
+// sensitiveMap is before_sensitive / after_sensitive for an attribute list.
+func sensitiveMap(list []Attr) any {
+	if list == nil {
+		return false
+	}
+	out := map[string]bool{}
+	for _, a := range list {
+		if a.Sensitive {
+			out[a.Name] = true
+		}
+	}
+	return out
 }
 
 type jsonDrift struct {
@@ -562,6 +592,10 @@ func attrMap(list []Attr, unknown map[string]bool) map[string]json.RawMessage {
 	}
 	out := make(map[string]json.RawMessage, len(list))
 	for _, a := range list {
+		if a.Sensitive {
+			out[a.Name] = json.RawMessage("null")
+			continue
+		}
 		if a.Unknown {
 			out[a.Name] = json.RawMessage("null")
 			if unknown != nil {
@@ -603,6 +637,13 @@ func JSONDocument(p *Plan) any {
 		}
 		if ch.Action == Create {
 			r.Change.Before = nil
+		}
+		r.Change.BeforeSensitive, r.Change.AfterSensitive = false, false
+		if r.Change.Before != nil {
+			r.Change.BeforeSensitive = sensitiveMap(ch.Before)
+		}
+		if r.Change.After != nil {
+			r.Change.AfterSensitive = sensitiveMap(ch.After)
 		}
 		doc.ResourceChanges = append(doc.ResourceChanges, r)
 	}

@@ -221,7 +221,7 @@ func removeMark(v cty.Value, m any) cty.Value {
 	v, pvms := v.UnmarkDeepWithPaths()
 	for i := range pvms {
 		if _, has := pvms[i].Marks[m]; has {
-			marks := cty.NewValueMarks()
+			marks := cty.ValueMarks{}
 			for k := range pvms[i].Marks {
 				if k != m {
 					marks[k] = struct{}{}

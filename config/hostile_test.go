@@ -24,7 +24,7 @@ type hostileCase struct {
 var wantRe = regexp.MustCompile(`(?m)^# WANT: (.+)$`)
 
 // hostileCorpus is testdata/hostile/*.hcl (each with a "# WANT: text" line) and the large
-// inputs generated here.
+// inputs generated here (not with -short).
 func hostileCorpus(t testing.TB) []hostileCase {
 	var out []hostileCase
 	files, _ := filepath.Glob("testdata/hostile/*.hcl")
@@ -41,6 +41,9 @@ func hostileCorpus(t testing.TB) []hostileCase {
 			t.Fatalf("%s: no # WANT: line", f)
 		}
 		out = append(out, hostileCase{filepath.Base(f), src, string(m[1])})
+	}
+	if testing.Short() {
+		return out
 	}
 	const n = 100000
 	rep := strings.Repeat

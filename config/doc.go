@@ -33,6 +33,13 @@
 //     values decide identity and must be known at plan time. The fix the message gives is to
 //     refer to the bucket by name (bucket.assets.name), which is known.
 //
+// Hostile input: no configuration may crash or hang the loader. depth.go refuses a file nested
+// too deeply before HCL parses it (its parser recurses per level); limits.go bounds numbers,
+// values and function results (estimated before they are built); budget.go charges for loop
+// iterations and the size of values handled, before the work, to one budget per load; load.go
+// keeps at most 50 diagnostics per file. Evaluation contexts hold only what an expression
+// refers to, so evaluation is linear in the number of blocks. docs/configuration.md, "Limits".
+//
 // Secrets: Provider.ApplicationKey is a Secret, which redacts itself in String, GoString,
 // fmt verbs and JSON. Values of variables declared sensitive = true carry a cty mark through
 // evaluation; sensitive.go decides where they may go, records the plan attributes they reach

@@ -149,7 +149,7 @@ func (l *loader) evalGraph() {
 		if n.kind == "local" {
 			s := l.scope("local", nil, refsOf(n.exprs()))
 			v, _ := s.value(n.attr.Expr)
-			l.localVals[n.name] = v
+			l.localVals[n.name] = sized(v)
 			continue
 		}
 		l.evalBlock(n)
@@ -400,12 +400,17 @@ func (s *scope) value(expr hcl.Expression) (cty.Value, bool) {
 	if !s.checkRefs(expr) {
 		return cty.DynamicVal, false
 	}
+	if s.l.budget.spent {
+		return cty.DynamicVal, false // reported once; evaluating more would cost what it saves
+	}
 	rng := expr.Range()
 	s.l.evaluating = &rng
 	v, diags := expr.Value(s.ctx)
+	// Every use of the value (checks, conversions) walks it: charge it first.
+	s.l.charge(0, sizeOf(v, s.l.budgetLeft()+1), nil)
 	s.l.evaluating = nil
 	s.l.diags = append(s.l.diags, diags...)
-	if diags.HasErrors() {
+	if diags.HasErrors() || s.l.budget.spent {
 		return cty.DynamicVal, false
 	}
 	if err := checkValue(v); err != nil {

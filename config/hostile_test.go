@@ -24,7 +24,7 @@ type hostileCase struct {
 var wantRe = regexp.MustCompile(`(?m)^# WANT: (.+)$`)
 
 // hostileCorpus is testdata/hostile/*.hcl (each with a "# WANT: text" line) and the large
-// inputs generated here.
+// inputs generated here (not with -short).
 func hostileCorpus(t testing.TB) []hostileCase {
 	var out []hostileCase
 	files, _ := filepath.Glob("testdata/hostile/*.hcl")
@@ -41,6 +41,9 @@ func hostileCorpus(t testing.TB) []hostileCase {
 			t.Fatalf("%s: no # WANT: line", f)
 		}
 		out = append(out, hostileCase{filepath.Base(f), src, string(m[1])})
+	}
+	if testing.Short() {
+		return out
 	}
 	const n = 100000
 	rep := strings.Repeat
@@ -62,6 +65,10 @@ func hostileCorpus(t testing.TB) []hostileCase {
 		hostileCase{"20k format verbs", local(`format("` + rep("%[1]s", 20000) + `", "a")`), "String too complex"},
 		hostileCase{"100k brackets in a var default", []byte("variable \"v\" {\n  default = " + rep("[", n) + rep("]", n) + "\n}\n"), deep},
 		hostileCase{"concat of 5000 aliases", local("concat(" + rep("range(1000),", 5000) + "[])"), "too large"},
+		hostileCase{"10k references to a large local in one call", []byte("locals {\n  a = flatten([for i in range(120) : range(1000)])\n  b = concat(" + rep("local.a,", 10000) + "[])\n}\n"), "too large"},
+		hostileCase{"1k comparisons of a large local", []byte("locals {\n  a = flatten([for i in range(120) : range(1000)])\n  b = [for i in range(1000) : local.a == local.a]\n}\n"), "too large"},
+		hostileCase{"1k functions of a large local", []byte("locals {\n  a = flatten([for i in range(120) : range(1000)])\n  b = [for i in range(1000) : length(local.a)]\n}\n"), "too large"},
+		hostileCase{"5k blocks using a large local", []byte("locals {\n  a = { for i in range(1000) : \"k${i}\" => join(\"\", [for j in range(100) : \"x\"]) }\n}\n" + rep("bucket \"b\" {\n  info = local.a\n}\n", 5000)), ""},
 		hostileCase{"20k blocks with errors", []byte(strings.Repeat("bucket \"b\" {\n  tpye = 1\n}\n", 20000)), "Too many problems"},
 	)
 	r := rand.New(rand.NewPCG(1, 2))

@@ -250,7 +250,7 @@ func checkProductArgs(args []cty.Value) error {
 func checkArgsSize(args []cty.Value) error {
 	n := 0
 	for _, a := range args {
-		if n += sizeUpTo(a, maxValueSize-n+1); n > maxValueSize {
+		if n += sizeOf(a, maxValueSize-n+1); n > maxValueSize {
 			return fmt.Errorf("arguments too large: more than %d string bytes and collection elements together", maxValueSize)
 		}
 	}
@@ -307,11 +307,11 @@ func checkFormatSize(args []cty.Value) error {
 			rows = max(rows, v.LengthInt())
 			for it := v.ElementIterator(); it.Next(); {
 				_, ev := it.Element()
-				largest = max(largest, sizeUpTo(ev, maxValueSize+1))
+				largest = max(largest, sizeOf(ev, maxValueSize+1))
 			}
 			continue
 		}
-		largest = max(largest, sizeUpTo(v, maxValueSize+1))
+		largest = max(largest, sizeOf(v, maxValueSize+1))
 	}
 	if verbs > maxValueSize || rows > maxValueSize {
 		return errValueSize

@@ -21,7 +21,7 @@ func TestHugeValuesAreRefused(t *testing.T) {
 		"format precision":  {"bucket \"b\" {\n  name = formatlist(\"%.99999999f\", [1])[0]\n}\n", "larger than 1024"},
 		"indent":            {"bucket \"b\" {\n  info = { x = indent(99999999, \"a\\nb\") }\n}\n", "too many spaces"},
 		"setproduct":        {"locals {\n  p = setproduct(range(1000), range(1000), range(1000))\n}\n", "more than 10000"},
-		"exponential local": {"locals {\n  a = \"xxxxxxxxxxxxxxxx\"\n" + doubling("b", "a") + doubling("c", "b") + doubling("d", "c") + doubling("e", "d") + doubling("f", "e") + doubling("g", "f") + doubling("h", "g") + doubling("i", "h") + "}\nbucket \"b\" {\n  name = local.i\n}\n", "value too large"},
+		"exponential local": {"locals {\n  a = \"xxxxxxxxxxxxxxxx\"\n" + doubling("b", "a") + doubling("c", "b") + doubling("d", "c") + doubling("e", "d") + doubling("f", "e") + doubling("g", "f") + doubling("h", "g") + doubling("i", "h") + "}\nbucket \"b\" {\n  name = local.i\n}\n", "too large"},
 		"var number":        {"variable \"n\" {\n  type = number\n  default = \"1e99999999\"\n}\n", "out of bounds"},
 	}
 	for name, c := range cases {

@@ -163,6 +163,7 @@ func (l *loader) addSource(name string, src []byte) {
 		l.rawFiles[name] = &hcl.File{Bytes: src}
 		return
 	}
+	l.budget.source += len(src)
 	f, diags := l.parser.ParseHCL(src, name)
 	l.diags = append(l.diags, diags...)
 	if f == nil {

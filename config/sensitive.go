@@ -42,9 +42,10 @@ var sensitiveAttrs = map[string]map[string][]string{
 		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil,
 		"lifecycle_rule": {"lifecycle_rules"}, "cors_rule": {"cors_rules"}, "object_lock": {"object_lock"},
 	},
+	// Not duration, renew_before, secret_file: plans explain replacements with the durations,
+	// and apply reports where it wrote a secret; neither is a secret.
 	"key": {
 		"access": {"capabilities"}, "capabilities": {"capabilities"}, "name_prefix": {"name_prefix"},
-		"duration": {"duration", "expires"}, "renew_before": nil, "secret_file": {"secret_file"},
 	},
 	"provider": {"application_key_id": nil, "application_key": nil},
 }
@@ -221,7 +222,7 @@ func removeMark(v cty.Value, m any) cty.Value {
 	v, pvms := v.UnmarkDeepWithPaths()
 	for i := range pvms {
 		if _, has := pvms[i].Marks[m]; has {
-			marks := cty.NewValueMarks()
+			marks := cty.ValueMarks{}
 			for k := range pvms[i].Marks {
 				if k != m {
 					marks[k] = struct{}{}

@@ -169,6 +169,7 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.rawFiles[fn] = &hcl.File{Bytes: src}
 			continue
 		}
+		l.budget.source += len(src)
 		f, diags := l.parser.ParseHCL(src, fn)
 		l.diags = append(l.diags, diags...)
 		if f == nil {
@@ -256,6 +257,7 @@ func (l *loader) loadVariables(in VarInputs) {
 			l.addSecrets(val)
 			val = val.Mark(sensitiveMark{})
 		}
+		val = sized(val)
 		l.varVals[name] = val
 		l.checkVarValidations(v, val)
 		if v.sensitive {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -273,15 +272,7 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	if err != nil {
 		return LargeCopyResult{}, err
 	}
-	info := maps.Clone(r.Source.Info)
-	if r.Source.HasSHA1() {
-		if info == nil {
-			info = map[string]string{}
-		}
-		if _, ok := info["large_file_sha1"]; !ok {
-			info["large_file_sha1"] = r.Source.SHA1Hex()
-		}
-	}
+	info := copyInfo(&r.Source, r.Mark != nil)
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName)}
 	if ct := r.Source.ContentType; ct != "" && ct != "b2/x-auto" {
 		in.ContentType = aws.String(ct)

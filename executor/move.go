@@ -140,11 +140,7 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 			why = destinationGone(mv, ops, dest, mr.curDst)
 		}
 		if why != "" {
-			r.mu.Lock()
-			r.res.Skipped = append(r.res.Skipped, Skip{Address: mv.Address, Object: name, Reason: why})
-			r.mu.Unlock()
-			r.emit(Event{Kind: ObjectSkipped, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Message: why})
-			return 0, false
+			return r.skip(mr, name, dest, why)
 		}
 	}
 	failf := func(err error) (int64, bool) {
@@ -161,6 +157,17 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 				return failf(err)
 			}
 			copied += mv.Sources[op.Src].Size
+		case planner.OpVerify:
+			same, why, err := r.verifyByDownload(mr, &mv.Sources[op.Src], dest)
+			if err != nil {
+				return failf(fmt.Errorf("verify = \"download\": %w; the source was not removed", err))
+			}
+			if !same {
+				if mv.OnConflict == "skip" {
+					return r.skip(mr, name, dest, "destination exists with other content ("+why+"): on_conflict = \"skip\"")
+				}
+				return failf(fmt.Errorf("destination %s exists with other content (%s); the source was not removed. Set on_conflict = \"skip\" to leave it, or \"overwrite\" to copy anyway", dest, why))
+			}
 		case planner.OpHideDest:
 			if _, err := r.m.HideFile(r.work, mr.dstID, dest); err != nil && !errors.Is(err, b2client.Conflict) {
 				return failf(err)
@@ -207,12 +214,61 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	return copied, true
 }
 
+// skip reports a source name left alone (not a failure).
+func (r *run) skip(mr *moveRun, name, dest, why string) (int64, bool) {
+	r.mu.Lock()
+	r.res.Skipped = append(r.res.Skipped, Skip{Address: mr.mv.Address, Object: name, Reason: why})
+	r.mu.Unlock()
+	r.emit(Event{Kind: ObjectSkipped, Address: mr.mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Message: why})
+	return 0, false
+}
+
+// verifyByDownload compares source version v with the newest version of
+// dest by downloading and hashing both (verify = "download"). It reports
+// whether they hold the same bytes, and why not.
+func (r *run) verifyByDownload(mr *moveRun, v *live.Version, dest string) (bool, string, error) {
+	if r.opts.List == nil {
+		return false, "", errors.New("no lister to read the destination")
+	}
+	vs, err := r.destVersions(mr, dest)
+	if err != nil {
+		return false, "", fmt.Errorf("list the destination: %w", err)
+	}
+	if len(vs) == 0 || vs[0].Action != live.ActionUpload {
+		return false, "", fmt.Errorf("the destination %s is gone or hidden since the plan", dest)
+	}
+	d := &vs[0]
+	if id, why := live.Compare(v, d); id != live.Unproven {
+		return id == live.Same, why, nil // proven either way without a download
+	}
+	sh, err := r.m.HashVersion(r.work, v.ID, v.Name)
+	if err != nil {
+		return false, "", err
+	}
+	dh, err := r.m.HashVersion(r.work, d.ID, d.Name)
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case sh.Size != v.Size:
+		return false, "", fmt.Errorf("the source downloaded as %d bytes, listed as %d", sh.Size, v.Size)
+	case sh != dh:
+		return false, "different SHA-1s of the downloaded bytes", nil
+	}
+	return true, "", nil
+}
+
 // copyVersion copies one source version to dest and verifies the copy.
 func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 	mv := mr.mv
 	v := &mv.Sources[op.Src]
 	req := b2client.CopyRequest{SourceFileID: v.ID, SourceName: v.Name, SourceBucket: mv.Bucket,
 		DestBucketID: mr.dstID, DestBucket: mv.ToBucket, DestName: dest}
+	if !v.HasSHA1() {
+		// Without a SHA-1 nothing else can prove later that the copy holds
+		// this version's bytes: record the source's file id in the copy.
+		req.Mark = v
+	}
 	large := op.Kind == planner.OpCopyLarge || v.Size > r.opts.MaxCopyFileSize
 	ambiguous := false
 	for attempt := 1; ; attempt++ {
@@ -221,7 +277,7 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 			var got live.Version
 			got, err = r.m.CopyFile(r.work, req)
 			if err == nil {
-				if verr := verifyCopy(v, &got, dest); verr != nil {
+				if verr := verifyCopy(v, &got, dest, req.Mark != nil); verr != nil {
 					return verr
 				}
 				break
@@ -236,7 +292,7 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 			var res b2client.LargeCopyResult
 			res, err = r.m.CopyLargeFile(r.work, b2client.LargeCopyRequest{CopyRequest: req, Source: *v, PartSize: r.opts.PartSize})
 			if err == nil {
-				if verr := verifyLargeCopy(v, &res, dest); verr != nil {
+				if verr := verifyLargeCopy(v, &res, dest, req.Mark != nil); verr != nil {
 					return verr
 				}
 				break
@@ -261,10 +317,21 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 	return nil
 }
 
+// verifyMark checks that a marked copy carries the source id marker.
+func verifyMark(src, got *live.Version, dest string, marked bool) error {
+	if marked && b2client.Marked(src) && got.Info[live.SourceIDKey] != src.ID {
+		return fmt.Errorf("copy verification failed: the copy %s does not carry the source id %s in its file info (%s = %q); the source was not removed", dest, src.ID, live.SourceIDKey, got.Info[live.SourceIDKey])
+	}
+	return nil
+}
+
 // verifyCopy checks a b2_copy_file reply against the source version.
-func verifyCopy(src, got *live.Version, dest string) error {
+func verifyCopy(src, got *live.Version, dest string, marked bool) error {
 	if got.Name != "" && got.Name != dest {
 		return fmt.Errorf("copy verification failed: B2 reports the copy as %q, want %q; the source was not removed", got.Name, dest)
+	}
+	if err := verifyMark(src, got, dest, marked); err != nil {
+		return err
 	}
 	if got.Size != src.Size {
 		return fmt.Errorf("copy verification failed: copy of %s has %d bytes, source %d; the source was not removed", dest, got.Size, src.Size)
@@ -283,10 +350,13 @@ func verifyCopy(src, got *live.Version, dest string) error {
 // verifyLargeCopy checks a large-file copy: total size, one 40-hex SHA-1 per
 // part (B2 checked them against the parts at finish), and the whole-file
 // SHA-1 when both sides carry one.
-func verifyLargeCopy(src *live.Version, res *b2client.LargeCopyResult, dest string) error {
+func verifyLargeCopy(src *live.Version, res *b2client.LargeCopyResult, dest string, marked bool) error {
 	got := &res.Version
 	if got.Name != "" && got.Name != dest {
 		return fmt.Errorf("copy verification failed: B2 reports the copy as %q, want %q; the source was not removed", got.Name, dest)
+	}
+	if err := verifyMark(src, got, dest, marked); err != nil {
+		return err
 	}
 	if got.Size != src.Size {
 		return fmt.Errorf("copy verification failed: large copy %s has %d bytes, source %d; the source was not removed", dest, got.Size, src.Size)
@@ -304,26 +374,6 @@ func verifyLargeCopy(src *live.Version, res *b2client.LargeCopyResult, dest stri
 		return fmt.Errorf("copy verification failed: large copy %s has SHA-1 %s, source %s; the source was not removed", dest, got.SHA1Hex(), src.SHA1Hex())
 	}
 	return nil
-}
-
-// sameContent: equal size and SHA-1, or, when neither side has a SHA-1,
-// equal size, content type and file info.
-func sameContent(a, b *live.Version) bool {
-	if a.Size != b.Size {
-		return false
-	}
-	if a.HasSHA1() || b.HasSHA1() {
-		return a.HasSHA1() && b.HasSHA1() && a.SHA1 == b.SHA1
-	}
-	if a.ContentType != b.ContentType || len(a.Info) != len(b.Info) {
-		return false
-	}
-	for k, v := range a.Info {
-		if b.Info[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // destVersions lists the versions of exactly one destination name.
@@ -349,7 +399,7 @@ func (r *run) findCopy(mr *moveRun, src *live.Version, dest string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	return len(vs) > 0 && vs[0].Action == live.ActionUpload && sameContent(src, &vs[0]), nil
+	return len(vs) > 0 && vs[0].Action == live.ActionUpload && live.SameContent(src, &vs[0]), nil
 }
 
 // dedupe deletes newer identical copies left on top of dest by a copy that
@@ -362,7 +412,7 @@ func (r *run) dedupe(mr *moveRun, src *live.Version, dest string) {
 		return
 	}
 	n := 0
-	for n < len(vs) && vs[n].Action == live.ActionUpload && sameContent(src, &vs[n]) {
+	for n < len(vs) && vs[n].Action == live.ActionUpload && live.SameContent(src, &vs[n]) {
 		n++
 	}
 	for i := 0; i < n-1; i++ { // vs[n-1] is the oldest identical copy: keep it
@@ -434,8 +484,8 @@ func destinationGone(mv *planner.Move, ops []planner.ObjectOp, dest string, curD
 	newest := int32(-1)
 	for _, op := range ops {
 		switch op.Kind {
-		case planner.OpCopy, planner.OpCopyLarge:
-			return "" // copied and verified in this run
+		case planner.OpCopy, planner.OpCopyLarge, planner.OpVerify:
+			return "" // copied and verified, or compared, in this run
 		case planner.OpDelete, planner.OpHide:
 			if v := &mv.Sources[op.Src]; v.Action == live.ActionUpload && (newest < 0 || op.Src < newest) {
 				newest = op.Src
@@ -455,7 +505,7 @@ func destinationGone(mv *planner.Move, ops []planner.ObjectOp, dest string, curD
 			}
 			continue
 		}
-		if sameContent(src, v) {
+		if live.SameContent(src, v) {
 			return ""
 		}
 		if mv.Versions != "all" {

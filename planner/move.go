@@ -35,6 +35,12 @@ const (
 	// OpHide hides the source name of Src (b2_hide_file), only after every
 	// copy of its name was verified.
 	OpHide
+	// OpVerify compares source version Src with the newest version of its
+	// destination name by downloading and hashing both (verify =
+	// "download", a destination whose content cannot be proven equal by
+	// SHA-1). Equal hashes: the name's removals follow; otherwise the name
+	// is a conflict decided by on_conflict at apply (plan file 1.2).
+	OpVerify
 )
 
 func (k OpKind) String() string {
@@ -49,6 +55,8 @@ func (k OpKind) String() string {
 		return "delete"
 	case OpHide:
 		return "hide"
+	case OpVerify:
+		return "verify"
 	}
 	return "unknown"
 }
@@ -120,6 +128,8 @@ type Move struct {
 	Versions   string `json:"versions"`
 	Source     string `json:"source"`
 	OnConflict string `json:"on_conflict"`
+	// Verify is "download" or "" (plan file 1.2).
+	Verify string `json:"verify,omitempty"`
 
 	// Sources are the source versions the operations refer to. In a fresh
 	// plan this shares the live listing (no copies); a plan read from a file
@@ -138,6 +148,10 @@ type Move struct {
 	// AlreadyCopied counts names whose content is at the destination already
 	// (only the source removal is planned).
 	AlreadyCopied int `json:"already_copied"`
+	// Verifies counts OpVerify operations; VerifyBytes the bytes they
+	// download (both sides), the egress of verify = "download".
+	Verifies    int   `json:"verifies,omitempty"`
+	VerifyBytes int64 `json:"verify_bytes,omitempty"`
 	// Listed is the number of versions listed (source + destination), for
 	// the estimate of list calls at apply.
 	Listed int64 `json:"listed"`
@@ -216,7 +230,7 @@ func (c CopyLimits) PartsFor(size int64) int {
 func PartSize(size int64) int64 { return CopyLimits{}.PartSizeFor(size) }
 
 func (m *Move) tally() {
-	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides = 0, 0, 0, 0, 0
+	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides, m.Verifies = 0, 0, 0, 0, 0, 0
 	m.Bytes, m.Objects = 0, 0
 	var a int64
 	last := int32(-1)
@@ -247,11 +261,16 @@ func (m *Move) tally() {
 		case OpHide:
 			m.Hides++
 			a++
+		case OpVerify:
+			m.Verifies++
 		}
 	}
 	c := int64(m.Copies-m.LargeCopies) + int64(m.Parts)
 	if m.Listed > 0 {
 		c += (m.Listed + 999) / 1000
 	}
-	m.Calls = Calls{ClassA: a, ClassC: c}
+	// A verification lists the destination name (class C) and downloads
+	// both sides (class B each).
+	c += int64(m.Verifies)
+	m.Calls = Calls{ClassA: a, ClassB: 2 * int64(m.Verifies), ClassC: c}
 }

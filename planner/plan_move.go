@@ -68,7 +68,11 @@ func (pl *planner) planMoves() {
 		name, idx, has := splitAddress(dm.Address)
 		m := &Move{Address: dm.Address, Name: name, Index: idx, HasIndex: has, Bucket: dm.Bucket,
 			ToBucket: dm.ToBucket, From: dm.From, To: dm.To,
-			Versions: def(dm.Versions, "latest"), Source: def(dm.Source, "delete"), OnConflict: def(dm.OnConflict, "fail")}
+			Versions: def(dm.Versions, "latest"), Source: def(dm.Source, "delete"), OnConflict: def(dm.OnConflict, "fail"),
+			Verify: dm.Verify}
+		if m.Verify == "none" {
+			m.Verify = ""
+		}
 		if m.ToBucket == "" {
 			m.ToBucket = m.Bucket
 		}
@@ -126,18 +130,25 @@ func def(s, d string) string {
 }
 
 func (pl *planner) moveDiags(m *Move, dm *config.Move) {
-	var fails, errs int
+	var fails, errs, unproven int
 	for _, c := range m.Conflicts {
 		switch c.Resolution {
 		case "fail":
 			fails++
+			if strings.Contains(c.Reason, "cannot be compared") {
+				unproven++
+			}
 		case "error":
 			errs++
 		}
 	}
 	if fails > 0 {
+		hint := ""
+		if unproven > 0 && m.Verify == "" {
+			hint = fmt.Sprintf(" %d of them have no SHA-1 to compare (large files without large_file_sha1, S3 multipart uploads): set verify = \"download\" to compare them by downloading both sides at apply.", unproven)
+		}
 		pl.errorf(rangePtr(dm.Range), "Move conflicts",
-			"%s: %d destination names already exist with different content (listed in the plan). Set on_conflict = \"skip\" to leave them, or \"overwrite\" to copy anyway (a newer version at the destination).", dm.Address, fails)
+			"%s: %d destination names already exist and are not proven to hold the source's content (listed in the plan with the reason).%s Set on_conflict = \"skip\" to leave them, or \"overwrite\" to copy anyway (a newer version at the destination).", dm.Address, fails, hint)
 	}
 	if errs > 0 {
 		pl.errorf(rangePtr(dm.Range), "Objects that cannot be moved",
@@ -151,22 +162,6 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 		pl.warnf(rangePtr(dm.Range), "Unfinished large files under the source",
 			"%s: %d unfinished large files are under %q; they are left alone.", dm.Address, len(m.Unfinished), m.From)
 	}
-}
-
-// sameContent: equal size and SHA-1; when neither side has a SHA-1 (large
-// files without large_file_sha1), equal size, content type and file info
-// (b2_copy_file with COPY preserves both).
-func sameContent(a, b *live.Version) bool {
-	if a.Size != b.Size {
-		return false
-	}
-	if a.HasSHA1() && b.HasSHA1() {
-		return a.SHA1 == b.SHA1
-	}
-	if a.HasSHA1() || b.HasSHA1() {
-		return false
-	}
-	return a.ContentType == b.ContentType && mapsEqual(a.Info, b.Info)
 }
 
 func isLocked(v *live.Version, nowMs int64, lockPossible bool) (bool, Locked) {
@@ -315,12 +310,17 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		// Which copies are already done, and is there a conflict?
 		conflictWith := (*live.Version)(nil)
 		carryHide := false // versions = all: add a hide marker at the destination
+		conflictWhy := ""
+		verify := false // compare by downloading both sides at apply
 		if latest {
 			if destVisible {
-				if sameContent(&src[allCopies[0]], dtop) {
+				switch id, why := live.Compare(&src[allCopies[0]], dtop); {
+				case id == live.Same:
 					allCopies = allCopies[:0]
-				} else {
-					conflictWith = dtop
+				case id == live.Unproven && m.Verify == "download" && m.OnConflict != "overwrite":
+					verify = true
+				default:
+					conflictWith, conflictWhy = dtop, why
 				}
 			}
 		} else {
@@ -335,13 +335,14 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			if destVisible && !movedBefore {
 				match := false
 				for _, c := range allCopies {
-					if sameContent(&src[c], dtop) {
+					if live.SameContent(&src[c], dtop) {
 						match = true
 						break
 					}
 				}
 				if !match {
 					conflictWith = dtop
+					_, conflictWhy = live.Compare(&src[allCopies[len(allCopies)-1]], dtop)
 				}
 			}
 			if conflictWith == nil || m.OnConflict != "overwrite" {
@@ -351,7 +352,7 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			}
 		}
 		if conflictWith != nil {
-			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, conflictWith, m.OnConflict, ""))
+			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, conflictWith, m.OnConflict, conflictWhy))
 			switch m.OnConflict {
 			case "overwrite":
 			case "skip":
@@ -362,6 +363,11 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			}
 		}
 		nops := len(ops)
+		if verify {
+			ops = append(ops, ObjectOp{Src: allCopies[0], Kind: OpVerify})
+			m.VerifyBytes += src[allCopies[0]].Size + dtop.Size
+			allCopies = allCopies[:0]
+		}
 		for _, c := range allCopies {
 			sz := src[c].Size
 			if lim.Large(sz) {
@@ -382,7 +388,7 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		} else if !hidden {
 			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHide})
 		}
-		if len(allCopies) == 0 && len(ops) > nops {
+		if !verify && len(allCopies) == 0 && len(ops) > nops {
 			m.AlreadyCopied++
 		}
 	}
@@ -399,7 +405,7 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 func historyAtDest(src []live.Version, copies []int32, dvs []live.Version) int {
 	n := 0
 	for x := len(dvs) - 1; x >= 0 && n < len(copies); x-- {
-		if dvs[x].Action == live.ActionUpload && sameContent(&src[copies[n]], &dvs[x]) {
+		if dvs[x].Action == live.ActionUpload && live.SameContent(&src[copies[n]], &dvs[x]) {
 			n++
 		}
 	}
@@ -429,7 +435,7 @@ func hideCarried(h *live.Version, src []live.Version, copies []int32, dvs []live
 			continue
 		}
 		for _, c := range copies {
-			if sameContent(&src[c], d) {
+			if live.SameContent(&src[c], d) {
 				return false
 			}
 		}
@@ -443,8 +449,9 @@ func conflict(s *live.Version, dest string, d *live.Version, res, reason string)
 	if d != nil {
 		c.DestID, c.DestSize, c.DestSHA1 = d.ID, d.Size, d.SHA1Hex()
 		if c.Reason == "" {
-			c.Reason = "destination exists with different content"
+			c.Reason = "different content"
 		}
+		c.Reason = "destination exists: " + c.Reason
 	}
 	return c
 }
@@ -480,7 +487,7 @@ func hiddenAfterMove(versions, dst []live.Version, j int, to, suffix string) boo
 	for x := lo; x < hi; x++ {
 		switch dst[x].Action {
 		case live.ActionUpload:
-			return sameContent(up, &dst[x])
+			return live.SameContent(up, &dst[x])
 		case live.ActionHide:
 			return false
 		}

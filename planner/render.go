@@ -367,18 +367,24 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 		if len(lines) >= n {
 			continue
 		}
-		copies := false
+		copies, verify := false, false
 		for _, o := range m.Ops[i:] {
 			if m.Sources[o.Src].Name != name {
 				break
 			}
-			if o.Kind == OpCopy || o.Kind == OpCopyLarge {
+			switch o.Kind {
+			case OpCopy, OpCopyLarge:
 				copies = true
+			case OpVerify:
+				verify = true
 			}
 		}
-		if copies {
+		switch {
+		case copies:
 			lines = append(lines, name+" -> "+m.DestName(op))
-		} else {
+		case verify:
+			lines = append(lines, name+" (at "+m.DestName(op)+" without a SHA-1: compared by download, then source removal)")
+		default:
 			lines = append(lines, name+" (already at "+m.DestName(op)+": source removal only)")
 		}
 	}
@@ -402,7 +408,11 @@ func renderMove(h *hw, m *Move, sample int) {
 	h.f("%s move %s {\n", h.c(ansiCyan, fmt.Sprintf("%3s", m.Action().Symbol())), label)
 	h.f("        from        = %q (bucket %s)\n", m.From, m.Bucket)
 	h.f("        to          = %q (bucket %s)\n", m.To, m.ToBucket)
-	h.f("        policy      = versions %s, source %s, on_conflict %s\n", m.Versions, m.Source, m.OnConflict)
+	h.f("        policy      = versions %s, source %s, on_conflict %s", m.Versions, m.Source, m.OnConflict)
+	if m.Verify != "" {
+		h.f(", verify %s", m.Verify)
+	}
+	h.f("\n")
 	h.f("        objects     = %s (%s bytes)\n", commas(int64(m.Objects)), commas(m.Bytes))
 	h.f("        operations  = %s copies", commas(int64(m.Copies)))
 	if m.LargeCopies > 0 {
@@ -411,6 +421,9 @@ func renderMove(h *hw, m *Move, sample int) {
 	h.f(", %s version deletes, %s hide markers\n", commas(int64(m.Deletes)), commas(int64(m.Hides)))
 	if m.AlreadyCopied > 0 {
 		h.f("        already at the destination (source removal only) = %s\n", commas(int64(m.AlreadyCopied)))
+	}
+	if m.Verifies > 0 {
+		h.f("        compared by download (verify) = %s (%s downloaded)\n", commas(int64(m.Verifies)), humanBytes(m.VerifyBytes))
 	}
 	h.f("        calls       = class A %s, class B %s, class C %s (estimate)\n",
 		commas(m.Calls.ClassA), commas(m.Calls.ClassB), commas(m.Calls.ClassC))
@@ -547,6 +560,9 @@ type jsonMove struct {
 	Deletes       int          `json:"deletes"`
 	Hides         int          `json:"hides"`
 	AlreadyCopied int          `json:"already_copied"`
+	Verify        string       `json:"verify,omitempty"`
+	Verifies      int          `json:"verifies"`
+	VerifyBytes   int64        `json:"verify_bytes"`
 	Sample        []string     `json:"sample"`
 	Conflicts     []Conflict   `json:"conflicts"`
 	Locked        []Locked     `json:"locked"`
@@ -619,6 +635,7 @@ func JSONDocument(p *Plan) any {
 			Versions: m.Versions, Source: m.Source, OnConflict: m.OnConflict, Actions: m.Action().JSONActions(),
 			Objects: m.Objects, Bytes: m.Bytes, Copies: m.Copies, LargeCopies: m.LargeCopies, Parts: m.Parts,
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
+			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
 			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
 			Calls: m.Calls, Notes: m.Notes}
 		if jm.Conflicts == nil {

@@ -59,7 +59,7 @@ func copyInfo(src *live.Version, mark bool) map[string]string {
 			info["large_file_sha1"] = src.SHA1Hex()
 		}
 	}
-	if mark && Marked(src) {
+	if _, has := info[live.SourceIDKey]; mark && (has || len(info) < MaxFileInfo) {
 		info[live.SourceIDKey] = src.ID
 	}
 	if len(info) == 0 {
@@ -137,7 +137,7 @@ type LargeCopyResult struct {
 
 // CopyLargeFile copies with b2_start_large_file (same content type and file
 // info, plus large_file_sha1 when the source's SHA-1 is known, plus the
-// source id marker when r.Mark is set), parallel
+// source id marker live.SourceIDKey), parallel
 // b2_copy_part calls and b2_finish_large_file. On failure the unfinished
 // large file is cancelled. If finishing failed ambiguously, the file is
 // looked up and a finished one counts as success.
@@ -172,7 +172,10 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		nparts = 1
 	}
 
-	info := copyInfo(&r.Source, r.Mark != nil)
+	// Every large copy carries the source id marker (when there is room),
+	// so that an unfinished one a kill left behind is recognisable as
+	// b2plan's and cancelled by the next apply.
+	info := copyInfo(&r.Source, true)
 	ct := r.Source.ContentType
 	if ct == "" {
 		ct = "b2/x-auto"

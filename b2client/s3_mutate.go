@@ -272,7 +272,7 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	if err != nil {
 		return LargeCopyResult{}, err
 	}
-	info := copyInfo(&r.Source, r.Mark != nil)
+	info := copyInfo(&r.Source, true) // with the marker, as natively
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName)}
 	if ct := r.Source.ContentType; ct != "" && ct != "b2/x-auto" {
 		in.ContentType = aws.String(ct)

@@ -319,3 +319,37 @@ func TestNoSHA1CopyIsMarked(t *testing.T) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// TestAbandonedCopiesCancelled: an unfinished large file under the
+// destination that carries b2plan's marker (a large copy a kill
+// interrupted) is shown in the plan and cancelled by apply; one without the
+// marker is someone else's and is left alone.
+func TestAbandonedCopiesCancelled(t *testing.T) {
+	e := newEnv(t, emulator.Options{AbsoluteMinimumPartSize: 1000, MaxCopySize: 10_000})
+	b := e.bucket("acme-data", b2client.BucketSpec{})
+	data := blob("db", 20_000)
+	e.nativeLarge(b.ID, "nightly/db.tar", split2(data))
+	src := e.versions("acme-data", "nightly/")[0]
+	mine := e.raw("b2_start_large_file", map[string]any{"bucketId": b.ID, "fileName": "archive/db.tar", "contentType": "application/x-tar",
+		"fileInfo": map[string]string{live.SourceIDKey: src.ID}})
+	theirs := e.raw("b2_start_large_file", map[string]any{"bucketId": b.ID, "fileName": "archive/upload.bin", "contentType": "application/x-tar"})
+	p := e.plan(moveHCL("acme-data", "nightly/", "archive/"))
+	m := p.Moves[0]
+	if len(m.Abandoned) != 1 || m.Abandoned[0].FileID != mine["fileId"] || m.Calls.ClassA < 2 {
+		t.Fatalf("abandoned %+v, calls %+v", m.Abandoned, m.Calls)
+	}
+	var ev events
+	if _, err := e.apply(p, executor.Options{}, &ev); err != nil {
+		t.Fatal(err)
+	}
+	unf := e.raw("b2_list_unfinished_large_files", map[string]any{"bucketId": b.ID})["files"].([]any)
+	if len(unf) != 1 || unf[0].(map[string]any)["fileId"] != theirs["fileId"] {
+		t.Errorf("unfinished after apply: %v", unf)
+	}
+	if got := e.contentOf(b.ID, ""); fmt.Sprint(got) != fmt.Sprint(map[string][]string{"archive/db.tar": {sum(data)}}) {
+		t.Errorf("final %v", got)
+	}
+	if p := e.plan(moveHCL("acme-data", "nightly/", "archive/")); p.HasChanges() {
+		t.Errorf("re-plan: %s", p.SummaryLine())
+	}
+}

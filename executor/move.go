@@ -28,7 +28,7 @@ type moveRun struct {
 }
 
 func (r *run) move(mv *planner.Move) {
-	if len(mv.Ops) == 0 {
+	if len(mv.Ops) == 0 && len(mv.Abandoned) == 0 {
 		return
 	}
 	for _, b := range []string{mv.Bucket, mv.ToBucket} {
@@ -66,6 +66,16 @@ func (r *run) move(mv *planner.Move) {
 		}
 	}
 	r.emit(Event{Kind: MoveStart, Address: mv.Address, Action: planner.MoveObjects, Objects: int64(mv.Objects), Bytes: mv.Bytes})
+	// Copies a killed apply started and never finished (they carry the
+	// source id marker): cancel them. Not fatal: they hold no data that is
+	// not at the source, and a later apply tries again.
+	for _, u := range mv.Abandoned {
+		msg := fmt.Sprintf("cancelled the abandoned copy %s (%s)", u.Name, u.FileID)
+		if err := r.m.CancelLargeFile(r.work, u.FileID, u.Name); err != nil {
+			msg = fmt.Sprintf("could not cancel the abandoned copy %s (%s): %v", u.Name, u.FileID, err)
+		}
+		r.emit(Event{Kind: Note, Address: mv.Address, Object: u.Name, Message: msg})
+	}
 
 	var moved, bytes int64
 	var cmu sync.Mutex
@@ -270,7 +280,7 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 		req.Mark = v
 	}
 	large := op.Kind == planner.OpCopyLarge || v.Size > r.opts.MaxCopyFileSize
-	ambiguous := false
+	ambiguous, restarted := false, false
 	for attempt := 1; ; attempt++ {
 		var err error
 		if !large {
@@ -291,6 +301,14 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 		} else {
 			var res b2client.LargeCopyResult
 			res, err = r.m.CopyLargeFile(r.work, b2client.LargeCopyRequest{CopyRequest: req, Source: *v, PartSize: r.opts.PartSize})
+			if errors.Is(err, b2client.NotFound) && !restarted {
+				// Another apply of the same move may have cancelled this
+				// unfinished copy as abandoned: start it once more (a source
+				// that is gone fails again the same way).
+				restarted = true
+				attempt--
+				continue
+			}
 			if err == nil {
 				if verr := verifyLargeCopy(v, &res, dest, req.Mark != nil); verr != nil {
 					return verr

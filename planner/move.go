@@ -160,6 +160,10 @@ type Move struct {
 	Conflicts  []Conflict   `json:"conflicts,omitempty"`
 	Locked     []Locked     `json:"locked,omitempty"`
 	Unfinished []Unfinished `json:"unfinished,omitempty"`
+	// Abandoned are unfinished large files under the destination that
+	// b2plan started (they carry live.SourceIDKey) and never finished:
+	// apply cancels them first (plan file 1.2).
+	Abandoned []Unfinished `json:"abandoned,omitempty"`
 	Calls      Calls        `json:"calls"`
 	Notes      []string     `json:"notes,omitempty"`
 	// Errored is set when the move cannot be applied as planned (conflicts
@@ -179,7 +183,7 @@ func (m *Move) DestName(op ObjectOp) string {
 
 // Action is MoveObjects when there is anything to do, else NoOp.
 func (m *Move) Action() Action {
-	if len(m.Ops) > 0 {
+	if len(m.Ops) > 0 || len(m.Abandoned) > 0 {
 		return MoveObjects
 	}
 	return NoOp
@@ -272,5 +276,26 @@ func (m *Move) tally() {
 	// A verification lists the destination name (class C) and downloads
 	// both sides (class B each).
 	c += int64(m.Verifies)
+	a += int64(len(m.Abandoned)) // b2_cancel_large_file
 	m.Calls = Calls{ClassA: a, ClassB: 2 * int64(m.Verifies), ClassC: c}
+}
+
+// Remaining counts the source names this move leaves under its source with
+// a reason (listed in the plan): locked names, hidden names, and conflicts
+// that are skipped or fail. A plan with remaining names is never "No
+// changes": the move is not complete.
+func (m *Move) Remaining() int {
+	names := map[string]bool{}
+	for _, l := range m.Locked {
+		names[l.Name] = true
+	}
+	for _, h := range m.Hidden {
+		names[h] = true
+	}
+	for _, c := range m.Conflicts {
+		if c.Resolution != "overwrite" {
+			names[c.Source] = true
+		}
+	}
+	return len(names)
 }

@@ -97,7 +97,7 @@ func (pl *planner) planMoves() {
 			m.Errored = true
 			continue
 		}
-		var dst []live.Version
+		var dst, dunf []live.Version
 		if dstB == nil {
 			if _, ok := pl.declaredBuckets[strings.ToLower(m.ToBucket)]; !ok {
 				pl.errorf(rangePtr(dm.Range), "Unknown bucket "+m.ToBucket,
@@ -108,7 +108,7 @@ func (pl *planner) planMoves() {
 			m.Notes = append(m.Notes, "the destination bucket is created by this plan")
 		} else {
 			m.ToBucketID = dstB.ID
-			dst, _, _, ok = findListing(pl.l, m.ToBucket, m.To)
+			dst, dunf, _, ok = findListing(pl.l, m.ToBucket, m.To)
 			if !ok {
 				pl.errorf(rangePtr(dm.Range), "Move destination not observed",
 					"%s: the prefix %q of bucket %q was not listed. Plan with the live request from planner.LiveRequest.", dm.Address, m.To, m.ToBucket)
@@ -118,6 +118,7 @@ func (pl *planner) planMoves() {
 		}
 		lockPossible := !(srcB.ObjectLock.Readable && !srcB.ObjectLock.Enabled)
 		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli(), pl.p.CopyLimits())
+		abandoned(m, dunf)
 		pl.moveDiags(m, dm)
 	}
 }
@@ -158,10 +159,32 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
 			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, len(m.Locked))
 	}
+	if len(m.Abandoned) > 0 {
+		pl.warnf(rangePtr(dm.Range), "Abandoned copies are cancelled",
+			"%s: %d unfinished large files under %q were started by b2plan (they carry %s) and never finished, e.g. after a kill; apply cancels them (b2_cancel_large_file) before copying.", dm.Address, len(m.Abandoned), m.To, live.SourceIDKey)
+	}
 	if len(m.Unfinished) > 0 {
 		pl.warnf(rangePtr(dm.Range), "Unfinished large files under the source",
 			"%s: %d unfinished large files are under %q; they are left alone.", dm.Address, len(m.Unfinished), m.From)
 	}
+}
+
+// abandoned records the unfinished large files under the destination that
+// b2plan started (they carry the source id marker): copies a killed apply
+// never finished. Apply cancels them. Unfinished files without the marker
+// are someone else's and are left alone.
+func abandoned(m *Move, dunf []live.Version) {
+	m.Abandoned = m.Abandoned[:0]
+	for _, u := range dunf {
+		if u.Info[live.SourceIDKey] == "" || !strings.HasPrefix(u.Name, m.To) {
+			continue
+		}
+		m.Abandoned = append(m.Abandoned, Unfinished{Name: u.Name, FileID: u.ID, Started: u.Uploaded})
+	}
+	if len(m.Abandoned) == 0 {
+		m.Abandoned = nil
+	}
+	m.tally()
 }
 
 func isLocked(v *live.Version, nowMs int64, lockPossible bool) (bool, Locked) {
@@ -208,6 +231,9 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 	ops := make([]ObjectOp, 0, len(src)+len(src)/8+1)
 	latest := m.Versions != "all"
 	for _, u := range unf {
+		if destUnderSrc && strings.HasPrefix(u.Name, to) {
+			continue // under the destination: see abandoned
+		}
 		m.Unfinished = append(m.Unfinished, Unfinished{Name: u.Name, FileID: u.ID, Started: u.Uploaded})
 	}
 	var allCopies []int32 // scratch: copy candidates of one name (versions = all)

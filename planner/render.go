@@ -73,8 +73,20 @@ func (p *Plan) SummaryLine() string {
 		return "No changes. Live B2 matches the configuration."
 	}
 	c := p.Counts()
-	return fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy, %d objects to move.",
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy, %d objects to move.",
 		c.Add, c.Change, c.Replace, c.Destroy, c.Objects)
+	var left, cancel int
+	for _, m := range p.Moves {
+		left += m.Remaining()
+		cancel += len(m.Abandoned)
+	}
+	if cancel > 0 {
+		line += fmt.Sprintf(" %d abandoned copies to cancel.", cancel)
+	}
+	if left > 0 {
+		line += fmt.Sprintf(" %d objects remain under move sources (listed above with the reason).", left)
+	}
+	return line
 }
 
 // RenderHuman writes the Terraform-like human plan (SPEC §2.1).
@@ -393,7 +405,7 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 
 func renderMove(h *hw, m *Move, sample int) {
 	if len(m.Ops) == 0 && len(m.Conflicts) == 0 && len(m.Locked) == 0 && len(m.Unfinished) == 0 &&
-		len(m.Hidden) == 0 && len(m.Notes) == 0 {
+		len(m.Hidden) == 0 && len(m.Notes) == 0 && len(m.Abandoned) == 0 {
 		return
 	}
 	if len(m.Ops) > 0 {
@@ -468,6 +480,15 @@ func renderMove(h *hw, m *Move, sample int) {
 		for _, u := range m.Unfinished {
 			h.f("          %s (%s) started %s\n", u.Name, u.FileID, time.UnixMilli(u.Started).UTC().Format(time.RFC3339))
 		}
+	}
+	if len(m.Abandoned) > 0 {
+		h.f("        abandoned copies (unfinished large files b2plan started; cancelled first, %d):\n", len(m.Abandoned))
+		for _, u := range m.Abandoned {
+			h.f("          %s (%s) started %s\n", u.Name, u.FileID, time.UnixMilli(u.Started).UTC().Format(time.RFC3339))
+		}
+	}
+	if r := m.Remaining(); r > 0 {
+		h.f("        remaining under the source after this apply = %s names (reasons below)\n", commas(int64(r)))
 	}
 	if len(m.Hidden) > 0 {
 		h.f("        hidden names left alone (newest version is a hide marker; versions = \"all\" moves them): %d\n", len(m.Hidden))
@@ -567,6 +588,8 @@ type jsonMove struct {
 	Conflicts     []Conflict   `json:"conflicts"`
 	Locked        []Locked     `json:"locked"`
 	Unfinished    []Unfinished `json:"unfinished"`
+	Abandoned     []Unfinished `json:"abandoned"`
+	Remaining     int          `json:"remaining"`
 	Hidden        int          `json:"hidden"`
 	Calls         Calls        `json:"calls"`
 	Notes         []string     `json:"notes,omitempty"`
@@ -637,6 +660,7 @@ func JSONDocument(p *Plan) any {
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
 			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
 			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
+			Abandoned: nonNilU(m.Abandoned), Remaining: m.Remaining(),
 			Calls: m.Calls, Notes: m.Notes}
 		if jm.Conflicts == nil {
 			jm.Conflicts = []Conflict{}
@@ -657,4 +681,11 @@ func RenderJSON(w io.Writer, p *Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(JSONDocument(p))
+}
+
+func nonNilU(u []Unfinished) []Unfinished {
+	if u == nil {
+		return []Unfinished{}
+	}
+	return u
 }

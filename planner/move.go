@@ -164,8 +164,8 @@ type Move struct {
 	// b2plan started (they carry live.SourceIDKey) and never finished:
 	// apply cancels them first (plan file 1.2).
 	Abandoned []Unfinished `json:"abandoned,omitempty"`
-	Calls      Calls        `json:"calls"`
-	Notes      []string     `json:"notes,omitempty"`
+	Calls     Calls        `json:"calls"`
+	Notes     []string     `json:"notes,omitempty"`
 	// Errored is set when the move cannot be applied as planned (conflicts
 	// with on_conflict = fail, names too long); the plan then has an error
 	// diagnostic.

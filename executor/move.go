@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/live"
@@ -151,6 +152,21 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 		}
 		if why != "" {
 			return r.skip(mr, name, dest, why)
+		}
+		var copied bool
+		if ops, copied, why = destinationChanged(mv, ops, dest, mr.curDst, r.p.CreatedAt); why != "" {
+			switch mv.OnConflict {
+			case "skip":
+				return r.skip(mr, name, dest, why+": on_conflict = \"skip\"")
+			default:
+				err := fmt.Errorf("%s; the source was not removed. Re-run plan to see it, then set on_conflict = \"skip\" or \"overwrite\"", why)
+				r.fail(mv.Address, name, err)
+				r.emit(Event{Kind: ObjectFailed, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Err: err})
+				return 0, false
+			}
+		} else if copied {
+			r.emit(Event{Kind: Note, Address: mv.Address, Object: name, Dest: dest,
+				Message: "the destination holds the source's content since the plan: not copied again"})
 		}
 	}
 	failf := func(err error) (int64, bool) {
@@ -531,6 +547,70 @@ func destinationGone(mv *planner.Move, ops []planner.ObjectOp, dest string, curD
 		}
 	}
 	return "its copy at the destination is gone or changed since the plan: the source was not removed"
+}
+
+// destinationChanged re-checks, for a saved plan, the destination name of a
+// source name with planned copies against the apply-start listing curDst
+// (the plan was made when no conflicting version was there, or with
+// on_conflict = "overwrite"). A newest destination version that is visible
+// and not proven (live.Compare) to hold the content of one of the name's
+// planned source versions appeared or changed since the plan: it is a
+// conflict (why != ""), decided by on_conflict like one found at plan time;
+// "overwrite" copies anyway. With versions = "latest", a destination that
+// now holds exactly the planned content is not copied again, whatever
+// on_conflict says (copied = true, the copy operations are dropped).
+func destinationChanged(mv *planner.Move, ops []planner.ObjectOp, dest string, curDst []live.Version, planned time.Time) (out []planner.ObjectOp, copied bool, why string) {
+	var copies []*live.Version
+	for _, op := range ops {
+		if op.Kind == planner.OpCopy || op.Kind == planner.OpCopyLarge {
+			copies = append(copies, &mv.Sources[op.Src])
+		}
+	}
+	if len(copies) == 0 {
+		return ops, false, ""
+	}
+	lo := sort.Search(len(curDst), func(i int) bool { return curDst[i].Name >= dest })
+	var top *live.Version
+	for i := lo; i < len(curDst) && curDst[i].Name == dest; i++ {
+		if a := curDst[i].Action; a == live.ActionUpload || a == live.ActionHide {
+			top = &curDst[i]
+			break
+		}
+	}
+	if top == nil || top.Action != live.ActionUpload {
+		return ops, false, ""
+	}
+	newest := copies[len(copies)-1] // copies run oldest first
+	if mv.Versions != "all" {
+		id, reason := live.Compare(newest, top)
+		if id != live.Same {
+			if mv.OnConflict == "overwrite" {
+				return ops, false, ""
+			}
+			return ops, false, fmt.Sprintf("destination %s appeared or changed since the plan (version %s: %s)", dest, top.ID, reason)
+		}
+		kept := ops[:0:0]
+		for _, op := range ops {
+			if op.Kind != planner.OpCopy && op.Kind != planner.OpCopyLarge {
+				kept = append(kept, op)
+			}
+		}
+		return kept, true, ""
+	}
+	// versions = "all": the newest destination version may be history this
+	// move copied before the plan (the plan accepted it), or one of the
+	// name's planned versions; anything uploaded since the plan (with a
+	// minute's slack for clock differences) is a change.
+	if mv.OnConflict == "overwrite" || top.Uploaded < planned.Add(-time.Minute).UnixMilli() {
+		return ops, false, ""
+	}
+	for _, op := range ops {
+		if v := &mv.Sources[op.Src]; v.Action == live.ActionUpload && live.SameContent(v, top) {
+			return ops, false, ""
+		}
+	}
+	_, reason := live.Compare(newest, top)
+	return ops, false, fmt.Sprintf("destination %s appeared or changed since the plan (version %s: %s)", dest, top.ID, reason)
 }
 
 // StaleRequest is what to observe at apply start for a saved plan: buckets,

@@ -256,6 +256,11 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 			return LargeCopyResult{}, cancel(err)
 		}
 		v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID)
+		if gerr == nil && v.Action == live.ActionStart {
+			// Not finished: nothing was made; cancel it (the caller may
+			// copy again).
+			return LargeCopyResult{}, cancel(err)
+		}
 		if gerr != nil || v.Action != live.ActionUpload {
 			return LargeCopyResult{}, err
 		}

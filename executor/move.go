@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,8 +14,9 @@ import (
 	"github.com/b2plan/b2plan/planner"
 )
 
-// maxCopyAttempts bounds copies of one version after ambiguous outcomes.
-const maxCopyAttempts = 3
+// maxCopyAttempts bounds copies of one version after ambiguous outcomes
+// (each one after a look at the destination).
+const maxCopyAttempts = 5
 
 type moveRun struct {
 	mv           *planner.Move
@@ -176,10 +178,11 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	}
 	var copied int64
 	var deletes []planner.ObjectOp
+	var made []string // versions this run made at dest
 	for _, op := range ops {
 		switch op.Kind {
 		case planner.OpCopy, planner.OpCopyLarge:
-			if err := r.copyVersion(mr, op, dest); err != nil {
+			if err := r.copyVersion(mr, op, dest, &made); err != nil {
 				return failf(err)
 			}
 			copied += mv.Sources[op.Src].Size
@@ -285,7 +288,16 @@ func (r *run) verifyByDownload(mr *moveRun, v *live.Version, dest string) (bool,
 }
 
 // copyVersion copies one source version to dest and verifies the copy.
-func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
+// made holds the ids of the versions this run already made at dest for
+// this name (versions = "all" copies several); the new one is added.
+//
+// An ambiguous outcome (no reply, a timeout, a 5xx: the copy may exist) is
+// resolved by listing dest before copying again: a version with the
+// source's content that this run did not make before is the copy. After a
+// repeated copy, dest is listed once more and every version with the
+// source's content that appeared since the first look, except the oldest,
+// is deleted: a late or committed-but-failed request leaves no duplicate.
+func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string, made *[]string) error {
 	mv := mr.mv
 	v := &mv.Sources[op.Src]
 	req := b2client.CopyRequest{SourceFileID: v.ID, SourceName: v.Name, SourceBucket: mv.Bucket,
@@ -296,7 +308,9 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 		req.Mark = v
 	}
 	large := op.Kind == planner.OpCopyLarge || v.Size > r.opts.MaxCopyFileSize
-	ambiguous, restarted := false, false
+	restarted := false
+	var seen map[string]bool // dest versions at the first look after an unknown outcome
+	var madeID string
 	for attempt := 1; ; attempt++ {
 		var err error
 		if !large {
@@ -306,6 +320,7 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 				if verr := verifyCopy(v, &got, dest, req.Mark != nil); verr != nil {
 					return verr
 				}
+				madeID = got.ID
 				break
 			}
 			var be *b2client.Error
@@ -329,6 +344,7 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 				if verr := verifyLargeCopy(v, &res, dest, req.Mark != nil); verr != nil {
 					return verr
 				}
+				madeID = res.Version.ID
 				break
 			}
 		}
@@ -336,19 +352,42 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string) error {
 			return err
 		}
 		// The copy may or may not exist: look before copying again.
-		ambiguous = true
-		found, ferr := r.findCopy(mr, v, dest)
+		vs, ferr := r.destVersions(mr, dest)
 		if ferr != nil {
 			return fmt.Errorf("%w (and listing the destination to check failed: %v)", err, ferr)
 		}
-		if found {
+		if id := findCopy(v, vs, *made, seen); id != "" {
+			madeID = id
 			break
 		}
+		if seen == nil {
+			seen = map[string]bool{}
+			for i := range vs {
+				seen[vs[i].ID] = true
+			}
+		}
 	}
-	if ambiguous && mv.Versions != "all" {
-		r.dedupe(mr, v, dest)
+	*made = append(*made, madeID)
+	if seen != nil {
+		r.dedupe(mr, v, dest, seen, *made)
 	}
 	return nil
+}
+
+// findCopy returns the id of a version of dest (vs, newest first) that
+// holds v's content and is neither one this run made before for the name
+// (made) nor one present at the first look (seen), or "".
+func findCopy(v *live.Version, vs []live.Version, made []string, seen map[string]bool) string {
+	for i := range vs {
+		d := &vs[i]
+		if d.Action != live.ActionUpload || seen[d.ID] || slices.Contains(made, d.ID) {
+			continue
+		}
+		if live.SameContent(v, d) {
+			return d.ID
+		}
+	}
+	return ""
 }
 
 // verifyMark checks that a marked copy carries the source id marker.
@@ -427,36 +466,37 @@ func (r *run) destVersions(mr *moveRun, dest string) ([]live.Version, error) {
 	return out, nil
 }
 
-// findCopy reports whether dest's newest version holds the source content.
-func (r *run) findCopy(mr *moveRun, src *live.Version, dest string) (bool, error) {
+// dedupe deletes duplicate copies of v at dest left by a copy that was
+// repeated after an unknown outcome: among the versions with v's content
+// that appeared since the first look (not in seen), the oldest is kept (it
+// is the one recorded in made when it was found) and the others deleted.
+func (r *run) dedupe(mr *moveRun, v *live.Version, dest string, seen map[string]bool, made []string) {
 	vs, err := r.destVersions(mr, dest)
 	if err != nil {
-		return false, err
-	}
-	return len(vs) > 0 && vs[0].Action == live.ActionUpload && live.SameContent(src, &vs[0]), nil
-}
-
-// dedupe deletes newer identical copies left on top of dest by a copy that
-// was repeated after an ambiguous failure, keeping the oldest of the run.
-func (r *run) dedupe(mr *moveRun, src *live.Version, dest string) {
-	vs, err := r.destVersions(mr, dest)
-	if err != nil {
-		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
+		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: v.Name, Dest: dest,
 			Message: "could not list the destination to check for a duplicate copy: " + err.Error()})
 		return
 	}
-	n := 0
-	for n < len(vs) && vs[n].Action == live.ActionUpload && live.SameContent(src, &vs[n]) {
-		n++
+	var ours []*live.Version // newest first
+	for i := range vs {
+		d := &vs[i]
+		if d.Action == live.ActionUpload && !seen[d.ID] && live.SameContent(v, d) {
+			ours = append(ours, d)
+		}
 	}
-	for i := 0; i < n-1; i++ { // vs[n-1] is the oldest identical copy: keep it
-		if err := r.m.DeleteVersion(r.work, vs[i].Name, vs[i].ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
-			r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
-				Message: fmt.Sprintf("could not delete the duplicate copy %s: %v", vs[i].ID, err)})
+	if len(ours) < 2 {
+		return
+	}
+	keep := ours[len(ours)-1]
+	made[len(made)-1] = keep.ID
+	for _, d := range ours[:len(ours)-1] {
+		if err := r.m.DeleteVersion(r.work, d.Name, d.ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
+			r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: v.Name, Dest: dest,
+				Message: fmt.Sprintf("could not delete the duplicate copy %s: %v", d.ID, err)})
 			continue
 		}
-		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: src.Name, Dest: dest,
-			Message: fmt.Sprintf("deleted duplicate copy %s left by a retried copy", vs[i].ID)})
+		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: v.Name, Dest: dest,
+			Message: fmt.Sprintf("deleted duplicate copy %s left by a retried copy", d.ID)})
 	}
 }
 

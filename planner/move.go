@@ -63,8 +63,9 @@ func (k OpKind) String() string {
 
 // ObjectOp is one per-object operation. Src indexes Move.Sources, whose
 // entries are the fingerprints (fileId, size, SHA-1) the executor re-checks.
-// Operations of one source name are consecutive: copies (oldest version
-// first), then OpHideDest, then the removals (OpDelete / OpHide).
+// Operations of one source name are consecutive: its history oldest first
+// (copies, and with versions = "all" an OpHideDest for each hide marker in
+// it, in place), then the removals (OpDelete / OpHide).
 type ObjectOp struct {
 	Src   int32
 	Kind  OpKind

@@ -236,7 +236,8 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		}
 		m.Unfinished = append(m.Unfinished, Unfinished{Name: u.Name, FileID: u.ID, Started: u.Uploaded})
 	}
-	var allCopies []int32 // scratch: copy candidates of one name (versions = all)
+	var allCopies []int32 // scratch: the uploads of one name to copy, oldest first
+	var hist []int32      // scratch: versions = all: uploads and hides, oldest first
 	j := 0
 	for i := 0; i < len(src); {
 		name := src[i].Name
@@ -282,6 +283,36 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 				}
 			}
 		}
+		hasUpload := !latest && len(allCopies) > 0
+		for x := gi; x < gk && !hasUpload; x++ {
+			hasUpload = src[x].Action == live.ActionUpload
+		}
+		if !hasUpload {
+			// Only hide markers: no content to move. With source = "delete"
+			// they are removed (an orphan a killed run left behind, or a
+			// name hidden while a move ran); with versions = "all" the
+			// history ends hidden, so a visible destination name is hidden
+			// first (hiding deletes nothing). With source = "hide" the name
+			// is hidden already.
+			if m.Source != "delete" {
+				continue
+			}
+			if lockedName(m, src[gi:gk], nowMs, lockPossible) {
+				continue
+			}
+			var dj int
+			j, dj = destRange(dst, j, to, suffix)
+			destIsSource := srcUnderDest && strings.HasPrefix(suffix, from[len(to):])
+			if d := newestOf(dst[j:dj]); !latest && d != nil && d.Action == live.ActionUpload && !destIsSource {
+				ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHideDest})
+			}
+			for x := gk - 1; x >= gi; x-- {
+				if src[x].Action == live.ActionHide {
+					ops = append(ops, ObjectOp{Src: int32(x), Kind: OpDelete})
+				}
+			}
+			continue
+		}
 		if len(allCopies) == 0 {
 			// A name hidden by an earlier run of this same move (latest +
 			// hide) has its newest upload at the destination: nothing to
@@ -297,20 +328,8 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			m.Errored = true
 			continue
 		}
-		if m.Source == "delete" {
-			blocked := false
-			for x := gi; x < gk; x++ {
-				if src[x].Action == live.ActionStart {
-					continue
-				}
-				if ok, l := isLocked(&src[x], nowMs, lockPossible); ok {
-					m.Locked = append(m.Locked, l)
-					blocked = true
-				}
-			}
-			if blocked {
-				continue
-			}
+		if m.Source == "delete" && lockedName(m, src[gi:gk], nowMs, lockPossible) {
+			continue
 		}
 		// Destination versions of the name: advance the merge pointer.
 		var dj int
@@ -325,17 +344,10 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			m.Errored = true
 			continue
 		}
-		var dtop *live.Version
-		for x := range dvs {
-			if dvs[x].Action == live.ActionUpload || dvs[x].Action == live.ActionHide {
-				dtop = &dvs[x]
-				break
-			}
-		}
+		dtop := newestOf(dvs)
 		destVisible := dtop != nil && dtop.Action == live.ActionUpload
 		// Which copies are already done, and is there a conflict?
 		conflictWith := (*live.Version)(nil)
-		carryHide := false // versions = all: add a hide marker at the destination
 		conflictWhy := ""
 		verify := false // compare by downloading both sides at apply
 		if latest {
@@ -350,14 +362,26 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 				}
 			}
 		} else {
-			done := historyAtDest(src, allCopies, dvs)
-			if hidden {
-				carryHide = hideCarried(&src[top], src, allCopies, dvs)
+			// The name's history, oldest first: uploads and hide markers,
+			// reproduced in this order (middle-of-history hides included).
+			hist = hist[:0]
+			for x := gk - 1; x >= gi; x-- {
+				if a := src[x].Action; a == live.ActionUpload || a == live.ActionHide {
+					hist = append(hist, int32(x))
+				}
 			}
-			// A source hidden after its whole history reached the destination
-			// was moved by an earlier apply (source = "hide"): what was put
+			// A hide marker on top is the name's history, except the one a
+			// source = "hide" move adds after copying (hideCarried: a hide
+			// newer than the copies at the destination).
+			ownHide := hidden && !hideCarried(&src[top], src, allCopies, dvs)
+			if ownHide {
+				hist = hist[:len(hist)-1]
+			}
+			done := historyAtDest(src, hist, dvs)
+			// A source hidden by this move after its whole history reached
+			// the destination was moved by an earlier apply: what was put
 			// on the destination since is not a conflict of this move.
-			movedBefore := hidden && !carryHide && done == len(allCopies)
+			movedBefore := ownHide && done == len(hist)
 			if destVisible && !movedBefore {
 				match := false
 				for _, c := range allCopies {
@@ -372,9 +396,9 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 				}
 			}
 			if conflictWith == nil || m.OnConflict != "overwrite" {
-				// Copy from the oldest version missing at the destination on,
-				// so that the newest one ends on top.
-				allCopies = allCopies[done:]
+				// From the first version missing at the destination on, so
+				// that the history ends in the same order and state.
+				hist = hist[done:]
 			}
 		}
 		if conflictWith != nil {
@@ -394,16 +418,32 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 			m.VerifyBytes += src[allCopies[0]].Size + dtop.Size
 			allCopies = allCopies[:0]
 		}
-		for _, c := range allCopies {
+		if !latest {
+			allCopies = allCopies[:0]
+			for _, c := range hist {
+				if src[c].Action == live.ActionUpload {
+					allCopies = append(allCopies, c)
+				}
+			}
+		}
+		seq := allCopies
+		if !latest {
+			seq = hist
+		}
+		for _, c := range seq {
+			if src[c].Action == live.ActionHide {
+				// A hide marker of the history: right after the copy
+				// before it, so a hidden name is visible at the destination
+				// only for the one call between its last copy and its hide.
+				ops = append(ops, ObjectOp{Src: c, Kind: OpHideDest})
+				continue
+			}
 			sz := src[c].Size
 			if lim.Large(sz) {
 				ops = append(ops, ObjectOp{Src: c, Kind: OpCopyLarge, Parts: uint16(lim.PartsFor(sz))})
 			} else {
 				ops = append(ops, ObjectOp{Src: c, Kind: OpCopy})
 			}
-		}
-		if carryHide && (dtop == nil || dtop.Action != live.ActionHide || len(allCopies) > 0) {
-			ops = append(ops, ObjectOp{Src: int32(top), Kind: OpHideDest})
 		}
 		if m.Source == "delete" {
 			for x := gi; x < gk; x++ {
@@ -422,37 +462,68 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 	m.tally()
 }
 
-// historyAtDest returns how many of a name's source uploads (copies, oldest
-// first) are at the destination already, in order: the length of the
-// longest prefix of copies that is a subsequence of the destination's
-// uploads (dvs, newest first). Apply copies oldest first, so after an
+// historyAtDest returns how many of a name's source versions (hist: uploads
+// and hide markers, oldest first) are at the destination already, in order:
+// the length of the longest prefix of hist that is a subsequence of the
+// destination's versions (dvs, newest first), an upload matching a
+// destination upload with the same content (live.Compare) and a hide
+// matching a hide. Apply reproduces a history oldest first, so after an
 // interrupted apply exactly the remaining versions are missing; content
 // that was at the destination before counts where it fits the order.
-func historyAtDest(src []live.Version, copies []int32, dvs []live.Version) int {
+func historyAtDest(src []live.Version, hist []int32, dvs []live.Version) int {
 	n := 0
-	for x := len(dvs) - 1; x >= 0 && n < len(copies); x-- {
-		if dvs[x].Action == live.ActionUpload && live.SameContent(&src[copies[n]], &dvs[x]) {
+	for x := len(dvs) - 1; x >= 0 && n < len(hist); x-- {
+		s, d := &src[hist[n]], &dvs[x]
+		switch {
+		case s.Action == live.ActionHide && d.Action == live.ActionHide:
+			n++
+		case s.Action == live.ActionUpload && d.Action == live.ActionUpload && live.SameContent(s, d):
 			n++
 		}
 	}
 	return n
 }
 
-// hideCarrySlack is how much older than every copy at the destination a
-// source hide marker must be to count as "hidden before the move": it
-// absorbs clock differences between the buckets' timestamps.
-const hideCarrySlack = time.Minute
+// newestOf returns the newest upload or hide marker of vs (newest first),
+// or nil.
+func newestOf(vs []live.Version) *live.Version {
+	for x := range vs {
+		if vs[x].Action == live.ActionUpload || vs[x].Action == live.ActionHide {
+			return &vs[x]
+		}
+	}
+	return nil
+}
+
+// lockedName reports whether a name (its versions vs) has a version under
+// Object Lock, recording each in m.Locked: with source = "delete" such a
+// name is left alone entirely.
+func lockedName(m *Move, vs []live.Version, nowMs int64, lockPossible bool) bool {
+	blocked := false
+	for x := range vs {
+		if vs[x].Action == live.ActionStart {
+			continue
+		}
+		if ok, l := isLocked(&vs[x], nowMs, lockPossible); ok {
+			m.Locked = append(m.Locked, l)
+			blocked = true
+		}
+	}
+	return blocked
+}
 
 // hideCarried decides whether the hide marker h on top of a source name
-// (versions = "all") is reproduced at the destination. The hide markers a
-// move with source = "hide" adds itself come after the name's copies were
-// verified, so they are never older than those copies; a name hidden before
-// the move has a hide marker older than any copy the move made. Rule: h is
-// carried when no destination version has the content of one of the name's
-// source uploads, or when h is older than every such version (by more than
-// hideCarrySlack). Otherwise h is taken to be the move's own (or one added
-// after the content reached the destination) and the destination is left
-// visible: a re-plan never hides what the move put there.
+// (versions = "all") is part of the name's history, to be reproduced at the
+// destination, or the one a source = "hide" move adds itself after the
+// name's copies were verified. B2 orders versions by upload timestamp:
+// the move's own hide marker is never older than the copies it follows,
+// while a name hidden before the move has a hide marker older than any copy
+// the move made. Rule: h is carried unless a destination version with the
+// content of one of the name's source uploads is older than h plus
+// hideCarrySlack (which absorbs clock differences between the servers that
+// stamp the two buckets' versions). A name hidden less than hideCarrySlack
+// before the move copied it is taken as hidden by the move: its
+// destination stays visible (nothing is lost; docs/moves.md).
 func hideCarried(h *live.Version, src []live.Version, copies []int32, dvs []live.Version) bool {
 	limit := h.Uploaded + hideCarrySlack.Milliseconds()
 	for x := range dvs {
@@ -468,6 +539,11 @@ func hideCarried(h *live.Version, src []live.Version, copies []int32, dvs []live
 	}
 	return true
 }
+
+// hideCarrySlack: see hideCarried. Copies follow a plan's listing of the
+// hide marker by at least one round trip, so a second is ample; it is also
+// far above the clock differences between B2 servers.
+const hideCarrySlack = time.Second
 
 func conflict(s *live.Version, dest string, d *live.Version, res, reason string) Conflict {
 	c := Conflict{Source: s.Name, Dest: dest, SourceID: s.ID, SourceSize: s.Size, SourceSHA1: s.SHA1Hex(),

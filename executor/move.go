@@ -179,10 +179,18 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	var copied int64
 	var deletes []planner.ObjectOp
 	var made []string // versions this run made at dest
+	// concurrent: another apply of this move worked on the name too (a
+	// source version was already deleted, a name already hidden).
+	concurrent := false
 	for _, op := range ops {
 		switch op.Kind {
 		case planner.OpCopy, planner.OpCopyLarge:
 			if err := r.copyVersion(mr, op, dest, &made); err != nil {
+				if errors.Is(err, b2client.NotFound) && r.opts.List != nil {
+					// The source version is gone: moved by another apply of
+					// this move (then done), or deleted by someone.
+					return r.sourceGone(mr, ops, name, dest, &mv.Sources[op.Src])
+				}
 				return failf(err)
 			}
 			copied += mv.Sources[op.Src].Size
@@ -198,15 +206,21 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 				return failf(fmt.Errorf("destination %s exists with other content (%s); the source was not removed. Set on_conflict = \"skip\" to leave it, or \"overwrite\" to copy anyway", dest, why))
 			}
 		case planner.OpHideDest:
-			if _, err := r.m.HideFile(r.work, mr.dstID, dest); err != nil && !errors.Is(err, b2client.Conflict) {
-				return failf(err)
+			if _, err := r.m.HideFile(r.work, mr.dstID, dest); err != nil {
+				if !errors.Is(err, b2client.Conflict) {
+					return failf(err)
+				}
+				concurrent = true // hidden by someone else meanwhile
 			}
 		case planner.OpDelete:
 			deletes = append(deletes, op)
 		case planner.OpHide:
 			// Every copy of the name is verified (above): hide the source.
-			if _, err := r.m.HideFile(r.work, mr.srcID, name); err != nil && !errors.Is(err, b2client.Conflict) {
-				return failf(fmt.Errorf("its copy at %s is in place and verified, but hiding the source failed: %w", dest, err))
+			if _, err := r.m.HideFile(r.work, mr.srcID, name); err != nil {
+				if !errors.Is(err, b2client.Conflict) {
+					return failf(fmt.Errorf("its copy at %s is in place and verified, but hiding the source failed: %w", dest, err))
+				}
+				concurrent = true // another apply of this move hid it first
 			}
 		}
 	}
@@ -235,12 +249,138 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 	}
 	for _, op := range deletes {
 		v := &mv.Sources[op.Src]
-		if err := r.m.DeleteVersion(r.work, v.Name, v.ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
-			return failf(fmt.Errorf("its copy at %s is in place and verified, but removing the source failed: %w", dest, err))
+		if err := r.m.DeleteVersion(r.work, v.Name, v.ID, false); err != nil {
+			if !errors.Is(err, b2client.NotFound) {
+				return failf(fmt.Errorf("its copy at %s is in place and verified, but removing the source failed: %w", dest, err))
+			}
+			concurrent = true // deleted by another apply of this move
 		}
+	}
+	if !concurrent && mv.Source == "hide" {
+		// A name already hidden at the source gets no source change, so
+		// nothing tells this apply whether another one copied it too:
+		// always settle (one list call per such name).
+		hides := false
+		for _, op := range ops {
+			hides = hides || op.Kind == planner.OpHide
+		}
+		concurrent = !hides
+	}
+	if concurrent {
+		r.settle(mr, ops, dest)
 	}
 	r.emit(Event{Kind: ObjectDone, Address: mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Bytes: copied, Objects: 1})
 	return copied, true
+}
+
+// sourceGone handles a copy refused because source version v is gone. When
+// the destination holds v's content, another apply of this move moved it:
+// the name is done (its duplicates settled), not a failure. Otherwise v
+// was deleted by someone since the plan: the name is skipped.
+func (r *run) sourceGone(mr *moveRun, ops []planner.ObjectOp, name, dest string, v *live.Version) (int64, bool) {
+	vs, err := r.destVersions(mr, dest)
+	if err == nil {
+		for i := range vs {
+			if vs[i].Action == live.ActionUpload && live.SameContent(v, &vs[i]) {
+				r.settle(mr, ops, dest)
+				r.emit(Event{Kind: ObjectDone, Address: mr.mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest,
+					Objects: 1, Message: "moved by another apply of this move"})
+				return 0, true
+			}
+		}
+	}
+	return r.skip(mr, name, dest, fmt.Sprintf("source version %s is gone since the plan and its content is not at the destination", v.ID))
+}
+
+// settle removes the duplicates two applies of the same move leave when
+// they move one name at the same time (docs/moves.md, "Concurrent
+// applies"). It is lock-free and deterministic, so both applies may run it:
+//
+//   - the reference history is what the move puts at dest: the copied
+//     version (versions = "latest"), or the name's referenced uploads and
+//     hide markers, oldest first (versions = "all");
+//   - dest versions uploaded since the plan (its creation minus a minute)
+//     are matched oldest first against it, an upload by content
+//     (live.SameContent), a hide marker by being one; each step keeps its
+//     first match, so the oldest copy wins;
+//   - every other such version after the first match that holds content
+//     of the reference history, or is a hide marker, is a duplicate and is
+//     deleted. A version matching nothing (someone else's upload) and
+//     anything older are never touched.
+func (r *run) settle(mr *moveRun, ops []planner.ObjectOp, dest string) {
+	mv := mr.mv
+	var ref []*live.Version
+	if mv.Versions == "all" {
+		idx := map[int32]bool{}
+		for _, op := range ops {
+			if a := mv.Sources[op.Src].Action; (a == live.ActionUpload || a == live.ActionHide) && op.Kind != planner.OpHide {
+				idx[op.Src] = true
+			}
+		}
+		for i := range idx {
+			ref = append(ref, &mv.Sources[i])
+		}
+		// Sources list a name newest first: a higher index is older.
+		sort.Slice(ref, func(i, j int) bool {
+			if ref[i].Uploaded != ref[j].Uploaded {
+				return ref[i].Uploaded < ref[j].Uploaded
+			}
+			return ref[i].ID > ref[j].ID
+		})
+	} else {
+		for _, op := range ops {
+			if op.Kind == planner.OpCopy || op.Kind == planner.OpCopyLarge {
+				ref = append(ref, &mv.Sources[op.Src])
+			}
+		}
+	}
+	if len(ref) == 0 || r.opts.List == nil {
+		return
+	}
+	vs, err := r.destVersions(mr, dest)
+	if err != nil {
+		r.emit(Event{Kind: Note, Address: mv.Address, Object: ref[0].Name, Dest: dest,
+			Message: "could not list the destination to settle a concurrent apply: " + err.Error()})
+		return
+	}
+	floor := r.p.CreatedAt.Add(-time.Minute).UnixMilli()
+	matches := func(h, d *live.Version) bool {
+		if h.Action == live.ActionHide {
+			return d.Action == live.ActionHide
+		}
+		return d.Action == live.ActionUpload && live.SameContent(h, d)
+	}
+	next := 0
+	for i := len(vs) - 1; i >= 0; i-- { // oldest first
+		d := &vs[i]
+		if d.Uploaded < floor {
+			continue
+		}
+		if next < len(ref) && matches(ref[next], d) {
+			next++
+			continue
+		}
+		if next == 0 {
+			continue // before the first match: not this move's
+		}
+		dup := false
+		for _, h := range ref {
+			if matches(h, d) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			continue
+		}
+		if err := r.m.DeleteVersion(r.work, d.Name, d.ID, false); err != nil && !errors.Is(err, b2client.NotFound) {
+			r.emit(Event{Kind: Note, Address: mv.Address, Object: ref[0].Name, Dest: dest,
+				Message: fmt.Sprintf("could not delete the duplicate %s left by a concurrent apply: %v", d.ID, err)})
+			continue
+		}
+		r.emit(Event{Kind: Note, Address: mv.Address, Object: ref[0].Name, Dest: dest,
+			Message: fmt.Sprintf("deleted duplicate %s left by a concurrent apply of this move", d.ID)})
+	}
 }
 
 // skip reports a source name left alone (not a failure).

@@ -152,8 +152,14 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 			"%s: %d destination names already exist and are not proven to hold the source's content (listed in the plan with the reason).%s Set on_conflict = \"skip\" to leave them, or \"overwrite\" to copy anyway (a newer version at the destination).", dm.Address, fails, hint)
 	}
 	if errs > 0 {
+		var names []string
+		for _, c := range m.Conflicts {
+			if c.Resolution == "error" && len(names) < 3 {
+				names = append(names, c.Source+": "+c.Reason)
+			}
+		}
 		pl.errorf(rangePtr(dm.Range), "Objects that cannot be moved",
-			"%s: %d objects cannot be moved as declared (listed in the plan with their reason).", dm.Address, errs)
+			"%s: %d objects cannot be moved as declared (listed in the plan with their reason), e.g. %s.", dm.Address, errs, strings.Join(names, "; "))
 	}
 	if len(m.Locked) > 0 {
 		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
@@ -335,12 +341,13 @@ func expandMove(m *Move, src, unf, dst []live.Version, lockPossible bool, nowMs 
 		var dj int
 		j, dj = destRange(dst, j, to, suffix)
 		dvs := dst[j:dj]
-		destIsSource := srcUnderDest && strings.HasPrefix(suffix, from[len(to):])
-		if destIsSource && m.Source == "delete" {
-			dvs = nil // its versions are deleted by this move (by file id)
-		} else if destIsSource && len(dvs) > 0 {
+		if srcUnderDest && strings.HasPrefix(suffix, from[len(to):]) {
+			// a/b/ → a/: a/b/b/x would land on a/b/x, under the source
+			// prefix again, so every later run would move it once more
+			// (a/b/x → a/x) and never converge. Refused, by name.
 			m.Conflicts = append(m.Conflicts, conflict(&src[top], to+suffix, nil, "error",
-				"the destination name is also a source name of this move and source = \"hide\" would hide the copy"))
+				fmt.Sprintf("the destination %s is under the source prefix %q again: every later run would move it again. Move these names with their own move block first (e.g. from = %q), or choose a to that is not a prefix of from",
+					to+suffix, from, from+from[len(to):])))
 			m.Errored = true
 			continue
 		}

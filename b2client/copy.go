@@ -34,6 +34,43 @@ type CopyRequest struct {
 	// "Content identity"). A source that already has MaxFileInfo entries
 	// is copied without the marker (see Marked).
 	Mark *live.Version
+	// Lock, when set, gives the copy this Object Lock retention and legal
+	// hold (fileRetention / legalHold of b2_copy_file and
+	// b2_start_large_file; the destination bucket must have Object Lock
+	// enabled and the key writeFileRetentions / writeFileLegalHolds).
+	Lock *CopyLock
+}
+
+// CopyLock is the Object Lock protection a copy is made with.
+type CopyLock struct {
+	Mode        string // "governance" or "compliance"; "" = no retention
+	RetainUntil int64  // milliseconds since the epoch
+	LegalHold   bool
+}
+
+// lockJSON is CopyLock in B2's request form.
+type lockJSON struct {
+	FileRetention *fileRetentionJSON `json:"fileRetention,omitempty"`
+	LegalHold     string             `json:"legalHold,omitempty"`
+}
+
+type fileRetentionJSON struct {
+	Mode                 string `json:"mode"`
+	RetainUntilTimestamp int64  `json:"retainUntilTimestamp"`
+}
+
+func (l *CopyLock) json() lockJSON {
+	var j lockJSON
+	if l == nil {
+		return j
+	}
+	if l.Mode != "" {
+		j.FileRetention = &fileRetentionJSON{Mode: l.Mode, RetainUntilTimestamp: l.RetainUntil}
+	}
+	if l.LegalHold {
+		j.LegalHold = "on"
+	}
+	return j
 }
 
 // MaxFileInfo is B2's limit of file info entries per version.
@@ -95,7 +132,8 @@ func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, er
 		MetadataDirective string            `json:"metadataDirective"`
 		ContentType       string            `json:"contentType,omitempty"`
 		FileInfo          map[string]string `json:"fileInfo,omitempty"`
-	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY", "", nil}
+		lockJSON
+	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY", "", nil, r.Lock.json()}
 	if r.Mark != nil {
 		req.MetadataDirective = "REPLACE"
 		req.ContentType = r.Mark.ContentType
@@ -185,7 +223,8 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		FileName    string            `json:"fileName"`
 		ContentType string            `json:"contentType"`
 		FileInfo    map[string]string `json:"fileInfo,omitempty"`
-	}{r.DestBucketID, r.DestName, ct, info}
+		lockJSON
+	}{r.DestBucketID, r.DestName, ct, info, r.Lock.json()}
 	var started fileJSON
 	// A retried start after a lost reply leaves an orphan unfinished large
 	// file at worst (billed parts: none); lifecycle rules or a later listing

@@ -165,12 +165,14 @@ func (m *Mutator) s3CopyFile(ctx context.Context, r CopyRequest) (live.Version, 
 	}
 	var out *s3.CopyObjectOutput
 	if _, err := c.s3Do(ctx, op, true, func(ctx context.Context) error {
-		o, err := c.s3.client.CopyObject(ctx, &s3.CopyObjectInput{
+		in := &s3.CopyObjectInput{
 			Bucket:            aws.String(dstBucket),
 			Key:               aws.String(r.DestName),
 			CopySource:        aws.String(copySource(srcBucket, srcName, r.SourceFileID)),
 			MetadataDirective: types.MetadataDirectiveCopy,
-		})
+		}
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = s3Lock(r.Lock)
+		o, err := c.s3.client.CopyObject(ctx, in)
 		out = o
 		return err
 	}); err != nil {
@@ -274,6 +276,7 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	}
 	info := copyInfo(&r.Source, true) // with the marker, as natively
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName)}
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = s3Lock(r.Lock)
 	if ct := r.Source.ContentType; ct != "" && ct != "b2/x-auto" {
 		in.ContentType = aws.String(ct)
 	}
@@ -512,4 +515,27 @@ func (m *Mutator) s3UploadEmpty(ctx context.Context, bucketName, name string) (l
 	v := live.Version{Name: name, ID: vid, ContentType: ct, Action: live.ActionUpload, Uploaded: time.Now().UnixMilli()}
 	v.SetSHA1Hex(EmptySHA1, false)
 	return v, nil
+}
+
+// s3Lock is CopyLock in S3's form (x-amz-object-lock-* headers).
+func s3Lock(l *CopyLock) (types.ObjectLockMode, *time.Time, types.ObjectLockLegalHoldStatus) {
+	if l == nil {
+		return "", nil, ""
+	}
+	var mode types.ObjectLockMode
+	var until *time.Time
+	switch l.Mode {
+	case "governance":
+		mode = types.ObjectLockModeGovernance
+	case "compliance":
+		mode = types.ObjectLockModeCompliance
+	}
+	if mode != "" {
+		until = aws.Time(time.UnixMilli(l.RetainUntil).UTC())
+	}
+	var hold types.ObjectLockLegalHoldStatus
+	if l.LegalHold {
+		hold = types.ObjectLockLegalHoldStatusOn
+	}
+	return mode, until, hold
 }

@@ -447,6 +447,9 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string, made *[
 		// this version's bytes: record the source's file id in the copy.
 		req.Mark = v
 	}
+	if mv.DestObjectLock {
+		req.Lock = copyLock(v, r.opts.Now().UnixMilli())
+	}
 	large := op.Kind == planner.OpCopyLarge || v.Size > r.opts.MaxCopyFileSize
 	restarted := false
 	var seen map[string]bool // dest versions at the first look after an unknown outcome
@@ -512,6 +515,21 @@ func (r *run) copyVersion(mr *moveRun, op planner.ObjectOp, dest string, made *[
 		r.dedupe(mr, v, dest, seen, *made)
 	}
 	return nil
+}
+
+// copyLock is the Object Lock protection of source version v that its copy
+// repeats: an unexpired governance or compliance retention (same mode and
+// retain-until time) and a legal hold that is on. nil when v has neither.
+func copyLock(v *live.Version, nowMs int64) *b2client.CopyLock {
+	var l b2client.CopyLock
+	if (v.Retention == live.RetentionGovernance || v.Retention == live.RetentionCompliance) && v.RetainUntil > nowMs {
+		l.Mode, l.RetainUntil = v.Retention.String(), v.RetainUntil
+	}
+	l.LegalHold = v.LegalHold == live.LegalHoldOn
+	if l.Mode == "" && !l.LegalHold {
+		return nil
+	}
+	return &l
 }
 
 // findCopy returns the id of a version of dest (vs, newest first) that

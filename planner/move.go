@@ -161,6 +161,14 @@ type Move struct {
 	Conflicts  []Conflict   `json:"conflicts,omitempty"`
 	Locked     []Locked     `json:"locked,omitempty"`
 	Unfinished []Unfinished `json:"unfinished,omitempty"`
+	// DestObjectLock says the destination bucket has Object Lock enabled:
+	// copies of versions under retention or legal hold are made with the
+	// same retention and legal hold (plan file 1.2).
+	DestObjectLock bool `json:"dest_object_lock,omitempty"`
+	// Unprotected are the copied versions under retention or legal hold
+	// whose copies will not carry it (the destination has no Object Lock,
+	// or the lock cannot be read): warned per object.
+	Unprotected []Locked `json:"unprotected,omitempty"`
 	// Abandoned are unfinished large files under the destination that
 	// b2plan started (they carry live.SourceIDKey) and never finished:
 	// apply cancels them first (plan file 1.2).

@@ -117,7 +117,9 @@ func (pl *planner) planMoves() {
 			}
 		}
 		lockPossible := !(srcB.ObjectLock.Readable && !srcB.ObjectLock.Enabled)
+		m.DestObjectLock = dstB != nil && dstB.ObjectLock.Readable && dstB.ObjectLock.Enabled
 		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli(), pl.p.CopyLimits())
+		unprotected(m, lockPossible, pl.now.UnixMilli())
 		abandoned(m, dunf)
 		pl.moveDiags(m, dm)
 	}
@@ -165,6 +167,18 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
 			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, len(m.Locked))
 	}
+	if n := len(m.Unprotected); n > 0 {
+		var names []string
+		for _, u := range m.Unprotected {
+			names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.FileID))
+		}
+		why := fmt.Sprintf("bucket %q has no Object Lock enabled, so the copies cannot carry it", m.ToBucket)
+		if m.DestObjectLock {
+			why = "their lock could not be read with this key (readFileRetentions, readFileLegalHolds)"
+		}
+		pl.warnf(rangePtr(dm.Range), "Copies will be unprotected",
+			"%s: %d source versions under Object Lock retention or legal hold are copied without it: %s. Each such copy will be unprotected: %s.", dm.Address, n, why, strings.Join(names, ", "))
+	}
 	if len(m.Abandoned) > 0 {
 		pl.warnf(rangePtr(dm.Range), "Abandoned copies are cancelled",
 			"%s: %d unfinished large files under %q were started by b2plan (they carry %s) and never finished, e.g. after a kill; apply cancels them (b2_cancel_large_file) before copying.", dm.Address, len(m.Abandoned), m.To, live.SourceIDKey)
@@ -172,6 +186,28 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 	if len(m.Unfinished) > 0 {
 		pl.warnf(rangePtr(dm.Range), "Unfinished large files under the source",
 			"%s: %d unfinished large files are under %q; they are left alone.", dm.Address, len(m.Unfinished), m.From)
+	}
+}
+
+// unprotected lists the copies of versions under Object Lock that will not
+// carry their protection: every such copy when the destination bucket has
+// no Object Lock (or it cannot be read), and those whose lock cannot be
+// read (the copy cannot repeat what is unknown).
+func unprotected(m *Move, lockPossible bool, nowMs int64) {
+	m.Unprotected = nil
+	for _, op := range m.Ops {
+		if op.Kind != OpCopy && op.Kind != OpCopyLarge {
+			continue
+		}
+		v := &m.Sources[op.Src]
+		locked, l := isLocked(v, nowMs, lockPossible)
+		if !locked {
+			continue
+		}
+		unknown := v.Retention == live.RetentionUnknown || v.LegalHold == live.LegalHoldUnknown
+		if !m.DestObjectLock || unknown {
+			m.Unprotected = append(m.Unprotected, l)
+		}
 	}
 }
 

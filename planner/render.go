@@ -405,7 +405,7 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 
 func renderMove(h *hw, m *Move, sample int) {
 	if len(m.Ops) == 0 && len(m.Conflicts) == 0 && len(m.Locked) == 0 && len(m.Unfinished) == 0 &&
-		len(m.Hidden) == 0 && len(m.Notes) == 0 && len(m.Abandoned) == 0 {
+		len(m.Hidden) == 0 && len(m.Notes) == 0 && len(m.Abandoned) == 0 && len(m.Unprotected) == 0 {
 		return
 	}
 	if len(m.Ops) > 0 {
@@ -479,6 +479,12 @@ func renderMove(h *hw, m *Move, sample int) {
 		h.f("        unfinished large files (left alone, %d):\n", len(m.Unfinished))
 		for _, u := range m.Unfinished {
 			h.f("          %s (%s) started %s\n", u.Name, u.FileID, time.UnixMilli(u.Started).UTC().Format(time.RFC3339))
+		}
+	}
+	if len(m.Unprotected) > 0 {
+		h.f("        copies that will be unprotected (source under Object Lock, copy without it, %d):\n", len(m.Unprotected))
+		for _, l := range m.Unprotected {
+			h.f("          %s (%s)\n", l.Name, l.FileID)
 		}
 	}
 	if len(m.Abandoned) > 0 {
@@ -589,6 +595,7 @@ type jsonMove struct {
 	Locked        []Locked     `json:"locked"`
 	Unfinished    []Unfinished `json:"unfinished"`
 	Abandoned     []Unfinished `json:"abandoned"`
+	Unprotected   []Locked     `json:"unprotected,omitempty"`
 	Remaining     int          `json:"remaining"`
 	Hidden        int          `json:"hidden"`
 	Calls         Calls        `json:"calls"`
@@ -660,7 +667,7 @@ func JSONDocument(p *Plan) any {
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
 			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
 			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
-			Abandoned: nonNilU(m.Abandoned), Remaining: m.Remaining(),
+			Abandoned: nonNilU(m.Abandoned), Remaining: m.Remaining(), Unprotected: m.Unprotected,
 			Calls: m.Calls, Notes: m.Notes}
 		if jm.Conflicts == nil {
 			jm.Conflicts = []Conflict{}

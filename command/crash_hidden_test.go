@@ -91,6 +91,7 @@ func (r *rawB2) history() map[string][]string {
 	for {
 		var resp struct {
 			Files []struct {
+				ID     string `json:"fileId"`
 				Name   string `json:"fileName"`
 				Action string `json:"action"`
 				SHA1   string `json:"contentSha1"`
@@ -102,6 +103,9 @@ func (r *rawB2) history() map[string][]string {
 		for _, f := range resp.Files {
 			switch f.Action {
 			case "upload", "copy":
+				if f.SHA1 == "none" || f.SHA1 == "" {
+					f.SHA1 = r.downloadSHA1(f.ID) // a large file without SHA-1
+				}
 				out[f.Name] = append(out[f.Name], "upload:"+f.SHA1)
 			case "hide":
 				out[f.Name] = append(out[f.Name], "hide:")
@@ -123,7 +127,11 @@ func (r *rawB2) history() map[string][]string {
 // run every history is exact at the destination, the source is empty (no
 // orphan hide marker) and the plan is empty.
 func crashRunHidden(t *testing.T, kills int) {
-	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond})
+	// Small part sizes and copy limit: the large files without SHA-1
+	// below (8,000 bytes) take the large-copy path (b2_copy_file refuses
+	// them as too large), the one a kill can interrupt half-way.
+	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond,
+		AbsoluteMinimumPartSize: 1000, RecommendedPartSize: 3000, MaxCopySize: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +151,11 @@ func crashRunHidden(t *testing.T, kills int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := max(2000, kills*150)
+	raw := newRawB2(t, url, "crash-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := max(1200, kills*100)
 	sum := func(s string) string { h := sha1.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
 	var mu sync.Mutex
 	want := map[string][]string{} // destination name → history, newest first
@@ -162,6 +174,10 @@ func crashRunHidden(t *testing.T, kills int) {
 					hist = []string{"a", "-", "b"}
 				case i%11 == 0:
 					hist = []string{"a", "-", "b", "-"}
+				case i%13 == 0:
+					hist = []string{"L"} // a large file without SHA-1
+				case i%17 == 0:
+					hist = []string{"a", "L", "-"} // …in a hidden history
 				default:
 					hist = []string{"a", "b"}[:1+i%2]
 				}
@@ -176,6 +192,12 @@ func crashRunHidden(t *testing.T, kills int) {
 						continue
 					}
 					d := fmt.Sprintf("%s %s", name, x)
+					if x == "L" {
+						big := []byte(strings.Repeat(d+";", 8000/(len(d)+1)+1)[:8000])
+						raw.largeNoSHA1(name, big)
+						got = append([]string{"upload:" + sum(string(big))}, got...)
+						continue
+					}
 					if _, err := m.Upload(ctx, "crash-data", name, "text/plain", []byte(d), nil); err != nil {
 						errc <- err
 						return
@@ -206,7 +228,6 @@ func crashRunHidden(t *testing.T, kills int) {
 	// (planner.hideCarried, one second of slack). The emulator stamps a
 	// bucket's versions strictly increasing, so a fast seeding runs ahead
 	// of the clock: wait until the clock passes the newest stamp by 1.1 s.
-	raw := newRawB2(t, url, "crash-data")
 	time.Sleep(time.Until(time.UnixMilli(raw.newestStamp()).Add(1100 * time.Millisecond)))
 
 	dir := t.TempDir()
@@ -297,6 +318,52 @@ func crashRunHidden(t *testing.T, kills int) {
 	if out, err := cmdOf("plan", "-detailed-exitcode", dir).CombinedOutput(); err != nil {
 		t.Errorf("plan after convergence is not empty: %v\n%s", err, out)
 	}
+}
+
+// downloadSHA1 downloads a version and hashes its bytes.
+func (r *rawB2) downloadSHA1(fileID string) string {
+	r.t.Helper()
+	req, _ := http.NewRequest("GET", r.dl+"/b2api/v4/b2_download_file_by_id?fileId="+fileID, nil)
+	req.Header.Set("Authorization", r.token)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, resp.Body); err != nil || resp.StatusCode != 200 {
+		r.t.Fatalf("download %s: %d %v", fileID, resp.StatusCode, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// largeNoSHA1 uploads data as a two-part large file without
+// large_file_sha1 (contentSha1 "none"), as S3 multipart uploads are.
+func (r *rawB2) largeNoSHA1(name string, data []byte) {
+	r.t.Helper()
+	var st struct {
+		ID string `json:"fileId"`
+	}
+	r.call("b2_start_large_file", map[string]any{"bucketId": r.bid, "fileName": name, "contentType": "application/octet-stream"}, &st)
+	var up struct {
+		URL   string `json:"uploadUrl"`
+		Token string `json:"authorizationToken"`
+	}
+	r.call("b2_get_upload_part_url", map[string]any{"fileId": st.ID}, &up)
+	var shas []string
+	for i, p := range [][]byte{data[:len(data)/2], data[len(data)/2:]} {
+		h := sha1.Sum(p)
+		shas = append(shas, hex.EncodeToString(h[:]))
+		req, _ := http.NewRequest("POST", up.URL, strings.NewReader(string(p)))
+		req.Header.Set("Authorization", up.Token)
+		req.Header.Set("X-Bz-Part-Number", fmt.Sprint(i+1))
+		req.Header.Set("X-Bz-Content-Sha1", shas[i])
+		req.ContentLength = int64(len(p))
+		var out map[string]any
+		r.do(req, &out)
+	}
+	var out map[string]any
+	r.call("b2_finish_large_file", map[string]any{"fileId": st.ID, "partSha1Array": shas}, &out)
 }
 
 // newestStamp returns the newest upload timestamp in the bucket.

@@ -278,13 +278,21 @@ func TestNoSHA1IsNotSameContent(t *testing.T) {
 // source's file id, so that a re-run after a crash between copy and delete
 // recognises it (no local state) and plans only the source removal.
 func TestNoSHA1CopyIsMarked(t *testing.T) {
-	for _, large := range []bool{false, true} {
-		t.Run(fmt.Sprintf("large=%v", large), func(t *testing.T) {
+	for _, tc := range []struct {
+		large bool
+		api   string
+	}{{false, "native"}, {true, "native"}, {false, "s3"}, {true, "s3"}} {
+		t.Run(fmt.Sprintf("large=%v/%s", tc.large, tc.api), func(t *testing.T) {
 			opts := emulator.Options{AbsoluteMinimumPartSize: 1000}
-			if large {
-				opts.MaxCopySize = 10_000 // 20,000-byte sources need a large copy
+			if tc.large {
+				opts.MaxCopySize, opts.RecommendedPartSize = 10_000, 5_000 // 20,000-byte sources need a large copy
 			}
-			e := newEnv(t, opts)
+			var e *env
+			if tc.api == "s3" {
+				e, _ = newS3Env(t, opts)
+			} else {
+				e = newEnv(t, opts)
+			}
 			b := e.bucket("acme-data", b2client.BucketSpec{})
 			data := blob("db", 20_000)
 			e.nativeLarge(b.ID, "nightly/db.tar", split2(data))

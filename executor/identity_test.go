@@ -124,8 +124,12 @@ func (e *env) contentOf(bucketID, prefix string) map[string][]string {
 // nativeLarge uploads parts as a large file through the native API without
 // large_file_sha1 (contentSha1 "none").
 func (e *env) nativeLarge(bucketID, name string, parts [][]byte) {
+	e.nativeLargeInfo(bucketID, name, parts, nil)
+}
+
+func (e *env) nativeLargeInfo(bucketID, name string, parts [][]byte, info map[string]string) {
 	e.t.Helper()
-	st := e.raw("b2_start_large_file", map[string]any{"bucketId": bucketID, "fileName": name, "contentType": "application/x-tar"})
+	st := e.raw("b2_start_large_file", map[string]any{"bucketId": bucketID, "fileName": name, "contentType": "application/x-tar", "fileInfo": info})
 	id := st["fileId"].(string)
 	up := e.raw("b2_get_upload_part_url", map[string]any{"fileId": id})
 	var shas []string
@@ -359,5 +363,36 @@ func TestAbandonedCopiesCancelled(t *testing.T) {
 	}
 	if p := e.plan(moveHCL("acme-data", "nightly/", "archive/")); p.HasChanges() {
 		t.Errorf("re-plan: %s", p.SummaryLine())
+	}
+}
+
+// TestNoSHA1FullFileInfo: a source without SHA-1 that already has B2's 10
+// file info entries cannot carry the marker: it is copied with its file
+// info unchanged, and a run killed between that copy and the source
+// removal leaves a pair the next plan reports as a conflict (never as
+// "already copied"); verify = "download" finishes it.
+func TestNoSHA1FullFileInfo(t *testing.T) {
+	e := newEnv(t, emulator.Options{AbsoluteMinimumPartSize: 1000})
+	b := e.bucket("acme-data", b2client.BucketSpec{})
+	info := map[string]string{}
+	for i := 0; i < 10; i++ {
+		info[fmt.Sprintf("k%d", i)] = "v"
+	}
+	data := blob("full", 20_000)
+	e.nativeLargeInfo(b.ID, "nightly/db.tar", split2(data), info)
+	p := e.plan(moveHCL("acme-data", "nightly/", "archive/"))
+	p.Moves[0].Ops = p.Moves[0].Ops[:1] // killed after the copy
+	e.mustApply(p, executor.Options{})
+	vs := e.rawVersions(b.ID, "archive/")
+	if len(vs) != 1 || len(vs[0].Info) != 10 || vs[0].Info[live.SourceIDKey] != "" {
+		t.Fatalf("copy %+v", vs)
+	}
+	_, diags := e.planD(e.load(moveHCL("acme-data", "nightly/", "archive/")))
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "no SHA-1") {
+		t.Fatalf("re-plan without proof: %v", diags)
+	}
+	e.mustApply(e.plan(moveHCL("acme-data", "nightly/", "archive/", `verify = "download"`)), executor.Options{})
+	if got := e.contentOf(b.ID, ""); fmt.Sprint(got) != fmt.Sprint(map[string][]string{"archive/db.tar": {sum(data)}}) {
+		t.Errorf("final %v", got)
 	}
 }

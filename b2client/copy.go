@@ -289,21 +289,26 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		SHA1s  []string `json:"partSha1Array"`
 	}{largeID, shas}
 	var done fileJSON
-	_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
+		if err == nil {
+			break
+		}
 		if !errors.Is(err, Ambiguous) {
 			return LargeCopyResult{}, cancel(err)
 		}
+		// The finish may have happened: a finished file counts; one still
+		// unfinished was not finished, so finishing it again is safe.
 		v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID)
-		if gerr == nil && v.Action == live.ActionStart {
-			// Not finished: nothing was made; cancel it (the caller may
-			// copy again).
+		switch {
+		case gerr == nil && v.Action == live.ActionUpload:
+			return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+		case gerr == nil && v.Action == live.ActionStart && attempt < 5:
+			continue
+		case gerr == nil && v.Action == live.ActionStart:
 			return LargeCopyResult{}, cancel(err)
 		}
-		if gerr != nil || v.Action != live.ActionUpload {
-			return LargeCopyResult{}, err
-		}
-		return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+		return LargeCopyResult{}, err
 	}
 	return LargeCopyResult{Version: (&versionBuilder{}).build(&done), PartSHA1s: shas}, nil
 }

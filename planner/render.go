@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/b2plan/b2plan/live"
 )
 
 // RenderOptions control the human plan.
@@ -379,7 +381,7 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 		if len(lines) >= n {
 			continue
 		}
-		copies, verify := false, false
+		copies, verify, hideOnly := false, false, true
 		for _, o := range m.Ops[i:] {
 			if m.Sources[o.Src].Name != name {
 				break
@@ -390,8 +392,13 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 			case OpVerify:
 				verify = true
 			}
+			if m.Sources[o.Src].Action != live.ActionHide {
+				hideOnly = false
+			}
 		}
 		switch {
+		case hideOnly:
+			lines = append(lines, name+" (hide markers only, no content: removed)")
 		case copies:
 			lines = append(lines, name+" -> "+m.DestName(op))
 		case verify:

@@ -202,39 +202,51 @@ func (i Identity) String() string {
 // Different sizes or different SHA-1s are Different. Anything else (no
 // SHA-1 on one or both sides) is Unproven: content type, file info or
 // timestamps are never taken as proof. why says, in words, how the result
-// was reached (for plans and errors).
+// was reached (for plans and errors); it calls a the source side and b the
+// destination side.
 func Compare(a, b *Version) (id Identity, why string) {
-	if a.Size != b.Size {
-		return Different, fmt.Sprintf("different sizes (%d and %d bytes)", a.Size, b.Size)
-	}
-	if a.HasSHA1() && b.HasSHA1() {
-		if a.SHA1 == b.SHA1 {
-			return Same, "same size and SHA-1"
+	id = identify(a, b)
+	switch id {
+	case Same:
+		if a.HasSHA1() && b.HasSHA1() {
+			return id, "same size and SHA-1"
 		}
-		return Different, "different SHA-1s"
-	}
-	ma, mb := a.Info[SourceIDKey], b.Info[SourceIDKey]
-	switch {
-	case ma != "" && ma == b.ID, mb != "" && mb == a.ID:
-		return Same, "b2plan's verified copy of that version"
-	case ma != "" && ma == mb:
-		return Same, "b2plan's verified copies of the same version"
+		return id, "b2plan's verified copy of that version"
+	case Different:
+		if a.Size != b.Size {
+			return id, fmt.Sprintf("different sizes (%d and %d bytes)", a.Size, b.Size)
+		}
+		return id, "different SHA-1s"
 	}
 	switch {
 	case !a.HasSHA1() && !b.HasSHA1():
-		return Unproven, "no SHA-1 on either side: content cannot be compared"
+		return id, "no SHA-1 on either side: content cannot be compared"
 	case !a.HasSHA1():
-		return Unproven, "no SHA-1 on the source side: content cannot be compared"
+		return id, "no SHA-1 on the source side: content cannot be compared"
 	}
-	return Unproven, "no SHA-1 on the destination side: content cannot be compared"
+	return id, "no SHA-1 on the destination side: content cannot be compared"
+}
+
+// identify is Compare without the explanation (no allocation).
+func identify(a, b *Version) Identity {
+	if a.Size != b.Size {
+		return Different
+	}
+	if a.HasSHA1() && b.HasSHA1() {
+		if a.SHA1 == b.SHA1 {
+			return Same
+		}
+		return Different
+	}
+	if ma, mb := a.Info[SourceIDKey], b.Info[SourceIDKey]; (ma != "" && (ma == b.ID || ma == mb)) || (mb != "" && mb == a.ID) {
+		return Same
+	}
+	return Unproven
 }
 
 // SameContent reports whether two versions are proven to hold the same
 // bytes (Compare returns Same).
-func SameContent(a, b *Version) bool {
-	id, _ := Compare(a, b)
-	return id == Same
-}
+func SameContent(a, b *Version) bool { return identify(a, b) == Same }
 
 // Interner shares equal strings (content types, names). It is safe for
 // concurrent use.

@@ -200,6 +200,9 @@ func unprotected(m *Move, lockPossible bool, nowMs int64) {
 			continue
 		}
 		v := &m.Sources[op.Src]
+		if v.Retention == live.RetentionNone && v.LegalHold == live.LegalHoldOff {
+			continue
+		}
 		locked, l := isLocked(v, nowMs, lockPossible)
 		if !locked {
 			continue
@@ -225,6 +228,7 @@ func abandoned(m *Move, dunf []live.Version) {
 	}
 	if len(m.Abandoned) == 0 {
 		m.Abandoned = nil
+		return
 	}
 	m.tally()
 }

@@ -167,6 +167,10 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
 			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, len(m.Locked))
 	}
+	if m.Verify == "download" && m.Versions == "all" {
+		pl.warnf(rangePtr(dm.Range), "verify has no effect with versions = \"all\"",
+			"%s: verify = \"download\" compares a destination's newest version with the source's (versions = \"latest\"); a history is compared version by version by SHA-1 or b2plan's copy marker only, and unproven names are conflicts.", dm.Address)
+	}
 	if n := len(m.Unprotected); n > 0 {
 		var names []string
 		for _, u := range m.Unprotected {

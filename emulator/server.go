@@ -220,7 +220,8 @@ type afterFault struct {
 // fail with probability rate AFTER they took effect: the change is made
 // and committed, then the reply is replaced by an error with one of codes
 // (default 500), as when a server fails between committing and answering.
-// rate 0 turns it off. Native API operations only.
+// rate 0 turns it off. S3 operations are named "s3_" + the S3 action, e.g.
+// "s3_CopyObject".
 func (s *Server) SetFaultsAfterCommit(rate float64, ops []string, codes ...int) {
 	if rate <= 0 {
 		s.after.Store(nil)

@@ -15,9 +15,18 @@ import (
 // with versions = "latest" and "all" (histories holding identical content
 // twice included). Checked with raw listings and downloads.
 func TestCopyFailsAfterCommit(t *testing.T) {
-	for _, versions := range []string{"latest", "all"} {
-		t.Run(versions, func(t *testing.T) {
-			e := newEnv(t, emulator.Options{Seed: 11, AbsoluteMinimumPartSize: 1000, MaxCopySize: 5_000})
+	for _, tc := range []struct{ versions, api string }{{"latest", "native"}, {"all", "native"}, {"latest", "s3"}, {"all", "s3"}} {
+		versions := tc.versions
+		t.Run(versions+"/"+tc.api, func(t *testing.T) {
+			opts := emulator.Options{Seed: 11, AbsoluteMinimumPartSize: 1000, RecommendedPartSize: 3000, MaxCopySize: 5_000}
+			ops := []string{"b2_copy_file", "b2_finish_large_file"}
+			var e *env
+			if tc.api == "s3" {
+				e, _ = newS3Env(t, opts)
+				ops = []string{"s3_CopyObject", "s3_CompleteMultipartUpload"}
+			} else {
+				e = newEnv(t, opts)
+			}
 			b := e.bucket("acme-data", b2client.BucketSpec{})
 			want := map[string][]string{}
 			for i := 0; i < 120; i++ {
@@ -45,8 +54,9 @@ func TestCopyFailsAfterCommit(t *testing.T) {
 			}
 			hcl := moveHCL("acme-data", "in/", "out/", fmt.Sprintf("versions = %q", versions))
 			p := e.plan(hcl)
-			e.s.SetFaultsAfterCommit(0.4, []string{"b2_copy_file", "b2_finish_large_file"}, 500, 503)
-			res, err := e.apply(p, executor.Options{Parallelism: 8}, nil)
+			e.s.SetFaultsAfterCommit(0.4, ops, 500, 503)
+			ev := &events{}
+			res, err := e.apply(p, executor.Options{Parallelism: 8}, ev)
 			faults := e.stats().Faults
 			e.s.SetFaultsAfterCommit(0, nil)
 			if err != nil {
@@ -57,6 +67,16 @@ func TestCopyFailsAfterCommit(t *testing.T) {
 			}
 			if got := e.contentOf(b.ID, "in/"); len(got) != 0 {
 				t.Errorf("source left: %v", got)
+				for n := range got {
+					for _, x := range ev.list {
+						if x.Object == n {
+							t.Logf("%v %s %s %v", x.Kind, x.Object, x.Message, x.Err)
+						}
+					}
+					for _, v := range e.rawVersions(b.ID, n) {
+						t.Logf("raw %+v", v)
+					}
+				}
 			}
 			got := e.contentOf(b.ID, "out/")
 			for name, w := range want {

@@ -189,7 +189,7 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 				if errors.Is(err, b2client.NotFound) && r.opts.List != nil {
 					// The source version is gone: moved by another apply of
 					// this move (then done), or deleted by someone.
-					return r.sourceGone(mr, ops, name, dest, &mv.Sources[op.Src])
+					return r.sourceGone(mr, ops, name, dest, &mv.Sources[op.Src], err)
 				}
 				return failf(err)
 			}
@@ -277,7 +277,24 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 // the destination holds v's content, another apply of this move moved it:
 // the name is done (its duplicates settled), not a failure. Otherwise v
 // was deleted by someone since the plan: the name is skipped.
-func (r *run) sourceGone(mr *moveRun, ops []planner.ObjectOp, name, dest string, v *live.Version) (int64, bool) {
+func (r *run) sourceGone(mr *moveRun, ops []planner.ObjectOp, name, dest string, v *live.Version, cause error) (int64, bool) {
+	fail := func(err error) (int64, bool) {
+		r.fail(mr.mv.Address, name, err)
+		r.emit(Event{Kind: ObjectFailed, Address: mr.mv.Address, Action: planner.MoveObjects, Object: name, Dest: dest, Err: err})
+		return 0, false
+	}
+	// "Not found" must be about the source version: look that it is gone.
+	l, err := r.opts.List.List(r.work, live.Request{Prefixes: []live.PrefixRequest{{BucketName: mr.mv.Bucket, Prefix: name}}})
+	if err != nil {
+		return fail(fmt.Errorf("%w (and listing the source to check failed: %v)", cause, err))
+	}
+	for _, li := range l.Listings {
+		for i := range li.Versions {
+			if li.Versions[i].ID == v.ID {
+				return fail(cause) // still there: an ordinary failure
+			}
+		}
+	}
 	vs, err := r.destVersions(mr, dest)
 	if err == nil {
 		for i := range vs {

@@ -289,26 +289,25 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		SHA1s  []string `json:"partSha1Array"`
 	}{largeID, shas}
 	var done fileJSON
+	// Finishing is not idempotent, but repeating it is safe: a large file
+	// finishes once, and a repeat after it did fails. So after an unknown
+	// outcome it is repeated, and whenever a finish fails the file is
+	// looked up: finished = done.
+	ambiguous := false
 	for attempt := 1; ; attempt++ {
 		_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, Ambiguous) {
+		if ambiguous || errors.Is(err, Ambiguous) {
+			if v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID); gerr == nil && v.Action == live.ActionUpload {
+				return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+			}
+		}
+		if !errors.Is(err, Ambiguous) || attempt >= 5 {
 			return LargeCopyResult{}, cancel(err)
 		}
-		// The finish may have happened: a finished file counts; one still
-		// unfinished was not finished, so finishing it again is safe.
-		v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID)
-		switch {
-		case gerr == nil && v.Action == live.ActionUpload:
-			return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
-		case gerr == nil && v.Action == live.ActionStart && attempt < 5:
-			continue
-		case gerr == nil && v.Action == live.ActionStart:
-			return LargeCopyResult{}, cancel(err)
-		}
-		return LargeCopyResult{}, err
+		ambiguous = true
 	}
 	return LargeCopyResult{Version: (&versionBuilder{}).build(&done), PartSHA1s: shas}, nil
 }

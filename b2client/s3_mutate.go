@@ -364,26 +364,34 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 		parts[i] = types.CompletedPart{ETag: aws.String(etags[i]), PartNumber: aws.Int32(int32(i + 1))}
 	}
 	var done *s3.CompleteMultipartUploadOutput
-	_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
-		o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-			Bucket: aws.String(dstBucket), Key: aws.String(r.DestName), UploadId: aws.String(uploadID),
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-		})
-		done = o
-		return err
-	})
 	vid := uploadID
-	if err != nil {
-		if !errors.Is(err, Ambiguous) {
+	// As natively: after an unknown outcome the finish is repeated (a
+	// multipart upload completes once), and a failed finish is looked up.
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
+			o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+				Bucket: aws.String(dstBucket), Key: aws.String(r.DestName), UploadId: aws.String(uploadID),
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+			})
+			done = o
+			return err
+		})
+		if err == nil {
+			if id := aws.ToString(done.VersionId); id != "" {
+				vid = id
+			}
+			break
+		}
+		if ambiguous || errors.Is(err, Ambiguous) {
+			if v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID); gerr == nil && v.Action == live.ActionUpload {
+				break
+			}
+		}
+		if !errors.Is(err, Ambiguous) || attempt >= 5 {
 			return LargeCopyResult{}, abort(err)
 		}
-		// The finish may have happened: a finished file counts.
-		v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID)
-		if gerr != nil || v.Action != live.ActionUpload {
-			return LargeCopyResult{}, err
-		}
-	} else if id := aws.ToString(done.VersionId); id != "" {
-		vid = id
+		ambiguous = true
 	}
 	v, err := c.getFileInfo(ctx, op+": read back the copy", vid)
 	if err != nil {

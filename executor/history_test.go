@@ -173,3 +173,41 @@ func TestHistoriesExact(t *testing.T) {
 		}
 	})
 }
+
+// TestHideDuringMove: a name hidden at the source after the plan (while a
+// versions = "all" delete move runs) is never left visible at the
+// destination with an orphan hide marker at the source: the next plan
+// hides the destination and removes the marker; then the plan is empty.
+func TestHideDuringMove(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	b := e.bucket("acme-data", b2client.BucketSpec{})
+	e.put("acme-data", "in/x", "x1")
+	e.put("acme-data", "in/x", "x2")
+	hcl := moveHCL("acme-data", "in/", "out/", `versions = "all"`)
+	p := e.plan(hcl)
+	if _, err := e.m.HideFile(context.Background(), b.ID, "in/x"); err != nil { // lands after the plan
+		t.Fatal(err)
+	}
+	e.mustApply(p, executor.Options{})
+	if left := e.rawHistory(b.ID, "in/"); strings.Join(left, " ") != "x:hide:" {
+		t.Fatalf("source after the apply: %v", left)
+	}
+	p = e.plan(hcl)
+	var ops []string
+	for _, op := range p.Moves[0].Ops {
+		ops = append(ops, op.Kind.String())
+	}
+	if strings.Join(ops, " ") != "hide-destination delete" {
+		t.Fatalf("next plan: %v", ops)
+	}
+	e.mustApply(p, executor.Options{})
+	if got := e.rawHistory(b.ID, "out/"); strings.Join(got, " ") != "x:hide: x:upload:"+sha("x2")+" x:upload:"+sha("x1") {
+		t.Errorf("destination: %v", got)
+	}
+	if left := e.rawVersions(b.ID, "in/"); len(left) != 0 {
+		t.Errorf("source left: %v", left)
+	}
+	if p := e.plan(hcl); p.HasChanges() {
+		t.Errorf("re-plan: %s", p.SummaryLine())
+	}
+}

@@ -21,13 +21,20 @@ import (
 // failure) and every version must end at the destination exactly once.
 // Checked with raw listings and downloads.
 func TestConcurrentApplies(t *testing.T) {
-	for _, tc := range []struct{ versions, source string }{
-		{"latest", "delete"}, {"all", "delete"}, {"latest", "hide"}, {"all", "hide"},
+	for _, tc := range []struct{ versions, source, api string }{
+		{"latest", "delete", "native"}, {"all", "delete", "native"}, {"latest", "hide", "native"}, {"all", "hide", "native"},
+		{"latest", "delete", "s3"},
 	} {
-		t.Run(tc.versions+"-"+tc.source, func(t *testing.T) {
+		t.Run(tc.versions+"-"+tc.source+"-"+tc.api, func(t *testing.T) {
 			var skew atomic.Int64
 			clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-			e := newEnv(t, emulator.Options{Latency: time.Millisecond, Now: clock, Seed: 3})
+			opts := emulator.Options{Latency: time.Millisecond, Now: clock, Seed: 3}
+			var e *env
+			if tc.api == "s3" {
+				e, _ = newS3Env(t, opts) // batched source deletes
+			} else {
+				e = newEnv(t, opts)
+			}
 			b := e.bucket("acme-data", b2client.BucketSpec{})
 			ctx := context.Background()
 			for i := 0; i < 100; i++ {

@@ -126,6 +126,11 @@ dispatch:
 		// waits in a partial batch (also after an interruption: their
 		// copies are done).
 		mr.batch.flushAll()
+		// A batched delete (S3 DeleteObjects) does not say whether a
+		// version was already gone, so a concurrent apply of this move
+		// goes unnoticed per object: settle every name from one listing
+		// of the destination prefix (one call per 1,000 versions).
+		r.sweep(mr)
 	}
 	r.mu.Lock()
 	r.res.Moved += moved
@@ -244,7 +249,7 @@ func (r *run) moveObject(mr *moveRun, ops []planner.ObjectOp) (int64, bool) {
 		// versions are deleted here one by one, oldest first, so that a
 		// failure never leaves an older version on top.
 		v := &mv.Sources[deletes[0].Src]
-		mr.batch.add(pendingDelete{name: name, dest: dest, id: v.ID, copied: copied})
+		mr.batch.add(pendingDelete{name: name, dest: dest, id: v.ID, copied: copied, ops: ops})
 		return 0, false
 	}
 	for _, op := range deletes {
@@ -325,7 +330,55 @@ func (r *run) sourceGone(mr *moveRun, ops []planner.ObjectOp, name, dest string,
 //     deleted. A version matching nothing (someone else's upload) and
 //     anything older are never touched.
 func (r *run) settle(mr *moveRun, ops []planner.ObjectOp, dest string) {
+	ref := settleRef(mr.mv, ops)
+	if len(ref) == 0 || r.opts.List == nil {
+		return
+	}
+	vs, err := r.destVersions(mr, dest)
+	if err != nil {
+		r.emit(Event{Kind: Note, Address: mr.mv.Address, Object: ref[0].Name, Dest: dest,
+			Message: "could not list the destination to settle a concurrent apply: " + err.Error()})
+		return
+	}
+	r.settleVersions(mr, ref, dest, vs)
+}
+
+// sweep settles every name of the move from one listing of the
+// destination prefix (see settle).
+func (r *run) sweep(mr *moveRun) {
 	mv := mr.mv
+	if r.opts.List == nil || len(mv.Ops) == 0 {
+		return
+	}
+	l, err := r.opts.List.List(r.work, live.Request{Prefixes: []live.PrefixRequest{{BucketName: mv.ToBucket, Prefix: mv.To}}})
+	if err != nil || len(l.Listings) == 0 {
+		r.emit(Event{Kind: Note, Address: mv.Address, Message: fmt.Sprintf("could not list the destination to check for duplicates of a concurrent apply: %v", err)})
+		return
+	}
+	dst := l.Listings[0].Versions
+	ops := mv.Ops
+	for i := 0; i < len(ops); {
+		name := mv.Sources[ops[i].Src].Name
+		j := i + 1
+		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
+			j++
+		}
+		dest := mv.To + name[len(mv.From):]
+		lo := sort.Search(len(dst), func(k int) bool { return dst[k].Name >= dest })
+		hi := lo
+		for hi < len(dst) && dst[hi].Name == dest {
+			hi++
+		}
+		if ref := settleRef(mv, ops[i:j]); len(ref) > 0 && hi-lo > len(ref) {
+			r.settleVersions(mr, ref, dest, dst[lo:hi])
+		}
+		i = j
+	}
+}
+
+// settleRef is the reference history of settle: what the move puts at the
+// destination for one name's operations.
+func settleRef(mv *planner.Move, ops []planner.ObjectOp) []*live.Version {
 	var ref []*live.Version
 	if mv.Versions == "all" {
 		idx := map[int32]bool{}
@@ -351,15 +404,13 @@ func (r *run) settle(mr *moveRun, ops []planner.ObjectOp, dest string) {
 			}
 		}
 	}
-	if len(ref) == 0 || r.opts.List == nil {
-		return
-	}
-	vs, err := r.destVersions(mr, dest)
-	if err != nil {
-		r.emit(Event{Kind: Note, Address: mv.Address, Object: ref[0].Name, Dest: dest,
-			Message: "could not list the destination to settle a concurrent apply: " + err.Error()})
-		return
-	}
+	return ref
+}
+
+// settleVersions is settle with the reference history ref and the
+// destination's versions vs (newest first) given.
+func (r *run) settleVersions(mr *moveRun, ref []*live.Version, dest string, vs []live.Version) {
+	mv := mr.mv
 	floor := r.p.CreatedAt.Add(-time.Minute).UnixMilli()
 	matches := func(h, d *live.Version) bool {
 		if h.Action == live.ActionHide {

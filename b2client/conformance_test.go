@@ -630,7 +630,7 @@ func TestFaults(t *testing.T) {
 			if i == 20 {
 				tg.srv.ExpireTokens()
 			}
-			if _, err := tg.m.CopyFile(ctx, CopyRequest{SourceFileID: v.ID, SourceName: name, DestBucketID: dst.ID, DestName: "out/" + name[3:]}); err != nil {
+			if _, err := copyLooking(ctx, tg.conn, tg.m, dst.Name, CopyRequest{SourceFileID: v.ID, SourceName: name, DestBucketID: dst.ID, DestName: "out/" + name[3:]}); err != nil {
 				errc <- err
 				return
 			}

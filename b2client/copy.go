@@ -25,6 +25,84 @@ type CopyRequest struct {
 	DestBucketID string
 	DestBucket   string // bucket name, for messages (optional)
 	DestName     string
+	// Mark, when set, is the source version (its ContentType, Info, ID):
+	// the copy gets the source's content type and file info plus
+	// live.SourceIDKey = the source's file id (b2_copy_file with
+	// metadataDirective REPLACE; start_large_file for large copies), so that
+	// a later run recognises the copy as b2plan's verified copy of exactly
+	// that version although neither side has a SHA-1 (docs/moves.md,
+	// "Content identity"). A source that already has MaxFileInfo entries
+	// is copied without the marker (see Marked).
+	Mark *live.Version
+	// Lock, when set, gives the copy this Object Lock retention and legal
+	// hold (fileRetention / legalHold of b2_copy_file and
+	// b2_start_large_file; the destination bucket must have Object Lock
+	// enabled and the key writeFileRetentions / writeFileLegalHolds).
+	Lock *CopyLock
+}
+
+// CopyLock is the Object Lock protection a copy is made with.
+type CopyLock struct {
+	Mode        string // "governance" or "compliance"; "" = no retention
+	RetainUntil int64  // milliseconds since the epoch
+	LegalHold   bool
+}
+
+// lockJSON is CopyLock in B2's request form.
+type lockJSON struct {
+	FileRetention *fileRetentionJSON `json:"fileRetention,omitempty"`
+	LegalHold     string             `json:"legalHold,omitempty"`
+}
+
+type fileRetentionJSON struct {
+	Mode                 string `json:"mode"`
+	RetainUntilTimestamp int64  `json:"retainUntilTimestamp"`
+}
+
+func (l *CopyLock) json() lockJSON {
+	var j lockJSON
+	if l == nil {
+		return j
+	}
+	if l.Mode != "" {
+		j.FileRetention = &fileRetentionJSON{Mode: l.Mode, RetainUntilTimestamp: l.RetainUntil}
+	}
+	if l.LegalHold {
+		j.LegalHold = "on"
+	}
+	return j
+}
+
+// MaxFileInfo is B2's limit of file info entries per version.
+const MaxFileInfo = 10
+
+// Marked reports whether a copy of v made with Mark set carries the source
+// id marker: v has room for one more file info entry (or has the key).
+func Marked(v *live.Version) bool {
+	_, has := v.Info[live.SourceIDKey]
+	return has || len(v.Info) < MaxFileInfo
+}
+
+// copyInfo is the file info of a copy of src made with new metadata: src's
+// own, plus large_file_sha1 when its SHA-1 is known, plus the source id
+// marker when mark is set and there is room.
+func copyInfo(src *live.Version, mark bool) map[string]string {
+	info := maps.Clone(src.Info)
+	if info == nil {
+		info = map[string]string{}
+	}
+	if src.HasSHA1() {
+		if _, ok := info["large_file_sha1"]; !ok && len(info) < MaxFileInfo {
+			info["large_file_sha1"] = src.SHA1Hex()
+		}
+	}
+	if _, has := info[live.SourceIDKey]; mark && (has || len(info) < MaxFileInfo) {
+		info[live.SourceIDKey] = src.ID
+	}
+	if len(info) == 0 {
+		return nil
+	}
+	return info
 }
 
 func (r CopyRequest) op(verb string) string {
@@ -39,14 +117,34 @@ func (r CopyRequest) op(verb string) string {
 // (same size and SHA-1 = done) before copying again.
 func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, error) {
 	if m.c.s3 != nil {
+		if r.Mark != nil && r.Mark.Size > 0 {
+			// CopyObject cannot add metadata and keep B2's file info
+			// exactly: a one-part large copy can (same verification).
+			res, err := m.s3CopyLargeFile(ctx, LargeCopyRequest{CopyRequest: r, Source: *r.Mark})
+			return res.Version, err
+		}
 		return m.s3CopyFile(ctx, r)
 	}
 	req := struct {
-		SourceFileID      string `json:"sourceFileId"`
-		FileName          string `json:"fileName"`
-		DestinationBucket string `json:"destinationBucketId,omitempty"`
-		MetadataDirective string `json:"metadataDirective"`
-	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY"}
+		SourceFileID      string            `json:"sourceFileId"`
+		FileName          string            `json:"fileName"`
+		DestinationBucket string            `json:"destinationBucketId,omitempty"`
+		MetadataDirective string            `json:"metadataDirective"`
+		ContentType       string            `json:"contentType,omitempty"`
+		FileInfo          map[string]string `json:"fileInfo,omitempty"`
+		lockJSON
+	}{r.SourceFileID, r.DestName, r.DestBucketID, "COPY", "", nil, r.Lock.json()}
+	if r.Mark != nil {
+		req.MetadataDirective = "REPLACE"
+		req.ContentType = r.Mark.ContentType
+		if req.ContentType == "" {
+			req.ContentType = "b2/x-auto"
+		}
+		req.FileInfo = copyInfo(r.Mark, true)
+		if req.FileInfo == nil {
+			req.FileInfo = map[string]string{}
+		}
+	}
 	var resp fileReply
 	op := func() string { return r.op("copy_file") }
 	if _, err := m.c.callLazy(ctx, op, "b2_copy_file", req, &resp, true); err != nil {
@@ -76,7 +174,8 @@ type LargeCopyResult struct {
 }
 
 // CopyLargeFile copies with b2_start_large_file (same content type and file
-// info, plus large_file_sha1 when the source's SHA-1 is known), parallel
+// info, plus large_file_sha1 when the source's SHA-1 is known, plus the
+// source id marker live.SourceIDKey), parallel
 // b2_copy_part calls and b2_finish_large_file. On failure the unfinished
 // large file is cancelled. If finishing failed ambiguously, the file is
 // looked up and a finished one counts as success.
@@ -111,15 +210,10 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		nparts = 1
 	}
 
-	info := maps.Clone(r.Source.Info)
-	if r.Source.HasSHA1() {
-		if info == nil {
-			info = map[string]string{}
-		}
-		if _, ok := info["large_file_sha1"]; !ok {
-			info["large_file_sha1"] = r.Source.SHA1Hex()
-		}
-	}
+	// Every large copy carries the source id marker (when there is room),
+	// so that an unfinished one a kill left behind is recognisable as
+	// b2plan's and cancelled by the next apply.
+	info := copyInfo(&r.Source, true)
 	ct := r.Source.ContentType
 	if ct == "" {
 		ct = "b2/x-auto"
@@ -129,7 +223,8 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		FileName    string            `json:"fileName"`
 		ContentType string            `json:"contentType"`
 		FileInfo    map[string]string `json:"fileInfo,omitempty"`
-	}{r.DestBucketID, r.DestName, ct, info}
+		lockJSON
+	}{r.DestBucketID, r.DestName, ct, info, r.Lock.json()}
 	var started fileJSON
 	// A retried start after a lost reply leaves an orphan unfinished large
 	// file at worst (billed parts: none); lifecycle rules or a later listing
@@ -194,16 +289,39 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 		SHA1s  []string `json:"partSha1Array"`
 	}{largeID, shas}
 	var done fileJSON
-	_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
-	if err != nil {
-		if !errors.Is(err, Ambiguous) {
+	// Finishing is not idempotent, but repeating it is safe: a large file
+	// finishes once, and a repeat after it did fails. So after an unknown
+	// outcome it is repeated, and whenever a finish fails the file is
+	// looked up: finished = done.
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		_, err := m.c.call(ctx, op+": finish", "b2_finish_large_file", fin, &done, true)
+		if err == nil {
+			break
+		}
+		if ambiguous || errors.Is(err, Ambiguous) {
+			if v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID); gerr == nil && v.Action == live.ActionUpload {
+				return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+			}
+		}
+		if !errors.Is(err, Ambiguous) || attempt >= 5 {
 			return LargeCopyResult{}, cancel(err)
 		}
-		v, gerr := m.c.getFileInfo(ctx, op+": check finish", largeID)
-		if gerr != nil || v.Action != live.ActionUpload {
-			return LargeCopyResult{}, err
-		}
-		return LargeCopyResult{Version: v, PartSHA1s: shas}, nil
+		ambiguous = true
 	}
 	return LargeCopyResult{Version: (&versionBuilder{}).build(&done), PartSHA1s: shas}, nil
+}
+
+// CancelLargeFile cancels an unfinished large file (b2_cancel_large_file;
+// over an S3 endpoint too, with the native token: the upload id is the
+// large file id). Already gone counts as done.
+func (m *Mutator) CancelLargeFile(ctx context.Context, fileID, name string) error {
+	req := struct {
+		FileID string `json:"fileId"`
+	}{fileID}
+	_, err := m.c.call(ctx, "cancel unfinished large file "+name+" ("+fileID+")", "b2_cancel_large_file", req, nil, false)
+	if errors.Is(err, NotFound) {
+		return nil
+	}
+	return err
 }

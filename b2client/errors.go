@@ -33,7 +33,9 @@ const (
 	// Locked: Object Lock retention or legal hold refused the change.
 	Locked
 	// Ambiguous: a non-idempotent call (b2_create_key, b2_copy_file,
-	// b2_finish_large_file) failed after the request may have reached B2. It
+	// b2_finish_large_file) failed after the request may have reached B2
+	// (no reply, a timeout, or a 5xx/408, which B2 may send after the
+	// change was committed). It
 	// may or may not have taken effect; the caller must look before retrying
 	// (list keys by name, list the destination, get file info).
 	Ambiguous

@@ -149,6 +149,14 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 				cls = classifyS3(r.status, r.code, r.msg)
 			}
 			e = &Error{Op: opText(), Status: r.status, Code: r.code, Message: r.msg, Class: cls, Attempts: n, RetryAfter: r.retryAfter}
+			if nonIdempotent && (cls == Retryable || cls == RateLimited) && (r.status >= 500 || r.status == 408) {
+				// A server error may come after the change was committed
+				// (B2 answers 500/503 after a copy it made; over S3 a 503
+				// is SlowDown): repeating it blindly could make it twice.
+				// The caller looks first. (A 429 is refused before work.)
+				e.Class = Ambiguous
+				return n, e
+			}
 		}
 		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && opText() != "authorize account" {
 			reauthed = true

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -166,12 +165,14 @@ func (m *Mutator) s3CopyFile(ctx context.Context, r CopyRequest) (live.Version, 
 	}
 	var out *s3.CopyObjectOutput
 	if _, err := c.s3Do(ctx, op, true, func(ctx context.Context) error {
-		o, err := c.s3.client.CopyObject(ctx, &s3.CopyObjectInput{
+		in := &s3.CopyObjectInput{
 			Bucket:            aws.String(dstBucket),
 			Key:               aws.String(r.DestName),
 			CopySource:        aws.String(copySource(srcBucket, srcName, r.SourceFileID)),
 			MetadataDirective: types.MetadataDirectiveCopy,
-		})
+		}
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = s3Lock(r.Lock)
+		o, err := c.s3.client.CopyObject(ctx, in)
 		out = o
 		return err
 	}); err != nil {
@@ -273,16 +274,9 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	if err != nil {
 		return LargeCopyResult{}, err
 	}
-	info := maps.Clone(r.Source.Info)
-	if r.Source.HasSHA1() {
-		if info == nil {
-			info = map[string]string{}
-		}
-		if _, ok := info["large_file_sha1"]; !ok {
-			info["large_file_sha1"] = r.Source.SHA1Hex()
-		}
-	}
+	info := copyInfo(&r.Source, true) // with the marker, as natively
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName)}
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = s3Lock(r.Lock)
 	if ct := r.Source.ContentType; ct != "" && ct != "b2/x-auto" {
 		in.ContentType = aws.String(ct)
 	}
@@ -370,26 +364,34 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 		parts[i] = types.CompletedPart{ETag: aws.String(etags[i]), PartNumber: aws.Int32(int32(i + 1))}
 	}
 	var done *s3.CompleteMultipartUploadOutput
-	_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
-		o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-			Bucket: aws.String(dstBucket), Key: aws.String(r.DestName), UploadId: aws.String(uploadID),
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-		})
-		done = o
-		return err
-	})
 	vid := uploadID
-	if err != nil {
-		if !errors.Is(err, Ambiguous) {
+	// As natively: after an unknown outcome the finish is repeated (a
+	// multipart upload completes once), and a failed finish is looked up.
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
+			o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+				Bucket: aws.String(dstBucket), Key: aws.String(r.DestName), UploadId: aws.String(uploadID),
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+			})
+			done = o
+			return err
+		})
+		if err == nil {
+			if id := aws.ToString(done.VersionId); id != "" {
+				vid = id
+			}
+			break
+		}
+		if ambiguous || errors.Is(err, Ambiguous) {
+			if v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID); gerr == nil && v.Action == live.ActionUpload {
+				break
+			}
+		}
+		if !errors.Is(err, Ambiguous) || attempt >= 5 {
 			return LargeCopyResult{}, abort(err)
 		}
-		// The finish may have happened: a finished file counts.
-		v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID)
-		if gerr != nil || v.Action != live.ActionUpload {
-			return LargeCopyResult{}, err
-		}
-	} else if id := aws.ToString(done.VersionId); id != "" {
-		vid = id
+		ambiguous = true
 	}
 	v, err := c.getFileInfo(ctx, op+": read back the copy", vid)
 	if err != nil {
@@ -521,4 +523,27 @@ func (m *Mutator) s3UploadEmpty(ctx context.Context, bucketName, name string) (l
 	v := live.Version{Name: name, ID: vid, ContentType: ct, Action: live.ActionUpload, Uploaded: time.Now().UnixMilli()}
 	v.SetSHA1Hex(EmptySHA1, false)
 	return v, nil
+}
+
+// s3Lock is CopyLock in S3's form (x-amz-object-lock-* headers).
+func s3Lock(l *CopyLock) (types.ObjectLockMode, *time.Time, types.ObjectLockLegalHoldStatus) {
+	if l == nil {
+		return "", nil, ""
+	}
+	var mode types.ObjectLockMode
+	var until *time.Time
+	switch l.Mode {
+	case "governance":
+		mode = types.ObjectLockModeGovernance
+	case "compliance":
+		mode = types.ObjectLockModeCompliance
+	}
+	if mode != "" {
+		until = aws.Time(time.UnixMilli(l.RetainUntil).UTC())
+	}
+	var hold types.ObjectLockLegalHoldStatus
+	if l.LegalHold {
+		hold = types.ObjectLockLegalHoldStatusOn
+	}
+	return mode, until, hold
 }

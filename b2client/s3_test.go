@@ -240,7 +240,7 @@ func TestS3Faults(t *testing.T) {
 				t.Errorf("large copy = %+v", res)
 			}
 		} else {
-			got, err := p.sm.CopyFile(ctx, CopyRequest{SourceFileID: v.ID, SourceName: v.Name, SourceBucket: b.Name, DestBucketID: dst.ID, DestName: dest})
+			got, err := copyLooking(ctx, p.s3, p.sm, dst.Name, CopyRequest{SourceFileID: v.ID, SourceName: v.Name, SourceBucket: b.Name, DestBucketID: dst.ID, DestName: dest})
 			if err != nil {
 				t.Fatalf("copy under faults: %v", err)
 			}

@@ -42,6 +42,8 @@ func TestCrashSafety(t *testing.T) {
 	}
 	t.Run("latest", func(t *testing.T) { crashRun(t, "latest", kills, false) })
 	t.Run("all", func(t *testing.T) { crashRun(t, "all", max(5, kills/2), false) })
+	// versions = "all" with hidden names and middle-of-history hides.
+	t.Run("all-hidden", func(t *testing.T) { crashRunHidden(t, kills) })
 	// Over the S3-compatible API: batched source deletions (DeleteObjects).
 	t.Run("latest-s3", func(t *testing.T) { crashRun(t, "latest", max(5, kills/2), true) })
 }

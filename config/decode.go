@@ -639,6 +639,7 @@ func (l *loader) decodeMove(s *scope, b *hclsyntax.Block, addr string) map[strin
 	m.Versions, _ = s.enum(body, "versions", []string{"latest", "all"}, "latest")
 	m.Source, _ = s.enum(body, "source", []string{"delete", "hide"}, "delete")
 	m.OnConflict, _ = s.enum(body, "on_conflict", []string{"fail", "skip", "overwrite"}, "fail")
+	m.Verify, _ = s.enum(body, "verify", []string{"none", "download"}, "none")
 	if !(fOK && tOK && bOK && tbOK) {
 		l.badMove[addr] = true
 	}

@@ -139,7 +139,11 @@ type Move struct {
 	Source string
 	// OnConflict is "fail" (default), "skip" or "overwrite".
 	OnConflict string
-	Range      hcl.Range
+	// Verify is "none" (default) or "download": names whose content
+	// identity cannot be proven by SHA-1 are compared by downloading and
+	// hashing both sides at apply (docs/moves.md, "Content identity").
+	Verify string
+	Range  hcl.Range
 }
 
 // Settings is the b2plan block.

@@ -66,7 +66,7 @@ var schemas = map[string]*schema{
 	"key": {attrs: []string{"for_each", "name", "access", "capabilities", "buckets", "name_prefix",
 		"duration", "renew_before", "secret_file"}},
 	"folder": {attrs: []string{"for_each", "bucket", "path"}, required: []string{"bucket", "path"}},
-	"move": {attrs: []string{"for_each", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict"},
+	"move": {attrs: []string{"for_each", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict", "verify"},
 		required: []string{"bucket", "from", "to"}},
 }
 

@@ -372,11 +372,31 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, errAccessDenied("the bucket is not owned by "+o), x.reqID)
 		return
 	}
+	if af := s.after.Load(); af != nil && af.ops[op.name] && s.chance(af.rate) {
+		// SetFaultsAfterCommit: run the operation, drop its reply, answer
+		// an error.
+		x.w = &discardWriter{h: http.Header{}}
+		if err := fn(x); err != nil {
+			drain(r)
+			writeS3Error(w, r, err, x.reqID)
+			return
+		}
+		s.faultCount.Add(1)
+		writeS3Error(w, r, faultError(s.pick(af.codes), fc.retryAfter), x.reqID)
+		return
+	}
 	if err := fn(x); err != nil {
 		drain(r)
 		writeS3Error(w, r, err, x.reqID)
 	}
 }
+
+// discardWriter is a reply that is thrown away (a fault after commit).
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 // authenticate verifies SigV4 (header or presigned query); no signature
 // at all is an anonymous request.

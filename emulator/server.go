@@ -35,6 +35,7 @@ type Server struct {
 	serveErr chan error
 
 	faults atomic.Pointer[faultConfig]
+	after  atomic.Pointer[afterFault] // SetFaultsAfterCommit
 	rngMu  sync.Mutex
 	rng    *rand.Rand
 
@@ -208,6 +209,34 @@ func (s *Server) SetFaults(rate float64, codes ...int) {
 	s.setFaults(rate, codes, old.latency)
 }
 
+// afterFault fails calls after they took effect.
+type afterFault struct {
+	rate  float64
+	ops   map[string]bool
+	codes []int
+}
+
+// SetFaultsAfterCommit makes the named operations (e.g. "b2_copy_file")
+// fail with probability rate AFTER they took effect: the change is made
+// and committed, then the reply is replaced by an error with one of codes
+// (default 500), as when a server fails between committing and answering.
+// rate 0 turns it off. S3 operations are named "s3_" + the S3 action, e.g.
+// "s3_CopyObject".
+func (s *Server) SetFaultsAfterCommit(rate float64, ops []string, codes ...int) {
+	if rate <= 0 {
+		s.after.Store(nil)
+		return
+	}
+	if len(codes) == 0 {
+		codes = []int{500}
+	}
+	m := map[string]bool{}
+	for _, o := range ops {
+		m[o] = true
+	}
+	s.after.Store(&afterFault{rate: rate, ops: m, codes: append([]int(nil), codes...)})
+}
+
 func (s *Server) setFaults(rate float64, codes []int, latency time.Duration) {
 	if len(codes) == 0 {
 		codes = []int{503}
@@ -329,6 +358,11 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 		writeError(w, r, err)
 		return
 	}
+	if af := s.after.Load(); af != nil && af.ops[op.name] && s.chance(af.rate) {
+		s.faultCount.Add(1)
+		writeError(w, r, faultError(s.pick(af.codes), fc.retryAfter))
+		return
+	}
 	if resp != nil {
 		writeJSON(w, 200, resp)
 	}
@@ -356,31 +390,35 @@ func (s *Server) injectFault(c *call, fc *faultConfig) error {
 		}
 	}
 	if fc.rate > 0 && s.chance(fc.rate) {
-		code := s.pick(fc.codes)
-		e := &apiError{status: code, msg: "injected fault"}
-		switch code {
-		case 429:
-			e.code = "too_many_requests"
-		case 503:
-			e.code = "service_unavailable"
-		case 500:
-			e.code = "internal_error"
-		case 408:
-			e.code = "request_timeout"
-		case 401:
-			e.code = "expired_auth_token"
-		default:
-			e.code = strings.ToLower(strings.ReplaceAll(http.StatusText(code), " ", "_"))
-			if e.code == "" {
-				e.code = "injected_fault"
-			}
-		}
-		if code == 429 || code == 503 {
-			e.retryAfter = fc.retryAfter
-		}
-		return e
+		return faultError(s.pick(fc.codes), fc.retryAfter)
 	}
 	return nil
+}
+
+// faultError is the injected error of an HTTP status code.
+func faultError(code int, retryAfter time.Duration) *apiError {
+	e := &apiError{status: code, msg: "injected fault"}
+	switch code {
+	case 429:
+		e.code = "too_many_requests"
+	case 503:
+		e.code = "service_unavailable"
+	case 500:
+		e.code = "internal_error"
+	case 408:
+		e.code = "request_timeout"
+	case 401:
+		e.code = "expired_auth_token"
+	default:
+		e.code = strings.ToLower(strings.ReplaceAll(http.StatusText(code), " ", "_"))
+		if e.code == "" {
+			e.code = "injected_fault"
+		}
+	}
+	if code == 429 || code == 503 {
+		e.retryAfter = retryAfter
+	}
+	return e
 }
 
 func drain(r *http.Request) {

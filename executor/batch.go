@@ -14,6 +14,7 @@ import (
 type pendingDelete struct {
 	name, dest, id string
 	copied         int64
+	ops            []planner.ObjectOp // the name's operations (to settle)
 }
 
 // deleteBatcher gathers the source deletions of one move into
@@ -74,7 +75,13 @@ func (b *deleteBatcher) send(items []pendingDelete) {
 		} else {
 			err = fmt.Errorf("no result for %s (%s) from the batch delete", p.name, p.id)
 		}
-		if err != nil && !errors.Is(err, b2client.NotFound) {
+		if errors.Is(err, b2client.NotFound) {
+			// Already deleted: by another apply of this move, which may
+			// have copied it too (docs/moves.md, "Concurrent applies").
+			b.r.settle(b.mr, p.ops, p.dest)
+			err = nil
+		}
+		if err != nil {
 			err = fmt.Errorf("its copy at %s is in place and verified, but removing the source failed: %w", p.dest, err)
 			b.r.fail(mv.Address, p.name, err)
 			b.r.emit(Event{Kind: ObjectFailed, Address: mv.Address, Action: planner.MoveObjects, Object: p.name, Dest: p.dest, Err: err})

@@ -36,8 +36,10 @@ type Options struct {
 	// List resolves ambiguous copies (see Lister). Optional but recommended.
 	List Lister
 	// Current, when set, is a listing made at apply start of every move's
-	// source prefix (a saved plan): each source name is checked against it
-	// before anything is copied, and skipped when its versions changed.
+	// source and destination prefixes (a saved plan, StaleRequest): each
+	// source name is checked against it before anything is copied, and
+	// skipped when its versions changed; a destination that appeared or
+	// changed since the plan is a conflict under the move's on_conflict.
 	Current *live.Live
 	// MaxCopyFileSize is the largest object copied with one b2_copy_file
 	// (default 5 GB). Larger ones, and any whose b2_copy_file is refused as

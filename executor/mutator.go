@@ -44,6 +44,12 @@ type Mutator interface {
 	// DeleteVersion deletes one file version; already gone after a retry
 	// counts as done. Locked versions fail with class Locked.
 	DeleteVersion(ctx context.Context, name, fileID string, bypassGovernance bool) error
+	// CancelLargeFile cancels an unfinished large file; already gone counts
+	// as done.
+	CancelLargeFile(ctx context.Context, fileID, name string) error
+	// HashVersion downloads one version and returns the size and SHA-1 of
+	// its bytes (verify = "download").
+	HashVersion(ctx context.Context, fileID, name string) (b2client.ContentHash, error)
 	// HideFile adds a hide marker on top of name.
 	HideFile(ctx context.Context, bucketID, name string) (live.Version, error)
 	// UploadEmpty uploads a zero-byte file (a folder placeholder).

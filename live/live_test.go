@@ -1,6 +1,7 @@
 package live
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -96,5 +97,44 @@ func TestInternerAndActions(t *testing.T) {
 	}
 	if ParseRetentionMode("governance") != RetentionGovernance || ParseRetentionMode("") != RetentionNone || ParseRetentionMode("x") != RetentionUnknown {
 		t.Error("ParseRetentionMode")
+	}
+}
+
+// TestCompare is the content-identity rule: only SHA-1s or b2plan's own
+// marker prove equal content; content type and file info never do.
+func TestCompare(t *testing.T) {
+	sha := func(v *Version, s string) { v.SetSHA1Hex(s, false) }
+	const h1, h2 = "0000000000000000000000000000000000000001", "0000000000000000000000000000000000000002"
+	a := Version{ID: "src", Size: 10, ContentType: "x/y", Info: map[string]string{"k": "v"}}
+	b := Version{ID: "dst", Size: 10, ContentType: "x/y", Info: map[string]string{"k": "v"}}
+	if id, why := Compare(&a, &b); id != Unproven || why != "no SHA-1 on either side: content cannot be compared" {
+		t.Errorf("no SHA-1s, same metadata: %v %q", id, why)
+	}
+	c := b
+	c.Size = 11
+	if id, _ := Compare(&a, &c); id != Different {
+		t.Errorf("sizes differ: %v", id)
+	}
+	m := b
+	m.Info = map[string]string{SourceIDKey: "src"}
+	if id, _ := Compare(&a, &m); id != Same {
+		t.Errorf("marked copy: %v", id)
+	}
+	m.Info = map[string]string{SourceIDKey: "other"}
+	if id, _ := Compare(&a, &m); id != Unproven {
+		t.Errorf("copy of another version: %v", id)
+	}
+	x, y := a, b
+	sha(&x, h1)
+	if id, why := Compare(&x, &y); id != Unproven || !strings.Contains(why, "destination side") {
+		t.Errorf("one SHA-1: %v %q", id, why)
+	}
+	sha(&y, h1)
+	if id, _ := Compare(&x, &y); id != Same {
+		t.Errorf("equal SHA-1s: %v", id)
+	}
+	sha(&y, h2)
+	if id, _ := Compare(&x, &y); id != Different {
+		t.Errorf("other SHA-1s: %v", id)
 	}
 }

@@ -2,6 +2,7 @@ package live
 
 import (
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -158,11 +159,94 @@ func (v *Version) SetSHA1Hex(s string, fromLargeFileInfo bool) bool {
 // UploadTime returns Uploaded as a time.
 func (v *Version) UploadTime() time.Time { return time.UnixMilli(v.Uploaded) }
 
-// SameContent reports whether two versions are known to hold the same bytes:
-// equal sizes and equal known SHA-1s.
-func SameContent(a, b *Version) bool {
-	return a.Size == b.Size && a.HasSHA1() && b.HasSHA1() && a.SHA1 == b.SHA1
+// SourceIDKey is the file-info key b2plan sets on its copy of a version
+// that has no SHA-1 (docs/moves.md, "Content identity"): its value is the
+// file id of the copied source version, so that a later run can recognise
+// the copy as a verified copy of exactly that version without any local
+// state.
+const SourceIDKey = "b2plan-src-id"
+
+// Identity is the outcome of comparing two versions' content.
+type Identity uint8
+
+const (
+	// Different: proven to hold other bytes (other size or other SHA-1).
+	Different Identity = iota
+	// Same: proven to hold the same bytes.
+	Same
+	// Unproven: equal sizes, but nothing proves equal bytes (no SHA-1 on
+	// one side and no b2plan copy marker linking them).
+	Unproven
+)
+
+func (i Identity) String() string {
+	switch i {
+	case Same:
+		return "same"
+	case Different:
+		return "different"
+	}
+	return "unproven"
 }
+
+// Compare is the one content-identity rule of b2plan, used by the planner
+// and the executor alike. Two versions hold the same content only when that
+// is proven:
+//
+//   - equal sizes and equal SHA-1s (contentSha1, or large_file_sha1 for a
+//     large file; see SetSHA1Hex), or
+//   - equal sizes and one is b2plan's verified copy of the other (its
+//     SourceIDKey file info names the other's file id), or both are
+//     b2plan's copies of the same version.
+//
+// Different sizes or different SHA-1s are Different. Anything else (no
+// SHA-1 on one or both sides) is Unproven: content type, file info or
+// timestamps are never taken as proof. why says, in words, how the result
+// was reached (for plans and errors); it calls a the source side and b the
+// destination side.
+func Compare(a, b *Version) (id Identity, why string) {
+	id = identify(a, b)
+	switch id {
+	case Same:
+		if a.HasSHA1() && b.HasSHA1() {
+			return id, "same size and SHA-1"
+		}
+		return id, "b2plan's verified copy of that version"
+	case Different:
+		if a.Size != b.Size {
+			return id, fmt.Sprintf("different sizes (%d and %d bytes)", a.Size, b.Size)
+		}
+		return id, "different SHA-1s"
+	}
+	switch {
+	case !a.HasSHA1() && !b.HasSHA1():
+		return id, "no SHA-1 on either side: content cannot be compared"
+	case !a.HasSHA1():
+		return id, "no SHA-1 on the source side: content cannot be compared"
+	}
+	return id, "no SHA-1 on the destination side: content cannot be compared"
+}
+
+// identify is Compare without the explanation (no allocation).
+func identify(a, b *Version) Identity {
+	if a.Size != b.Size {
+		return Different
+	}
+	if a.HasSHA1() && b.HasSHA1() {
+		if a.SHA1 == b.SHA1 {
+			return Same
+		}
+		return Different
+	}
+	if ma, mb := a.Info[SourceIDKey], b.Info[SourceIDKey]; (ma != "" && (ma == b.ID || ma == mb)) || (mb != "" && mb == a.ID) {
+		return Same
+	}
+	return Unproven
+}
+
+// SameContent reports whether two versions are proven to hold the same
+// bytes (Compare returns Same).
+func SameContent(a, b *Version) bool { return identify(a, b) == Same }
 
 // Interner shares equal strings (content types, names). It is safe for
 // concurrent use.

@@ -35,6 +35,12 @@ const (
 	// OpHide hides the source name of Src (b2_hide_file), only after every
 	// copy of its name was verified.
 	OpHide
+	// OpVerify compares source version Src with the newest version of its
+	// destination name by downloading and hashing both (verify =
+	// "download", a destination whose content cannot be proven equal by
+	// SHA-1). Equal hashes: the name's removals follow; otherwise the name
+	// is a conflict decided by on_conflict at apply (plan file 1.2).
+	OpVerify
 )
 
 func (k OpKind) String() string {
@@ -49,14 +55,17 @@ func (k OpKind) String() string {
 		return "delete"
 	case OpHide:
 		return "hide"
+	case OpVerify:
+		return "verify"
 	}
 	return "unknown"
 }
 
 // ObjectOp is one per-object operation. Src indexes Move.Sources, whose
 // entries are the fingerprints (fileId, size, SHA-1) the executor re-checks.
-// Operations of one source name are consecutive: copies (oldest version
-// first), then OpHideDest, then the removals (OpDelete / OpHide).
+// Operations of one source name are consecutive: its history oldest first
+// (copies, and with versions = "all" an OpHideDest for each hide marker in
+// it, in place), then the removals (OpDelete / OpHide).
 type ObjectOp struct {
 	Src   int32
 	Kind  OpKind
@@ -120,6 +129,8 @@ type Move struct {
 	Versions   string `json:"versions"`
 	Source     string `json:"source"`
 	OnConflict string `json:"on_conflict"`
+	// Verify is "download" or "" (plan file 1.2).
+	Verify string `json:"verify,omitempty"`
 
 	// Sources are the source versions the operations refer to. In a fresh
 	// plan this shares the live listing (no copies); a plan read from a file
@@ -138,6 +149,10 @@ type Move struct {
 	// AlreadyCopied counts names whose content is at the destination already
 	// (only the source removal is planned).
 	AlreadyCopied int `json:"already_copied"`
+	// Verifies counts OpVerify operations; VerifyBytes the bytes they
+	// download (both sides), the egress of verify = "download".
+	Verifies    int   `json:"verifies,omitempty"`
+	VerifyBytes int64 `json:"verify_bytes,omitempty"`
 	// Listed is the number of versions listed (source + destination), for
 	// the estimate of list calls at apply.
 	Listed int64 `json:"listed"`
@@ -146,8 +161,20 @@ type Move struct {
 	Conflicts  []Conflict   `json:"conflicts,omitempty"`
 	Locked     []Locked     `json:"locked,omitempty"`
 	Unfinished []Unfinished `json:"unfinished,omitempty"`
-	Calls      Calls        `json:"calls"`
-	Notes      []string     `json:"notes,omitempty"`
+	// DestObjectLock says the destination bucket has Object Lock enabled:
+	// copies of versions under retention or legal hold are made with the
+	// same retention and legal hold (plan file 1.2).
+	DestObjectLock bool `json:"dest_object_lock,omitempty"`
+	// Unprotected are the copied versions under retention or legal hold
+	// whose copies will not carry it (the destination has no Object Lock,
+	// or the lock cannot be read): warned per object.
+	Unprotected []Locked `json:"unprotected,omitempty"`
+	// Abandoned are unfinished large files under the destination that
+	// b2plan started (they carry live.SourceIDKey) and never finished:
+	// apply cancels them first (plan file 1.2).
+	Abandoned []Unfinished `json:"abandoned,omitempty"`
+	Calls     Calls        `json:"calls"`
+	Notes     []string     `json:"notes,omitempty"`
 	// Errored is set when the move cannot be applied as planned (conflicts
 	// with on_conflict = fail, names too long); the plan then has an error
 	// diagnostic.
@@ -165,7 +192,7 @@ func (m *Move) DestName(op ObjectOp) string {
 
 // Action is MoveObjects when there is anything to do, else NoOp.
 func (m *Move) Action() Action {
-	if len(m.Ops) > 0 {
+	if len(m.Ops) > 0 || len(m.Abandoned) > 0 {
 		return MoveObjects
 	}
 	return NoOp
@@ -216,7 +243,7 @@ func (c CopyLimits) PartsFor(size int64) int {
 func PartSize(size int64) int64 { return CopyLimits{}.PartSizeFor(size) }
 
 func (m *Move) tally() {
-	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides = 0, 0, 0, 0, 0
+	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides, m.Verifies = 0, 0, 0, 0, 0, 0
 	m.Bytes, m.Objects = 0, 0
 	var a int64
 	last := int32(-1)
@@ -247,11 +274,37 @@ func (m *Move) tally() {
 		case OpHide:
 			m.Hides++
 			a++
+		case OpVerify:
+			m.Verifies++
 		}
 	}
 	c := int64(m.Copies-m.LargeCopies) + int64(m.Parts)
 	if m.Listed > 0 {
 		c += (m.Listed + 999) / 1000
 	}
-	m.Calls = Calls{ClassA: a, ClassC: c}
+	// A verification lists the destination name (class C) and downloads
+	// both sides (class B each).
+	c += int64(m.Verifies)
+	a += int64(len(m.Abandoned)) // b2_cancel_large_file
+	m.Calls = Calls{ClassA: a, ClassB: 2 * int64(m.Verifies), ClassC: c}
+}
+
+// Remaining counts the source names this move leaves under its source with
+// a reason (listed in the plan): locked names, hidden names, and conflicts
+// that are skipped or fail. A plan with remaining names is never "No
+// changes": the move is not complete.
+func (m *Move) Remaining() int {
+	names := map[string]bool{}
+	for _, l := range m.Locked {
+		names[l.Name] = true
+	}
+	for _, h := range m.Hidden {
+		names[h] = true
+	}
+	for _, c := range m.Conflicts {
+		if c.Resolution != "overwrite" {
+			names[c.Source] = true
+		}
+	}
+	return len(names)
 }

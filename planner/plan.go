@@ -234,11 +234,31 @@ func (p *Plan) Counts() Counts {
 // what -detailed-exitcode uses (2 when true).
 func (p *Plan) HasChanges() bool {
 	c := p.Counts()
-	return c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0 || len(p.Drift) > 0
+	return c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0 || len(p.Drift) > 0 || p.moveWork()
+}
+
+// moveWork reports whether a move has anything to do or report besides
+// objects to move: abandoned copies to cancel, or objects left under its
+// source (Move.Remaining).
+func (p *Plan) moveWork() bool {
+	for _, m := range p.Moves {
+		if len(m.Abandoned) > 0 || m.Remaining() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HasActions reports whether applying the plan would make any call.
 func (p *Plan) HasActions() bool {
 	c := p.Counts()
-	return c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0
+	if c.Add+c.Change+c.Replace+c.Destroy > 0 || c.Objects > 0 {
+		return true
+	}
+	for _, m := range p.Moves {
+		if len(m.Abandoned) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -25,7 +25,9 @@ import (
 const (
 	fileMagic      = "B2PLAN\x00"
 	FileMajor byte = 1
-	FileMinor byte = 1 // 1.1: plan header copy limits (max_copy_file_size, part_size)
+	// 1.1: plan header copy limits (max_copy_file_size, part_size).
+	// 1.2: move verify, verifies, verify_bytes, abandoned; operation OpVerify.
+	FileMinor byte = 2
 
 	maxHeader = 256 << 20
 	maxString = 1 << 20
@@ -416,7 +418,7 @@ func decodeMove(d *dec, m *Move) error {
 		if s < 0 || s >= int64(len(m.Sources)) {
 			return errors.New("operation refers to a missing source")
 		}
-		if k < OpCopy || k > OpHide {
+		if k < OpCopy || k > OpVerify {
 			return fmt.Errorf("unknown operation kind %d", k)
 		}
 		if parts > MaxParts {

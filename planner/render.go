@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/b2plan/b2plan/live"
 )
 
 // RenderOptions control the human plan.
@@ -79,8 +81,20 @@ func (p *Plan) SummaryLine() string {
 		return "No changes. Live B2 matches the configuration."
 	}
 	c := p.Counts()
-	return fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy, %d objects to move.",
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy, %d objects to move.",
 		c.Add, c.Change, c.Replace, c.Destroy, c.Objects)
+	var left, cancel int
+	for _, m := range p.Moves {
+		left += m.Remaining()
+		cancel += len(m.Abandoned)
+	}
+	if cancel > 0 {
+		line += fmt.Sprintf(" %d abandoned copies to cancel.", cancel)
+	}
+	if left > 0 {
+		line += fmt.Sprintf(" %d objects remain under move sources (listed above with the reason).", left)
+	}
+	return line
 }
 
 // RenderHuman writes the Terraform-like human plan (SPEC §2.1).
@@ -377,18 +391,29 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 		if len(lines) >= n {
 			continue
 		}
-		copies := false
+		copies, verify, hideOnly := false, false, true
 		for _, o := range m.Ops[i:] {
 			if m.Sources[o.Src].Name != name {
 				break
 			}
-			if o.Kind == OpCopy || o.Kind == OpCopyLarge {
+			switch o.Kind {
+			case OpCopy, OpCopyLarge:
 				copies = true
+			case OpVerify:
+				verify = true
+			}
+			if m.Sources[o.Src].Action != live.ActionHide {
+				hideOnly = false
 			}
 		}
-		if copies {
+		switch {
+		case hideOnly:
+			lines = append(lines, name+" (hide markers only, no content: removed)")
+		case copies:
 			lines = append(lines, name+" -> "+m.DestName(op))
-		} else {
+		case verify:
+			lines = append(lines, name+" (at "+m.DestName(op)+" without a SHA-1: compared by download, then source removal)")
+		default:
 			lines = append(lines, name+" (already at "+m.DestName(op)+": source removal only)")
 		}
 	}
@@ -397,7 +422,7 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 
 func renderMove(h *hw, m *Move, sample int) {
 	if len(m.Ops) == 0 && len(m.Conflicts) == 0 && len(m.Locked) == 0 && len(m.Unfinished) == 0 &&
-		len(m.Hidden) == 0 && len(m.Notes) == 0 {
+		len(m.Hidden) == 0 && len(m.Notes) == 0 && len(m.Abandoned) == 0 && len(m.Unprotected) == 0 {
 		return
 	}
 	if len(m.Ops) > 0 {
@@ -412,7 +437,11 @@ func renderMove(h *hw, m *Move, sample int) {
 	h.f("%s move %s {\n", h.c(ansiCyan, fmt.Sprintf("%3s", m.Action().Symbol())), label)
 	h.f("        from        = %q (bucket %s)\n", m.From, m.Bucket)
 	h.f("        to          = %q (bucket %s)\n", m.To, m.ToBucket)
-	h.f("        policy      = versions %s, source %s, on_conflict %s\n", m.Versions, m.Source, m.OnConflict)
+	h.f("        policy      = versions %s, source %s, on_conflict %s", m.Versions, m.Source, m.OnConflict)
+	if m.Verify != "" {
+		h.f(", verify %s", m.Verify)
+	}
+	h.f("\n")
 	h.f("        objects     = %s (%s bytes)\n", commas(int64(m.Objects)), commas(m.Bytes))
 	h.f("        operations  = %s copies", commas(int64(m.Copies)))
 	if m.LargeCopies > 0 {
@@ -421,6 +450,9 @@ func renderMove(h *hw, m *Move, sample int) {
 	h.f(", %s version deletes, %s hide markers\n", commas(int64(m.Deletes)), commas(int64(m.Hides)))
 	if m.AlreadyCopied > 0 {
 		h.f("        already at the destination (source removal only) = %s\n", commas(int64(m.AlreadyCopied)))
+	}
+	if m.Verifies > 0 {
+		h.f("        compared by download (verify) = %s (%s downloaded)\n", commas(int64(m.Verifies)), humanBytes(m.VerifyBytes))
 	}
 	h.f("        calls       = class A %s, class B %s, class C %s (estimate)\n",
 		commas(m.Calls.ClassA), commas(m.Calls.ClassB), commas(m.Calls.ClassC))
@@ -465,6 +497,21 @@ func renderMove(h *hw, m *Move, sample int) {
 		for _, u := range m.Unfinished {
 			h.f("          %s (%s) started %s\n", u.Name, u.FileID, time.UnixMilli(u.Started).UTC().Format(time.RFC3339))
 		}
+	}
+	if len(m.Unprotected) > 0 {
+		h.f("        copies that will be unprotected (source under Object Lock, copy without it, %d):\n", len(m.Unprotected))
+		for _, l := range m.Unprotected {
+			h.f("          %s (%s)\n", l.Name, l.FileID)
+		}
+	}
+	if len(m.Abandoned) > 0 {
+		h.f("        abandoned copies (unfinished large files b2plan started; cancelled first, %d):\n", len(m.Abandoned))
+		for _, u := range m.Abandoned {
+			h.f("          %s (%s) started %s\n", u.Name, u.FileID, time.UnixMilli(u.Started).UTC().Format(time.RFC3339))
+		}
+	}
+	if r := m.Remaining(); r > 0 {
+		h.f("        remaining under the source after this apply = %s names (reasons below)\n", commas(int64(r)))
 	}
 	if len(m.Hidden) > 0 {
 		h.f("        hidden names left alone (newest version is a hide marker; versions = \"all\" moves them): %d\n", len(m.Hidden))
@@ -577,10 +624,16 @@ type jsonMove struct {
 	Deletes       int          `json:"deletes"`
 	Hides         int          `json:"hides"`
 	AlreadyCopied int          `json:"already_copied"`
+	Verify        string       `json:"verify,omitempty"`
+	Verifies      int          `json:"verifies"`
+	VerifyBytes   int64        `json:"verify_bytes"`
 	Sample        []string     `json:"sample"`
 	Conflicts     []Conflict   `json:"conflicts"`
 	Locked        []Locked     `json:"locked"`
 	Unfinished    []Unfinished `json:"unfinished"`
+	Abandoned     []Unfinished `json:"abandoned"`
+	Unprotected   []Locked     `json:"unprotected,omitempty"`
+	Remaining     int          `json:"remaining"`
 	Hidden        int          `json:"hidden"`
 	Calls         Calls        `json:"calls"`
 	Notes         []string     `json:"notes,omitempty"`
@@ -660,7 +713,9 @@ func JSONDocument(p *Plan) any {
 			Versions: m.Versions, Source: m.Source, OnConflict: m.OnConflict, Actions: m.Action().JSONActions(),
 			Objects: m.Objects, Bytes: m.Bytes, Copies: m.Copies, LargeCopies: m.LargeCopies, Parts: m.Parts,
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
+			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
 			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
+			Abandoned: nonNilU(m.Abandoned), Remaining: m.Remaining(), Unprotected: m.Unprotected,
 			Calls: m.Calls, Notes: m.Notes}
 		if jm.Conflicts == nil {
 			jm.Conflicts = []Conflict{}
@@ -681,4 +736,11 @@ func RenderJSON(w io.Writer, p *Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(JSONDocument(p))
+}
+
+func nonNilU(u []Unfinished) []Unfinished {
+	if u == nil {
+		return []Unfinished{}
+	}
+	return u
 }

@@ -256,35 +256,9 @@ func opCreateKey(c *call) (any, error) {
 			}
 		}
 	}
-	st := c.s.st
-	st.mu.Lock()
-	uniq := map[string]bool{}
-	var ids []string
-	for _, id := range bucketIDs {
-		if st.buckets[id] == nil {
-			st.mu.Unlock()
-			return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
-		}
-		if !uniq[id] {
-			uniq[id] = true
-			ids = append(ids, id)
-		}
-	}
-	k := &appKey{Secret: "K00" + randHex(15), Name: name, Caps: capsOut, BucketIDs: ids, NamePrefix: prefix,
-		Expires: expires, Created: st.nowMs(), capSet: capSet(capsOut)}
-	for {
-		k.ID = newKeyID(st.accountID)
-		if st.keys[k.ID] == nil {
-			break
-		}
-	}
-	st.keys[k.ID] = k
-	var tk uint64
-	if st.p != nil {
-		tk = st.journal(st.p.opKey(k))
-	}
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	k := &appKey{Secret: "K00" + randHex(15), Name: name, Caps: capsOut, NamePrefix: prefix,
+		Expires: expires, capSet: capSet(capsOut)}
+	if err := c.s.st.createKey(k, bucketIDs); err != nil {
 		return nil, err
 	}
 	return c.keyObject(k, true), nil
@@ -352,24 +326,13 @@ func opDeleteKey(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	k := st.keys[id]
-	switch {
-	case k == nil:
-		st.mu.Unlock()
-		return nil, errBadRequest("no such application key: " + id)
-	case k.master:
-		st.mu.Unlock()
-		return nil, errBadRequest("the master application key cannot be deleted")
-	case c.v < 4 && len(k.BucketIDs) > 1:
-		st.mu.Unlock()
-		return nil, errBadRequest("keys restricted to several buckets can only be deleted with /b2api/v4")
-	}
-	delete(st.keys, id)
-	tk := st.journal(opDelKey(id))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	k, err := c.s.st.deleteKey(id, func(k *appKey) error {
+		if c.v < 4 && len(k.BucketIDs) > 1 {
+			return errBadRequest("keys restricted to several buckets can only be deleted with /b2api/v4")
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c.keyObject(k, false), nil

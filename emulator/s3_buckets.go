@@ -86,32 +86,16 @@ func s3CreateBucket(x *s3req) error {
 	default:
 		return errInvalidArgument("x-amz-bucket-object-lock-enabled must be true or false")
 	}
-	st := x.st
-	st.mu.Lock()
-	if old := st.bucketNames[lower(name)]; old != nil {
-		st.mu.Unlock()
-		if old.Name == name {
-			return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
-		}
+	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock})
+	switch {
+	case err == nil:
+	case refusalOf(err) == refNameTaken && old.Name == name:
+		return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
+	case refusalOf(err) == refNameTaken:
 		return s3err(409, "BucketAlreadyExists", "The requested bucket name is not available: "+old.Name)
-	}
-	if len(st.buckets) >= maxBuckets {
-		st.mu.Unlock()
+	case refusalOf(err) == refTooMany:
 		return s3err(400, "TooManyBuckets", fmt.Sprintf("You have attempted to create more buckets than allowed (%d).", maxBuckets))
-	}
-	b := &bucket{Name: name, Revision: 1, Type: typ, Lock: lock}
-	for {
-		b.ID = newBucketID()
-		if st.buckets[b.ID] == nil {
-			break
-		}
-	}
-	newBucketState(b)
-	st.buckets[b.ID] = b
-	st.bucketNames[lower(name)] = b
-	tk := st.journal(opBucket(b))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	default:
 		return err
 	}
 	x.w.Header().Set("Location", "/"+name)
@@ -128,22 +112,18 @@ func s3DeleteBucket(x *s3req) error {
 		return err
 	}
 	st := x.st
-	st.mu.Lock()
-	b := st.bucketNames[lower(x.bucket)]
-	if b == nil || b.Name != x.bucket {
-		st.mu.Unlock()
-		return errNoSuchBucket(x.bucket)
-	}
-	if b.count > 0 {
-		st.mu.Unlock()
-		return s3err(409, "BucketNotEmpty", fmt.Sprintf("The bucket you tried to delete is not empty: it holds %d file versions (including hide markers and unfinished uploads).", b.count))
-	}
-	delete(st.buckets, b.ID)
-	delete(st.bucketNames, lower(b.Name))
-	tk := st.journal(opDelBucket(b.ID))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
+	old, err := st.deleteBucket(func() *bucket {
+		if b := st.bucketNames[lower(x.bucket)]; b != nil && b.Name == x.bucket {
+			return b
+		}
+		return nil
+	}, x.bucket)
+	switch {
+	case err == nil:
+	case refusalOf(err) == refNotEmpty:
+		return s3err(409, "BucketNotEmpty", fmt.Sprintf("The bucket you tried to delete is not empty: it holds %d file versions (including hide markers and unfinished uploads).", old.count))
+	default:
+		return x.refusal(err, x.bucket)
 	}
 	x.w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -184,6 +184,9 @@ type store struct {
 	expireGen atomic.Uint64
 
 	p *persister // nil in memory mode
+
+	logMu   sync.Mutex
+	lastLog string // last storage failure logged
 }
 
 func newMemStore(opts Options) *store {

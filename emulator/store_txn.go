@@ -165,8 +165,12 @@ func (tx *txn) endLarge(lf *largeFile, keep map[int]bool) {
 // cancelLarge removes an unfinished large file, its start version and parts.
 func (tx *txn) cancelLarge(lf *largeFile) {
 	tx.endLarge(lf, nil)
-	tx.remove(lf.b, lf.e, lf.v)
-	tx.onUndo(func() { lf.e = lf.b.entry(lf.e.name) })
+	name := lf.e.name
+	lf.b.removeVersion(lf.e, lf.v)
+	tx.ops = append(tx.ops, opDelVersion(lf.v.id))
+	// the start version has no content; undo re-links it (maybe under a
+	// new entry, which lf must point at)
+	tx.onUndo(func() { lf.e = lf.b.insertVersion(name, lf.v) })
 }
 
 // finishLarge turns lf into an uploaded version made of the parts listed

@@ -1,0 +1,316 @@
+package emulator
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Disk faults, injected deterministically through persister.fault: every
+// change refused for want of space answers 503, leaves memory and disk as
+// they were, and b2local recovers by itself when writes succeed again.
+// Verified by raw listings and downloads against SHA-1s computed while
+// seeding, live and after a restart.
+
+var errNoSpace = errors.New("no space left on device (injected)")
+
+// setDiskFault makes the given stages ("commit", "blob") fail; none clears.
+func setDiskFault(s *Server, stages ...string) {
+	if len(stages) == 0 {
+		s.st.p.fault.Store(nil)
+		return
+	}
+	f := func(stage string) error {
+		for _, st := range stages {
+			if st == stage {
+				return errNoSpace
+			}
+		}
+		return nil
+	}
+	s.st.p.fault.Store(&f)
+}
+
+func sha1Hex(b []byte) string {
+	s := sha1.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// versionsOf is the raw b2_list_file_versions listing of a bucket.
+func (c *wb) versionsOf(bid string) []map[string]any {
+	c.t.Helper()
+	var out []map[string]any
+	req := map[string]any{"bucketId": bid, "maxFileCount": 10000}
+	for {
+		l := c.call("b2_list_file_versions", req)
+		for _, f := range l["files"].([]any) {
+			out = append(out, f.(map[string]any))
+		}
+		if l["nextFileName"] == nil {
+			return out
+		}
+		req["startFileName"], req["startFileId"] = l["nextFileName"], l["nextFileId"]
+	}
+}
+
+// stateOf is everything a client can list: buckets, keys, versions.
+func (c *wb) stateOf() string {
+	c.t.Helper()
+	var buf bytes.Buffer
+	bs := c.call("b2_list_buckets", map[string]any{"accountId": c.acct})
+	for _, b := range bs["buckets"].([]any) {
+		bm := b.(map[string]any)
+		fmt.Fprintf(&buf, "bucket %v %v %v rev %v\n", bm["bucketName"], bm["bucketId"], bm["bucketType"], bm["revision"])
+		for _, f := range c.versionsOf(bm["bucketId"].(string)) {
+			fmt.Fprintf(&buf, "  %v %v %v %v %v\n", f["fileName"], f["fileId"], f["action"], f["contentSha1"], f["contentLength"])
+		}
+	}
+	ks := c.call("b2_list_keys", map[string]any{"accountId": c.acct})
+	for _, k := range ks["keys"].([]any) {
+		fmt.Fprintf(&buf, "key %v\n", k.(map[string]any)["applicationKeyId"])
+	}
+	return buf.String()
+}
+
+func (c *wb) uploadPart(fileID string, n int, data []byte) (int, map[string]any) {
+	c.t.Helper()
+	u := c.call("b2_get_upload_part_url", map[string]any{"fileId": fileID})
+	req, _ := http.NewRequest("POST", u["uploadUrl"].(string), bytes.NewReader(data))
+	req.Header.Set("Authorization", u["authorizationToken"].(string))
+	req.Header.Set("X-Bz-Part-Number", fmt.Sprint(n))
+	req.Header.Set("X-Bz-Content-Sha1", sha1Hex(data))
+	return c.do(req)
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// checkVersions downloads every acknowledged version by id (raw HTTP) and
+// compares its SHA-1 with the one computed while seeding; gone must 404.
+func checkVersions(t *testing.T, c *wb, acked map[string]string, gone map[string]bool) {
+	t.Helper()
+	for id, sum := range acked {
+		st, _, body := c.download("/b2api/v4/b2_download_file_by_id?fileId=" + id)
+		if gone[id] {
+			if st != 404 {
+				t.Errorf("deleted version %s: status %d, want 404", id, st)
+			}
+			continue
+		}
+		if st != 200 || sha1Hex(body) != sum {
+			t.Errorf("acknowledged version %s: status %d, SHA-1 %s, want %s", id, st, sha1Hex(body), sum)
+		}
+	}
+}
+
+func TestDiskFullChangesAreUndone(t *testing.T) {
+	dir := t.TempDir()
+	s, c := newWB(t, Options{Dir: dir})
+	bid := c.bucket("diskfull-bkt", "allPrivate")
+	empty := c.bucket("diskfull-empty", "allPrivate")
+	acked := map[string]string{}
+	var ids []string
+	for i := 0; i < 5; i++ {
+		data := bytes.Repeat([]byte(fmt.Sprintf("seed-%d;", i)), 100+i)
+		id := c.upload(bid, fmt.Sprintf("keep/%d", i), data)
+		acked[id] = sha1Hex(data)
+		ids = append(ids, id)
+	}
+	lf := c.call("b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large", "contentType": "text/plain"})
+	lfID := lf["fileId"].(string)
+	part := bytes.Repeat([]byte("p"), 1000)
+	if st, m := c.uploadPart(lfID, 1, part); st != 200 {
+		t.Fatalf("upload part: %d %v", st, m)
+	}
+	key := c.call("b2_create_key", map[string]any{"accountId": c.acct, "keyName": "k1", "capabilities": []string{"listFiles"}})
+	before := c.stateOf()
+	blobs := countFiles(t, filepath.Join(dir, "blobs"))
+
+	// The body cannot be stored: 503, not 408.
+	setDiskFault(s, "blob")
+	st, m := c.tryUpload(bid, "new", []byte("new content"), nil)
+	wantCode(t, "upload with the content write failing", st, m, 503, "service_unavailable")
+	st, m = c.uploadPart(lfID, 2, part)
+	wantCode(t, "upload_part with the content write failing", st, m, 503, "service_unavailable")
+
+	// The state cannot be committed: every change answers 503 and is undone.
+	setDiskFault(s, "commit")
+	st, m = c.tryUpload(bid, "new", []byte("new content"), nil)
+	wantCode(t, "upload with the commit failing", st, m, 503, "service_unavailable")
+	st, m = c.uploadPart(lfID, 2, part)
+	wantCode(t, "upload_part with the commit failing", st, m, 503, "service_unavailable")
+	changes := []struct {
+		op   string
+		body map[string]any
+	}{
+		{"b2_copy_file", map[string]any{"sourceFileId": ids[0], "fileName": "copy"}},
+		{"b2_copy_file", map[string]any{"sourceFileId": ids[1], "fileName": "copy-range", "range": "bytes=1-5"}},
+		{"b2_hide_file", map[string]any{"bucketId": bid, "fileName": "keep/1"}},
+		{"b2_delete_file_version", map[string]any{"fileName": "keep/0", "fileId": ids[0]}},
+		{"b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large2", "contentType": "text/plain"}},
+		{"b2_copy_part", map[string]any{"sourceFileId": ids[2], "largeFileId": lfID, "partNumber": 2}},
+		{"b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part)}}},
+		{"b2_cancel_large_file", map[string]any{"fileId": lfID}},
+		{"b2_create_bucket", map[string]any{"accountId": c.acct, "bucketName": "diskfull-new", "bucketType": "allPrivate"}},
+		{"b2_update_bucket", map[string]any{"accountId": c.acct, "bucketId": bid, "bucketType": "allPublic"}},
+		{"b2_delete_bucket", map[string]any{"accountId": c.acct, "bucketId": empty}},
+		{"b2_create_key", map[string]any{"accountId": c.acct, "keyName": "k2", "capabilities": []string{"listFiles"}}},
+		{"b2_delete_key", map[string]any{"applicationKeyId": key["applicationKeyId"]}},
+	}
+	for _, ch := range changes {
+		st, m := c.try(ch.op, ch.body)
+		wantCode(t, ch.op+" with the commit failing", st, m, 503, "service_unavailable")
+		if after := c.stateOf(); after != before {
+			t.Fatalf("%s answered %d but changed the state:\nbefore:\n%s\nafter:\n%s", ch.op, st, before, after)
+		}
+	}
+	if n := countFiles(t, filepath.Join(dir, "blobs")); n != blobs {
+		t.Errorf("%d content files after the refused changes, want %d (none written, none removed)", n, blobs)
+	}
+	if n := countFiles(t, filepath.Join(dir, "tmp")); n != 0 {
+		t.Errorf("%d temp files left", n)
+	}
+	checkVersions(t, c, acked, nil)
+
+	// Space is back: b2local recovers by itself.
+	setDiskFault(s)
+	c.call("b2_delete_file_version", map[string]any{"fileName": "keep/0", "fileId": ids[0]})
+	gone := map[string]bool{ids[0]: true}
+	data := []byte("after recovery")
+	acked[c.upload(bid, "new", data)] = sha1Hex(data)
+	cp := c.call("b2_copy_file", map[string]any{"sourceFileId": ids[1], "fileName": "copy"})
+	acked[cp["fileId"].(string)] = acked[ids[1]]
+	c.call("b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part)}})
+	acked[lfID] = sha1Hex(part)
+	live := c.stateOf()
+	checkVersions(t, c, acked, gone)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, c2 := newWB(t, Options{Dir: dir})
+	if got := c2.stateOf(); got != live {
+		t.Errorf("state after restart differs from the acknowledged state:\nlive:\n%s\nreopened:\n%s", live, got)
+	}
+	checkVersions(t, c2, acked, gone)
+}
+
+// TestDiskFullUnderConcurrentChanges: commits fail one in three while many
+// clients copy and delete; a failed commit undoes its change and every
+// change journaled after it. Afterwards the live state, the state after a
+// restart and the set of acknowledged changes agree exactly.
+func TestDiskFullUnderConcurrentChanges(t *testing.T) {
+	dir := t.TempDir()
+	s, c := newWB(t, Options{Dir: dir})
+	bid := c.bucket("diskfull-conc", "allPrivate")
+	seed := []byte("shared seed content")
+	src := c.upload(bid, "seed", seed)
+	sum := sha1Hex(seed)
+
+	var commits atomic.Int64
+	f := func(stage string) error {
+		if stage == "commit" && commits.Add(1)%3 == 0 {
+			return errNoSpace
+		}
+		return nil
+	}
+	s.st.p.fault.Store(&f)
+
+	var mu sync.Mutex
+	acked := map[string]string{src: sum}
+	gone := map[string]bool{}
+	var refused, other atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := login(t, s, 4, DefaultKeyID, DefaultKey)
+			var mine []string
+			for i := 0; i < 40; i++ {
+				if i%3 == 2 && len(mine) > 0 {
+					id := mine[0]
+					st, m := c.try("b2_delete_file_version", map[string]any{"fileName": fmt.Sprintf("w%d", w), "fileId": id})
+					switch st {
+					case 200:
+						mine = mine[1:]
+						mu.Lock()
+						gone[id] = true
+						mu.Unlock()
+					case 503:
+						refused.Add(1)
+					default:
+						other.Add(1)
+						t.Errorf("delete: %d %v", st, m)
+					}
+					continue
+				}
+				st, m := c.try("b2_copy_file", map[string]any{"sourceFileId": src, "fileName": fmt.Sprintf("w%d", w)})
+				switch st {
+				case 200:
+					id := m["fileId"].(string)
+					mine = append(mine, id)
+					mu.Lock()
+					acked[id] = sum
+					mu.Unlock()
+				case 503:
+					refused.Add(1)
+				default:
+					other.Add(1)
+					t.Errorf("copy: %d %v", st, m)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	setDiskFault(s)
+	if refused.Load() == 0 {
+		t.Fatal("no change was refused: the fault did not fire")
+	}
+	t.Logf("%d acknowledged versions, %d deleted, %d refused", len(acked), len(gone), refused.Load())
+
+	// The live listing holds exactly the acknowledged, undeleted versions.
+	var want, got []string
+	for id := range acked {
+		if !gone[id] {
+			want = append(want, id)
+		}
+	}
+	for _, f := range c.versionsOf(bid) {
+		got = append(got, f["fileId"].(string))
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("listed versions differ from the acknowledged ones:\nwant %v\ngot  %v", want, got)
+	}
+	live := c.stateOf()
+	checkVersions(t, c, acked, gone)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, c2 := newWB(t, Options{Dir: dir})
+	if got := c2.stateOf(); got != live {
+		t.Errorf("state after restart differs:\nlive:\n%s\nreopened:\n%s", live, got)
+	}
+	checkVersions(t, c2, acked, gone)
+	// the seed's content file is shared by every copy and must survive
+	if n := countFiles(t, filepath.Join(dir, "blobs")); n != 1 {
+		t.Errorf("%d content files, want 1 (shared by the seed and its copies)", n)
+	}
+}

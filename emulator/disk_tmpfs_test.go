@@ -1,0 +1,127 @@
+package emulator_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDiskFullTmpfs runs b2local on a real, small file system (a 3 MiB
+// tmpfs; needs root, skipped when mounting fails): it fills the disk, makes
+// more changes on the full disk, is killed with SIGKILL and restarted on the
+// full disk, then space returns. Every refused change must be a 503 (never
+// 408 or 500), the directory must load after every kill, and every
+// acknowledged version must download (raw HTTP) with the SHA-1 computed
+// while seeding; acknowledged deletes stay deleted.
+func TestDiskFullTmpfs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess test")
+	}
+	mnt := filepath.Join(t.TempDir(), "fs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	dir := filepath.Join(mnt, "state")
+	hc := &http.Client{Timeout: 20 * time.Second}
+
+	acked := map[string]string{} // file id → SHA-1
+	gone := map[string]bool{}
+	var order []string
+	refused := 0
+	judge := func(what string, r resp) bool {
+		switch r.Status {
+		case 200:
+			return true
+		case 503:
+			refused++
+			return false
+		}
+		t.Fatalf("%s on a full disk: %v, want 200 or 503", what, r)
+		return false
+	}
+
+	cmd, u, done := startChild(t, dir, false, "")
+	kill := func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+	defer func() { kill() }()
+	m := master(t, hc, u, 4)
+	bid := m.bucket(bucketName("tmpfs"))
+	up := m.getUploadURL(bid)
+	for i := 0; i < 200 && refused < 5; i++ {
+		data := make([]byte, 64<<10)
+		rand.Read(data)
+		r, err := rawUpload(hc, up, fmt.Sprintf("fill/%03d", i), data, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if judge("upload", r) {
+			acked[jstr(r.Body, "fileId")] = sha1hex(data)
+			order = append(order, jstr(r.Body, "fileId"))
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the disk never filled up")
+	}
+	t.Logf("disk full after %d uploads", len(order))
+	// More changes on the full disk: copies, hides and deletes either take
+	// effect (200) or change nothing (503).
+	for i, id := range order[:6] {
+		if r := m.try("b2_copy_file", map[string]any{"sourceFileId": id, "fileName": fmt.Sprintf("copy/%d", i)}); judge("copy", r) {
+			acked[jstr(r.Body, "fileId")] = acked[id]
+		}
+		if r := m.try("b2_delete_file_version", map[string]any{"fileName": fmt.Sprintf("fill/%03d", i), "fileId": id}); judge("delete", r) {
+			gone[id] = true
+		}
+		m.try("b2_hide_file", map[string]any{"bucketId": bid, "fileName": fmt.Sprintf("fill/%03d", i+6)})
+	}
+
+	verify := func(round string) {
+		t.Helper()
+		m = master(t, hc, u, 4)
+		for id, sum := range acked {
+			r := m.byID(id)
+			if gone[id] {
+				if r.Status != 404 {
+					t.Errorf("%s: acknowledged delete of %s undone: %d", round, id, r.Status)
+				}
+				continue
+			}
+			if r.Status != 200 || sha1hex(r.Raw) != sum {
+				t.Errorf("%s: acknowledged version %s: status %d, SHA-1 %s, want %s", round, id, r.Status, sha1hex(r.Raw), sum)
+			}
+		}
+	}
+	kill()
+	cmd, u, done = startChild(t, dir, false, "") // loads on the full disk
+	verify("restart on the full disk")
+
+	// Space returns: b2local takes changes again without a restart.
+	if out, err := exec.Command("mount", "-o", "remount,size=16m", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	data := []byte("after the disk has room again")
+	r := m.tryUpload(bid, "after", data, nil)
+	if r.Status != 200 {
+		t.Fatalf("upload after space returned: %v", r)
+	}
+	acked[jstr(r.Body, "fileId")] = sha1hex(data)
+	for i, id := range order[6:9] {
+		m.call("b2_delete_file_version", map[string]any{"fileName": fmt.Sprintf("fill/%03d", i+6), "fileId": id})
+		gone[id] = true
+	}
+	kill()
+	cmd, u, done = startChild(t, dir, false, "")
+	verify("restart after space returned")
+}

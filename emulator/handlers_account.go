@@ -3,7 +3,6 @@ package emulator
 import (
 	"encoding/base64"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -96,19 +95,15 @@ func opAuthorize(c *call) (any, error) {
 	}
 	id, secret, _ := strings.Cut(string(raw), ":")
 	st := c.s.st
-	st.mu.RLock()
-	k := st.keys[id]
+	k, names := st.key(id)
 	var allowed []map[string]any
-	if k != nil && k.BucketIDs != nil {
-		for _, bid := range k.BucketIDs {
-			m := map[string]any{"id": bid, "name": nil}
-			if b := st.buckets[bid]; b != nil {
-				m["name"] = b.Name
-			}
-			allowed = append(allowed, m)
+	for i, n := range names {
+		m := map[string]any{"id": k.BucketIDs[i], "name": nil}
+		if n != "" {
+			m["name"] = n
 		}
+		allowed = append(allowed, m)
 	}
-	st.mu.RUnlock()
 	if k == nil || k.Secret != secret {
 		return nil, errUnauthorized("invalid application key id or key")
 	}
@@ -286,17 +281,9 @@ func opListKeys(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	var ks []*appKey
-	for _, k := range st.keys {
-		if k.master || k.ID < start || (c.v < 4 && len(k.BucketIDs) > 1) {
-			continue
-		}
-		ks = append(ks, k)
-	}
-	st.mu.RUnlock()
-	sort.Slice(ks, func(i, j int) bool { return ks[i].ID < ks[j].ID })
+	ks := c.s.st.keyList(func(k *appKey) bool {
+		return k.ID >= start && (c.v >= 4 || len(k.BucketIDs) <= 1)
+	})
 	var next any
 	if int64(len(ks)) > max {
 		next = ks[max].ID

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"fmt"
-	"sort"
 )
 
 const maxBuckets = 100
@@ -281,14 +280,12 @@ func opListBuckets(c *call) (any, error) {
 		}
 	}
 	st := c.s.st
-	st.mu.RLock()
-	defer st.mu.RUnlock()
 	if t.key.BucketIDs != nil {
 		ok := false
 		if hasID {
 			ok = t.bucketAllowed(id)
 		} else if hasName {
-			if b := st.bucketNames[lower(name)]; b != nil && b.Name == name {
+			if b := st.bucketByName(name); b != nil {
 				ok = t.bucketAllowed(b.ID)
 			}
 		}
@@ -296,17 +293,12 @@ func opListBuckets(c *call) (any, error) {
 			return nil, errUnauthorized("application key is restricted to buckets; pass bucketId or bucketName of an allowed bucket")
 		}
 	}
-	var bs []*bucket
-	for _, b := range st.buckets {
-		if hasID && b.ID != id || hasName && b.Name != name || !types[b.Type] || !t.bucketAllowed(b.ID) {
-			continue
-		}
-		bs = append(bs, b)
-	}
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
+	bs := st.bucketList(func(b *bucket) bool {
+		return (!hasID || b.ID == id) && (!hasName || b.Name == name) && types[b.Type] && t.bucketAllowed(b.ID)
+	})
 	out := make([]*bucketJSON, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, c.bucketObject(b))
+	for i := range bs {
+		out = append(out, c.bucketObject(&bs[i]))
 	}
 	return map[string]any{"buckets": out}, nil
 }

@@ -264,11 +264,8 @@ func opGetUploadURL(c *call) (any, error) {
 		return nil, err
 	}
 	st := c.s.st
-	st.mu.RLock()
-	b := st.buckets[id]
-	st.mu.RUnlock()
-	if b == nil {
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	if _, err := st.bucketByID(id); err != nil {
+		return nil, err
 	}
 	tok := st.issueToken(&token{kind: tokUpload, key: t.key, bucketID: id})
 	return map[string]any{
@@ -445,11 +442,9 @@ func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, strin
 	if len(id) != 24 {
 		return nil, "", 0, errCode(400, "invalid_bucket_id", "malformed bucketId: "+id)
 	}
-	c.s.st.mu.RLock()
-	b := c.s.st.buckets[id]
-	c.s.st.mu.RUnlock()
-	if b == nil {
-		return nil, "", 0, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	b, err := c.s.st.bucketByID(id)
+	if err != nil {
+		return nil, "", 0, err
 	}
 	return b, prefix, int(max), nil
 }
@@ -467,15 +462,15 @@ func opListFileNames(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
-	}
 	snaps := getSnapList(max)
-	next := b.walkNames(start, prefix, delim, max, snaps.add)
-	st.mu.RUnlock()
+	var next string
+	if err := c.s.st.inBucket(b, func() error {
+		next = b.walkNames(start, prefix, delim, max, snaps.add)
+		return nil
+	}); err != nil {
+		snaps.release()
+		return nil, err
+	}
 	c.units = billed(len(snaps.s))
 	var nx any
 	if next != "" {
@@ -515,15 +510,16 @@ func opListFileVersions(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
-	}
 	snaps := getSnapList(max)
-	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, snaps.add)
-	st.mu.RUnlock()
+	var nextName string
+	var nextID uint64
+	if err := c.s.st.inBucket(b, func() error {
+		nextName, nextID = b.walkVersions(start, startID, prefix, delim, max, snaps.add)
+		return nil
+	}); err != nil {
+		snaps.release()
+		return nil, err
+	}
 	c.units = billed(len(snaps.s))
 	var nn, ni any
 	if nextName != "" {
@@ -562,24 +558,17 @@ func opGetFileInfo(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	b := st.buckets[bid]
-	if b == nil {
+	f, ok := c.s.st.version(bid, id)
+	if !ok {
 		return nil, errNotFound("no such file: " + fid)
 	}
-	e, v := b.find(id)
-	if v == nil {
-		return nil, errNotFound("no such file: " + fid)
-	}
-	if err := t.checkName(e.name); err != nil {
+	if err := t.checkName(f.name); err != nil {
 		return nil, err
 	}
-	if v.kind == kindStart {
+	if f.v.kind == kindStart {
 		return nil, errBadRequest("file " + fid + " is an unfinished large file")
 	}
-	return c.fileObject(b, e.name, v, ""), nil
+	return c.fileRefObject(f, ""), nil
 }
 
 func opHideFile(c *call) (any, error) {

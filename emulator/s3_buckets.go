@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 )
 
@@ -22,17 +21,8 @@ func s3ListBuckets(x *s3req) error {
 	if err := x.need("listBuckets"); err != nil {
 		return err
 	}
-	st := x.st
-	st.mu.RLock()
-	var bs []*bucket
-	for _, b := range st.buckets {
-		if x.tok.bucketAllowed(b.ID) {
-			bs = append(bs, b)
-		}
-	}
-	now := st.nowMs()
-	st.mu.RUnlock()
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
+	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.bucketAllowed(b.ID) })
+	now := x.st.nowMs()
 	res := s3ListBucketsResult{NS: s3NS, Owner: x.owner(), Buckets: []s3BucketXML{}}
 	for _, b := range bs {
 		res.Buckets = append(res.Buckets, s3BucketXML{Name: b.Name, CreationDate: s3Time(now)})
@@ -244,14 +234,14 @@ func s3ListObjectsV2(x *s3req) error {
 		res.ContinuationToken = tokStr
 	}
 	owner := x.q.Get("fetch-owner") == "true"
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
+	var items []s3Item
+	var truncated bool
+	if err := x.st.inBucket(b, func() error {
+		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
+		return nil
+	}); err != nil {
+		return x.refusal(err, b.Name)
 	}
-	items, truncated := b.s3ListCurrent(start, after, prefix, delim, max)
-	st.mu.RUnlock()
 	for i := range items {
 		it := &items[i]
 		if it.prefix {
@@ -283,14 +273,14 @@ func s3ListObjectsV1(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
+	var items []s3Item
+	var truncated bool
+	if err := x.st.inBucket(b, func() error {
+		items, truncated = b.s3ListCurrent(start, marker, prefix, delim, max)
+		return nil
+	}); err != nil {
+		return x.refusal(err, b.Name)
 	}
-	items, truncated := b.s3ListCurrent(start, marker, prefix, delim, max)
-	st.mu.RUnlock()
 	for i := range items {
 		it := &items[i]
 		if it.prefix {
@@ -329,14 +319,14 @@ func s3ListObjectVersions(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
+	var items []s3Item
+	var truncated bool
+	if err := x.st.inBucket(b, func() error {
+		items, truncated = b.s3ListVersions(keyMarker, vid, prefix, delim, max)
+		return nil
+	}); err != nil {
+		return x.refusal(err, b.Name)
 	}
-	items, truncated := b.s3ListVersions(keyMarker, vid, prefix, delim, max)
-	st.mu.RUnlock()
 	ow := x.owner()
 	for i := range items {
 		it := &items[i]

@@ -260,14 +260,12 @@ func s3ListMultipartUploads(x *s3req) error {
 		}
 	}
 	res := s3ListUploadsResult{NS: s3NS, Bucket: b.Name, KeyMarker: keyMarker, UploadIDMarker: idMarker, Prefix: prefix, Delimiter: delim, MaxUploads: max}
-	st := x.st
-	st.mu.RLock()
-	lfs := st.s3Uploads(b, prefix, keyMarker, mid)
+	lfs := x.st.s3Uploads(b, prefix, keyMarker, mid)
 	count := 0
 	lastKey, lastID := "", ""
 	seen := map[string]bool{}
 	for _, lf := range lfs {
-		name := lf.e.name
+		name := lf.name
 		if delim != "" {
 			if i := strings.Index(name[len(prefix):], delim); i >= 0 {
 				cp := name[:len(prefix)+i+len(delim)]
@@ -289,13 +287,12 @@ func s3ListMultipartUploads(x *s3req) error {
 			res.IsTruncated = true
 			break
 		}
-		uid := fileIDString(b.ID, lf.v.id)
+		uid := fileIDString(b.ID, lf.id)
 		res.Uploads = append(res.Uploads, s3UploadXML{Key: name, UploadID: uid, Initiator: x.owner(), Owner: x.owner(),
-			StorageClass: "STANDARD", Initiated: s3Time(lf.v.ts)})
+			StorageClass: "STANDARD", Initiated: s3Time(lf.ts)})
 		count++
 		lastKey, lastID = name, uid
 	}
-	st.mu.RUnlock()
 	if res.IsTruncated {
 		res.NextKeyMarker, res.NextUploadIDMarker = lastKey, lastID
 	}

@@ -340,24 +340,18 @@ func (x *s3req) getObject() error {
 		return err
 	}
 	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
-	}
-	v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
+	o, err := st.open(func() (*bucket, string, *version, error) {
+		if st.buckets[b.ID] != b {
+			return nil, "", nil, errNoSuchBucket(b.Name)
+		}
+		v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
+		return b, x.key, v, err
+	})
 	if err != nil {
-		st.mu.RUnlock()
 		return err
 	}
-	snap := *v
-	pinSegs(snap.segs)
-	st.mu.RUnlock()
-	defer func() {
-		st.mu.RLock()
-		st.unpinSegs(snap.segs)
-		st.mu.RUnlock()
-	}()
+	defer st.release(o)
+	snap := o.v
 	etag := x.s.etag(b, &snap)
 	notMod, err := preconditions(x.r.Header, "", etag, snap.ts)
 	if err != nil {
@@ -370,7 +364,7 @@ func (x *s3req) getObject() error {
 		x.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	x.setObjectHeaders(b, &snap)
+	x.setObjectHeaders(&o.bk, &snap)
 	for _, o := range responseOverrides {
 		if x.q.Has(o.param) {
 			if x.k == nil {

@@ -154,26 +154,36 @@ func (b *bucket) s3ListVersions(keyMarker string, vidMarker uint64, prefix, deli
 	}
 }
 
+// s3Upload is an unfinished large file as ListMultipartUploads shows it.
+type s3Upload struct {
+	name string
+	id   uint64
+	ts   int64
+}
+
 // s3Uploads lists the unfinished large files of b under prefix, ordered by
-// name then id, after (keyMarker, idMarker).
-func (st *store) s3Uploads(b *bucket, prefix, keyMarker string, idMarker uint64) []*largeFile {
-	var out []*largeFile
-	for _, lf := range st.large {
-		if lf.b != b || !strings.HasPrefix(lf.e.name, prefix) {
-			continue
-		}
-		if keyMarker != "" {
-			if lf.e.name < keyMarker || (lf.e.name == keyMarker && (idMarker == 0 || lf.v.id <= idMarker)) {
+// name then id, after (keyMarker, idMarker) (read lock).
+func (st *store) s3Uploads(b *bucket, prefix, keyMarker string, idMarker uint64) []s3Upload {
+	var out []s3Upload
+	_ = st.read(func() error {
+		for _, lf := range st.large {
+			if lf.b != b || !strings.HasPrefix(lf.e.name, prefix) {
 				continue
 			}
+			if keyMarker != "" {
+				if lf.e.name < keyMarker || (lf.e.name == keyMarker && (idMarker == 0 || lf.v.id <= idMarker)) {
+					continue
+				}
+			}
+			out = append(out, s3Upload{name: lf.e.name, id: lf.v.id, ts: lf.v.ts})
 		}
-		out = append(out, lf)
-	}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].e.name != out[j].e.name {
-			return out[i].e.name < out[j].e.name
+		if out[i].name != out[j].name {
+			return out[i].name < out[j].name
 		}
-		return out[i].v.id < out[j].v.id
+		return out[i].id < out[j].id
 	})
 	return out
 }

@@ -1,0 +1,125 @@
+package emulator
+
+import "sort"
+
+// Read operations shared by the fronts: they take the read lock, and return
+// copies or pinned versions, so the fronts encode without holding it.
+
+// bucketByID returns bucket id, or refNoBucket.
+func (st *store) bucketByID(id string) (*bucket, error) {
+	var b *bucket
+	err := st.read(func() error {
+		if b = st.buckets[id]; b == nil {
+			return errNoBucket(id)
+		}
+		return nil
+	})
+	return b, err
+}
+
+// bucketByName returns the bucket named exactly name, or nil.
+func (st *store) bucketByName(name string) *bucket {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if b := st.bucketNames[lower(name)]; b != nil && b.Name == name {
+		return b
+	}
+	return nil
+}
+
+// inBucket runs f under the read lock if b still exists (else refNoBucket):
+// the listings.
+func (st *store) inBucket(b *bucket, f func() error) error {
+	return st.read(func() error {
+		if st.buckets[b.ID] != b {
+			return errNoBucket(b.ID)
+		}
+		return f()
+	})
+}
+
+// buckets returns the buckets keep accepts, by name, as copies.
+func (st *store) bucketList(keep func(b *bucket) bool) []bucket {
+	var out []bucket
+	_ = st.read(func() error {
+		for _, b := range st.buckets {
+			if keep(b) {
+				out = append(out, *b)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// keyList returns the non-master keys keep accepts, by id.
+func (st *store) keyList(keep func(k *appKey) bool) []*appKey {
+	var out []*appKey
+	_ = st.read(func() error {
+		for _, k := range st.keys {
+			if !k.master && keep(k) {
+				out = append(out, k)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// opened is a version pinned for reading: its content stays until close,
+// whatever happens to the version meanwhile.
+type opened struct {
+	fileRef
+	bk bucket // the bucket's settings when opened
+}
+
+// open pins the version find resolves (under the read lock).
+func (st *store) open(find func() (*bucket, string, *version, error)) (*opened, error) {
+	var o *opened
+	err := st.read(func() error {
+		b, name, v, err := find()
+		if err != nil {
+			return err
+		}
+		o = &opened{fileRef: refOf(b, name, v), bk: *b}
+		pinSegs(o.v.segs)
+		return nil
+	})
+	return o, err
+}
+
+func (st *store) release(o *opened) { st.unpinSegs(o.v.segs) }
+
+// version returns a copy of version id of bucket bid; ok is false when
+// there is none.
+func (st *store) version(bid string, id uint64) (f fileRef, ok bool) {
+	_ = st.read(func() error {
+		if b := st.buckets[bid]; b != nil {
+			if e, v := b.find(id); v != nil {
+				f, ok = refOf(b, e.name, v), true
+			}
+		}
+		return nil
+	})
+	return f, ok
+}
+
+// key returns application key id (nil when unknown) and, for a key
+// restricted to buckets, their names ("" for a bucket deleted since).
+func (st *store) key(id string) (*appKey, []string) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	k := st.keys[id]
+	if k == nil || k.BucketIDs == nil {
+		return k, nil
+	}
+	names := make([]string, len(k.BucketIDs))
+	for i, bid := range k.BucketIDs {
+		if b := st.buckets[bid]; b != nil {
+			names[i] = b.Name
+		}
+	}
+	return k, names
+}

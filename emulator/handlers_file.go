@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 const maxSingleFile = 5_000_000_000
@@ -79,16 +78,20 @@ func (c *call) lockFromJSON(p *params, t *token) (lockReq, error) {
 	if s, ok, err := p.str("legalHold"); err != nil {
 		return lr, err
 	} else if ok {
-		if !t.key.has("writeFileLegalHolds") {
-			return lr, errUnauthorized("legalHold needs the writeFileLegalHolds capability")
-		}
-		h, err := parseHold(s)
-		if err != nil {
+		if lr.hold, err = holdArg(t, s, "legalHold"); err != nil {
 			return lr, err
 		}
-		lr.hold = h
 	}
 	return lr, nil
+}
+
+// holdArg parses a legal hold asked for by field (on or off), which needs
+// the writeFileLegalHolds capability.
+func holdArg(t *token, s, field string) (uint8, error) {
+	if !t.key.has("writeFileLegalHolds") {
+		return 0, errUnauthorized(field + " needs the writeFileLegalHolds capability")
+	}
+	return parseHold(s)
 }
 
 func (c *call) lockFromHeaders(t *token) (lockReq, error) {
@@ -113,58 +116,12 @@ func (c *call) lockFromHeaders(t *token) (lockReq, error) {
 		lr.hasRet, lr.retMode, lr.until = true, m, u
 	}
 	if s := h.Get("X-Bz-File-Legal-Hold"); s != "" {
-		if !t.key.has("writeFileLegalHolds") {
-			return lr, errUnauthorized("X-Bz-File-Legal-Hold needs the writeFileLegalHolds capability")
-		}
-		hv, err := parseHold(s)
-		if err != nil {
+		var err error
+		if lr.hold, err = holdArg(t, s, "X-Bz-File-Legal-Hold"); err != nil {
 			return lr, err
 		}
-		lr.hold = hv
 	}
 	return lr, nil
-}
-
-// applyLock sets retention/hold on a new version (store.mu held).
-func (st *store) applyLock(b *bucket, v *version, lr lockReq) error {
-	if (lr.hasRet || lr.hold != holdUnset) && !b.Lock {
-		return errBadRequest("file retention and legal hold need a bucket with Object Lock enabled")
-	}
-	now := st.opts.Now()
-	if lr.hasRet {
-		if lr.retMode != retNone && lr.until <= now.UnixMilli() {
-			return errBadRequest("retainUntilTimestamp must be in the future")
-		}
-		v.retMode, v.retainUntil = lr.retMode, lr.until
-	} else if b.Lock && b.Retention.Mode != "" {
-		v.retMode = retGovernance
-		if b.Retention.Mode == "compliance" {
-			v.retMode = retCompliance
-		}
-		if b.Retention.Unit == "years" {
-			v.retainUntil = now.AddDate(int(b.Retention.Period), 0, 0).UnixMilli()
-		} else {
-			v.retainUntil = now.Add(time.Duration(b.Retention.Period) * 24 * time.Hour).UnixMilli()
-		}
-	}
-	v.hold = lr.hold
-	return nil
-}
-
-// deletable reports whether Object Lock allows removing v.
-func (st *store) deletable(v *version, bypass bool) error {
-	if v.hold == holdOn {
-		return errCode(403, "access_denied", "file version is under legal hold")
-	}
-	if v.retMode != retNone && v.retainUntil > st.nowMs() {
-		if v.retMode == retCompliance {
-			return errCode(403, "access_denied", "file version is under compliance retention until "+itoa(v.retainUntil))
-		}
-		if !bypass {
-			return errCode(403, "access_denied", "file version is under governance retention; deleting it needs bypassGovernance")
-		}
-	}
-	return nil
 }
 
 // fileRefObject encodes a version a store operation returned.

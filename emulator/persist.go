@@ -176,6 +176,7 @@ func (p *persister) writer() {
 						p.st.unpinSegs(s)
 					}
 				}
+				p.st.logStorage(nil)
 			}
 		}
 		p.mu.Lock()

@@ -234,21 +234,9 @@ func s3ListObjectsV2(x *s3req) error {
 		res.ContinuationToken = tokStr
 	}
 	owner := x.q.Get("fetch-owner") == "true"
-	var items []s3Item
-	var truncated bool
-	if err := x.st.inBucket(b, func() error {
-		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
-		return nil
-	}); err != nil {
-		return x.refusal(err, b.Name)
-	}
-	for i := range items {
-		it := &items[i]
-		if it.prefix {
-			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
-		} else {
-			res.Contents = append(res.Contents, x.objectXML(b, it, owner))
-		}
+	items, truncated, err := x.currentPage(b, start, after, prefix, delim, max, owner, &res.CommonPrefixes, &res.Contents)
+	if err != nil {
+		return err
 	}
 	res.KeyCount = len(items)
 	if truncated {
@@ -257,6 +245,28 @@ func s3ListObjectsV2(x *s3req) error {
 	}
 	writeXML(x.w, 200, res)
 	return nil
+}
+
+// currentPage lists one page of current keys (ListObjects v1 and v2) into
+// prefixes and contents.
+func (x *s3req) currentPage(b *bucket, start, after, prefix, delim string, max int, owner bool, prefixes *[]s3Prefix, contents *[]s3Object) ([]s3Item, bool, error) {
+	var items []s3Item
+	var truncated bool
+	if err := x.st.inBucket(b, func() error {
+		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
+		return nil
+	}); err != nil {
+		return nil, false, x.refusal(err, b.Name)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.prefix {
+			*prefixes = append(*prefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
+		} else {
+			*contents = append(*contents, x.objectXML(b, it, owner))
+		}
+	}
+	return items, truncated, nil
 }
 
 func s3ListObjectsV1(x *s3req) error {
@@ -273,21 +283,9 @@ func s3ListObjectsV1(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	var items []s3Item
-	var truncated bool
-	if err := x.st.inBucket(b, func() error {
-		items, truncated = b.s3ListCurrent(start, marker, prefix, delim, max)
-		return nil
-	}); err != nil {
-		return x.refusal(err, b.Name)
-	}
-	for i := range items {
-		it := &items[i]
-		if it.prefix {
-			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
-		} else {
-			res.Contents = append(res.Contents, x.objectXML(b, it, true))
-		}
+	items, truncated, err := x.currentPage(b, start, marker, prefix, delim, max, true, &res.CommonPrefixes, &res.Contents)
+	if err != nil {
+		return err
 	}
 	if truncated {
 		res.IsTruncated = true

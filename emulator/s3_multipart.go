@@ -44,24 +44,19 @@ func (x *s3req) partNumber() (int, error) {
 func partETag(pt *part) string { return `"` + hex.EncodeToString(pt.md5[:]) + `"` }
 
 func s3CreateMultipartUpload(x *s3req) error {
-	b, err := x.newObjectTarget()
-	if err != nil {
-		return err
-	}
-	ct, info, sse, lr, err := x.newObjectHeaders()
+	b, nf, err := x.newObject()
 	if err != nil {
 		return err
 	}
 	drain(x.r)
-	f, err := x.st.startLarge(b.ID, x.key, &newFile{ctype: ct, info: info, sse: sse, lock: lr})
+	f, err := x.st.startLarge(b.ID, x.key, nf)
 	if err != nil {
 		return x.refusal(err, b.Name)
 	}
-	v := &f.v
-	if sse || b.SSE {
+	if f.v.flags&fSSE != 0 {
 		x.w.Header().Set("X-Amz-Server-Side-Encryption", "AES256")
 	}
-	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, v.id)})
+	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, f.v.id)})
 	return nil
 }
 

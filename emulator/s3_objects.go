@@ -450,16 +450,11 @@ func (x *s3req) validKey() error {
 }
 
 func s3PutObject(x *s3req) error {
-	b, err := x.newObjectTarget()
-	if err != nil {
-		return err
-	}
-	ct, info, sse, lr, err := x.newObjectHeaders()
+	b, nf, err := x.newObject()
 	if err != nil {
 		return err
 	}
 	st := x.st
-	nf := &newFile{ctype: ct, info: info, sse: sse, lock: lr}
 	check := func(b *bucket) error { return x.writePreconditions(b, x.key) }
 	if err := st.checkUpload(b.ID, x.key, nf, check); err != nil {
 		return x.refusal(err, b.Name)
@@ -835,20 +830,24 @@ func (x *s3req) newObjectTarget() (*bucket, error) {
 	return b, nil
 }
 
-// newObjectHeaders reads the request headers describing a new object, in
-// this order: content type and metadata, server-side encryption, Object Lock.
-func (x *s3req) newObjectHeaders() (ct string, info []kv, sse bool, lr lockReq, err error) {
-	ct, info, err = x.metaFromHeaders(x.key)
+// newObject is the preamble of a call creating an object from the request
+// headers (PutObject, CreateMultipartUpload): newObjectTarget, then the
+// headers describing the object in this order: content type and metadata,
+// server-side encryption, Object Lock.
+func (x *s3req) newObject() (*bucket, *newFile, error) {
+	b, err := x.newObjectTarget()
 	if err != nil {
-		return "", nil, false, lockReq{}, err
+		return nil, nil, err
 	}
-	sse, err = x.sseFromHeaders()
-	if err != nil {
-		return "", nil, false, lockReq{}, err
+	nf := &newFile{}
+	if nf.ctype, nf.info, err = x.metaFromHeaders(x.key); err != nil {
+		return nil, nil, err
 	}
-	lr, err = x.lockFromS3Headers()
-	if err != nil {
-		return "", nil, false, lockReq{}, err
+	if nf.sse, err = x.sseFromHeaders(); err != nil {
+		return nil, nil, err
 	}
-	return ct, info, sse, lr, nil
+	if nf.lock, err = x.lockFromS3Headers(); err != nil {
+		return nil, nil, err
+	}
+	return b, nf, nil
 }

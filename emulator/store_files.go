@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // B2's file operations, shared by the native and the S3 fronts. Each takes
@@ -69,19 +70,29 @@ func (st *store) place(tx *txn, b *bucket, name string, v *version, customTS int
 	return tx.insert(b, name, v)
 }
 
+// uploadTarget is the bucket an upload goes to, if it exists and check
+// (S3 write preconditions) accepts it (store.mu held).
+func (st *store) uploadTarget(bucketID string, check func(b *bucket) error) (*bucket, error) {
+	b := st.buckets[bucketID]
+	if b == nil {
+		return nil, errNoBucket(bucketID)
+	}
+	if check != nil {
+		if err := check(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
 // checkUpload refuses, before an upload's body is read, what the state
 // already refuses: an unknown bucket, the header budget, and check (S3
 // write preconditions).
 func (st *store) checkUpload(bucketID, name string, nf *newFile, check func(b *bucket) error) error {
 	return st.read(func() error {
-		b := st.buckets[bucketID]
-		if b == nil {
-			return errNoBucket(bucketID)
-		}
-		if check != nil {
-			if err := check(b); err != nil {
-				return err
-			}
+		b, err := st.uploadTarget(bucketID, check)
+		if err != nil {
+			return err
 		}
 		if err := checkBudget(name, nf.info, b.Lock || b.SSE || nf.sse); err != nil {
 			return refuse(refBudget, asAPIError(err))
@@ -96,14 +107,9 @@ func (st *store) putVersion(bucketID, name string, nf *newFile, body *content, c
 	var out fileRef
 	owned := false
 	err := st.mutate(func(tx *txn) error {
-		b := st.buckets[bucketID]
-		if b == nil {
-			return errNoBucket(bucketID)
-		}
-		if check != nil {
-			if err := check(b); err != nil {
-				return err
-			}
+		b, err := st.uploadTarget(bucketID, check)
+		if err != nil {
+			return err
 		}
 		v, err := st.newVersion(b, name, kindUpload, nf)
 		if err != nil {
@@ -455,7 +461,49 @@ func (st *store) nativeParts(lf *largeFile, shas []string) ([]int, error) {
 	return nums, nil
 }
 
-// ---- Object Lock on existing versions ----
+// ---- Object Lock ----
+
+// applyLock sets retention/hold on a new version (store.mu held).
+func (st *store) applyLock(b *bucket, v *version, lr lockReq) error {
+	if (lr.hasRet || lr.hold != holdUnset) && !b.Lock {
+		return errBadRequest("file retention and legal hold need a bucket with Object Lock enabled")
+	}
+	now := st.opts.Now()
+	if lr.hasRet {
+		if lr.retMode != retNone && lr.until <= now.UnixMilli() {
+			return errBadRequest("retainUntilTimestamp must be in the future")
+		}
+		v.retMode, v.retainUntil = lr.retMode, lr.until
+	} else if b.Lock && b.Retention.Mode != "" {
+		v.retMode = retGovernance
+		if b.Retention.Mode == "compliance" {
+			v.retMode = retCompliance
+		}
+		if b.Retention.Unit == "years" {
+			v.retainUntil = now.AddDate(int(b.Retention.Period), 0, 0).UnixMilli()
+		} else {
+			v.retainUntil = now.Add(time.Duration(b.Retention.Period) * 24 * time.Hour).UnixMilli()
+		}
+	}
+	v.hold = lr.hold
+	return nil
+}
+
+// deletable reports whether Object Lock allows removing v.
+func (st *store) deletable(v *version, bypass bool) error {
+	if v.hold == holdOn {
+		return errCode(403, "access_denied", "file version is under legal hold")
+	}
+	if v.retMode != retNone && v.retainUntil > st.nowMs() {
+		if v.retMode == retCompliance {
+			return errCode(403, "access_denied", "file version is under compliance retention until "+itoa(v.retainUntil))
+		}
+		if !bypass {
+			return errCode(403, "access_denied", "file version is under governance retention; deleting it needs bypassGovernance")
+		}
+	}
+	return nil
+}
 
 // lockTarget resolves the version whose retention or legal hold changes
 // (store.mu held).

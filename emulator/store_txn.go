@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 )
 
 // Transactions: every change of the store goes through st.mutate. The
@@ -266,19 +267,30 @@ func isDiskError(err error) bool {
 // errStorage is the answer to a change that could not be made durable: 503,
 // which B2 and S3 clients retry; nothing was changed.
 func errStorage(err error) *apiError {
-	return &apiError{status: 503, code: "service_unavailable",
+	return &apiError{status: 503, code: "service_unavailable", retryAfter: time.Second,
 		msg: fmt.Sprintf("b2local could not write its state directory (%v); nothing was changed, retry later", err)}
 }
 
-// logStorage reports a failed commit (repeats of the same message are
-// logged once, so a full disk does not flood the log).
+// logStorage reports a failed commit (err) or, after failures, the first
+// successful one (nil). Repeats of the same failure are logged once, so a
+// full disk does not flood the log.
 func (st *store) logStorage(err error) {
-	msg := fmt.Sprintf("b2local: saving state failed: %v; the changes not yet saved were undone and answered 503 (b2local recovers by itself once writes succeed again)", err)
 	st.logMu.Lock()
-	dup := st.lastLog == msg
-	st.lastLog = msg
+	msg := ""
+	switch {
+	case err != nil:
+		msg = fmt.Sprintf("b2local: saving state failed: %v; the changes not yet saved were undone and answered 503 (b2local recovers by itself once writes succeed again)", err)
+		if msg == st.lastLog {
+			msg = ""
+		} else {
+			st.lastLog = msg
+		}
+	case st.lastLog != "":
+		msg = "b2local: saving state works again"
+		st.lastLog = ""
+	}
 	st.logMu.Unlock()
-	if dup {
+	if msg == "" {
 		return
 	}
 	if st.opts.Logf != nil {

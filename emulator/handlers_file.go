@@ -420,11 +420,8 @@ func opListFileNames(c *call) (any, error) {
 		return nil, err
 	}
 	snaps := getSnapList(max)
-	var next string
-	if err := c.s.st.inBucket(b, func() error {
-		next = b.walkNames(start, prefix, delim, max, snaps.add)
-		return nil
-	}); err != nil {
+	next, err := c.s.st.listNames(b, start, prefix, delim, max, snaps.add)
+	if err != nil {
 		snaps.release()
 		return nil, err
 	}
@@ -468,12 +465,8 @@ func opListFileVersions(c *call) (any, error) {
 		return nil, err
 	}
 	snaps := getSnapList(max)
-	var nextName string
-	var nextID uint64
-	if err := c.s.st.inBucket(b, func() error {
-		nextName, nextID = b.walkVersions(start, startID, prefix, delim, max, snaps.add)
-		return nil
-	}); err != nil {
+	nextName, nextID, err := c.s.st.listVersions(b, start, startID, prefix, delim, max, snaps.add)
+	if err != nil {
 		snaps.release()
 		return nil, err
 	}

@@ -250,12 +250,8 @@ func s3ListObjectsV2(x *s3req) error {
 // currentPage lists one page of current keys (ListObjects v1 and v2) into
 // prefixes and contents.
 func (x *s3req) currentPage(b *bucket, start, after, prefix, delim string, max int, owner bool, prefixes *[]s3Prefix, contents *[]s3Object) ([]s3Item, bool, error) {
-	var items []s3Item
-	var truncated bool
-	if err := x.st.inBucket(b, func() error {
-		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
-		return nil
-	}); err != nil {
+	items, truncated, err := x.st.s3Current(b, start, after, prefix, delim, max)
+	if err != nil {
 		return nil, false, x.refusal(err, b.Name)
 	}
 	for i := range items {
@@ -317,12 +313,8 @@ func s3ListObjectVersions(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	var items []s3Item
-	var truncated bool
-	if err := x.st.inBucket(b, func() error {
-		items, truncated = b.s3ListVersions(keyMarker, vid, prefix, delim, max)
-		return nil
-	}); err != nil {
+	items, truncated, err := x.st.s3Versions(b, keyMarker, vid, prefix, delim, max)
+	if err != nil {
 		return x.refusal(err, b.Name)
 	}
 	ow := x.owner()

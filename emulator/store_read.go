@@ -123,3 +123,22 @@ func (st *store) key(id string) (*appKey, []string) {
 	}
 	return k, names
 }
+
+// listNames walks one b2_list_file_names page of b (see bucket.walkNames).
+func (st *store) listNames(b *bucket, start, prefix, delim string, max int, emit func(name string, v *version)) (next string, err error) {
+	err = st.inBucket(b, func() error {
+		next = b.walkNames(start, prefix, delim, max, emit)
+		return nil
+	})
+	return next, err
+}
+
+// listVersions walks one b2_list_file_versions page of b (see
+// bucket.walkVersions).
+func (st *store) listVersions(b *bucket, start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (nextName string, nextID uint64, err error) {
+	err = st.inBucket(b, func() error {
+		nextName, nextID = b.walkVersions(start, startID, prefix, delim, max, emit)
+		return nil
+	})
+	return nextName, nextID, err
+}

@@ -187,3 +187,21 @@ func (st *store) s3Uploads(b *bucket, prefix, keyMarker string, idMarker uint64)
 	})
 	return out
 }
+
+// s3Current lists one page of current keys of b (ListObjects).
+func (st *store) s3Current(b *bucket, start, after, prefix, delim string, max int) (items []s3Item, truncated bool, err error) {
+	err = st.inBucket(b, func() error {
+		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
+		return nil
+	})
+	return items, truncated, err
+}
+
+// s3Versions lists one page of versions of b (ListObjectVersions).
+func (st *store) s3Versions(b *bucket, keyMarker string, vidMarker uint64, prefix, delim string, max int) (items []s3Item, truncated bool, err error) {
+	err = st.inBucket(b, func() error {
+		items, truncated = b.s3ListVersions(keyMarker, vidMarker, prefix, delim, max)
+		return nil
+	})
+	return items, truncated, err
+}

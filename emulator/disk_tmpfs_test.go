@@ -1,7 +1,10 @@
 package emulator_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/b2plan/b2plan/emulator"
 )
 
 // TestDiskFullTmpfs runs b2local on a real, small file system (a 3 MiB
@@ -124,4 +129,34 @@ func TestDiskFullTmpfs(t *testing.T) {
 	kill()
 	cmd, u, done = startChild(t, dir, false, "")
 	verify("restart after space returned")
+	b2sdkVerify(t, u, acked, gone)
+}
+
+// b2sdkVerify reads every acknowledged version with b2sdk (Backblaze's
+// Python SDK), an reader independent of this repository; skipped when
+// /usr/bin/python3 has no b2sdk.
+func b2sdkVerify(t *testing.T, url string, acked map[string]string, gone map[string]bool) {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import b2sdk.v2").Run(); err != nil {
+		t.Logf("b2sdk check skipped: %s cannot import b2sdk.v2", py)
+		return
+	}
+	var goneIDs []string
+	for id := range gone {
+		goneIDs = append(goneIDs, id)
+	}
+	in, _ := json.Marshal(map[string]any{"url": url, "keyId": emulator.DefaultKeyID, "key": emulator.DefaultKey,
+		"acked": acked, "gone": goneIDs})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "testdata/b2sdk_verify.py")
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("b2sdk check: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("checked %d\n", len(acked)); string(out) != want {
+		t.Errorf("b2sdk check found problems:\n%s", out)
+	}
 }

@@ -85,6 +85,35 @@ func (c *call) lockFromJSON(p *params, t *token) (lockReq, error) {
 	return lr, nil
 }
 
+// fileMetaArgs checks the content type ctIn of a new file name and reads
+// its fileInfo field.
+func fileMetaArgs(p *params, ctIn, name string) (string, []kv, error) {
+	ct, err := contentType(ctIn, name)
+	if err != nil {
+		return "", nil, err
+	}
+	var m map[string]string
+	if _, err := p.decode("fileInfo", &m); err != nil {
+		return "", nil, err
+	}
+	info := infoFromMap(m)
+	if err := validInfo(info); err != nil {
+		return "", nil, err
+	}
+	return ct, info, nil
+}
+
+// lockSSEArgs reads the Object Lock fields of a new file (lockFromJSON),
+// then its server-side encryption field sseField.
+func (c *call) lockSSEArgs(p *params, t *token, sseField string) (lockReq, bool, error) {
+	lr, err := c.lockFromJSON(p, t)
+	if err != nil {
+		return lr, false, err
+	}
+	sse, err := sseArg(p, sseField)
+	return lr, sse, err
+}
+
 // holdArg parses a legal hold asked for by field (on or off), which needs
 // the writeFileLegalHolds capability.
 func holdArg(t *token, s, field string) (uint8, error) {
@@ -678,15 +707,7 @@ func opCopyFile(c *call) (any, error) {
 		if err != nil {
 			return nil, errBadRequest("metadataDirective REPLACE needs contentType")
 		}
-		if newCT, err = contentType(ct, name); err != nil {
-			return nil, err
-		}
-		var m map[string]string
-		if _, err := p.decode("fileInfo", &m); err != nil {
-			return nil, err
-		}
-		newInfo = infoFromMap(m)
-		if err := validInfo(newInfo); err != nil {
+		if newCT, newInfo, err = fileMetaArgs(p, ct, name); err != nil {
 			return nil, err
 		}
 	default:
@@ -696,11 +717,7 @@ func opCopyFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lr, err := c.lockFromJSON(p, t)
-	if err != nil {
-		return nil, err
-	}
-	sse, err := sseArg(p, "destinationServerSideEncryption")
+	lr, sse, err := c.lockSSEArgs(p, t, "destinationServerSideEncryption")
 	if err != nil {
 		return nil, err
 	}

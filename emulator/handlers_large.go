@@ -19,23 +19,11 @@ func opStartLargeFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ct, err := contentType(ctIn, name)
+	ct, info, err := fileMetaArgs(p, ctIn, name)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]string
-	if _, err := p.decode("fileInfo", &m); err != nil {
-		return nil, err
-	}
-	info := infoFromMap(m)
-	if err := validInfo(info); err != nil {
-		return nil, err
-	}
-	lr, err := c.lockFromJSON(p, t)
-	if err != nil {
-		return nil, err
-	}
-	sse, err := sseArg(p, "serverSideEncryption")
+	lr, sse, err := c.lockSSEArgs(p, t, "serverSideEncryption")
 	if err != nil {
 		return nil, err
 	}

@@ -151,8 +151,9 @@ func (st *store) hideTx(tx *txn, b *bucket, name string) (fileRef, error) {
 	return refOf(b, name, v), nil
 }
 
-// hide adds a hide marker for name in bucket bucketID.
-func (st *store) hide(bucketID, name string) (fileRef, error) {
+// mutateIn runs f as a change of bucket bucketID (refNoBucket when it does
+// not exist) and returns what f made.
+func (st *store) mutateIn(bucketID string, f func(tx *txn, b *bucket) (fileRef, error)) (fileRef, error) {
 	var out fileRef
 	err := st.mutate(func(tx *txn) error {
 		b := st.buckets[bucketID]
@@ -160,10 +161,15 @@ func (st *store) hide(bucketID, name string) (fileRef, error) {
 			return errNoBucket(bucketID)
 		}
 		var err error
-		out, err = st.hideTx(tx, b, name)
+		out, err = f(tx, b)
 		return err
 	})
 	return out, err
+}
+
+// hide adds a hide marker for name in bucket bucketID.
+func (st *store) hide(bucketID, name string) (fileRef, error) {
+	return st.mutateIn(bucketID, func(tx *txn, b *bucket) (fileRef, error) { return st.hideTx(tx, b, name) })
 }
 
 // deleteVersionTx removes version id of name (store.mu held), refused
@@ -188,17 +194,9 @@ func (st *store) deleteVersionTx(tx *txn, b *bucket, id uint64, name, fid string
 
 // deleteVersion removes one version (b2_delete_file_version).
 func (st *store) deleteVersion(bucketID string, id uint64, name, fid string, bypass bool) (fileRef, error) {
-	var out fileRef
-	err := st.mutate(func(tx *txn) error {
-		b := st.buckets[bucketID]
-		if b == nil {
-			return errNoBucket(bucketID)
-		}
-		var err error
-		out, err = st.deleteVersionTx(tx, b, id, name, fid, bypass, true)
-		return err
+	return st.mutateIn(bucketID, func(tx *txn, b *bucket) (fileRef, error) {
+		return st.deleteVersionTx(tx, b, id, name, fid, bypass, true)
 	})
-	return out, err
 }
 
 // ---- copies ----
@@ -282,15 +280,10 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 
 // startLarge starts a large file (b2_start_large_file, CreateMultipartUpload).
 func (st *store) startLarge(bucketID, name string, nf *newFile) (fileRef, error) {
-	var out fileRef
-	err := st.mutate(func(tx *txn) error {
-		b := st.buckets[bucketID]
-		if b == nil {
-			return errNoBucket(bucketID)
-		}
+	return st.mutateIn(bucketID, func(tx *txn, b *bucket) (fileRef, error) {
 		v, err := st.newVersion(b, name, kindStart, nf)
 		if err != nil {
-			return err
+			return fileRef{}, err
 		}
 		v.id = st.allocID()
 		if nf.customTS != 0 {
@@ -299,10 +292,8 @@ func (st *store) startLarge(bucketID, name string, nf *newFile) (fileRef, error)
 			v.ts = st.nextTS(b)
 		}
 		tx.startLarge(b, name, v)
-		out = refOf(b, name, v)
-		return nil
+		return refOf(b, name, v), nil
 	})
-	return out, err
 }
 
 // findLarge is a front's lookup of an unfinished large file (under the lock).

@@ -109,6 +109,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 		}
 	}
 	kill()
+	fillDisk(t, filepath.Join(mnt, "filler")) // not one byte left
 	cmd, u, done = startChild(t, dir, false, "") // loads on the full disk
 	verify("restart on the full disk")
 
@@ -130,6 +131,22 @@ func TestDiskFullTmpfs(t *testing.T) {
 	cmd, u, done = startChild(t, dir, false, "")
 	verify("restart after space returned")
 	b2sdkVerify(t, u, acked, gone)
+}
+
+// fillDisk writes path until the file system has no room left.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			return
+		}
+	}
 }
 
 // b2sdkVerify reads every acknowledged version with b2sdk (Backblaze's

@@ -88,14 +88,7 @@ func openPersister(dir string, st *store) (*persister, error) {
 	}
 	p := &persister{dir: dir, db: db, stopped: make(chan struct{}), st: st, seal: seal}
 	p.cond = sync.NewCond(&p.mu)
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := ensureTables(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("emulator: open state: %w", err)
 	}
@@ -105,6 +98,31 @@ func openPersister(dir string, st *store) (*persister, error) {
 	}
 	go p.writer()
 	return p, nil
+}
+
+var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts}
+
+// ensureTables creates the bbolt buckets of a new state. A state that has
+// them is opened without writing, so that it opens on a full disk.
+func ensureTables(db *bolt.DB) error {
+	missing := false
+	_ = db.View(func(tx *bolt.Tx) error {
+		for _, b := range tables {
+			missing = missing || tx.Bucket(b) == nil
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, b := range tables {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // injected returns the test fault for stage, if any.

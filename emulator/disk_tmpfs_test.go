@@ -109,7 +109,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 		}
 	}
 	kill()
-	fillDisk(t, filepath.Join(mnt, "filler")) // not one byte left
+	fillDisk(t, filepath.Join(mnt, "filler"))    // not one byte left
 	cmd, u, done = startChild(t, dir, false, "") // loads on the full disk
 	verify("restart on the full disk")
 

@@ -277,6 +277,83 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 			}
 		}(w)
 	}
+	// Hide markers and large files, on names of their own.
+	listed := map[string]bool{}   // versions that are listed but not downloadable
+	withPart := map[string]bool{} // unfinished large files holding a part
+	ok := func(what string, st int, m map[string]any) bool {
+		switch st {
+		case 200:
+			return true
+		case 503:
+			refused.Add(1)
+		default:
+			other.Add(1)
+			t.Errorf("%s: %d %v", what, st, m)
+		}
+		return false
+	}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := login(t, s, 4, DefaultKeyID, DefaultKey)
+			name := fmt.Sprintf("h%d", w)
+			part := []byte(fmt.Sprintf("part of worker %d", w))
+			for i := 0; i < 15; i++ {
+				data := []byte(fmt.Sprintf("%s-%d", name, i))
+				if st, m := c.tryUpload(bid, name, data, nil); ok("upload", st, m) {
+					mu.Lock()
+					acked[m["fileId"].(string)] = sha1Hex(data)
+					mu.Unlock()
+				}
+				st, m := c.try("b2_hide_file", map[string]any{"bucketId": bid, "fileName": name})
+				if st == 400 && (m["code"] == "already_hidden" || m["code"] == "no_such_file") {
+					continue // the upload was refused: nothing to hide
+				}
+				if !ok("hide", st, m) {
+					continue
+				}
+				marker := m["fileId"].(string)
+				mu.Lock()
+				listed[marker] = true
+				mu.Unlock()
+				if st, m := c.try("b2_delete_file_version", map[string]any{"fileName": name, "fileId": marker}); ok("delete marker", st, m) {
+					mu.Lock()
+					gone[marker] = true
+					mu.Unlock()
+				}
+				// a large file: start, one part, finish (or cancel)
+				st, m = c.try("b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "l" + name, "contentType": "text/plain"})
+				if !ok("start", st, m) {
+					continue
+				}
+				lf := m["fileId"].(string)
+				mu.Lock()
+				listed[lf] = true
+				mu.Unlock()
+				st, m = c.uploadPart(lf, 1, part)
+				if ok("part", st, m) {
+					mu.Lock()
+					withPart[lf] = true
+					mu.Unlock()
+				} else {
+					if st, m := c.try("b2_cancel_large_file", map[string]any{"fileId": lf}); ok("cancel", st, m) {
+						mu.Lock()
+						gone[lf] = true
+						mu.Unlock()
+					}
+					continue
+				}
+				if st, m := c.try("b2_finish_large_file", map[string]any{"fileId": lf, "partSha1Array": []string{sha1Hex(part)}}); ok("finish", st, m) {
+					mu.Lock()
+					delete(listed, lf)
+					delete(withPart, lf)
+					acked[lf] = sha1Hex(part)
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
 	wg.Wait()
 	setDiskFault(s)
 	if refused.Load() == 0 {
@@ -291,6 +368,11 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 			want = append(want, id)
 		}
 	}
+	for id := range listed {
+		if !gone[id] {
+			want = append(want, id)
+		}
+	}
 	for _, f := range c.versionsOf(bid) {
 		got = append(got, f["fileId"].(string))
 	}
@@ -301,16 +383,29 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 	}
 	live := c.stateOf()
 	checkVersions(t, c, acked, gone)
+	// content files: the seed's (shared by its copies), one per upload still
+	// listed, one per large file finished or holding a part
+	wantBlobs := 0
+	for id := range withPart {
+		if !gone[id] {
+			wantBlobs++
+		}
+	}
+	for id := range acked {
+		if !gone[id] && (id == src || acked[id] != sum) {
+			wantBlobs++
+		}
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// no content file leaked by the undone changes, none lost
+	if n := countFiles(t, filepath.Join(dir, "blobs")); n != wantBlobs {
+		t.Errorf("%d content files after close, want %d", n, wantBlobs)
 	}
 	_, c2 := newWB(t, Options{Dir: dir})
 	if got := c2.stateOf(); got != live {
 		t.Errorf("state after restart differs:\nlive:\n%s\nreopened:\n%s", live, got)
 	}
 	checkVersions(t, c2, acked, gone)
-	// the seed's content file is shared by every copy and must survive
-	if n := countFiles(t, filepath.Join(dir, "blobs")); n != 1 {
-		t.Errorf("%d content files, want 1 (shared by the seed and its copies)", n)
-	}
 }

@@ -56,6 +56,7 @@ type persister struct {
 	pending []*jentry // journaled, not yet taken by the writer
 	removes []string  // content files nothing refers to any more
 	closing bool
+	done    bool // the writer has exited: nothing is committed any more
 	stopped chan struct{}
 	st      *store
 	// seal encrypts application-key secrets at rest, so that no file of the
@@ -136,6 +137,13 @@ func (p *persister) injected(stage string) error {
 // append queues a change; call with store.mu held so journal order = memory order.
 func (p *persister) append(e *jentry) {
 	p.mu.Lock()
+	if p.done {
+		// closed under a request still in flight: refuse (its change is
+		// in memory only, which is about to go away)
+		e.finished, e.err = true, errors.New("the state is closed")
+		p.mu.Unlock()
+		return
+	}
 	p.pending = append(p.pending, e)
 	p.cond.Broadcast()
 	p.mu.Unlock()
@@ -172,6 +180,7 @@ func (p *persister) writer() {
 			p.cond.Wait()
 		}
 		if len(p.pending) == 0 && len(p.removes) == 0 && p.closing {
+			p.done = true
 			p.mu.Unlock()
 			return
 		}

@@ -3,9 +3,7 @@ package emulator
 import (
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 )
 
 const maxPartSize = 5_000_000_000
@@ -238,33 +236,17 @@ func opListParts(c *call) (any, error) {
 	if max < 1 || max > 1000 {
 		return nil, errCode(400, "out_of_range", "maxPartCount must be between 1 and 1000")
 	}
-	find := c.largeArg(fid, bid, id, t)
-	var next any
-	var parts []any
-	err = c.s.st.read(func() error {
-		lf, err := find()
-		if err != nil {
-			return err
-		}
-		var nums []int
-		for n := range lf.parts {
-			if int64(n) >= start {
-				nums = append(nums, n)
-			}
-		}
-		sort.Ints(nums)
-		if int64(len(nums)) > max {
-			next = nums[max]
-			nums = nums[:max]
-		}
-		parts = make([]any, 0, len(nums))
-		for _, n := range nums {
-			parts = append(parts, c.partObject(fid, lf.parts[n], lf.sse))
-		}
-		return nil
-	})
+	pts, nextN, lf, err := c.s.st.listParts(c.largeArg(fid, bid, id, t), int(start), int(max))
 	if err != nil {
 		return nil, err
+	}
+	var next any
+	if nextN != 0 {
+		next = nextN
+	}
+	parts := make([]any, 0, len(pts))
+	for _, pt := range pts {
+		parts = append(parts, c.partObject(fid, pt, lf.sse))
 	}
 	c.units = billed(len(parts))
 	return map[string]any{"parts": parts, "nextPartNumber": next}, nil
@@ -285,27 +267,15 @@ func opListUnfinished(c *call) (any, error) {
 		}
 		startID = id
 	}
-	st := c.s.st
+	refs, nextID := c.s.st.unfinished(b, startID, prefix, max)
 	var next any
-	var files []*fileJSON
-	_ = st.read(func() error {
-		var lfs []*largeFile
-		for id, lf := range st.large {
-			if lf.b == b && id >= startID && strings.HasPrefix(lf.e.name, prefix) {
-				lfs = append(lfs, lf)
-			}
-		}
-		sort.Slice(lfs, func(i, j int) bool { return lfs[i].v.id < lfs[j].v.id })
-		if len(lfs) > max {
-			next = fileIDString(b.ID, lfs[max].v.id)
-			lfs = lfs[:max]
-		}
-		files = make([]*fileJSON, len(lfs))
-		for i, lf := range lfs {
-			files[i] = c.fileObject(b, lf.e.name, lf.v, "")
-		}
-		return nil
-	})
+	if nextID != 0 {
+		next = fileIDString(b.ID, nextID)
+	}
+	files := make([]*fileJSON, len(refs))
+	for i, f := range refs {
+		files[i] = c.fileRefObject(f, "")
+	}
 	c.units = billed(len(files))
 	return map[string]any{"files": files, "nextFileId": next}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -201,34 +200,20 @@ func s3ListParts(x *s3req) error {
 	}
 	res := s3ListPartsResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: x.q.Get("uploadId"), Initiator: x.owner(),
 		Owner: x.owner(), StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: max}
-	var nums []int
-	find := x.uploadArg(b)
-	err = x.st.read(func() error {
-		lf, err := find()
-		if err != nil {
-			return err
-		}
-		for n := range lf.parts {
-			if n > marker {
-				nums = append(nums, n)
-			}
-		}
-		sort.Ints(nums)
-		if len(nums) > max {
-			nums = nums[:max]
-			res.IsTruncated = true
-		}
-		for _, n := range nums {
-			pt := lf.parts[n]
-			res.Parts = append(res.Parts, s3PartXML{PartNumber: n, LastModified: s3Time(pt.ts), ETag: partETag(pt), Size: pt.size})
-		}
-		return nil
-	})
+	first := marker + 1
+	if marker > 10000 {
+		first = 10001 // part numbers end at 10000 (and marker+1 must not overflow)
+	}
+	pts, next, _, err := x.st.listParts(x.uploadArg(b), first, max)
 	if err != nil {
 		return err
 	}
-	if len(nums) > 0 {
-		res.NextPartNumberMarker = nums[len(nums)-1]
+	res.IsTruncated = next != 0
+	for _, pt := range pts {
+		res.Parts = append(res.Parts, s3PartXML{PartNumber: pt.n, LastModified: s3Time(pt.ts), ETag: partETag(pt), Size: pt.size})
+	}
+	if len(pts) > 0 {
+		res.NextPartNumberMarker = pts[len(pts)-1].n
 	}
 	writeXML(x.w, 200, res)
 	return nil

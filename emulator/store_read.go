@@ -1,6 +1,9 @@
 package emulator
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Read operations shared by the fronts: they take the read lock, and return
 // copies or pinned versions, so the fronts encode without holding it.
@@ -141,4 +144,54 @@ func (st *store) listVersions(b *bucket, start string, startID uint64, prefix, d
 		return nil
 	})
 	return nextName, nextID, err
+}
+
+// listParts returns up to max parts numbered from first on of the large
+// file find resolves, ascending, and the number of the next part (0: none).
+// Parts are never changed once stored, so they are safe to read unlocked.
+func (st *store) listParts(find findLarge, first, max int) (parts []*part, next int, lf *largeFile, err error) {
+	err = st.read(func() error {
+		if lf, err = find(); err != nil {
+			return err
+		}
+		var nums []int
+		for n := range lf.parts {
+			if n >= first {
+				nums = append(nums, n)
+			}
+		}
+		sort.Ints(nums)
+		if len(nums) > max {
+			next = nums[max]
+			nums = nums[:max]
+		}
+		for _, n := range nums {
+			parts = append(parts, lf.parts[n])
+		}
+		return nil
+	})
+	return parts, next, lf, err
+}
+
+// unfinished lists up to max unfinished large files of b under prefix with
+// ids from startID on, by id, and the id of the next one (0: none).
+func (st *store) unfinished(b *bucket, startID uint64, prefix string, max int) (files []fileRef, next uint64) {
+	_ = st.read(func() error {
+		var lfs []*largeFile
+		for id, lf := range st.large {
+			if lf.b == b && id >= startID && strings.HasPrefix(lf.e.name, prefix) {
+				lfs = append(lfs, lf)
+			}
+		}
+		sort.Slice(lfs, func(i, j int) bool { return lfs[i].v.id < lfs[j].v.id })
+		if len(lfs) > max {
+			next = lfs[max].v.id
+			lfs = lfs[:max]
+		}
+		for _, lf := range lfs {
+			files = append(files, refOf(b, lf.e.name, lf.v))
+		}
+		return nil
+	})
+	return files, next
 }

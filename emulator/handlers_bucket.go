@@ -316,7 +316,7 @@ func opDeleteBucket(c *call) (any, error) {
 		return nil, err
 	}
 	st := c.s.st
-	out, err := st.deleteBucket(func() *bucket { return st.buckets[id] }, id)
+	out, err := st.deleteBucket(id, "")
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func opDownloadByName(c *call) (any, error) {
 		if e := b.entry(name); e != nil {
 			v = e.current()
 		}
-		if v == nil || v.kind != kindUpload || st.buckets[b.ID] != b {
+		if v == nil || v.kind != kindUpload || !st.alive(b) {
 			return nil, "", nil, errNotFound("File with such name does not exist: " + name)
 		}
 		return b, name, v, nil

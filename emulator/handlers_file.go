@@ -625,12 +625,7 @@ func (c *call) copySourceArg(t *token, fid, bid string, id uint64, rng string, h
 	st := c.s.st
 	return copySource{
 		find: func() (*bucket, string, *version, error) {
-			sb := st.buckets[bid]
-			var se *nameEntry
-			var sv *version
-			if sb != nil {
-				se, sv = sb.find(id)
-			}
+			sb, se, sv := st.find(bid, id)
 			if sv == nil {
 				return nil, "", nil, errNotFound("source file not found: " + fid)
 			}

@@ -46,8 +46,8 @@ func opStartLargeFile(c *call) (any, error) {
 func (c *call) largeArg(fid string, bid string, id uint64, t *token) findLarge {
 	st := c.s.st
 	return func() (*largeFile, error) {
-		lf := st.large[id]
-		if lf == nil || lf.b.ID != bid || st.buckets[bid] != lf.b {
+		lf := st.largeOf(bid, id)
+		if lf == nil {
 			return nil, errNoLarge(fid)
 		}
 		if err := t.checkName(lf.e.name); err != nil {
@@ -114,7 +114,7 @@ func opUploadPart(c *call) (any, error) {
 		return nil, errBadRequest("SSE-C is not supported by b2local")
 	}
 	lf, err := st.largeFile(func() (*largeFile, error) {
-		if lf := st.large[t.fileID]; lf != nil {
+		if lf := st.largeOf(t.bucketID, t.fileID); lf != nil {
 			return lf, nil
 		}
 		return nil, errNoLarge(pathFile)

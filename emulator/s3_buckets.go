@@ -102,12 +102,7 @@ func s3DeleteBucket(x *s3req) error {
 		return err
 	}
 	st := x.st
-	old, err := st.deleteBucket(func() *bucket {
-		if b := st.bucketNames[lower(x.bucket)]; b != nil && b.Name == x.bucket {
-			return b
-		}
-		return nil
-	}, x.bucket)
+	old, err := st.deleteBucket("", x.bucket)
 	switch {
 	case err == nil:
 	case refusalOf(err) == refNotEmpty:

@@ -24,8 +24,8 @@ func (x *s3req) uploadArg(b *bucket) findLarge {
 		if !ok || bid != b.ID {
 			return nil, errNoSuchUpload(uid)
 		}
-		lf := x.st.large[id]
-		if lf == nil || lf.b != b || lf.e.name != x.key || x.st.buckets[b.ID] != b {
+		lf := x.st.largeOf(b.ID, id)
+		if lf == nil || lf.b != b || lf.e.name != x.key {
 			return nil, errNoSuchUpload(uid)
 		}
 		return lf, nil

@@ -341,7 +341,7 @@ func (x *s3req) getObject() error {
 	}
 	st := x.st
 	o, err := st.open(func() (*bucket, string, *version, error) {
-		if st.buckets[b.ID] != b {
+		if !st.alive(b) {
 			return nil, "", nil, errNoSuchBucket(b.Name)
 		}
 		v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
@@ -543,10 +543,10 @@ func (x *s3req) copySourceVersion(sb *bucket, key, vid string) (*version, error)
 // X-Amz-Copy-Source-If-* preconditions. The caller sets span.
 func (x *s3req) copySourceOf(sb *bucket, key, vid string, db *bucket) copySource {
 	return copySource{find: func() (*bucket, string, *version, error) {
-		if x.st.buckets[sb.ID] != sb {
+		if !x.st.alive(sb) {
 			return nil, "", nil, errNoSuchBucket(sb.Name)
 		}
-		if db != nil && x.st.buckets[db.ID] != db {
+		if db != nil && !x.st.alive(db) {
 			return nil, "", nil, errNoSuchBucket(db.Name)
 		}
 		sv, err := x.copySourceVersion(sb, key, vid)

@@ -416,23 +416,6 @@ func (e *nameEntry) current() *version {
 	return nil
 }
 
-// lookupFile resolves a file id string to its bucket, entry and version.
-func (st *store) lookupFile(fileID string) (*bucket, *nameEntry, *version) {
-	bid, id, ok := parseFileID(fileID)
-	if !ok {
-		return nil, nil, nil
-	}
-	b := st.buckets[bid]
-	if b == nil {
-		return nil, nil, nil
-	}
-	e, v := b.find(id)
-	if v == nil {
-		return b, nil, nil
-	}
-	return b, e, v
-}
-
 func (st *store) allocID() uint64 {
 	id := st.nextID
 	st.nextID++
@@ -496,12 +479,6 @@ func wholeSegs(segs []seg, n int64) bool {
 
 // ---- listing ----
 
-type listItem struct {
-	name   string
-	v      *version // nil for a folder
-	folder bool
-}
-
 // successor returns the smallest string greater than every string that
 // starts with p ("" when there is none).
 func successor(p string) string {
@@ -516,18 +493,8 @@ func successor(p string) string {
 	return ""
 }
 
-// listNames implements b2_list_file_names over one bucket. It returns up to
-// max items and the next start name ("" when done).
-func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, string) {
-	var items []listItem
-	next := b.walkNames(start, prefix, delim, max, func(name string, v *version) {
-		items = append(items, listItem{name: name, v: v, folder: v == nil})
-	})
-	return items, next
-}
-
-// walkNames is listNames without intermediate items: emit is called for
-// each listed entry in order (v nil for a folder). It returns the next start
+// walkNames implements b2_list_file_names over one bucket: emit is called
+// for up to max entries in order (v nil for a folder). It returns the next start
 // name ("" when done).
 func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name string, v *version)) string {
 	if start < prefix {
@@ -581,8 +548,6 @@ func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name 
 	}
 }
 
-func (it listItem) nextName() string { return pageNextName(it.name, it.folder) }
-
 // pageNextName is the start name of the page after one ending with name.
 func pageNextName(name string, folder bool) string {
 	if folder {
@@ -608,19 +573,10 @@ func (b *bucket) folderVisible(folder string, first *nameEntry) bool {
 	return found
 }
 
-// listVersions implements b2_list_file_versions. startID (0 = none) only
-// applies to the startName entry. It returns the items and the next
-// (name, id) pair; nextName "" means done, nextID 0 with a name means a folder.
-func (b *bucket) listVersions(start string, startID uint64, prefix, delim string, max int) ([]listItem, string, uint64) {
-	var items []listItem
-	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, func(name string, v *version) {
-		items = append(items, listItem{name: name, v: v, folder: v == nil})
-	})
-	return items, nextName, nextID
-}
-
-// walkVersions is listVersions without intermediate items: emit is called
-// for each listed entry in order (v nil for a folder).
+// walkVersions implements b2_list_file_versions: emit is called for up to
+// max entries in order (v nil for a folder). startID (0 = none) only
+// applies to the startName entry. It returns the next (name, id) pair;
+// nextName "" means done, nextID 0 with a name means a folder.
 func (b *bucket) walkVersions(start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (string, uint64) {
 	if start < prefix {
 		start, startID = prefix, 0

@@ -70,14 +70,20 @@ func (st *store) updateBucket(id string, bs *bucketSettings, ifRev *int64) (buck
 	return out, err
 }
 
-// deleteBucket removes the bucket find picks (under the lock) when it holds
-// no version (hide markers and unfinished large files count).
-func (st *store) deleteBucket(find func() *bucket, id string) (bucket, error) {
+// deleteBucket removes the bucket with id (or, when id is "", named
+// exactly name) when it holds no version (hide markers and unfinished large
+// files count).
+func (st *store) deleteBucket(id, name string) (bucket, error) {
 	var out bucket
 	err := st.mutate(func(tx *txn) error {
-		b := find()
+		b := st.buckets[id]
+		if id == "" {
+			if b = st.bucketNames[lower(name)]; b != nil && b.Name != name {
+				b = nil
+			}
+		}
 		if b == nil {
-			return errNoBucket(id)
+			return errNoBucket(id + name)
 		}
 		out = *b
 		if b.count > 0 {

@@ -195,3 +195,28 @@ func (st *store) unfinished(b *bucket, startID uint64, prefix string, max int) (
 	})
 	return files, next
 }
+
+// alive reports whether b is still a bucket of the store (store.mu held).
+func (st *store) alive(b *bucket) bool { return b != nil && st.buckets[b.ID] == b }
+
+// largeOf is the unfinished large file id of bucket bid, or nil (store.mu
+// held).
+func (st *store) largeOf(bid string, id uint64) *largeFile {
+	if lf := st.large[id]; lf != nil && lf.b.ID == bid && st.alive(lf.b) {
+		return lf
+	}
+	return nil
+}
+
+// find resolves version id of bucket bid (store.mu held); nils when absent.
+func (st *store) find(bid string, id uint64) (*bucket, *nameEntry, *version) {
+	b := st.buckets[bid]
+	if b == nil {
+		return nil, nil, nil
+	}
+	e, v := b.find(id)
+	if v == nil {
+		return nil, nil, nil
+	}
+	return b, e, v
+}

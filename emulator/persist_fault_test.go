@@ -409,3 +409,27 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 	}
 	checkVersions(t, c2, acked, gone)
 }
+
+// A panic inside a store operation undoes its changes and releases the
+// lock: the store keeps serving.
+func TestMutatePanicReleasesLock(t *testing.T) {
+	s, c := newWB(t, Options{})
+	bid := c.bucket("panic-bkt", "allPrivate")
+	before := c.stateOf()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not propagate")
+			}
+		}()
+		_ = s.st.mutate(func(tx *txn) error {
+			b := s.st.buckets[bid]
+			s.st.place(tx, b, "half-made", &version{kind: kindHide, ctype: hideCT}, 0)
+			panic("bug in an operation")
+		})
+	}()
+	if after := c.stateOf(); after != before {
+		t.Errorf("a panicking operation left changes:\n%s", after)
+	}
+	c.upload(bid, "after", []byte("still serving"))
+}

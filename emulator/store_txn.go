@@ -47,19 +47,31 @@ func (st *store) read(f func() error) error {
 // top of this file). It returns f's error (the change undone) or the commit
 // error (503, the change undone); nil means the change is committed.
 func (st *store) mutate(f func(tx *txn) error) error {
-	st.mu.Lock()
-	tx := txn{st: st}
-	if err := f(&tx); err != nil {
-		tx.rollback()
-		st.mu.Unlock()
+	e, err := st.apply(f)
+	if err != nil || e == nil {
 		return err
 	}
-	e := tx.commit()
-	st.mu.Unlock()
-	if e == nil {
-		return nil
-	}
 	return st.p.wait(e)
+}
+
+// apply is mutate's locked part. A panic in f undoes f's changes and
+// releases the lock before it goes on (net/http recovers it), so one bad
+// request cannot freeze the store.
+func (st *store) apply(f func(tx *txn) error) (e *jentry, err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	tx := txn{st: st}
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	if err := f(&tx); err != nil {
+		return nil, err // the deferred rollback undoes what f changed
+	}
+	done = true
+	return tx.commit(), nil
 }
 
 // rollback undoes tx's changes (store.mu held): f refused after changing.

@@ -84,7 +84,7 @@ func (tx *txn) rollback() {
 // commit hands tx to the journal (store.mu held); in memory mode the change
 // is final at once.
 func (tx *txn) commit() *jentry {
-	if tx.st.p == nil || len(tx.ops) == 0 {
+	if !tx.disk() || len(tx.ops) == 0 {
 		for _, s := range tx.release {
 			tx.st.unpinSegs(s)
 		}
@@ -95,6 +95,10 @@ func (tx *txn) commit() *jentry {
 	return e
 }
 
+// disk tells whether changes are journaled (there are no records to build
+// in memory mode).
+func (tx *txn) disk() bool { return tx.st.p != nil }
+
 // onUndo records how to take back a change: used when the function given
 // to mutate refuses after changing, and when the commit fails.
 func (tx *txn) onUndo(f func()) { tx.undo = append(tx.undo, f) }
@@ -104,7 +108,9 @@ func (tx *txn) onUndo(f func()) { tx.undo = append(tx.undo, f) }
 // insert adds v (its segments already pinned) under name.
 func (tx *txn) insert(b *bucket, name string, v *version) *nameEntry {
 	e := b.insertVersion(name, v)
-	tx.ops = append(tx.ops, tx.st.opVersion(b, name, v, false))
+	if tx.disk() {
+		tx.ops = append(tx.ops, tx.st.opVersion(b, name, v, false))
+	}
 	st := tx.st
 	tx.onUndo(func() {
 		b.removeVersion(b.entry(name), v)
@@ -117,7 +123,9 @@ func (tx *txn) insert(b *bucket, name string, v *version) *nameEntry {
 func (tx *txn) remove(b *bucket, e *nameEntry, v *version) {
 	name := e.name
 	b.removeVersion(e, v)
-	tx.ops = append(tx.ops, opDelVersion(v.id))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opDelVersion(v.id))
+	}
 	tx.release = append(tx.release, v.segs)
 	tx.onUndo(func() { b.insertVersion(name, v) })
 }
@@ -127,7 +135,9 @@ func (tx *txn) remove(b *bucket, e *nameEntry, v *version) {
 func (tx *txn) update(b *bucket, name string, v *version, change func()) {
 	old := *v
 	change()
-	tx.ops = append(tx.ops, tx.st.opVersion(b, name, v, false))
+	if tx.disk() {
+		tx.ops = append(tx.ops, tx.st.opVersion(b, name, v, false))
+	}
 	tx.onUndo(func() { *v = old })
 }
 
@@ -149,7 +159,9 @@ func (tx *txn) putPart(lf *largeFile, pt *part) {
 		tx.release = append(tx.release, old.segs)
 	}
 	lf.parts[pt.n] = pt
-	tx.ops = append(tx.ops, opPart(lf.v.id, pt))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opPart(lf.v.id, pt))
+	}
 	st := tx.st
 	tx.onUndo(func() {
 		if old != nil {
@@ -167,7 +179,9 @@ func (tx *txn) endLarge(lf *largeFile, keep map[int]bool) {
 	id := lf.v.id
 	delete(tx.st.large, id)
 	for n, pt := range lf.parts {
-		tx.ops = append(tx.ops, opDelPart(id, n))
+		if tx.disk() {
+			tx.ops = append(tx.ops, opDelPart(id, n))
+		}
 		if !keep[n] {
 			tx.release = append(tx.release, pt.segs)
 		}
@@ -180,7 +194,9 @@ func (tx *txn) cancelLarge(lf *largeFile) {
 	tx.endLarge(lf, nil)
 	name := lf.e.name
 	lf.b.removeVersion(lf.e, lf.v)
-	tx.ops = append(tx.ops, opDelVersion(lf.v.id))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opDelVersion(lf.v.id))
+	}
 	// the start version has no content; undo re-links it (maybe under a
 	// new entry, which lf must point at)
 	tx.onUndo(func() { lf.e = lf.b.insertVersion(name, lf.v) })
@@ -213,7 +229,9 @@ func (tx *txn) addBucket(b *bucket) {
 	st := tx.st
 	st.buckets[b.ID] = b
 	st.bucketNames[lower(b.Name)] = b
-	tx.ops = append(tx.ops, opBucket(b))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opBucket(b))
+	}
 	tx.onUndo(func() {
 		delete(st.buckets, b.ID)
 		delete(st.bucketNames, lower(b.Name))
@@ -224,7 +242,9 @@ func (tx *txn) addBucket(b *bucket) {
 func (tx *txn) updateBucket(b *bucket, change func()) {
 	old := *b
 	change()
-	tx.ops = append(tx.ops, opBucket(b))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opBucket(b))
+	}
 	tx.onUndo(func() {
 		files, byID, lastTS, count := b.files, b.byID, b.lastTS, b.count
 		*b = old
@@ -237,7 +257,9 @@ func (tx *txn) deleteBucket(b *bucket) {
 	st := tx.st
 	delete(st.buckets, b.ID)
 	delete(st.bucketNames, lower(b.Name))
-	tx.ops = append(tx.ops, opDelBucket(b.ID))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opDelBucket(b.ID))
+	}
 	tx.onUndo(func() {
 		st.buckets[b.ID] = b
 		st.bucketNames[lower(b.Name)] = b
@@ -258,7 +280,9 @@ func (tx *txn) addKey(k *appKey) {
 func (tx *txn) deleteKey(k *appKey) {
 	st := tx.st
 	delete(st.keys, k.ID)
-	tx.ops = append(tx.ops, opDelKey(k.ID))
+	if tx.disk() {
+		tx.ops = append(tx.ops, opDelKey(k.ID))
+	}
 	tx.onUndo(func() { st.keys[k.ID] = k })
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Disk faults, injected deterministically through persister.fault: every
@@ -432,4 +433,76 @@ func TestMutatePanicReleasesLock(t *testing.T) {
 		t.Errorf("a panicking operation left changes:\n%s", after)
 	}
 	c.upload(bid, "after", []byte("still serving"))
+}
+
+// A change built on one whose commit fails is undone with it: an upload's
+// commit is held and fails while a hide of the uploaded name waits in the
+// journal behind it. Both answer 503 and neither remains, live or after a
+// restart.
+func TestDiskFullUndoesDependentChanges(t *testing.T) {
+	dir := t.TempDir()
+	s, c := newWB(t, Options{Dir: dir})
+	bid := c.bucket("diskfull-chain", "allPrivate")
+	before := c.stateOf()
+
+	entered := make(chan struct{})
+	release := make(chan error)
+	var once atomic.Bool
+	f := func(stage string) error {
+		if stage == "commit" && once.CompareAndSwap(false, true) {
+			entered <- struct{}{}
+			return <-release
+		}
+		return nil
+	}
+	s.st.p.fault.Store(&f)
+
+	type result struct {
+		st int
+		m  map[string]any
+	}
+	upload, hide := make(chan result, 1), make(chan result, 1)
+	go func() {
+		c := login(t, s, 4, DefaultKeyID, DefaultKey)
+		st, m := c.tryUpload(bid, "x", []byte("uploaded, never committed"), nil)
+		upload <- result{st, m}
+	}()
+	<-entered // the upload is in memory, its commit is being written
+	go func() {
+		c := login(t, s, 4, DefaultKeyID, DefaultKey)
+		st, m := c.try("b2_hide_file", map[string]any{"bucketId": bid, "fileName": "x"})
+		hide <- result{st, m}
+	}()
+	// wait until the hide (which only exists because of the upload) is journaled
+	for {
+		s.st.p.mu.Lock()
+		n := len(s.st.p.pending)
+		s.st.p.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release <- errNoSpace
+	u, h := <-upload, <-hide
+	wantCode(t, "upload whose commit failed", u.st, u.m, 503, "service_unavailable")
+	wantCode(t, "hide journaled behind it", h.st, h.m, 503, "service_unavailable")
+	if after := c.stateOf(); after != before {
+		t.Errorf("undone changes still visible:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// the same calls succeed now, and only they remain after a restart
+	id := c.upload(bid, "x", []byte("second try"))
+	c.call("b2_hide_file", map[string]any{"bucketId": bid, "fileName": "x"})
+	live := c.stateOf()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, c2 := newWB(t, Options{Dir: dir})
+	if got := c2.stateOf(); got != live {
+		t.Errorf("state after restart:\n%s\nwant:\n%s", got, live)
+	}
+	checkVersions(t, c2, map[string]string{id: sha1Hex([]byte("second try"))}, nil)
+	if n := countFiles(t, filepath.Join(dir, "blobs")); n != 1 {
+		t.Errorf("%d content files, want 1 (the undone upload's file removed)", n)
+	}
 }

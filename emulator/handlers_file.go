@@ -435,16 +435,21 @@ func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, strin
 	return b, prefix, int(max), nil
 }
 
+// pageArgs reads startFileName and delimiter of a listing call.
+func pageArgs(p *params) (start, delim string, err error) {
+	if start, err = p.optStr("startFileName"); err != nil {
+		return "", "", err
+	}
+	delim, err = p.optStr("delimiter")
+	return start, delim, err
+}
+
 func opListFileNames(c *call) (any, error) {
 	p, b, prefix, max, err := c.listCall("prefix")
 	if err != nil {
 		return nil, err
 	}
-	start, err := p.optStr("startFileName")
-	if err != nil {
-		return nil, err
-	}
-	delim, err := p.optStr("delimiter")
+	start, delim, err := pageArgs(p)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +475,7 @@ func opListFileVersions(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, err := p.optStr("startFileName")
+	start, delim, err := pageArgs(p)
 	if err != nil {
 		return nil, err
 	}
@@ -488,10 +493,6 @@ func opListFileVersions(c *call) (any, error) {
 			return nil, errCode(400, "invalid_file_id", "malformed startFileId: "+startFileID)
 		}
 		startID = id
-	}
-	delim, err := p.optStr("delimiter")
-	if err != nil {
-		return nil, err
 	}
 	snaps := getSnapList(max)
 	nextName, nextID, err := c.s.st.listVersions(b, start, startID, prefix, delim, max, snaps.add)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // Multipart uploads map onto B2 large files: the upload id is the large
@@ -246,22 +245,19 @@ func s3ListMultipartUploads(x *s3req) error {
 	seen := map[string]bool{}
 	for _, lf := range lfs {
 		name := lf.name
-		if delim != "" {
-			if i := strings.Index(name[len(prefix):], delim); i >= 0 {
-				cp := name[:len(prefix)+i+len(delim)]
-				if seen[cp] || (keyMarker != "" && cp <= keyMarker) {
-					continue
-				}
-				if count == max {
-					res.IsTruncated = true
-					break
-				}
-				seen[cp] = true
-				res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: cp})
-				count++
-				lastKey, lastID = cp, ""
+		if cp := folderOf(name, prefix, delim); cp != "" {
+			if seen[cp] || (keyMarker != "" && cp <= keyMarker) {
 				continue
 			}
+			if count == max {
+				res.IsTruncated = true
+				break
+			}
+			seen[cp] = true
+			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: cp})
+			count++
+			lastKey, lastID = cp, ""
+			continue
 		}
 		if count == max {
 			res.IsTruncated = true

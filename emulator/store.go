@@ -510,23 +510,20 @@ func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name 
 			if !strings.HasPrefix(e.name, prefix) {
 				return e.name < prefix
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					if !b.folderVisible(folder, e) {
-						restart = successor(folder)
-						return false
-					}
-					if n == max {
-						next = pageNextName(lastName, lastFolder)
-						return false
-					}
-					emit(folder, nil)
-					n++
-					lastName, lastFolder = folder, true
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				if !b.folderVisible(folder, e) {
 					restart = successor(folder)
 					return false
 				}
+				if n == max {
+					next = pageNextName(lastName, lastFolder)
+					return false
+				}
+				emit(folder, nil)
+				n++
+				lastName, lastFolder = folder, true
+				restart = successor(folder)
+				return false
 			}
 			cur := e.current()
 			if cur == nil || cur.kind == kindHide {
@@ -592,18 +589,15 @@ func (b *bucket) walkVersions(start string, startID uint64, prefix, delim string
 			if !strings.HasPrefix(e.name, prefix) {
 				return e.name < prefix
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					if n == max {
-						nextName, full = folder, true
-						return false
-					}
-					emit(folder, nil)
-					n++
-					restart = successor(folder)
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				if n == max {
+					nextName, full = folder, true
 					return false
 				}
+				emit(folder, nil)
+				n++
+				restart = successor(folder)
+				return false
 			}
 			vs := e.vs
 			if first && startID != 0 && e.name == start {
@@ -673,4 +667,16 @@ func capSet(caps []string) map[string]bool {
 		m[c] = true
 	}
 	return m
+}
+
+// folderOf is the folder a listing under prefix rolls name up into at delim
+// (its name up to and including the first delim after prefix), or "".
+func folderOf(name, prefix, delim string) string {
+	if delim == "" {
+		return ""
+	}
+	if i := strings.Index(name[len(prefix):], delim); i >= 0 {
+		return name[:len(prefix)+i+len(delim)]
+	}
+	return ""
 }

@@ -36,20 +36,17 @@ func (b *bucket) s3ListCurrent(start, after, prefix, delim string, max int) (ite
 				stop = true
 				return false
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					restart = successor(folder)
-					if (after != "" && folder <= after) || !b.folderVisible(folder, e) {
-						return false
-					}
-					if len(items) == max {
-						truncated, stop = true, true
-						return false
-					}
-					items = append(items, s3Item{name: folder, prefix: true})
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				restart = successor(folder)
+				if (after != "" && folder <= after) || !b.folderVisible(folder, e) {
 					return false
 				}
+				if len(items) == max {
+					truncated, stop = true, true
+					return false
+				}
+				items = append(items, s3Item{name: folder, prefix: true})
+				return false
 			}
 			cur := e.current()
 			if cur == nil || cur.kind == kindHide {
@@ -103,20 +100,17 @@ func (b *bucket) s3ListVersions(keyMarker string, vidMarker uint64, prefix, deli
 				stop = true
 				return false
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					restart = successor(folder)
-					if keyMarker != "" && folder <= keyMarker {
-						return false
-					}
-					if len(items) == max {
-						truncated, stop = true, true
-						return false
-					}
-					items = append(items, s3Item{name: folder, prefix: true})
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				restart = successor(folder)
+				if keyMarker != "" && folder <= keyMarker {
 					return false
 				}
+				if len(items) == max {
+					truncated, stop = true, true
+					return false
+				}
+				items = append(items, s3Item{name: folder, prefix: true})
+				return false
 			}
 			vs := e.vs
 			if first && vidMarker != 0 && e.name == keyMarker {

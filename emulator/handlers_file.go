@@ -435,26 +435,35 @@ func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, strin
 	return b, prefix, int(max), nil
 }
 
-// pageArgs reads startFileName and delimiter of a listing call.
-func pageArgs(p *params) (start, delim string, err error) {
-	if start, err = p.optStr("startFileName"); err != nil {
-		return "", "", err
+// page is what list_file_names and list_file_versions are asked for.
+type page struct {
+	p                    *params
+	b                    *bucket
+	prefix, start, delim string
+	max                  int
+}
+
+// pageCall is the preamble of list_file_names and list_file_versions:
+// listCall("prefix"), then startFileName and delimiter.
+func (c *call) pageCall() (pg page, err error) {
+	if pg.p, pg.b, pg.prefix, pg.max, err = c.listCall("prefix"); err != nil {
+		return pg, err
 	}
-	delim, err = p.optStr("delimiter")
-	return start, delim, err
+	if pg.start, err = pg.p.optStr("startFileName"); err != nil {
+		return pg, err
+	}
+	pg.delim, err = pg.p.optStr("delimiter")
+	return pg, err
 }
 
 func opListFileNames(c *call) (any, error) {
-	p, b, prefix, max, err := c.listCall("prefix")
+	pg, err := c.pageCall()
 	if err != nil {
 		return nil, err
 	}
-	start, delim, err := pageArgs(p)
-	if err != nil {
-		return nil, err
-	}
-	snaps := getSnapList(max)
-	next, err := c.s.st.listNames(b, start, prefix, delim, max, snaps.add)
+	b := pg.b
+	snaps := getSnapList(pg.max)
+	next, err := c.s.st.listNames(b, pg.start, pg.prefix, pg.delim, pg.max, snaps.add)
 	if err != nil {
 		snaps.release()
 		return nil, err
@@ -471,14 +480,11 @@ func opListFileNames(c *call) (any, error) {
 }
 
 func opListFileVersions(c *call) (any, error) {
-	p, b, prefix, max, err := c.listCall("prefix")
+	pg, err := c.pageCall()
 	if err != nil {
 		return nil, err
 	}
-	start, delim, err := pageArgs(p)
-	if err != nil {
-		return nil, err
-	}
+	p, b := pg.p, pg.b
 	startFileID, hasStartID, err := p.str("startFileId")
 	if err != nil {
 		return nil, err
@@ -494,8 +500,8 @@ func opListFileVersions(c *call) (any, error) {
 		}
 		startID = id
 	}
-	snaps := getSnapList(max)
-	nextName, nextID, err := c.s.st.listVersions(b, start, startID, prefix, delim, max, snaps.add)
+	snaps := getSnapList(pg.max)
+	nextName, nextID, err := c.s.st.listVersions(b, pg.start, startID, pg.prefix, pg.delim, pg.max, snaps.add)
 	if err != nil {
 		snaps.release()
 		return nil, err
@@ -657,12 +663,20 @@ func nativeRehash(sv *version, off, n int64) bool {
 	return !(off == 0 && n == sv.size) && sv.flags&fSHA1 != 0
 }
 
-func opCopyFile(c *call) (any, error) {
-	t, p, err := c.authArgs("writeFiles")
-	if err != nil {
-		return nil, err
+// copyCall is the preamble of copy_file and copy_part: authArgs
+// ("writeFiles"), then sourceFileId.
+func (c *call) copyCall() (t *token, p *params, srcFID, srcBID string, srcID uint64, err error) {
+	if t, p, err = c.authArgs("writeFiles"); err != nil {
+		return nil, nil, "", "", 0, err
 	}
-	srcFID, srcBID, srcID, err := c.fileArg(p, t, "sourceFileId")
+	if srcFID, srcBID, srcID, err = c.fileArg(p, t, "sourceFileId"); err != nil {
+		return nil, nil, "", "", 0, err
+	}
+	return t, p, srcFID, srcBID, srcID, nil
+}
+
+func opCopyFile(c *call) (any, error) {
+	t, p, srcFID, srcBID, srcID, err := c.copyCall()
 	if err != nil {
 		return nil, err
 	}

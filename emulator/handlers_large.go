@@ -134,11 +134,7 @@ func opUploadPart(c *call) (any, error) {
 }
 
 func opCopyPart(c *call) (any, error) {
-	t, p, err := c.authArgs("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	srcFID, srcBID, srcID, err := c.fileArg(p, t, "sourceFileId")
+	t, p, srcFID, srcBID, srcID, err := c.copyCall()
 	if err != nil {
 		return nil, err
 	}

@@ -574,23 +574,13 @@ func opDeleteFileVersion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := p.reqStr("fileName")
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
 		return nil, err
 	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	bypass, err := bypassArg(p, t)
 	if err != nil {
 		return nil, err
-	}
-	if err := t.checkName(name); err != nil {
-		return nil, err
-	}
-	bypass, _, err := p.boolean("bypassGovernance")
-	if err != nil {
-		return nil, err
-	}
-	if bypass && !t.key.has("bypassGovernance") {
-		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
 	}
 	if _, err := c.s.st.deleteVersion(bid, id, name, fid, bypass); err != nil {
 		return nil, err
@@ -758,9 +748,21 @@ func opCopyFile(c *call) (any, error) {
 
 // ---- retention / legal hold updates ----
 
-// lockTargetArgs parses the version a retention or legal hold update
-// addresses.
-func (c *call) lockTargetArgs(p *params, t *token) (name, fid, bid string, id uint64, err error) {
+// bypassArg reads bypassGovernance, which needs that capability.
+func bypassArg(p *params, t *token) (bool, error) {
+	bypass, _, err := p.boolean("bypassGovernance")
+	if err != nil {
+		return false, err
+	}
+	if bypass && !t.key.has("bypassGovernance") {
+		return false, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
+	}
+	return bypass, nil
+}
+
+// versionArgs parses the version a delete, retention or legal hold update
+// addresses: fileName, fileId, then the key's namePrefix.
+func (c *call) versionArgs(p *params, t *token) (name, fid, bid string, id uint64, err error) {
 	if name, err = p.reqStr("fileName"); err != nil {
 		return "", "", "", 0, err
 	}
@@ -788,14 +790,11 @@ func opUpdateFileRetention(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	bypass, _, err := p.boolean("bypassGovernance")
+	bypass, err := bypassArg(p, t)
 	if err != nil {
 		return nil, err
 	}
-	if bypass && !t.key.has("bypassGovernance") {
-		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
-	}
-	name, fid, bid, id, err := c.lockTargetArgs(p, t)
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
 		return nil, err
 	}
@@ -819,7 +818,7 @@ func opUpdateFileLegalHold(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, fid, bid, id, err := c.lockTargetArgs(p, t)
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
 		return nil, err
 	}

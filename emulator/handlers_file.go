@@ -201,13 +201,13 @@ func (c *call) readContent(limit int64) (*content, error) {
 	}
 	w, err := c.s.st.newBlobWriter(n)
 	if err != nil {
-		return nil, errStorage(err)
+		return nil, c.s.st.contentFailed(err)
 	}
 	sh, md := sha1.New(), md5.New()
 	if _, err := io.CopyN(io.MultiWriter(w, sh, md), r.Body, n); err != nil {
 		w.abort()
 		if isDiskError(err) {
-			return nil, errStorage(err)
+			return nil, c.s.st.contentFailed(err)
 		}
 		return nil, &apiError{status: 408, code: "request_timeout", msg: "request body ended before Content-Length bytes: " + err.Error()}
 	}
@@ -236,7 +236,7 @@ func (c *call) readContent(limit int64) (*content, error) {
 	}
 	b, err := w.finish(n)
 	if err != nil {
-		return nil, errStorage(err)
+		return nil, c.s.st.contentFailed(err)
 	}
 	ct.blob = b
 	return ct, nil

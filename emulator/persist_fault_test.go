@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -119,9 +120,31 @@ func checkVersions(t *testing.T, c *wb, acked map[string]string, gone map[string
 	}
 }
 
+// storageLog collects b2local's storage log lines (request lines are
+// dropped).
+type storageLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *storageLog) logf(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); strings.HasPrefix(msg, "b2local: saving state") {
+		l.mu.Lock()
+		l.lines = append(l.lines, msg)
+		l.mu.Unlock()
+	}
+}
+
+func (l *storageLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
 func TestDiskFullChangesAreUndone(t *testing.T) {
 	dir := t.TempDir()
-	s, c := newWB(t, Options{Dir: dir})
+	var logs storageLog
+	s, c := newWB(t, Options{Dir: dir, Logf: logs.logf})
 	bid := c.bucket("diskfull-bkt", "allPrivate")
 	empty := c.bucket("diskfull-empty", "allPrivate")
 	acked := map[string]string{}
@@ -188,9 +211,19 @@ func TestDiskFullChangesAreUndone(t *testing.T) {
 	}
 	checkVersions(t, c, acked, nil)
 
-	// Space is back: b2local recovers by itself.
+	// Clear log lines naming the cause, one per kind of failed write (content,
+	// state), not one per refused call.
+	if l := logs.get(); len(l) != 2 || !strings.Contains(l[0], "write content: no space left on device") ||
+		!strings.Contains(l[1], "commit state: no space left on device") {
+		t.Errorf("storage log while the disk was full: %q, want one line for the content writes and one for the commits", l)
+	}
+
+	// Space is back: b2local recovers by itself, and says so.
 	setDiskFault(s)
 	c.call("b2_delete_file_version", map[string]any{"fileName": "keep/0", "fileId": ids[0]})
+	if l := logs.get(); len(l) != 3 || l[2] != "b2local: saving state works again" {
+		t.Errorf("storage log after recovery: %q", l)
+	}
 	gone := map[string]bool{ids[0]: true}
 	data := []byte("after recovery")
 	acked[c.upload(bid, "new", data)] = sha1Hex(data)

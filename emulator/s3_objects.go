@@ -156,14 +156,14 @@ func (x *s3req) readContent(limit int64) (*content, error) {
 	}
 	w, err := x.st.newBlobWriter(bd.n)
 	if err != nil {
-		return nil, errStorage(err)
+		return nil, x.st.contentFailed(err)
 	}
 	sh, md := sha1.New(), md5.New()
 	ws := append([]io.Writer{w, sh, md}, bd.sums.writers()...)
 	if _, err := io.CopyN(io.MultiWriter(ws...), bd.r, bd.n); err != nil {
 		w.abort()
 		if isDiskError(err) {
-			return nil, errStorage(err)
+			return nil, x.st.contentFailed(err)
 		}
 		return nil, asS3BodyErr(err)
 	}
@@ -176,7 +176,7 @@ func (x *s3req) readContent(limit int64) (*content, error) {
 	md.Sum(ct.md5[:0])
 	b, err := w.finish(bd.n)
 	if err != nil {
-		return nil, errStorage(err)
+		return nil, x.st.contentFailed(err)
 	}
 	ct.blob = b
 	return ct, nil

@@ -307,15 +307,22 @@ func errStorage(err error) *apiError {
 		msg: fmt.Sprintf("b2local could not write its state directory (%v); nothing was changed, retry later", err)}
 }
 
-// logStorage reports a failed commit (err) or, after failures, the first
-// successful one (nil). Repeats of the same failure are logged once, so a
+// contentFailed is the answer to an upload whose content could not be
+// written: logged like a failed commit, 503.
+func (st *store) contentFailed(err error) error {
+	st.logStorage(fmt.Errorf("write content: %w", err))
+	return errStorage(err)
+}
+
+// logStorage reports a failed write (err) or, after failures, the first
+// successful commit (nil). Repeats of the same failure are logged once, so a
 // full disk does not flood the log.
 func (st *store) logStorage(err error) {
 	st.logMu.Lock()
 	msg := ""
 	switch {
 	case err != nil:
-		msg = fmt.Sprintf("b2local: saving state failed: %v; the changes not yet saved were undone and answered 503 (b2local recovers by itself once writes succeed again)", err)
+		msg = fmt.Sprintf("b2local: saving state failed: %v; the changes that could not be saved were refused with 503 and undone (b2local recovers by itself once writes succeed again)", err)
 		if msg == st.lastLog {
 			msg = ""
 		} else {

@@ -106,7 +106,8 @@
 // after it (they were built on it) are undone in memory, newest first, so
 // memory is again exactly what is on disk, and each of their callers gets
 // 503 service_unavailable (S3: 503 SlowDown), which B2 and S3 clients retry;
-// the failure is logged once per distinct error. There is no read-only mode:
+// the failure is logged once per distinct error (content writes too), and
+// the first commit that succeeds again is logged. There is no read-only mode:
 // every later change tries again, so b2local recovers by itself when space
 // returns. An upload whose content cannot be written is answered 503 too
 // (not 408). A content file is removed only after the removal of the last

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/b2plan/b2plan/emulator"
 )
@@ -80,6 +86,25 @@ func TestDiskFullTmpfs(t *testing.T) {
 		t.Fatal("the disk never filled up")
 	}
 	t.Logf("disk full after %d uploads", len(order))
+	// The S3 front on the full disk: PutObject is 503 or acknowledged.
+	s3c := s3.New(s3.Options{Region: "us-west-000", BaseEndpoint: aws.String(u), UsePathStyle: true, HTTPClient: hc,
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultKeyID, emulator.DefaultKey, ""),
+		Retryer:     aws.NopRetryer{}})
+	bn := jstr(m.call("b2_list_buckets", map[string]any{"accountId": m.accountID, "bucketId": bid}), "buckets", "0", "bucketName")
+	for i := 0; i < 5; i++ {
+		data := make([]byte, 16<<10)
+		rand.Read(data)
+		out, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bn), Key: aws.String(fmt.Sprintf("s3/%d", i)), Body: bytes.NewReader(data)})
+		var re *awshttp.ResponseError
+		switch {
+		case err == nil:
+			acked[aws.ToString(out.VersionId)] = sha1hex(data)
+		case errors.As(err, &re) && re.HTTPStatusCode() == 503:
+			refused++
+		default:
+			t.Fatalf("S3 PutObject on a full disk: %v, want success or HTTP 503", err)
+		}
+	}
 	// More changes on the full disk: copies, hides and deletes either take
 	// effect (200) or change nothing (503).
 	for i, id := range order[:6] {
@@ -123,6 +148,12 @@ func TestDiskFullTmpfs(t *testing.T) {
 		t.Fatalf("upload after space returned: %v", r)
 	}
 	acked[jstr(r.Body, "fileId")] = sha1hex(data)
+	s3c = s3.New(s3c.Options(), func(o *s3.Options) { o.BaseEndpoint = aws.String(u) })
+	out, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bn), Key: aws.String("s3/after"), Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("S3 PutObject after space returned: %v", err)
+	}
+	acked[aws.ToString(out.VersionId)] = sha1hex(data)
 	for i, id := range order[6:9] {
 		m.call("b2_delete_file_version", map[string]any{"fileName": fmt.Sprintf("fill/%03d", i+6), "fileId": id})
 		gone[id] = true

@@ -1,25 +1,12 @@
 package emulator
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
-
-func hashSegs(st *store, segs []seg, n int64, pt *part) error {
-	sh, md := sha1.New(), md5.New()
-	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
-		return err
-	}
-	sh.Sum(pt.sha1[:0])
-	md.Sum(pt.md5[:0])
-	return nil
-}
 
 // download query overrides and the headers they set.
 var overrideParams = []struct{ param, header string }{

@@ -580,17 +580,6 @@ func (x *s3req) refusal(err error, bucketName string) error {
 	return err
 }
 
-// hashCopy fills md5/sha1 of v from its (pinned) segments, outside the lock.
-func (st *store) hashCopy(v *version) error {
-	var pt part
-	if err := hashSegs(st, v.segs, v.size, &pt); err != nil {
-		return err
-	}
-	v.sha1, v.md5 = pt.sha1, pt.md5
-	v.flags |= fSHA1 | fMD5
-	return nil
-}
-
 func s3CopyObject(x *s3req) error {
 	db, err := x.newObjectTarget()
 	if err != nil {

@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -274,6 +277,29 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 		st.unpinSegs(v.segs)
 	}
 	return out, from, err
+}
+
+// hashSegs computes the SHA-1 and MD5 of the first n bytes of segs (pinned;
+// no lock held) into pt.
+func hashSegs(st *store, segs []seg, n int64, pt *part) error {
+	sh, md := sha1.New(), md5.New()
+	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
+		return err
+	}
+	sh.Sum(pt.sha1[:0])
+	md.Sum(pt.md5[:0])
+	return nil
+}
+
+// hashCopy fills md5/sha1 of v from its (pinned) segments, outside the lock.
+func (st *store) hashCopy(v *version) error {
+	var pt part
+	if err := hashSegs(st, v.segs, v.size, &pt); err != nil {
+		return err
+	}
+	v.sha1, v.md5 = pt.sha1, pt.md5
+	v.flags |= fSHA1 | fMD5
+	return nil
 }
 
 // ---- large files ----

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,14 +36,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess test")
 	}
-	mnt := filepath.Join(t.TempDir(), "fs")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := mountTmpfs(t, "3m")
 	dir := filepath.Join(mnt, "state")
 	hc := &http.Client{Timeout: 20 * time.Second}
 
@@ -162,6 +157,151 @@ func TestDiskFullTmpfs(t *testing.T) {
 	cmd, u, done = startChild(t, dir, false, "")
 	verify("restart after space returned")
 	b2sdkVerify(t, u, acked, gone)
+}
+
+// mountTmpfs mounts a tmpfs of size (mount's notation) on a fresh
+// directory, unmounted at cleanup; the test is skipped when mounting fails
+// (not root, no tmpfs).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "fs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	return mnt
+}
+
+// TestDiskFullTmpfsKillUnderLoad: sixteen clients upload, copy and delete
+// concurrently on a 4 MiB tmpfs until well after it is full, and b2local is
+// killed with SIGKILL in the middle of it, twice. After each restart every
+// acknowledged version downloads with its SHA-1 and acknowledged deletes
+// stay deleted; every refusal was a 503.
+func TestDiskFullTmpfsKillUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess test")
+	}
+	dir := filepath.Join(mountTmpfs(t, "4m"), "state")
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	var mu sync.Mutex
+	acked := map[string]string{}
+	gone := map[string]bool{}
+	var refused, bad atomic.Int64
+	var bid string
+	for round := 0; round < 2; round++ {
+		cmd, u, done := startChild(t, dir, false, "")
+		m := master(t, hc, u, 4)
+		if round == 0 {
+			bid = m.bucket(bucketName("tmpfskill"))
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				type named struct{ id, name string }
+				var mine []named
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					data := make([]byte, 1+(w*7919+i*104729)%(48<<10))
+					rand.Read(data)
+					name := fmt.Sprintf("r%d/w%02d/%04d", round, w, i)
+					var r resp
+					var err error
+					switch {
+					case i%4 == 3 && len(mine) > 0:
+						v := mine[0]
+						r = m.tryNoFatal("b2_delete_file_version", map[string]any{"fileName": v.name, "fileId": v.id})
+						if r.Status == 200 {
+							mine = mine[1:]
+							mu.Lock()
+							gone[v.id] = true
+							mu.Unlock()
+							continue
+						}
+					case i%4 == 2 && len(mine) > 0:
+						src := mine[len(mine)-1]
+						r = m.tryNoFatal("b2_copy_file", map[string]any{"sourceFileId": src.id, "fileName": name})
+						if r.Status == 200 {
+							mu.Lock()
+							acked[jstr(r.Body, "fileId")] = acked[src.id]
+							mu.Unlock()
+							continue
+						}
+					default:
+						up := m.tryNoFatal("b2_get_upload_url", map[string]any{"bucketId": bid})
+						if up.Status != 200 {
+							r = up
+							break
+						}
+						r, err = rawUpload(hc, uploadURL{jstr(up.Body, "uploadUrl"), jstr(up.Body, "authorizationToken")}, name, data, "", nil)
+						if err != nil {
+							return // killed
+						}
+						if r.Status == 200 {
+							id := jstr(r.Body, "fileId")
+							mine = append(mine, named{id, name})
+							mu.Lock()
+							acked[id] = sha1hex(data)
+							mu.Unlock()
+							continue
+						}
+					}
+					switch r.Status {
+					case 503:
+						refused.Add(1)
+					case -1, 0:
+						return // killed
+					default:
+						if bad.Add(1) < 5 {
+							t.Errorf("on a full disk: %v, want 200 or 503", r)
+						}
+					}
+				}
+			}(w)
+		}
+		// run until the disk has refused for a while, then kill mid-flight
+		deadline := time.Now().Add(20 * time.Second)
+		for refused.Load() < int64(50*(round+1)) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(50+round*100) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		close(stop)
+		wg.Wait()
+		<-done
+		if refused.Load() == 0 {
+			t.Fatal("the disk never filled up")
+		}
+		// restart on the full disk and check everything acknowledged so far
+		cmd, u, done = startChild(t, dir, false, "")
+		m = master(t, hc, u, 4)
+		mu.Lock()
+		lost := 0
+		for id, sum := range acked {
+			d := m.byID(id)
+			switch {
+			case gone[id] && d.Status != 404:
+				t.Errorf("round %d: acknowledged delete of %s undone: %d", round, id, d.Status)
+			case !gone[id] && (d.Status != 200 || sha1hex(d.Raw) != sum):
+				if lost++; lost < 10 {
+					t.Errorf("round %d: acknowledged version %s: status %d", round, id, d.Status)
+				}
+			}
+		}
+		t.Logf("round %d: %d acknowledged, %d deleted, %d refused with 503", round, len(acked), len(gone), refused.Load())
+		mu.Unlock()
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
 }
 
 // fillDisk writes path until the file system has no room left.

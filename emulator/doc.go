@@ -7,19 +7,28 @@
 // or mounted anywhere through Handler(). Every URL it hands out (apiUrl,
 // downloadUrl, upload URLs) shares the host the client used.
 //
-// Layout: store.go is the storage layer (no HTTP): accounts, keys, buckets,
-// and per bucket a B-tree of names, each holding its versions newest first.
-// persist.go journals every mutation to bbolt (group commit; the API answers
-// only after its mutation is durable) and keeps content in files. The HTTP
-// layer is one function per B2 call (handlers_*.go) plus one JSON/error
-// writer (http.go); server.go routes, counts calls (GET /_b2local/stats)
+// Layout: one storage engine behind two thin fronts. store.go holds the
+// state (accounts, keys, buckets, and per bucket a B-tree of names, each
+// holding its versions newest first). B2's operations are store methods
+// (store_files.go: put, copy, hide, delete a version, start/finish/cancel
+// large files, parts, retention and legal hold; store_buckets.go: buckets
+// and keys; store_read.go and store_s3.go: lookups and listings). Each takes
+// the lock, validates against the state, changes it through a transaction
+// (store_txn.go) that journals the change and knows how to undo it, and
+// returns copies of what it made. persist.go commits the journal to bbolt
+// (group commit; an operation answers only after its change is durable) and
+// keeps content in files. The native front (handlers_*.go, one function per
+// B2 call, plus http.go) and the S3 front (s3_*.go) parse and authorize the
+// request, make one store call and encode the reply; neither takes the
+// store's lock. Refusals carry a kind (store_errors.go) that each front
+// words its own way. server.go routes, counts calls (GET /_b2local/stats)
 // and injects faults.
 //
 // The S3-compatible API is served on the same listener, path-style (every
 // path outside /b2api/, /file/ and /_b2local/), on the same store: s3.go
 // routes and writes XML errors, s3_sigv4.go verifies signatures and payloads,
-// s3_buckets.go, s3_objects.go and s3_multipart.go are the calls,
-// store_s3.go the listing walks. See docs/emulator-s3.md.
+// s3_buckets.go, s3_objects.go and s3_multipart.go are the calls. See
+// docs/emulator-s3.md.
 //
 // # Deviations and choices
 //
@@ -94,4 +103,18 @@
 // with "state directory … is in use". Application-key secrets are stored
 // sealed (AES-GCM with a random DIR/secrets.key, mode 0600), so no state file
 // holds a secret in clear; they cannot be hashed because SigV4 needs them.
+//
+// Disk faults (disk full, I/O errors): a change is acknowledged only once
+// committed. When a commit fails, the change and every change journaled
+// after it (they were built on it) are undone in memory, newest first, so
+// memory is again exactly what is on disk, and each of their callers gets
+// 503 service_unavailable (S3: 503 SlowDown), which B2 and S3 clients retry;
+// the failure is logged once per distinct error (content writes too), and
+// the first commit that succeeds again is logged. There is no read-only mode:
+// every later change tries again, so b2local recovers by itself when space
+// returns. An upload whose content cannot be written is answered 503 too
+// (not 408). A content file is removed only after the removal of the last
+// version or part referring to it is committed, so after any sequence of
+// disk-full, kill -9 and restart the directory loads and every acknowledged
+// write is intact.
 package emulator

@@ -3,7 +3,6 @@ package emulator
 import (
 	"encoding/base64"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -96,19 +95,15 @@ func opAuthorize(c *call) (any, error) {
 	}
 	id, secret, _ := strings.Cut(string(raw), ":")
 	st := c.s.st
-	st.mu.RLock()
-	k := st.keys[id]
+	k, names := st.key(id)
 	var allowed []map[string]any
-	if k != nil && k.BucketIDs != nil {
-		for _, bid := range k.BucketIDs {
-			m := map[string]any{"id": bid, "name": nil}
-			if b := st.buckets[bid]; b != nil {
-				m["name"] = b.Name
-			}
-			allowed = append(allowed, m)
+	for i, n := range names {
+		m := map[string]any{"id": k.BucketIDs[i], "name": nil}
+		if n != "" {
+			m["name"] = n
 		}
+		allowed = append(allowed, m)
 	}
-	st.mu.RUnlock()
 	if k == nil || k.Secret != secret {
 		return nil, errUnauthorized("invalid application key id or key")
 	}
@@ -256,35 +251,9 @@ func opCreateKey(c *call) (any, error) {
 			}
 		}
 	}
-	st := c.s.st
-	st.mu.Lock()
-	uniq := map[string]bool{}
-	var ids []string
-	for _, id := range bucketIDs {
-		if st.buckets[id] == nil {
-			st.mu.Unlock()
-			return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
-		}
-		if !uniq[id] {
-			uniq[id] = true
-			ids = append(ids, id)
-		}
-	}
-	k := &appKey{Secret: "K00" + randHex(15), Name: name, Caps: capsOut, BucketIDs: ids, NamePrefix: prefix,
-		Expires: expires, Created: st.nowMs(), capSet: capSet(capsOut)}
-	for {
-		k.ID = newKeyID(st.accountID)
-		if st.keys[k.ID] == nil {
-			break
-		}
-	}
-	st.keys[k.ID] = k
-	var tk uint64
-	if st.p != nil {
-		tk = st.journal(st.p.opKey(k))
-	}
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	k := &appKey{Secret: "K00" + randHex(15), Name: name, Caps: capsOut, NamePrefix: prefix,
+		Expires: expires, capSet: capSet(capsOut)}
+	if err := c.s.st.createKey(k, bucketIDs); err != nil {
 		return nil, err
 	}
 	return c.keyObject(k, true), nil
@@ -312,17 +281,9 @@ func opListKeys(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	var ks []*appKey
-	for _, k := range st.keys {
-		if k.master || k.ID < start || (c.v < 4 && len(k.BucketIDs) > 1) {
-			continue
-		}
-		ks = append(ks, k)
-	}
-	st.mu.RUnlock()
-	sort.Slice(ks, func(i, j int) bool { return ks[i].ID < ks[j].ID })
+	ks := c.s.st.keyList(func(k *appKey) bool {
+		return k.ID >= start && (c.v >= 4 || len(k.BucketIDs) <= 1)
+	})
 	var next any
 	if int64(len(ks)) > max {
 		next = ks[max].ID
@@ -352,24 +313,13 @@ func opDeleteKey(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	k := st.keys[id]
-	switch {
-	case k == nil:
-		st.mu.Unlock()
-		return nil, errBadRequest("no such application key: " + id)
-	case k.master:
-		st.mu.Unlock()
-		return nil, errBadRequest("the master application key cannot be deleted")
-	case c.v < 4 && len(k.BucketIDs) > 1:
-		st.mu.Unlock()
-		return nil, errBadRequest("keys restricted to several buckets can only be deleted with /b2api/v4")
-	}
-	delete(st.keys, id)
-	tk := st.journal(opDelKey(id))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	k, err := c.s.st.deleteKey(id, func(k *appKey) error {
+		if c.v < 4 && len(k.BucketIDs) > 1 {
+			return errBadRequest("keys restricted to several buckets can only be deleted with /b2api/v4")
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c.keyObject(k, false), nil

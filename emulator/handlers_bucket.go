@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"fmt"
-	"sort"
 )
 
 const maxBuckets = 100
@@ -199,34 +198,13 @@ func opCreateBucket(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	if st.bucketNames[lower(name)] != nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "duplicate_bucket_name", "Bucket name is already in use: "+name)
-	}
-	if len(st.buckets) >= maxBuckets {
-		st.mu.Unlock()
-		return nil, errCode(400, "too_many_buckets", fmt.Sprintf("account already has %d buckets", maxBuckets))
-	}
 	b := &bucket{Name: name, Revision: 1}
-	for {
-		b.ID = newBucketID()
-		if st.buckets[b.ID] == nil {
-			break
-		}
-	}
 	bs.apply(b)
-	newBucketState(b)
-	st.buckets[b.ID] = b
-	st.bucketNames[lower(name)] = b
-	out := c.bucketObject(b)
-	tk := st.journal(opBucket(b))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	out, err := c.s.st.createBucket(b)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return c.bucketObject(&out), nil
 }
 
 func opUpdateBucket(c *call) (any, error) {
@@ -249,34 +227,15 @@ func opUpdateBucket(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	b := st.buckets[id]
-	if b == nil {
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	var rev *int64
+	if hasRev {
+		rev = &ifRev
 	}
-	if bs.lock != nil && !*bs.lock && b.Lock {
-		return nil, errCode(400, "file_lock_conflict", "Object Lock cannot be disabled once enabled")
-	}
-	lockAfter := b.Lock || (bs.lock != nil && *bs.lock)
-	if bs.retention != nil && bs.retention.Mode != "" && !lockAfter {
-		return nil, errCode(400, "file_lock_conflict", "defaultRetention needs a bucket with Object Lock enabled")
-	}
-	if hasRev && ifRev != b.Revision {
-		return nil, errCode(409, "conflict", fmt.Sprintf("bucket revision is %d, not %d", b.Revision, ifRev))
-	}
-	bs.apply(b)
-	b.Revision++
-	out := c.bucketObject(b)
-	tk := st.journal(opBucket(b))
-	st.mu.Unlock()
-	err = st.sync(tk)
-	st.mu.Lock()
+	out, err := c.s.st.updateBucket(id, bs, rev)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return c.bucketObject(&out), nil
 }
 
 var defaultBucketTypes = map[string]bool{"allPublic": true, "allPrivate": true, "snapshot": true}
@@ -321,14 +280,12 @@ func opListBuckets(c *call) (any, error) {
 		}
 	}
 	st := c.s.st
-	st.mu.RLock()
-	defer st.mu.RUnlock()
 	if t.key.BucketIDs != nil {
 		ok := false
 		if hasID {
 			ok = t.bucketAllowed(id)
 		} else if hasName {
-			if b := st.bucketNames[lower(name)]; b != nil && b.Name == name {
+			if b := st.bucketByName(name); b != nil {
 				ok = t.bucketAllowed(b.ID)
 			}
 		}
@@ -336,17 +293,12 @@ func opListBuckets(c *call) (any, error) {
 			return nil, errUnauthorized("application key is restricted to buckets; pass bucketId or bucketName of an allowed bucket")
 		}
 	}
-	var bs []*bucket
-	for _, b := range st.buckets {
-		if hasID && b.ID != id || hasName && b.Name != name || !types[b.Type] || !t.bucketAllowed(b.ID) {
-			continue
-		}
-		bs = append(bs, b)
-	}
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
+	bs := st.bucketList(func(b *bucket) bool {
+		return (!hasID || b.ID == id) && (!hasName || b.Name == name) && types[b.Type] && t.bucketAllowed(b.ID)
+	})
 	out := make([]*bucketJSON, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, c.bucketObject(b))
+	for i := range bs {
+		out = append(out, c.bucketObject(&bs[i]))
 	}
 	return map[string]any{"buckets": out}, nil
 }
@@ -364,23 +316,9 @@ func opDeleteBucket(c *call) (any, error) {
 		return nil, err
 	}
 	st := c.s.st
-	st.mu.Lock()
-	b := st.buckets[id]
-	if b == nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
-	}
-	if b.count > 0 {
-		st.mu.Unlock()
-		return nil, errCode(400, "cannot_delete_non_empty_bucket", fmt.Sprintf("bucket %s still holds %d file versions (including hide markers and unfinished large files)", b.Name, b.count))
-	}
-	delete(st.buckets, id)
-	delete(st.bucketNames, lower(b.Name))
-	out := c.bucketObject(b)
-	tk := st.journal(opDelBucket(id))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	out, err := st.deleteBucket(id, "")
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return c.bucketObject(&out), nil
 }

@@ -1,25 +1,12 @@
 package emulator
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
-
-func hashSegs(st *store, segs []seg, n int64, pt *part) error {
-	sh, md := sha1.New(), md5.New()
-	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
-		return err
-	}
-	sh.Sum(pt.sha1[:0])
-	md.Sum(pt.md5[:0])
-	return nil
-}
 
 // download query overrides and the headers they set.
 var overrideParams = []struct{ param, header string }{
@@ -62,11 +49,8 @@ func opGetDownloadAuthorization(c *call) (any, error) {
 		}
 	}
 	st := c.s.st
-	st.mu.RLock()
-	b := st.buckets[id]
-	st.mu.RUnlock()
-	if b == nil {
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	if _, err := st.bucketByID(id); err != nil {
+		return nil, err
 	}
 	tok := st.issueToken(&token{kind: tokDownload, key: t.key, bucketID: id, prefix: prefix, pins: pins,
 		expires: st.opts.Now().Add(time.Duration(d) * time.Second).UnixMilli()})
@@ -137,25 +121,27 @@ func opDownloadByName(c *call) (any, error) {
 		return nil, err
 	}
 	st := c.s.st
-	st.mu.RLock()
-	b := st.bucketNames[lower(bname)]
-	st.mu.RUnlock()
-	if b == nil || b.Name != bname {
+	b := st.bucketByName(bname)
+	if b == nil {
 		return nil, errNotFound("no such bucket: " + bname)
 	}
 	if err := c.downloadAuth(b, name, true); err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	var v *version
-	if e := b.entry(name); e != nil {
-		v = e.current()
+	o, err := st.open(func() (*bucket, string, *version, error) {
+		var v *version
+		if e := b.entry(name); e != nil {
+			v = e.current()
+		}
+		if v == nil || v.kind != kindUpload || !st.alive(b) {
+			return nil, "", nil, errNotFound("File with such name does not exist: " + name)
+		}
+		return b, name, v, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if v == nil || v.kind != kindUpload || st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return nil, errNotFound("File with such name does not exist: " + name)
-	}
-	return nil, c.serveContent(b, name, v)
+	return nil, c.serveContent(o)
 }
 
 func opDownloadByID(c *call) (any, error) {
@@ -182,38 +168,33 @@ func opDownloadByID(c *call) (any, error) {
 		return nil, errBadRequest("malformed fileId: " + fid)
 	}
 	st := c.s.st
-	st.mu.RLock()
-	b := st.buckets[bid]
-	var name string
-	var v *version
-	if b != nil {
-		var e *nameEntry
-		if e, v = b.find(id); v != nil {
-			name = e.name
-		}
-	}
-	st.mu.RUnlock()
-	if v == nil {
+	f, ok := st.version(bid, id)
+	if !ok {
 		return nil, errNotFound("no such file: " + fid)
 	}
-	if err := c.downloadAuth(b, name, false); err != nil {
+	if err := c.downloadAuth(f.b, f.name, false); err != nil {
 		return nil, err
 	}
-	st.mu.RLock()
-	e, v := b.find(id)
-	if v == nil || v.kind != kindUpload || e.name != name {
-		st.mu.RUnlock()
-		return nil, errNotFound("no such file: " + fid)
+	o, err := st.open(func() (*bucket, string, *version, error) {
+		e, v := f.b.find(id)
+		if v == nil || v.kind != kindUpload || e.name != f.name {
+			return nil, "", nil, errNotFound("no such file: " + fid)
+		}
+		return f.b, f.name, v, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, c.serveContent(b, name, v)
+	return nil, c.serveContent(o)
 }
 
-// serveContent writes headers and (for GET) the bytes. It is entered with
-// store.mu read-locked and releases it before streaming.
-func (c *call) serveContent(b *bucket, name string, v *version) error {
+// serveContent writes the headers of an opened version and (for GET) its
+// bytes, then releases it.
+func (c *call) serveContent(o *opened) error {
 	st := c.s.st
+	defer st.release(o)
+	b, name, v := &o.bk, o.name, &o.v
 	size, segs := v.size, v.segs
-	pinSegs(segs)
 	h := c.w.Header()
 	ct := v.ctype
 	h.Set("X-Bz-File-Id", fileIDString(b.ID, v.id))
@@ -255,12 +236,6 @@ func (c *call) serveContent(b *bucket, name string, v *version) error {
 			h.Set("X-Bz-Client-Unauthorized-To-Read", strings.Join(hidden, ","))
 		}
 	}
-	st.mu.RUnlock()
-	defer func() {
-		st.mu.RLock()
-		st.unpinSegs(segs)
-		st.mu.RUnlock()
-	}()
 	q := c.r.URL.Query()
 	for _, o := range overrideParams {
 		if q.Has(o.param) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 const maxSingleFile = 5_000_000_000
@@ -79,16 +78,49 @@ func (c *call) lockFromJSON(p *params, t *token) (lockReq, error) {
 	if s, ok, err := p.str("legalHold"); err != nil {
 		return lr, err
 	} else if ok {
-		if !t.key.has("writeFileLegalHolds") {
-			return lr, errUnauthorized("legalHold needs the writeFileLegalHolds capability")
-		}
-		h, err := parseHold(s)
-		if err != nil {
+		if lr.hold, err = holdArg(t, s, "legalHold"); err != nil {
 			return lr, err
 		}
-		lr.hold = h
 	}
 	return lr, nil
+}
+
+// fileMetaArgs checks the content type ctIn of a new file name and reads
+// its fileInfo field.
+func fileMetaArgs(p *params, ctIn, name string) (string, []kv, error) {
+	ct, err := contentType(ctIn, name)
+	if err != nil {
+		return "", nil, err
+	}
+	var m map[string]string
+	if _, err := p.decode("fileInfo", &m); err != nil {
+		return "", nil, err
+	}
+	info := infoFromMap(m)
+	if err := validInfo(info); err != nil {
+		return "", nil, err
+	}
+	return ct, info, nil
+}
+
+// lockSSEArgs reads the Object Lock fields of a new file (lockFromJSON),
+// then its server-side encryption field sseField.
+func (c *call) lockSSEArgs(p *params, t *token, sseField string) (lockReq, bool, error) {
+	lr, err := c.lockFromJSON(p, t)
+	if err != nil {
+		return lr, false, err
+	}
+	sse, err := sseArg(p, sseField)
+	return lr, sse, err
+}
+
+// holdArg parses a legal hold asked for by field (on or off), which needs
+// the writeFileLegalHolds capability.
+func holdArg(t *token, s, field string) (uint8, error) {
+	if !t.key.has("writeFileLegalHolds") {
+		return 0, errUnauthorized(field + " needs the writeFileLegalHolds capability")
+	}
+	return parseHold(s)
 }
 
 func (c *call) lockFromHeaders(t *token) (lockReq, error) {
@@ -113,58 +145,17 @@ func (c *call) lockFromHeaders(t *token) (lockReq, error) {
 		lr.hasRet, lr.retMode, lr.until = true, m, u
 	}
 	if s := h.Get("X-Bz-File-Legal-Hold"); s != "" {
-		if !t.key.has("writeFileLegalHolds") {
-			return lr, errUnauthorized("X-Bz-File-Legal-Hold needs the writeFileLegalHolds capability")
-		}
-		hv, err := parseHold(s)
-		if err != nil {
+		var err error
+		if lr.hold, err = holdArg(t, s, "X-Bz-File-Legal-Hold"); err != nil {
 			return lr, err
 		}
-		lr.hold = hv
 	}
 	return lr, nil
 }
 
-// applyLock sets retention/hold on a new version (store.mu held).
-func (st *store) applyLock(b *bucket, v *version, lr lockReq) error {
-	if (lr.hasRet || lr.hold != holdUnset) && !b.Lock {
-		return errBadRequest("file retention and legal hold need a bucket with Object Lock enabled")
-	}
-	now := st.opts.Now()
-	if lr.hasRet {
-		if lr.retMode != retNone && lr.until <= now.UnixMilli() {
-			return errBadRequest("retainUntilTimestamp must be in the future")
-		}
-		v.retMode, v.retainUntil = lr.retMode, lr.until
-	} else if b.Lock && b.Retention.Mode != "" {
-		v.retMode = retGovernance
-		if b.Retention.Mode == "compliance" {
-			v.retMode = retCompliance
-		}
-		if b.Retention.Unit == "years" {
-			v.retainUntil = now.AddDate(int(b.Retention.Period), 0, 0).UnixMilli()
-		} else {
-			v.retainUntil = now.Add(time.Duration(b.Retention.Period) * 24 * time.Hour).UnixMilli()
-		}
-	}
-	v.hold = lr.hold
-	return nil
-}
-
-// deletable reports whether Object Lock allows removing v.
-func (st *store) deletable(v *version, bypass bool) error {
-	if v.hold == holdOn {
-		return errCode(403, "access_denied", "file version is under legal hold")
-	}
-	if v.retMode != retNone && v.retainUntil > st.nowMs() {
-		if v.retMode == retCompliance {
-			return errCode(403, "access_denied", "file version is under compliance retention until "+itoa(v.retainUntil))
-		}
-		if !bypass {
-			return errCode(403, "access_denied", "file version is under governance retention; deleting it needs bypassGovernance")
-		}
-	}
-	return nil
+// fileRefObject encodes a version a store operation returned.
+func (c *call) fileRefObject(f fileRef, action string) *fileJSON {
+	return c.fileObject(f.b, f.name, &f.v, action)
 }
 
 // ---- content upload ----
@@ -210,11 +201,14 @@ func (c *call) readContent(limit int64) (*content, error) {
 	}
 	w, err := c.s.st.newBlobWriter(n)
 	if err != nil {
-		return nil, err
+		return nil, c.s.st.contentFailed(err)
 	}
 	sh, md := sha1.New(), md5.New()
 	if _, err := io.CopyN(io.MultiWriter(w, sh, md), r.Body, n); err != nil {
 		w.abort()
+		if isDiskError(err) {
+			return nil, c.s.st.contentFailed(err)
+		}
 		return nil, &apiError{status: 408, code: "request_timeout", msg: "request body ended before Content-Length bytes: " + err.Error()}
 	}
 	if atEnd {
@@ -242,7 +236,7 @@ func (c *call) readContent(limit int64) (*content, error) {
 	}
 	b, err := w.finish(n)
 	if err != nil {
-		return nil, err
+		return nil, c.s.st.contentFailed(err)
 	}
 	ct.blob = b
 	return ct, nil
@@ -256,11 +250,8 @@ func opGetUploadURL(c *call) (any, error) {
 		return nil, err
 	}
 	st := c.s.st
-	st.mu.RLock()
-	b := st.buckets[id]
-	st.mu.RUnlock()
-	if b == nil {
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	if _, err := st.bucketByID(id); err != nil {
+		return nil, err
 	}
 	tok := st.issueToken(&token{kind: tokUpload, key: t.key, bucketID: id})
 	return map[string]any{
@@ -377,51 +368,19 @@ func opUploadFile(c *call) (any, error) {
 			return nil, errBadRequest("X-Bz-Custom-Upload-Timestamp must be milliseconds since the epoch, not in the future")
 		}
 	}
-	st.mu.RLock()
-	b := st.buckets[t.bucketID]
-	strict := b != nil && (b.Lock || b.SSE) || sse
-	st.mu.RUnlock()
-	if b == nil {
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+t.bucketID)
-	}
-	if err := checkBudget(name, info, strict); err != nil {
+	nf := &newFile{ctype: ct, info: info, sse: sse, lock: lr, customTS: customTS}
+	if err := st.checkUpload(t.bucketID, name, nf, nil); err != nil {
 		return nil, err
 	}
 	body, err := c.readContent(maxSingleFile)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	if st.buckets[b.ID] != b {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
-		return nil, errCode(400, "bad_bucket_id", "bucket was deleted: "+b.ID)
-	}
-	v := &version{id: st.allocID(), size: body.size, sha1: body.sha1, md5: body.md5, flags: body.flags,
-		kind: kindUpload, ctype: st.intern(ct), info: info}
-	if sse || b.SSE {
-		v.flags |= fSSE
-	}
-	if err := st.applyLock(b, v, lr); err != nil {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
+	f, err := st.putVersion(t.bucketID, name, nf, body, nil)
+	if err != nil {
 		return nil, err
 	}
-	body.blob.refs.Add(1)
-	v.segs = []seg{{b: body.blob, n: body.size}}
-	if customTS != 0 {
-		v.ts = customTS
-	} else {
-		v.ts = st.nextTS(b)
-	}
-	b.insertVersion(name, v)
-	out := c.fileObject(b, name, v, "")
-	tk := st.journal(st.opVersion(b, name, v, false))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return c.fileRefObject(f, ""), nil
 }
 
 // ---- listing ----
@@ -469,37 +428,46 @@ func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, strin
 	if len(id) != 24 {
 		return nil, "", 0, errCode(400, "invalid_bucket_id", "malformed bucketId: "+id)
 	}
-	c.s.st.mu.RLock()
-	b := c.s.st.buckets[id]
-	c.s.st.mu.RUnlock()
-	if b == nil {
-		return nil, "", 0, errCode(400, "bad_bucket_id", "no such bucket: "+id)
+	b, err := c.s.st.bucketByID(id)
+	if err != nil {
+		return nil, "", 0, err
 	}
 	return b, prefix, int(max), nil
 }
 
+// page is what list_file_names and list_file_versions are asked for.
+type page struct {
+	p                    *params
+	b                    *bucket
+	prefix, start, delim string
+	max                  int
+}
+
+// pageCall is the preamble of list_file_names and list_file_versions:
+// listCall("prefix"), then startFileName and delimiter.
+func (c *call) pageCall() (pg page, err error) {
+	if pg.p, pg.b, pg.prefix, pg.max, err = c.listCall("prefix"); err != nil {
+		return pg, err
+	}
+	if pg.start, err = pg.p.optStr("startFileName"); err != nil {
+		return pg, err
+	}
+	pg.delim, err = pg.p.optStr("delimiter")
+	return pg, err
+}
+
 func opListFileNames(c *call) (any, error) {
-	p, b, prefix, max, err := c.listCall("prefix")
+	pg, err := c.pageCall()
 	if err != nil {
 		return nil, err
 	}
-	start, err := p.optStr("startFileName")
+	b := pg.b
+	snaps := getSnapList(pg.max)
+	next, err := c.s.st.listNames(b, pg.start, pg.prefix, pg.delim, pg.max, snaps.add)
 	if err != nil {
+		snaps.release()
 		return nil, err
 	}
-	delim, err := p.optStr("delimiter")
-	if err != nil {
-		return nil, err
-	}
-	st := c.s.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
-	}
-	snaps := getSnapList(max)
-	next := b.walkNames(start, prefix, delim, max, snaps.add)
-	st.mu.RUnlock()
 	c.units = billed(len(snaps.s))
 	var nx any
 	if next != "" {
@@ -512,14 +480,11 @@ func opListFileNames(c *call) (any, error) {
 }
 
 func opListFileVersions(c *call) (any, error) {
-	p, b, prefix, max, err := c.listCall("prefix")
+	pg, err := c.pageCall()
 	if err != nil {
 		return nil, err
 	}
-	start, err := p.optStr("startFileName")
-	if err != nil {
-		return nil, err
-	}
+	p, b := pg.p, pg.b
 	startFileID, hasStartID, err := p.str("startFileId")
 	if err != nil {
 		return nil, err
@@ -535,19 +500,12 @@ func opListFileVersions(c *call) (any, error) {
 		}
 		startID = id
 	}
-	delim, err := p.optStr("delimiter")
+	snaps := getSnapList(pg.max)
+	nextName, nextID, err := c.s.st.listVersions(b, pg.start, startID, pg.prefix, pg.delim, pg.max, snaps.add)
 	if err != nil {
+		snaps.release()
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+b.ID)
-	}
-	snaps := getSnapList(max)
-	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, snaps.add)
-	st.mu.RUnlock()
 	c.units = billed(len(snaps.s))
 	var nn, ni any
 	if nextName != "" {
@@ -586,24 +544,17 @@ func opGetFileInfo(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	b := st.buckets[bid]
-	if b == nil {
+	f, ok := c.s.st.version(bid, id)
+	if !ok {
 		return nil, errNotFound("no such file: " + fid)
 	}
-	e, v := b.find(id)
-	if v == nil {
-		return nil, errNotFound("no such file: " + fid)
-	}
-	if err := t.checkName(e.name); err != nil {
+	if err := t.checkName(f.name); err != nil {
 		return nil, err
 	}
-	if v.kind == kindStart {
+	if f.v.kind == kindStart {
 		return nil, errBadRequest("file " + fid + " is an unfinished large file")
 	}
-	return c.fileObject(b, e.name, v, ""), nil
+	return c.fileRefObject(f, ""), nil
 }
 
 func opHideFile(c *call) (any, error) {
@@ -611,35 +562,11 @@ func opHideFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	b := st.buckets[id]
-	if b == nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+id)
-	}
-	e := b.entry(name)
-	var cur *version
-	if e != nil {
-		cur = e.current()
-	}
-	if cur == nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "no_such_file", "no file named "+name)
-	}
-	if cur.kind == kindHide {
-		st.mu.Unlock()
-		return nil, errCode(400, "already_hidden", "file already hidden: "+name)
-	}
-	v := &version{id: st.allocID(), ts: st.nextTS(b), kind: kindHide, ctype: hideCT}
-	b.insertVersion(name, v)
-	out := c.fileObject(b, name, v, "")
-	tk := st.journal(st.opVersion(b, name, v, false))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	f, err := c.s.st.hide(id, name)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return c.fileRefObject(f, ""), nil
 }
 
 func opDeleteFileVersion(c *call) (any, error) {
@@ -647,49 +574,15 @@ func opDeleteFileVersion(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := p.reqStr("fileName")
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
 		return nil, err
 	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
+	bypass, err := bypassArg(p, t)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.checkName(name); err != nil {
-		return nil, err
-	}
-	bypass, _, err := p.boolean("bypassGovernance")
-	if err != nil {
-		return nil, err
-	}
-	if bypass && !t.key.has("bypassGovernance") {
-		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
-	}
-	st := c.s.st
-	st.mu.Lock()
-	b := st.buckets[bid]
-	if b == nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "bad_bucket_id", "no such bucket: "+bid)
-	}
-	e, v := b.find(id)
-	if v == nil || e.name != name {
-		st.mu.Unlock()
-		return nil, errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid))
-	}
-	if err := st.deletable(v, bypass); err != nil {
-		st.mu.Unlock()
-		return nil, err
-	}
-	ops := []dbOp{opDelVersion(v.id)}
-	if v.kind == kindStart {
-		ops = append(ops, st.dropLarge(v.id)...)
-	}
-	b.removeVersion(e, v)
-	tk := st.journal(ops...)
-	st.unpinSegs(v.segs)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	if _, err := c.s.st.deleteVersion(bid, id, name, fid, bypass); err != nil {
 		return nil, err
 	}
 	return map[string]any{"fileId": fid, "fileName": name}, nil
@@ -721,38 +614,59 @@ func copySpan(rng string, hasRange bool, size int64) (off, n int64, err error) {
 	return copyRange(rng, size)
 }
 
-// copySourceArg resolves the source of copy_file/copy_part (store.mu held),
-// in this order: unknown → 404 not_found, name outside the key's namePrefix
-// → 401, private bucket without readFiles → 401, not an uploaded version →
-// 400.
-func (c *call) copySourceArg(t *token, fid, bid string, id uint64) (*version, error) {
-	sb := c.s.st.buckets[bid]
-	var se *nameEntry
-	var sv *version
-	if sb != nil {
-		se, sv = sb.find(id)
+// copySourceArg is the source of copy_file/copy_part, resolved under the
+// lock in this order: unknown → 404 not_found, name outside the key's
+// namePrefix → 401, private bucket without readFiles → 401, not an uploaded
+// version → 400; then the range (416) and the size limit.
+func (c *call) copySourceArg(t *token, fid, bid string, id uint64, rng string, hasRange bool, tooLarge func(n int64) error) copySource {
+	st := c.s.st
+	return copySource{
+		find: func() (*bucket, string, *version, error) {
+			sb, se, sv := st.find(bid, id)
+			if sv == nil {
+				return nil, "", nil, errNotFound("source file not found: " + fid)
+			}
+			if err := t.checkName(se.name); err != nil {
+				return nil, "", nil, err
+			}
+			if sb.Type != "allPublic" && !t.key.has("readFiles") {
+				return nil, "", nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
+			}
+			if sv.kind != kindUpload {
+				return nil, "", nil, errBadRequest("source " + fid + " is not an uploaded file version")
+			}
+			return sb, se.name, sv, nil
+		},
+		span: func(size int64) (int64, int64, error) {
+			off, n, err := copySpan(rng, hasRange, size)
+			if err == nil {
+				err = tooLarge(n)
+			}
+			return off, n, err
+		},
 	}
-	if sv == nil {
-		return nil, errNotFound("source file not found: " + fid)
+}
+
+// nativeRehash: a copy keeps the source's digests, except a sub-range of a
+// small file, which is hashed (large-file sources stay "none").
+func nativeRehash(sv *version, off, n int64) bool {
+	return !(off == 0 && n == sv.size) && sv.flags&fSHA1 != 0
+}
+
+// copyCall is the preamble of copy_file and copy_part: authArgs
+// ("writeFiles"), then sourceFileId.
+func (c *call) copyCall() (t *token, p *params, srcFID, srcBID string, srcID uint64, err error) {
+	if t, p, err = c.authArgs("writeFiles"); err != nil {
+		return nil, nil, "", "", 0, err
 	}
-	if err := t.checkName(se.name); err != nil {
-		return nil, err
+	if srcFID, srcBID, srcID, err = c.fileArg(p, t, "sourceFileId"); err != nil {
+		return nil, nil, "", "", 0, err
 	}
-	if sb.Type != "allPublic" && !t.key.has("readFiles") {
-		return nil, errUnauthorized("copying from a private bucket needs the readFiles capability")
-	}
-	if sv.kind != kindUpload {
-		return nil, errBadRequest("source " + fid + " is not an uploaded file version")
-	}
-	return sv, nil
+	return t, p, srcFID, srcBID, srcID, nil
 }
 
 func opCopyFile(c *call) (any, error) {
-	t, p, err := c.authArgs("writeFiles")
-	if err != nil {
-		return nil, err
-	}
-	srcFID, srcBID, srcID, err := c.fileArg(p, t, "sourceFileId")
+	t, p, srcFID, srcBID, srcID, err := c.copyCall()
 	if err != nil {
 		return nil, err
 	}
@@ -793,15 +707,7 @@ func opCopyFile(c *call) (any, error) {
 		if err != nil {
 			return nil, errBadRequest("metadataDirective REPLACE needs contentType")
 		}
-		if newCT, err = contentType(ct, name); err != nil {
-			return nil, err
-		}
-		var m map[string]string
-		if _, err := p.decode("fileInfo", &m); err != nil {
-			return nil, err
-		}
-		newInfo = infoFromMap(m)
-		if err := validInfo(newInfo); err != nil {
+		if newCT, newInfo, err = fileMetaArgs(p, ct, name); err != nil {
 			return nil, err
 		}
 	default:
@@ -811,11 +717,7 @@ func opCopyFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lr, err := c.lockFromJSON(p, t)
-	if err != nil {
-		return nil, err
-	}
-	sse, err := sseArg(p, "destinationServerSideEncryption")
+	lr, sse, err := c.lockSSEArgs(p, t, "destinationServerSideEncryption")
 	if err != nil {
 		return nil, err
 	}
@@ -830,126 +732,47 @@ func opCopyFile(c *call) (any, error) {
 	}
 
 	st := c.s.st
-	st.mu.Lock()
-	sv, err := c.copySourceArg(t, srcFID, srcBID, srcID)
+	src := c.copySourceArg(t, srcFID, srcBID, srcID, rng, hasRange, func(n int64) error {
+		if n > st.opts.MaxCopySize {
+			return refuse(refTooLarge, errCode(400, "source_too_large", fmt.Sprintf("Copy source too big: %d", n)))
+		}
+		return nil
+	})
+	nf := &newFile{ctype: newCT, info: newInfo, sse: sse, lock: lr}
+	f, _, err := st.copyVersion(dstBID, name, nf, directive == "COPY", src, nativeRehash)
 	if err != nil {
-		st.mu.Unlock()
 		return nil, err
 	}
-	db := st.buckets[dstBID]
-	if db == nil {
-		st.mu.Unlock()
-		return nil, errCode(400, "bad_bucket_id", "no such destination bucket: "+dstBID)
-	}
-	off, n, err := copySpan(rng, hasRange, sv.size)
-	if err != nil {
-		st.mu.Unlock()
-		return nil, err
-	}
-	if n > st.opts.MaxCopySize {
-		st.mu.Unlock()
-		return nil, errCode(400, "source_too_large", fmt.Sprintf("Copy source too big: %d", n))
-	}
-	v := &version{kind: kindUpload, size: n}
-	if directive == "COPY" {
-		v.ctype, v.info = sv.ctype, sv.info
-	} else {
-		v.ctype, v.info = st.intern(newCT), newInfo
-	}
-	if err := checkBudget(name, v.info, db.Lock || db.SSE || sse); err != nil {
-		st.mu.Unlock()
-		return nil, err
-	}
-	if sse || db.SSE {
-		v.flags |= fSSE
-	}
-	if err := st.applyLock(db, v, lr); err != nil {
-		st.mu.Unlock()
-		return nil, err
-	}
-	segs := subSegs(sv.segs, off, n)
-	pinSegs(segs)
-	whole := off == 0 && n == sv.size
-	large := sv.flags&fSHA1 == 0
-	if whole || large {
-		// same bytes: reuse the digests (large-file sources stay "none")
-		v.flags |= sv.flags & (fSHA1 | fMD5)
-		v.sha1, v.md5 = sv.sha1, sv.md5
-		v.segs = segs
-		st.commitCopy(c, db, name, v)
-		st.mu.Unlock()
-		return c.finishCopy(db, name, v)
-	}
-	st.mu.Unlock()
-	// A sub-range of a small file: hash the bytes outside the lock (the
-	// segments are pinned).
-	sh, md := sha1.New(), md5.New()
-	if err := st.writeSegs(io.MultiWriter(sh, md), segs, 0, n); err != nil {
-		st.mu.Lock()
-		st.unpinSegs(segs)
-		st.mu.Unlock()
-		return nil, err
-	}
-	sh.Sum(v.sha1[:0])
-	md.Sum(v.md5[:0])
-	v.flags |= fSHA1 | fMD5
-	v.segs = segs
-	st.mu.Lock()
-	if st.buckets[dstBID] != db {
-		st.unpinSegs(segs)
-		st.mu.Unlock()
-		return nil, errCode(400, "bad_bucket_id", "destination bucket was deleted: "+dstBID)
-	}
-	st.commitCopy(c, db, name, v)
-	st.mu.Unlock()
-	return c.finishCopy(db, name, v)
-}
-
-// commitCopy inserts a copied version (store.mu held).
-func (st *store) commitCopy(c *call, db *bucket, name string, v *version) {
-	v.id = st.allocID()
-	v.ts = st.nextTS(db)
-	db.insertVersion(name, v)
-	c.pendingOut = c.fileObject(db, name, v, "copy")
-	c.pendingTicket = st.journal(st.opVersion(db, name, v, false))
-}
-
-func (c *call) finishCopy(db *bucket, name string, v *version) (any, error) {
-	if err := c.s.st.sync(c.pendingTicket); err != nil {
-		return nil, err
-	}
-	return c.pendingOut, nil
+	return c.fileRefObject(f, "copy"), nil
 }
 
 // ---- retention / legal hold updates ----
 
-func (c *call) lockTarget(p *params, t *token) (*bucket, *nameEntry, *version, string, error) {
-	name, err := p.reqStr("fileName")
+// bypassArg reads bypassGovernance, which needs that capability.
+func bypassArg(p *params, t *token) (bool, error) {
+	bypass, _, err := p.boolean("bypassGovernance")
 	if err != nil {
-		return nil, nil, nil, "", err
+		return false, err
 	}
-	fid, bid, id, err := c.fileArg(p, t, "fileId")
-	if err != nil {
-		return nil, nil, nil, "", err
+	if bypass && !t.key.has("bypassGovernance") {
+		return false, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
+	}
+	return bypass, nil
+}
+
+// versionArgs parses the version a delete, retention or legal hold update
+// addresses: fileName, fileId, then the key's namePrefix.
+func (c *call) versionArgs(p *params, t *token) (name, fid, bid string, id uint64, err error) {
+	if name, err = p.reqStr("fileName"); err != nil {
+		return "", "", "", 0, err
+	}
+	if fid, bid, id, err = c.fileArg(p, t, "fileId"); err != nil {
+		return "", "", "", 0, err
 	}
 	if err := t.checkName(name); err != nil {
-		return nil, nil, nil, "", err
+		return "", "", "", 0, err
 	}
-	b := c.s.st.buckets[bid]
-	if b == nil {
-		return nil, nil, nil, "", errCode(400, "bad_bucket_id", "no such bucket: "+bid)
-	}
-	e, v := b.find(id)
-	if v == nil || e.name != name {
-		return nil, nil, nil, "", errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid))
-	}
-	if !b.Lock {
-		return nil, nil, nil, "", errBadRequest("bucket " + b.Name + " does not have Object Lock enabled")
-	}
-	if v.kind == kindHide {
-		return nil, nil, nil, "", errBadRequest("hide markers have no retention or legal hold")
-	}
-	return b, e, v, fid, nil
+	return name, fid, bid, id, nil
 }
 
 func opUpdateFileRetention(c *call) (any, error) {
@@ -967,50 +790,19 @@ func opUpdateFileRetention(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	bypass, _, err := p.boolean("bypassGovernance")
+	bypass, err := bypassArg(p, t)
 	if err != nil {
 		return nil, err
 	}
-	if bypass && !t.key.has("bypassGovernance") {
-		return nil, errUnauthorized("bypassGovernance needs the bypassGovernance capability")
-	}
-	st := c.s.st
-	st.mu.Lock()
-	b, e, v, fid, err := c.lockTarget(p, t)
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
-		st.mu.Unlock()
 		return nil, err
 	}
-	now := st.nowMs()
-	if mode != retNone && until <= now {
-		st.mu.Unlock()
-		return nil, errBadRequest("retainUntilTimestamp must be in the future")
-	}
-	active := v.retMode != retNone && v.retainUntil > now
-	if active {
-		weaker := mode == retNone || until < v.retainUntil || (v.retMode == retCompliance && mode != retCompliance)
-		if weaker {
-			if v.retMode == retCompliance {
-				st.mu.Unlock()
-				return nil, errCode(403, "access_denied", "compliance retention can only be extended")
-			}
-			if !bypass {
-				st.mu.Unlock()
-				return nil, errCode(403, "access_denied", "shortening or removing governance retention needs bypassGovernance")
-			}
-		}
-	}
-	v.retMode, v.retainUntil = mode, until
-	if mode == retNone {
-		v.retainUntil = 0
-	}
-	tk := st.journal(st.opVersion(b, e.name, v, false))
-	rv := retentionValue(v)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	f, err := c.s.st.setRetention(bid, id, name, fid, mode, until, bypass)
+	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"fileId": fid, "fileName": e.name, "fileRetention": rv}, nil
+	return map[string]any{"fileId": fid, "fileName": name, "fileRetention": retentionValue(&f.v)}, nil
 }
 
 func opUpdateFileLegalHold(c *call) (any, error) {
@@ -1026,18 +818,12 @@ func opUpdateFileLegalHold(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := c.s.st
-	st.mu.Lock()
-	b, e, v, fid, err := c.lockTarget(p, t)
+	name, fid, bid, id, err := c.versionArgs(p, t)
 	if err != nil {
-		st.mu.Unlock()
 		return nil, err
 	}
-	v.hold = h
-	tk := st.journal(st.opVersion(b, e.name, v, false))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	if _, err := c.s.st.setLegalHold(bid, id, name, fid, h); err != nil {
 		return nil, err
 	}
-	return map[string]any{"fileId": fid, "fileName": e.name, "legalHold": s}, nil
+	return map[string]any{"fileId": fid, "fileName": name, "legalHold": s}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,23 +53,20 @@ type persister struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	pending []dbOp
-	seq     uint64 // last appended
-	done    uint64 // last committed
-	removes []pendingRemove
-	err     error
+	pending []*jentry // journaled, not yet taken by the writer
+	removes []string  // content files nothing refers to any more
 	closing bool
+	done    bool // the writer has exited: nothing is committed any more
 	stopped chan struct{}
 	st      *store
 	// seal encrypts application-key secrets at rest, so that no file of the
 	// state directory holds a secret in clear (the key is in secrets.key,
 	// mode 0600). The emulator needs the secrets themselves for SigV4.
 	seal cipher.AEAD
-}
-
-type pendingRemove struct {
-	seq  uint64
-	name string
+	// fault, when set (tests), is asked before each write of the state
+	// directory ("commit" inside the bbolt transaction, "blob" for content)
+	// and its error makes that write fail, as a full disk would.
+	fault atomic.Pointer[func(stage string) error]
 }
 
 func openPersister(dir string, st *store) (*persister, error) {
@@ -91,14 +89,7 @@ func openPersister(dir string, st *store) (*persister, error) {
 	}
 	p := &persister{dir: dir, db: db, stopped: make(chan struct{}), st: st, seal: seal}
 	p.cond = sync.NewCond(&p.mu)
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := ensureTables(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("emulator: open state: %w", err)
 	}
@@ -110,37 +101,77 @@ func openPersister(dir string, st *store) (*persister, error) {
 	return p, nil
 }
 
-// append queues ops; call with store.mu held so journal order = memory order.
-func (p *persister) append(ops ...dbOp) uint64 {
-	p.mu.Lock()
-	p.pending = append(p.pending, ops...)
-	p.seq++
-	s := p.seq
-	p.cond.Broadcast()
-	p.mu.Unlock()
-	return s
+var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts}
+
+// ensureTables creates the bbolt buckets of a new state. A state that has
+// them is opened without writing, so that it opens on a full disk.
+func ensureTables(db *bolt.DB) error {
+	missing := false
+	_ = db.View(func(tx *bolt.Tx) error {
+		for _, b := range tables {
+			missing = missing || tx.Bucket(b) == nil
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, b := range tables {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// wait blocks until the journal entry seq is committed.
-func (p *persister) wait(seq uint64) error {
+// injected returns the test fault for stage, if any.
+func (p *persister) injected(stage string) error {
+	if f := p.fault.Load(); f != nil {
+		return (*f)(stage)
+	}
+	return nil
+}
+
+// append queues a change; call with store.mu held so journal order = memory order.
+func (p *persister) append(e *jentry) {
+	p.mu.Lock()
+	if p.done {
+		// closed under a request still in flight: refuse (its change is
+		// in memory only, which is about to go away)
+		e.finished, e.err = true, errors.New("the state is closed")
+		p.mu.Unlock()
+		return
+	}
+	p.pending = append(p.pending, e)
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// wait blocks until e is committed or undone (store.mu not held).
+func (p *persister) wait(e *jentry) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.done < seq && p.err == nil {
+	for !e.finished {
 		p.cond.Wait()
 	}
-	if p.done < seq {
-		return p.err
+	if e.err != nil {
+		return errStorage(e.err)
 	}
 	return nil
 }
 
 func (p *persister) removeBlobLater(name string) {
 	p.mu.Lock()
-	p.removes = append(p.removes, pendingRemove{seq: p.seq, name: name})
+	p.removes = append(p.removes, name)
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
 
+// writer commits everything pending in one bbolt transaction (group commit),
+// then wakes the callers and releases the content the changes let go of. A
+// failed commit undoes the batch and everything journaled after it.
 func (p *persister) writer() {
 	defer close(p.stopped)
 	p.mu.Lock()
@@ -149,32 +180,41 @@ func (p *persister) writer() {
 			p.cond.Wait()
 		}
 		if len(p.pending) == 0 && len(p.removes) == 0 && p.closing {
+			p.done = true
 			p.mu.Unlock()
 			return
 		}
-		ops, upto := p.pending, p.seq
-		p.pending = nil
-		var rm []string
-		if len(ops) == 0 {
-			// nothing to commit: removals queued at or before done can run now
-			keep := p.removes[:0]
-			for _, r := range p.removes {
-				if r.seq <= p.done {
-					rm = append(rm, r.name)
-				} else {
-					keep = append(keep, r)
-				}
-			}
-			p.removes = keep
-			p.mu.Unlock()
-			p.removeBlobs(rm)
-			p.mu.Lock()
-			continue
-		}
+		batch, rm := p.pending, p.removes
+		p.pending, p.removes = nil, nil
 		p.mu.Unlock()
-		nextID := p.st.peekNextID()
-		err := p.db.Update(func(tx *bolt.Tx) error {
-			for _, op := range ops {
+		p.removeBlobs(rm)
+		if len(batch) > 0 {
+			if err := p.commit(batch); err != nil {
+				p.undo(batch, err)
+			} else {
+				p.mu.Lock()
+				for _, e := range batch {
+					e.finished = true
+				}
+				p.cond.Broadcast()
+				p.mu.Unlock()
+				for _, e := range batch {
+					for _, s := range e.release {
+						p.st.unpinSegs(s)
+					}
+				}
+				p.st.logStorage(nil)
+			}
+		}
+		p.mu.Lock()
+	}
+}
+
+func (p *persister) commit(batch []*jentry) error {
+	nextID := p.st.peekNextID()
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		for _, e := range batch {
+			for _, op := range e.ops {
 				b := tx.Bucket(op.bkt)
 				var err error
 				if op.val == nil {
@@ -186,31 +226,43 @@ func (p *persister) writer() {
 					return err
 				}
 			}
-			var n [8]byte
-			binary.BigEndian.PutUint64(n[:], nextID)
-			return tx.Bucket(bktMeta).Put([]byte("nextID"), n[:])
-		})
-		p.mu.Lock()
-		if err != nil {
-			p.err = fmt.Errorf("commit state: %w", err)
-			p.cond.Broadcast()
-			continue
 		}
-		p.done = upto
-		keep := p.removes[:0]
-		for _, r := range p.removes {
-			if r.seq <= p.done {
-				rm = append(rm, r.name)
-			} else {
-				keep = append(keep, r)
-			}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], nextID)
+		if err := tx.Bucket(bktMeta).Put([]byte("nextID"), n[:]); err != nil {
+			return err
 		}
-		p.removes = keep
-		p.cond.Broadcast()
-		p.mu.Unlock()
-		p.removeBlobs(rm)
-		p.mu.Lock()
+		return p.injected("commit")
+	})
+	if err != nil {
+		return fmt.Errorf("commit state: %w", err)
 	}
+	return nil
+}
+
+// undo takes back, newest first, the failed batch and every change
+// journaled after it, so memory is the committed state again, and fails
+// their callers.
+func (p *persister) undo(batch []*jentry, err error) {
+	p.st.mu.Lock()
+	p.mu.Lock()
+	all := append(batch, p.pending...)
+	p.pending = nil
+	p.mu.Unlock()
+	for i := len(all) - 1; i >= 0; i-- {
+		u := all[i].undo
+		for j := len(u) - 1; j >= 0; j-- {
+			u[j]()
+		}
+	}
+	p.mu.Lock()
+	for _, e := range all {
+		e.finished, e.err = true, err
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.st.mu.Unlock()
+	p.st.logStorage(err)
 }
 
 func (p *persister) removeBlobs(names []string) {
@@ -232,25 +284,6 @@ func (st *store) peekNextID() uint64 {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	return st.nextID
-}
-
-// journal appends ops (store.mu held) and returns a ticket to wait on.
-func (st *store) journal(ops ...dbOp) uint64 {
-	if st.p == nil || len(ops) == 0 {
-		return 0
-	}
-	return st.p.append(ops...)
-}
-
-// sync waits for a journal ticket (store.mu not held).
-func (st *store) sync(t uint64) error {
-	if st.p == nil || t == 0 {
-		return nil
-	}
-	if err := st.p.wait(t); err != nil {
-		return &apiError{status: 500, code: "internal_error", msg: err.Error()}
-	}
-	return nil
 }
 
 // ---- content ----
@@ -277,46 +310,61 @@ func (st *store) newBlobWriter(size int64) (*blobWriter, error) {
 	}
 	f, err := os.CreateTemp(filepath.Join(st.p.dir, "tmp"), "up-*")
 	if err != nil {
-		return nil, err
+		return nil, &diskError{err}
 	}
 	w.f, w.tmp = f, f.Name()
 	return w, nil
 }
 
+// Write stores upload bytes; its errors are diskErrors (the state
+// directory failed, not the client).
 func (w *blobWriter) Write(b []byte) (int, error) {
 	w.n += int64(len(b))
 	if w.f != nil {
-		return w.f.Write(b)
+		if err := w.st.p.injected("blob"); err != nil {
+			return 0, &diskError{err}
+		}
+		n, err := w.f.Write(b)
+		if err != nil {
+			err = &diskError{err}
+		}
+		return n, err
 	}
 	w.mem = append(w.mem, b...)
 	return len(b), nil
 }
 
 // finish writes the content durably and returns the blob; limit is the
-// number of content bytes (the rest, if any, was a trailing SHA-1).
+// number of content bytes (the rest, if any, was a trailing SHA-1). Its
+// errors are diskErrors.
 func (w *blobWriter) finish(limit int64) (*blob, error) {
 	b := &blob{size: limit}
 	if w.f == nil {
 		b.data = w.mem[:limit:limit]
 		return b, nil
 	}
-	if err := w.f.Truncate(limit); err != nil {
+	fail := func(err error) (*blob, error) {
 		w.abort()
-		return nil, err
+		return nil, &diskError{err}
+	}
+	if err := w.f.Truncate(limit); err != nil {
+		return fail(err)
 	}
 	if err := w.f.Sync(); err != nil {
-		w.abort()
-		return nil, err
+		return fail(err)
+	}
+	if err := w.st.p.injected("blob"); err != nil {
+		return fail(err)
 	}
 	if err := w.f.Close(); err != nil {
-		w.abort()
-		return nil, err
+		_ = os.Remove(w.tmp)
+		return nil, &diskError{err}
 	}
 	b.name = randHex(12)
 	dst := filepath.Join(w.st.p.dir, "blobs", b.name)
 	if err := os.Rename(w.tmp, dst); err != nil {
 		_ = os.Remove(w.tmp)
-		return nil, err
+		return nil, &diskError{err}
 	}
 	if d, err := os.Open(filepath.Join(w.st.p.dir, "blobs")); err == nil {
 		_ = d.Sync()

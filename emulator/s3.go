@@ -435,10 +435,8 @@ func (x *s3req) need(capability string) error {
 // lookupBucket finds a bucket by exact name (store.mu not held). A key
 // restricted to other buckets gets AccessDenied rather than NoSuchBucket.
 func (x *s3req) lookupBucket(name string) (*bucket, error) {
-	x.st.mu.RLock()
-	b := x.st.bucketNames[lower(name)]
-	x.st.mu.RUnlock()
-	if b == nil || b.Name != name {
+	b := x.st.bucketByName(name)
+	if b == nil {
 		if x.tok != nil && x.k.BucketIDs != nil {
 			return nil, errAccessDenied("application key is not allowed to access bucket " + name)
 		}

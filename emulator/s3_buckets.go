@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 )
 
@@ -22,17 +21,8 @@ func s3ListBuckets(x *s3req) error {
 	if err := x.need("listBuckets"); err != nil {
 		return err
 	}
-	st := x.st
-	st.mu.RLock()
-	var bs []*bucket
-	for _, b := range st.buckets {
-		if x.tok.bucketAllowed(b.ID) {
-			bs = append(bs, b)
-		}
-	}
-	now := st.nowMs()
-	st.mu.RUnlock()
-	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
+	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.bucketAllowed(b.ID) })
+	now := x.st.nowMs()
 	res := s3ListBucketsResult{NS: s3NS, Owner: x.owner(), Buckets: []s3BucketXML{}}
 	for _, b := range bs {
 		res.Buckets = append(res.Buckets, s3BucketXML{Name: b.Name, CreationDate: s3Time(now)})
@@ -86,32 +76,16 @@ func s3CreateBucket(x *s3req) error {
 	default:
 		return errInvalidArgument("x-amz-bucket-object-lock-enabled must be true or false")
 	}
-	st := x.st
-	st.mu.Lock()
-	if old := st.bucketNames[lower(name)]; old != nil {
-		st.mu.Unlock()
-		if old.Name == name {
-			return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
-		}
+	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock})
+	switch {
+	case err == nil:
+	case refusalOf(err) == refNameTaken && old.Name == name:
+		return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
+	case refusalOf(err) == refNameTaken:
 		return s3err(409, "BucketAlreadyExists", "The requested bucket name is not available: "+old.Name)
-	}
-	if len(st.buckets) >= maxBuckets {
-		st.mu.Unlock()
+	case refusalOf(err) == refTooMany:
 		return s3err(400, "TooManyBuckets", fmt.Sprintf("You have attempted to create more buckets than allowed (%d).", maxBuckets))
-	}
-	b := &bucket{Name: name, Revision: 1, Type: typ, Lock: lock}
-	for {
-		b.ID = newBucketID()
-		if st.buckets[b.ID] == nil {
-			break
-		}
-	}
-	newBucketState(b)
-	st.buckets[b.ID] = b
-	st.bucketNames[lower(name)] = b
-	tk := st.journal(opBucket(b))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
+	default:
 		return err
 	}
 	x.w.Header().Set("Location", "/"+name)
@@ -128,22 +102,13 @@ func s3DeleteBucket(x *s3req) error {
 		return err
 	}
 	st := x.st
-	st.mu.Lock()
-	b := st.bucketNames[lower(x.bucket)]
-	if b == nil || b.Name != x.bucket {
-		st.mu.Unlock()
-		return errNoSuchBucket(x.bucket)
-	}
-	if b.count > 0 {
-		st.mu.Unlock()
-		return s3err(409, "BucketNotEmpty", fmt.Sprintf("The bucket you tried to delete is not empty: it holds %d file versions (including hide markers and unfinished uploads).", b.count))
-	}
-	delete(st.buckets, b.ID)
-	delete(st.bucketNames, lower(b.Name))
-	tk := st.journal(opDelBucket(b.ID))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
+	old, err := st.deleteBucket("", x.bucket)
+	switch {
+	case err == nil:
+	case refusalOf(err) == refNotEmpty:
+		return s3err(409, "BucketNotEmpty", fmt.Sprintf("The bucket you tried to delete is not empty: it holds %d file versions (including hide markers and unfinished uploads).", old.count))
+	default:
+		return x.refusal(err, x.bucket)
 	}
 	x.w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -264,21 +229,9 @@ func s3ListObjectsV2(x *s3req) error {
 		res.ContinuationToken = tokStr
 	}
 	owner := x.q.Get("fetch-owner") == "true"
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
-	}
-	items, truncated := b.s3ListCurrent(start, after, prefix, delim, max)
-	st.mu.RUnlock()
-	for i := range items {
-		it := &items[i]
-		if it.prefix {
-			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
-		} else {
-			res.Contents = append(res.Contents, x.objectXML(b, it, owner))
-		}
+	items, truncated, err := x.currentPage(b, start, after, prefix, delim, max, owner, &res.CommonPrefixes, &res.Contents)
+	if err != nil {
+		return err
 	}
 	res.KeyCount = len(items)
 	if truncated {
@@ -287,6 +240,24 @@ func s3ListObjectsV2(x *s3req) error {
 	}
 	writeXML(x.w, 200, res)
 	return nil
+}
+
+// currentPage lists one page of current keys (ListObjects v1 and v2) into
+// prefixes and contents.
+func (x *s3req) currentPage(b *bucket, start, after, prefix, delim string, max int, owner bool, prefixes *[]s3Prefix, contents *[]s3Object) ([]s3Item, bool, error) {
+	items, truncated, err := x.st.s3Current(b, start, after, prefix, delim, max)
+	if err != nil {
+		return nil, false, x.refusal(err, b.Name)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.prefix {
+			*prefixes = append(*prefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
+		} else {
+			*contents = append(*contents, x.objectXML(b, it, owner))
+		}
+	}
+	return items, truncated, nil
 }
 
 func s3ListObjectsV1(x *s3req) error {
@@ -303,21 +274,9 @@ func s3ListObjectsV1(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
-	}
-	items, truncated := b.s3ListCurrent(start, marker, prefix, delim, max)
-	st.mu.RUnlock()
-	for i := range items {
-		it := &items[i]
-		if it.prefix {
-			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
-		} else {
-			res.Contents = append(res.Contents, x.objectXML(b, it, true))
-		}
+	items, truncated, err := x.currentPage(b, start, marker, prefix, delim, max, true, &res.CommonPrefixes, &res.Contents)
+	if err != nil {
+		return err
 	}
 	if truncated {
 		res.IsTruncated = true
@@ -349,14 +308,10 @@ func s3ListObjectVersions(x *s3req) error {
 	if delim != "" {
 		res.Delimiter = x.s3Encode(delim)
 	}
-	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
+	items, truncated, err := x.st.s3Versions(b, keyMarker, vid, prefix, delim, max)
+	if err != nil {
+		return x.refusal(err, b.Name)
 	}
-	items, truncated := b.s3ListVersions(keyMarker, vid, prefix, delim, max)
-	st.mu.RUnlock()
 	ow := x.owner()
 	for i := range items {
 		it := &items[i]

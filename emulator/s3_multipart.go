@@ -6,9 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 )
 
 // Multipart uploads map onto B2 large files: the upload id is the large
@@ -16,18 +14,21 @@ import (
 // the large file with the listed parts (in S3 fashion: any ascending subset
 // of the uploaded part numbers; unlisted parts are discarded).
 
-// uploadArg resolves an upload id for this bucket and key (store.mu held).
-func (x *s3req) uploadArg(b *bucket) (*largeFile, uint64, error) {
-	uid := x.q.Get("uploadId")
-	bid, id, ok := parseFileID(uid)
-	if !ok || bid != b.ID {
-		return nil, 0, errNoSuchUpload(uid)
+// uploadArg finds the upload id's large file for this bucket and key (run
+// by the store under the lock).
+func (x *s3req) uploadArg(b *bucket) findLarge {
+	return func() (*largeFile, error) {
+		uid := x.q.Get("uploadId")
+		bid, id, ok := parseFileID(uid)
+		if !ok || bid != b.ID {
+			return nil, errNoSuchUpload(uid)
+		}
+		lf := x.st.largeOf(b.ID, id)
+		if lf == nil || lf.b != b || lf.e.name != x.key {
+			return nil, errNoSuchUpload(uid)
+		}
+		return lf, nil
 	}
-	lf := x.st.large[id]
-	if lf == nil || lf.b != b || lf.e.name != x.key || x.st.buckets[b.ID] != b {
-		return nil, 0, errNoSuchUpload(uid)
-	}
-	return lf, id, nil
 }
 
 func (x *s3req) partNumber() (int, error) {
@@ -41,45 +42,19 @@ func (x *s3req) partNumber() (int, error) {
 func partETag(pt *part) string { return `"` + hex.EncodeToString(pt.md5[:]) + `"` }
 
 func s3CreateMultipartUpload(x *s3req) error {
-	b, err := x.newObjectTarget()
-	if err != nil {
-		return err
-	}
-	ct, info, sse, lr, err := x.newObjectHeaders()
+	b, nf, err := x.newObject()
 	if err != nil {
 		return err
 	}
 	drain(x.r)
-	st := x.st
-	st.mu.Lock()
-	if st.buckets[b.ID] != b {
-		st.mu.Unlock()
-		return errNoSuchBucket(b.Name)
+	f, err := x.st.startLarge(b.ID, x.key, nf)
+	if err != nil {
+		return x.refusal(err, b.Name)
 	}
-	if err := checkBudget(x.key, info, b.Lock || b.SSE || sse); err != nil {
-		st.mu.Unlock()
-		return metadataTooLarge(err)
-	}
-	v := &version{id: st.allocID(), kind: kindStart, ctype: st.intern(ct), info: info}
-	if sse || b.SSE {
-		v.flags |= fSSE
-	}
-	if err := st.applyLock(b, v, lr); err != nil {
-		st.mu.Unlock()
-		return s3err(400, "InvalidRequest", err.(*apiError).msg)
-	}
-	v.ts = st.nextTS(b)
-	e := b.insertVersion(x.key, v)
-	st.large[v.id] = &largeFile{b: b, e: e, v: v, sse: v.flags&fSSE != 0, parts: map[int]*part{}}
-	tk := st.journal(st.opVersion(b, x.key, v, false))
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
-	}
-	if sse || b.SSE {
+	if f.v.flags&fSSE != 0 {
 		x.w.Header().Set("X-Amz-Server-Side-Encryption", "AES256")
 	}
-	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, v.id)})
+	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, f.v.id)})
 	return nil
 }
 
@@ -92,9 +67,7 @@ func s3UploadPart(x *s3req) error {
 		return err
 	}
 	st := x.st
-	st.mu.RLock()
-	lf, id, err := x.uploadArg(b)
-	st.mu.RUnlock()
+	lf, err := st.largeFile(x.uploadArg(b))
 	if err != nil {
 		return err
 	}
@@ -102,18 +75,9 @@ func s3UploadPart(x *s3req) error {
 	if err != nil {
 		return err
 	}
-	st.mu.Lock()
-	if st.large[id] != lf {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
-		return errNoSuchUpload(x.q.Get("uploadId"))
-	}
-	body.blob.refs.Add(1)
-	pt := &part{n: n, size: body.size, ts: st.nowMs(), sha1: body.sha1, md5: body.md5, segs: []seg{{b: body.blob, n: body.size}}}
-	tk := st.storePart(lf, pt)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
+	pt, err := st.putPart(lf, n, body)
+	if err != nil {
+		return x.refusal(err, b.Name)
 	}
 	x.w.Header().Set("ETag", partETag(pt))
 	if lf.sse {
@@ -136,64 +100,29 @@ func s3UploadPartCopy(x *s3req) error {
 	rng := x.r.Header.Get("X-Amz-Copy-Source-Range")
 	drain(x.r)
 	st := x.st
-	st.mu.Lock()
-	lf, id, err := x.uploadArg(b)
-	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
-	if st.buckets[sb.ID] != sb {
-		st.mu.Unlock()
-		return errNoSuchBucket(sb.Name)
-	}
-	sv, err := x.copySourceVersion(sb, skey, svid)
-	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
-	off, size := int64(0), sv.size
-	if rng != "" {
-		if off, size, err = copyRange(rng, sv.size); err != nil {
-			st.mu.Unlock()
-			return s3err(416, "InvalidRange", fmt.Sprintf("The x-amz-copy-source-range %q is not valid for a source object of %d bytes (want bytes=first-last)", rng, sv.size))
+	src := x.copySourceOf(sb, skey, svid, nil)
+	src.span = func(size int64) (int64, int64, error) {
+		off, n := int64(0), size
+		if rng != "" {
+			var err error
+			if off, n, err = copyRange(rng, size); err != nil {
+				return 0, 0, s3err(416, "InvalidRange", fmt.Sprintf("The x-amz-copy-source-range %q is not valid for a source object of %d bytes (want bytes=first-last)", rng, size))
+			}
 		}
-	}
-	limit := st.opts.MaxCopySize
-	if limit > maxPartSize {
-		limit = maxPartSize
-	}
-	if size > limit {
-		st.mu.Unlock()
-		return s3err(400, "InvalidRequest", fmt.Sprintf("The specified copy source is larger than the maximum allowable size for a copy source: %d", limit))
-	}
-	segs := subSegs(sv.segs, off, size)
-	pinSegs(segs)
-	pt := &part{n: n, size: size, segs: segs}
-	reuse := off == 0 && size == sv.size && sv.flags&fMD5 != 0 && sv.flags&fSHA1 != 0
-	if reuse {
-		pt.sha1, pt.md5 = sv.sha1, sv.md5
-	}
-	st.mu.Unlock()
-	if !reuse {
-		if err := hashSegs(st, segs, size, pt); err != nil {
-			st.mu.Lock()
-			st.unpinSegs(segs)
-			st.mu.Unlock()
-			return err
+		limit := st.opts.MaxCopySize
+		if limit > maxPartSize {
+			limit = maxPartSize
 		}
+		if n > limit {
+			return 0, 0, s3err(400, "InvalidRequest", fmt.Sprintf("The specified copy source is larger than the maximum allowable size for a copy source: %d", limit))
+		}
+		return off, n, nil
 	}
-	st.mu.Lock()
-	if st.large[id] != lf {
-		st.unpinSegs(segs)
-		st.mu.Unlock()
-		return errNoSuchUpload(x.q.Get("uploadId"))
+	pt, _, from, err := st.copyPart(x.uploadArg(b), n, src)
+	if err != nil {
+		return x.refusal(err, b.Name)
 	}
-	pt.ts = st.nowMs()
-	tk := st.storePart(lf, pt)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
-	}
+	sv, sb := &from.v, from.b
 	x.w.Header().Set("X-Amz-Copy-Source-Version-Id", fileIDString(sb.ID, sv.id))
 	writeXML(x.w, 200, s3CopyResult{XMLName: xml.Name{Local: "CopyPartResult"}, NS: s3NS, ETag: partETag(pt), LastModified: s3Time(pt.ts)})
 	return nil
@@ -216,61 +145,23 @@ func s3CompleteMultipartUpload(x *s3req) error {
 		return errMalformedXML("CompleteMultipartUpload lists no parts")
 	}
 	st := x.st
-	st.mu.Lock()
-	lf, id, err := x.uploadArg(b)
+	var etag string
+	f, lf, err := st.finishLarge(x.uploadArg(b), func(lf *largeFile) ([]int, error) {
+		nums, sum, err := st.s3Parts(lf, req.Parts)
+		if err == nil {
+			// visible with the version; dropped again if the commit fails
+			etag = sum
+			x.s.s3.setETag(lf.v.id, etag)
+		}
+		return nums, err
+	})
 	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
-	prev := 0
-	for _, p := range req.Parts {
-		if p.PartNumber <= prev {
-			st.mu.Unlock()
-			return s3err(400, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+		if lf != nil && etag != "" {
+			x.s.s3.dropETag(lf.v.id)
 		}
-		prev = p.PartNumber
+		return x.refusal(err, b.Name)
 	}
-	md := md5.New()
-	var segs []seg
-	var size int64
-	used := map[int]bool{}
-	for i, p := range req.Parts {
-		pt := lf.parts[p.PartNumber]
-		if pt == nil || unquote(p.ETag) != hex.EncodeToString(pt.md5[:]) {
-			st.mu.Unlock()
-			return s3err(400, "InvalidPart", fmt.Sprintf("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part %d)", p.PartNumber))
-		}
-		if i < len(req.Parts)-1 && pt.size < st.opts.AbsoluteMinimumPartSize {
-			st.mu.Unlock()
-			return s3err(400, "EntityTooSmall", fmt.Sprintf("Your proposed upload is smaller than the minimum allowed object size: part %d is %d bytes; every part but the last must be at least %d bytes.", p.PartNumber, pt.size, st.opts.AbsoluteMinimumPartSize))
-		}
-		md.Write(pt.md5[:])
-		segs = append(segs, pt.segs...)
-		size += pt.size
-		used[p.PartNumber] = true
-	}
-	var ops []dbOp
-	for n, pt := range lf.parts {
-		if st.p != nil {
-			ops = append(ops, opDelPart(id, n))
-		}
-		if !used[n] {
-			st.unpinSegs(pt.segs)
-		}
-	}
-	delete(st.large, id)
-	v := lf.v
-	v.kind, v.size, v.segs = kindUpload, size, segs
-	v.flags &^= fSHA1 | fMD5
-	etag := fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(md.Sum(nil)), len(req.Parts))
-	x.s.s3.setETag(v.id, etag)
-	ops = append(ops, st.opVersion(lf.b, lf.e.name, v, false))
-	tk := st.journal(ops...)
-	vid := fileIDString(b.ID, v.id)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
-	}
+	vid := fileIDString(b.ID, f.v.id)
 	x.w.Header().Set("X-Amz-Version-Id", vid)
 	if lf.sse {
 		x.w.Header().Set("X-Amz-Server-Side-Encryption", "AES256")
@@ -284,19 +175,8 @@ func s3AbortMultipartUpload(x *s3req) error {
 	if err != nil {
 		return err
 	}
-	st := x.st
-	st.mu.Lock()
-	lf, id, err := x.uploadArg(b)
-	if err != nil {
-		st.mu.Unlock()
-		return err
-	}
-	ops := append(st.dropLarge(id), opDelVersion(id))
-	lf.b.removeVersion(lf.e, lf.v)
-	tk := st.journal(ops...)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
+	if _, err := x.st.cancelLarge(x.uploadArg(b)); err != nil {
+		return x.refusal(err, b.Name)
 	}
 	x.w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -317,33 +197,22 @@ func s3ListParts(x *s3req) error {
 	if err != nil {
 		return err
 	}
-	st := x.st
-	st.mu.RLock()
-	lf, _, err := x.uploadArg(b)
-	if err != nil {
-		st.mu.RUnlock()
-		return err
-	}
-	var nums []int
-	for n := range lf.parts {
-		if n > marker {
-			nums = append(nums, n)
-		}
-	}
-	sort.Ints(nums)
 	res := s3ListPartsResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: x.q.Get("uploadId"), Initiator: x.owner(),
 		Owner: x.owner(), StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: max}
-	if len(nums) > max {
-		nums = nums[:max]
-		res.IsTruncated = true
+	first := marker + 1
+	if marker > 10000 {
+		first = 10001 // part numbers end at 10000 (and marker+1 must not overflow)
 	}
-	for _, n := range nums {
-		pt := lf.parts[n]
-		res.Parts = append(res.Parts, s3PartXML{PartNumber: n, LastModified: s3Time(pt.ts), ETag: partETag(pt), Size: pt.size})
+	pts, next, _, err := x.st.listParts(x.uploadArg(b), first, max)
+	if err != nil {
+		return err
 	}
-	st.mu.RUnlock()
-	if len(nums) > 0 {
-		res.NextPartNumberMarker = nums[len(nums)-1]
+	res.IsTruncated = next != 0
+	for _, pt := range pts {
+		res.Parts = append(res.Parts, s3PartXML{PartNumber: pt.n, LastModified: s3Time(pt.ts), ETag: partETag(pt), Size: pt.size})
+	}
+	if len(pts) > 0 {
+		res.NextPartNumberMarker = pts[len(pts)-1].n
 	}
 	writeXML(x.w, 200, res)
 	return nil
@@ -370,47 +239,75 @@ func s3ListMultipartUploads(x *s3req) error {
 		}
 	}
 	res := s3ListUploadsResult{NS: s3NS, Bucket: b.Name, KeyMarker: keyMarker, UploadIDMarker: idMarker, Prefix: prefix, Delimiter: delim, MaxUploads: max}
-	st := x.st
-	st.mu.RLock()
-	lfs := st.s3Uploads(b, prefix, keyMarker, mid)
+	lfs := x.st.s3Uploads(b, prefix, keyMarker, mid)
 	count := 0
 	lastKey, lastID := "", ""
 	seen := map[string]bool{}
 	for _, lf := range lfs {
-		name := lf.e.name
-		if delim != "" {
-			if i := strings.Index(name[len(prefix):], delim); i >= 0 {
-				cp := name[:len(prefix)+i+len(delim)]
-				if seen[cp] || (keyMarker != "" && cp <= keyMarker) {
-					continue
-				}
-				if count == max {
-					res.IsTruncated = true
-					break
-				}
-				seen[cp] = true
-				res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: cp})
-				count++
-				lastKey, lastID = cp, ""
+		name := lf.name
+		if cp := folderOf(name, prefix, delim); cp != "" {
+			if seen[cp] || (keyMarker != "" && cp <= keyMarker) {
 				continue
 			}
+			if count == max {
+				res.IsTruncated = true
+				break
+			}
+			seen[cp] = true
+			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: cp})
+			count++
+			lastKey, lastID = cp, ""
+			continue
 		}
 		if count == max {
 			res.IsTruncated = true
 			break
 		}
-		uid := fileIDString(b.ID, lf.v.id)
+		uid := fileIDString(b.ID, lf.id)
 		res.Uploads = append(res.Uploads, s3UploadXML{Key: name, UploadID: uid, Initiator: x.owner(), Owner: x.owner(),
-			StorageClass: "STANDARD", Initiated: s3Time(lf.v.ts)})
+			StorageClass: "STANDARD", Initiated: s3Time(lf.ts)})
 		count++
 		lastKey, lastID = name, uid
 	}
-	st.mu.RUnlock()
 	if res.IsTruncated {
 		res.NextKeyMarker, res.NextUploadIDMarker = lastKey, lastID
 	}
 	writeXML(x.w, 200, res)
 	return nil
+}
+
+// s3CompletePart is one part of a CompleteMultipartUpload request.
+type s3CompletePart = struct {
+	PartNumber int    `xml:"PartNumber"`
+	ETag       string `xml:"ETag"`
+}
+
+// s3Parts checks CompleteMultipartUpload's part list against the uploaded
+// parts (store.mu held): ascending part numbers, each uploaded with that
+// ETag, every part but the last at least the minimum part size. It returns
+// the part numbers and the multipart ETag.
+func (st *store) s3Parts(lf *largeFile, parts []s3CompletePart) ([]int, string, error) {
+	prev := 0
+	for _, p := range parts {
+		if p.PartNumber <= prev {
+			return nil, "", s3err(400, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+		}
+		prev = p.PartNumber
+	}
+	md := md5.New()
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		pt := lf.parts[p.PartNumber]
+		if pt == nil || unquote(p.ETag) != hex.EncodeToString(pt.md5[:]) {
+			return nil, "", s3err(400, "InvalidPart", fmt.Sprintf("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part %d)", p.PartNumber))
+		}
+		if i < len(parts)-1 && pt.size < st.opts.AbsoluteMinimumPartSize {
+			return nil, "", s3err(400, "EntityTooSmall", fmt.Sprintf("Your proposed upload is smaller than the minimum allowed object size: part %d is %d bytes; every part but the last must be at least %d bytes.", p.PartNumber, pt.size, st.opts.AbsoluteMinimumPartSize))
+		}
+		md.Write(pt.md5[:])
+		nums[i] = p.PartNumber
+	}
+	return nums, fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(md.Sum(nil)), len(parts)), nil
 }
 
 // partTarget is the preamble of UploadPart and UploadPartCopy:

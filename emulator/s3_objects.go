@@ -156,12 +156,15 @@ func (x *s3req) readContent(limit int64) (*content, error) {
 	}
 	w, err := x.st.newBlobWriter(bd.n)
 	if err != nil {
-		return nil, err
+		return nil, x.st.contentFailed(err)
 	}
 	sh, md := sha1.New(), md5.New()
 	ws := append([]io.Writer{w, sh, md}, bd.sums.writers()...)
 	if _, err := io.CopyN(io.MultiWriter(ws...), bd.r, bd.n); err != nil {
 		w.abort()
+		if isDiskError(err) {
+			return nil, x.st.contentFailed(err)
+		}
 		return nil, asS3BodyErr(err)
 	}
 	if err := bd.check(nil); err != nil {
@@ -173,7 +176,7 @@ func (x *s3req) readContent(limit int64) (*content, error) {
 	md.Sum(ct.md5[:0])
 	b, err := w.finish(bd.n)
 	if err != nil {
-		return nil, err
+		return nil, x.st.contentFailed(err)
 	}
 	ct.blob = b
 	return ct, nil
@@ -337,24 +340,18 @@ func (x *s3req) getObject() error {
 		return err
 	}
 	st := x.st
-	st.mu.RLock()
-	if st.buckets[b.ID] != b {
-		st.mu.RUnlock()
-		return errNoSuchBucket(b.Name)
-	}
-	v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
+	o, err := st.open(func() (*bucket, string, *version, error) {
+		if !st.alive(b) {
+			return nil, "", nil, errNoSuchBucket(b.Name)
+		}
+		v, err := x.readableVersion(b, x.key, x.q.Get("versionId"), false)
+		return b, x.key, v, err
+	})
 	if err != nil {
-		st.mu.RUnlock()
 		return err
 	}
-	snap := *v
-	pinSegs(snap.segs)
-	st.mu.RUnlock()
-	defer func() {
-		st.mu.RLock()
-		st.unpinSegs(snap.segs)
-		st.mu.RUnlock()
-	}()
+	defer st.release(o)
+	snap := o.v
 	etag := x.s.etag(b, &snap)
 	notMod, err := preconditions(x.r.Header, "", etag, snap.ts)
 	if err != nil {
@@ -367,7 +364,7 @@ func (x *s3req) getObject() error {
 		x.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	x.setObjectHeaders(b, &snap)
+	x.setObjectHeaders(&o.bk, &snap)
 	for _, o := range responseOverrides {
 		if x.q.Has(o.param) {
 			if x.k == nil {
@@ -408,19 +405,6 @@ func (x *s3req) getObject() error {
 }
 
 // ---- PutObject ----
-
-// commitUpload inserts a new upload version (store.mu held) and returns the
-// journal ticket.
-func (st *store) commitUpload(b *bucket, name string, v *version, customTS int64) uint64 {
-	v.id = st.allocID()
-	if customTS != 0 {
-		v.ts = customTS
-	} else {
-		v.ts = st.nextTS(b)
-	}
-	b.insertVersion(name, v)
-	return st.journal(st.opVersion(b, name, v, false))
-}
 
 // writePreconditions checks If-Match / If-None-Match on a write against the
 // current version (store.mu held).
@@ -466,58 +450,26 @@ func (x *s3req) validKey() error {
 }
 
 func s3PutObject(x *s3req) error {
-	b, err := x.newObjectTarget()
-	if err != nil {
-		return err
-	}
-	ct, info, sse, lr, err := x.newObjectHeaders()
+	b, nf, err := x.newObject()
 	if err != nil {
 		return err
 	}
 	st := x.st
-	st.mu.RLock()
-	strict := b.Lock || b.SSE || sse
-	perr := x.writePreconditions(b, x.key)
-	st.mu.RUnlock()
-	if perr != nil {
-		return perr
-	}
-	if err := checkBudget(x.key, info, strict); err != nil {
-		return metadataTooLarge(err)
+	check := func(b *bucket) error { return x.writePreconditions(b, x.key) }
+	if err := st.checkUpload(b.ID, x.key, nf, check); err != nil {
+		return x.refusal(err, b.Name)
 	}
 	body, err := x.readContent(maxSingleFile)
 	if err != nil {
 		return err
 	}
-	st.mu.Lock()
-	if st.buckets[b.ID] != b {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
-		return errNoSuchBucket(b.Name)
+	f, err := st.putVersion(b.ID, x.key, nf, body, check)
+	if err != nil {
+		return x.refusal(err, b.Name)
 	}
-	if err := x.writePreconditions(b, x.key); err != nil {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
-		return err
-	}
-	v := &version{size: body.size, sha1: body.sha1, md5: body.md5, flags: body.flags, kind: kindUpload, ctype: st.intern(ct), info: info}
-	if sse || b.SSE {
-		v.flags |= fSSE
-	}
-	if err := st.applyLock(b, v, lr); err != nil {
-		st.mu.Unlock()
-		st.discardBlob(body.blob)
-		return s3err(400, "InvalidRequest", err.(*apiError).msg)
-	}
-	body.blob.refs.Add(1)
-	v.segs = []seg{{b: body.blob, n: body.size}}
-	tk := st.commitUpload(b, x.key, v, 0)
+	v := &f.v
 	etag := x.s.etag(b, v)
 	vid := fileIDString(b.ID, v.id)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
-	}
 	h := x.w.Header()
 	h.Set("ETag", etag)
 	h.Set("X-Amz-Version-Id", vid)
@@ -586,15 +538,46 @@ func (x *s3req) copySourceVersion(sb *bucket, key, vid string) (*version, error)
 	return sv, nil
 }
 
-// hashCopy fills md5/sha1 of v from its (pinned) segments, outside the lock.
-func (st *store) hashCopy(v *version) error {
-	var pt part
-	if err := hashSegs(st, v.segs, v.size, &pt); err != nil {
+// copySourceOf is the source of CopyObject / UploadPartCopy: both buckets
+// must still exist, then the version (readableVersion) and the
+// X-Amz-Copy-Source-If-* preconditions. The caller sets span.
+func (x *s3req) copySourceOf(sb *bucket, key, vid string, db *bucket) copySource {
+	return copySource{find: func() (*bucket, string, *version, error) {
+		if !x.st.alive(sb) {
+			return nil, "", nil, errNoSuchBucket(sb.Name)
+		}
+		if db != nil && !x.st.alive(db) {
+			return nil, "", nil, errNoSuchBucket(db.Name)
+		}
+		sv, err := x.copySourceVersion(sb, key, vid)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return sb, key, sv, nil
+	}}
+}
+
+// s3Rehash: a copy keeps the source's digests when it has an MD5 (the
+// ETag); otherwise (a large-file source) both are computed from the bytes.
+func s3Rehash(sv *version, off, n int64) bool { return sv.flags&fMD5 == 0 }
+
+// refusal words a store refusal the S3 way (bucketName for NoSuchBucket).
+func (x *s3req) refusal(err error, bucketName string) error {
+	se, ok := err.(*storeError)
+	if !ok {
 		return err
 	}
-	v.sha1, v.md5 = pt.sha1, pt.md5
-	v.flags |= fSHA1 | fMD5
-	return nil
+	switch se.kind {
+	case refNoBucket:
+		return errNoSuchBucket(bucketName)
+	case refBudget:
+		return metadataTooLarge(se.apiError)
+	case refLock:
+		return s3err(400, "InvalidRequest", se.msg)
+	case refNoLarge:
+		return errNoSuchUpload(x.q.Get("uploadId"))
+	}
+	return err
 }
 
 func s3CopyObject(x *s3req) error {
@@ -632,63 +615,22 @@ func s3CopyObject(x *s3req) error {
 	}
 	drain(x.r)
 	st := x.st
-	st.mu.Lock()
-	if st.buckets[sb.ID] != sb || st.buckets[db.ID] != db {
-		st.mu.Unlock()
-		return errNoSuchBucket(x.bucket)
+	src := x.copySourceOf(sb, skey, svid, db)
+	src.span = func(size int64) (int64, int64, error) {
+		if size > st.opts.MaxCopySize {
+			return 0, 0, s3err(400, "InvalidRequest", fmt.Sprintf("The specified copy source is larger than the maximum allowable size for a copy source: %d", st.opts.MaxCopySize))
+		}
+		return 0, size, nil
 	}
-	sv, err := x.copySourceVersion(sb, skey, svid)
+	nf := &newFile{ctype: newCT, info: newInfo, sse: sse, lock: lr}
+	f, from, err := st.copyVersion(db.ID, x.key, nf, directive == "COPY", src, s3Rehash)
 	if err != nil {
-		st.mu.Unlock()
-		return err
+		return x.refusal(err, db.Name)
 	}
-	if sv.size > st.opts.MaxCopySize {
-		st.mu.Unlock()
-		return s3err(400, "InvalidRequest", fmt.Sprintf("The specified copy source is larger than the maximum allowable size for a copy source: %d", st.opts.MaxCopySize))
-	}
-	v := &version{kind: kindUpload, size: sv.size}
-	if directive == "COPY" {
-		v.ctype, v.info = sv.ctype, sv.info
-	} else {
-		v.ctype, v.info = st.intern(newCT), newInfo
-	}
-	if err := checkBudget(x.key, v.info, db.Lock || db.SSE || sse); err != nil {
-		st.mu.Unlock()
-		return metadataTooLarge(err)
-	}
-	if sse || db.SSE {
-		v.flags |= fSSE
-	}
-	if err := st.applyLock(db, v, lr); err != nil {
-		st.mu.Unlock()
-		return s3err(400, "InvalidRequest", err.(*apiError).msg)
-	}
-	v.segs = subSegs(sv.segs, 0, sv.size)
-	pinSegs(v.segs)
-	srcVID := fileIDString(sb.ID, sv.id)
-	if sv.flags&fMD5 != 0 {
-		v.flags |= sv.flags & (fSHA1 | fMD5)
-		v.sha1, v.md5 = sv.sha1, sv.md5
-	} else {
-		st.mu.Unlock()
-		herr := st.hashCopy(v)
-		st.mu.Lock()
-		if herr == nil && st.buckets[db.ID] != db {
-			herr = errNoSuchBucket(db.Name)
-		}
-		if herr != nil {
-			st.unpinSegs(v.segs)
-			st.mu.Unlock()
-			return herr
-		}
-	}
-	tk := st.commitUpload(db, x.key, v, 0)
+	v := &f.v
 	etag := x.s.etag(db, v)
 	vid := fileIDString(db.ID, v.id)
-	st.mu.Unlock()
-	if err := st.sync(tk); err != nil {
-		return err
-	}
+	srcVID := fileIDString(sb.ID, from.v.id)
 	h := x.w.Header()
 	h.Set("X-Amz-Version-Id", vid)
 	h.Set("X-Amz-Copy-Source-Version-Id", srcVID)
@@ -701,48 +643,38 @@ func s3CopyObject(x *s3req) error {
 
 // ---- deletes ----
 
-// deleteOne deletes key (a delete marker) or one version of it (store.mu
-// held). It returns what S3 reports and the journal ticket.
-func (x *s3req) deleteOne(b *bucket, key, vid string, bypass bool) (s3Deleted, uint64, error) {
-	st := x.st
-	out := s3Deleted{Key: key}
-	if vid == "" {
-		var cur *version
-		if e := b.entry(key); e != nil {
-			cur = e.current()
+// deleteItem parses one delete of key (a delete marker when vid is empty).
+func (x *s3req) deleteItem(b *bucket, key, vid string) deleteItem {
+	it := deleteItem{name: key, fid: vid}
+	if vid != "" {
+		it.id, it.err = parseVersionID(b, vid)
+	}
+	return it
+}
+
+// deleted words what the store did with one delete the S3 way: hiding a
+// name with no visible version, or removing a version already gone, is a
+// success; a name hidden already reports its marker.
+func (x *s3req) deleted(it deleteItem, r deleteResult) (s3Deleted, error) {
+	out := s3Deleted{Key: it.name, VersionID: it.fid}
+	switch refusalOf(r.err) {
+	case 0:
+		if r.err != nil {
+			return out, r.err
 		}
-		if cur == nil {
-			return out, 0, nil // nothing to hide
-		}
-		if cur.kind == kindHide {
-			out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(b.ID, cur.id)
-			return out, 0, nil
-		}
-		v := &version{id: st.allocID(), ts: st.nextTS(b), kind: kindHide, ctype: hideCT}
-		b.insertVersion(key, v)
-		out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(b.ID, v.id)
-		return out, st.journal(st.opVersion(b, key, v, false)), nil
+	case refNoFile, refNoVersion:
+		return out, nil
+	case refHidden:
+	default:
+		return out, r.err
 	}
-	out.VersionID = vid
-	id, err := parseVersionID(b, vid)
-	if err != nil {
-		return out, 0, err
+	if r.f.v.kind == kindHide {
+		out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(r.f.b.ID, r.f.v.id)
 	}
-	e, v := b.find(id)
-	if v == nil || e.name != key || v.kind == kindStart {
-		return out, 0, nil // already gone
+	if it.id != 0 {
+		x.s.s3.dropETag(it.id)
 	}
-	if err := st.deletable(v, bypass); err != nil {
-		return out, 0, errAccessDenied(err.(*apiError).msg)
-	}
-	if v.kind == kindHide {
-		out.DeleteMarker, out.DeleteMarkerVersionID = true, vid
-	}
-	b.removeVersion(e, v)
-	tk := st.journal(opDelVersion(v.id))
-	st.unpinSegs(v.segs)
-	x.s.s3.dropETag(v.id)
-	return out, tk, nil
+	return out, nil
 }
 
 func (x *s3req) bypassGovernance() (bool, error) {
@@ -780,18 +712,13 @@ func s3DeleteObject(x *s3req) error {
 	if err != nil {
 		return err
 	}
-	st := x.st
-	st.mu.Lock()
-	if st.buckets[b.ID] != b {
-		st.mu.Unlock()
-		return errNoSuchBucket(b.Name)
-	}
-	d, tk, err := x.deleteOne(b, x.key, x.q.Get("versionId"), bypass)
-	st.mu.Unlock()
+	it := x.deleteItem(b, x.key, x.q.Get("versionId"))
+	res, err := x.st.deleteBatch(b.ID, []deleteItem{it}, bypass)
 	if err != nil {
-		return err
+		return x.refusal(err, b.Name)
 	}
-	if err := st.sync(tk); err != nil {
+	d, err := x.deleted(it, res[0])
+	if err != nil {
 		return err
 	}
 	h := x.w.Header()
@@ -830,17 +757,8 @@ func s3DeleteObjects(x *s3req) error {
 	if err != nil {
 		return err
 	}
-	res := s3DeleteResult{NS: s3NS}
-	st := x.st
-	var last uint64
-	st.mu.Lock()
-	if st.buckets[b.ID] != b {
-		st.mu.Unlock()
-		return errNoSuchBucket(b.Name)
-	}
-	for _, o := range req.Objects {
-		var d s3Deleted
-		var tk uint64
+	items := make([]deleteItem, len(req.Objects))
+	for i, o := range req.Objects {
 		err := x.checkName(o.Key)
 		if err == nil {
 			err = x.deleteCap(o.VersionID)
@@ -848,24 +766,27 @@ func s3DeleteObjects(x *s3req) error {
 		if err == nil && o.Key == "" {
 			err = errInvalidArgument("empty key")
 		}
-		if err == nil {
-			d, tk, err = x.deleteOne(b, o.Key, o.VersionID, bypass)
-		}
 		if err != nil {
-			se := toS3Error(err)
-			res.Errors = append(res.Errors, s3DeleteError{Key: o.Key, VersionID: o.VersionID, Code: se.code, Message: se.msg})
+			items[i] = deleteItem{name: o.Key, fid: o.VersionID, err: err}
 			continue
 		}
-		if tk > last {
-			last = tk
+		items[i] = x.deleteItem(b, o.Key, o.VersionID)
+	}
+	rs, err := x.st.deleteBatch(b.ID, items, bypass)
+	if err != nil {
+		return x.refusal(err, b.Name)
+	}
+	res := s3DeleteResult{NS: s3NS}
+	for i, it := range items {
+		d, err := x.deleted(it, rs[i])
+		if err != nil {
+			se := toS3Error(err)
+			res.Errors = append(res.Errors, s3DeleteError{Key: it.name, VersionID: it.fid, Code: se.code, Message: se.msg})
+			continue
 		}
 		if !req.Quiet {
 			res.Deleted = append(res.Deleted, d)
 		}
-	}
-	st.mu.Unlock()
-	if err := st.sync(last); err != nil {
-		return err
 	}
 	writeXML(x.w, 200, res)
 	return nil
@@ -898,20 +819,24 @@ func (x *s3req) newObjectTarget() (*bucket, error) {
 	return b, nil
 }
 
-// newObjectHeaders reads the request headers describing a new object, in
-// this order: content type and metadata, server-side encryption, Object Lock.
-func (x *s3req) newObjectHeaders() (ct string, info []kv, sse bool, lr lockReq, err error) {
-	ct, info, err = x.metaFromHeaders(x.key)
+// newObject is the preamble of a call creating an object from the request
+// headers (PutObject, CreateMultipartUpload): newObjectTarget, then the
+// headers describing the object in this order: content type and metadata,
+// server-side encryption, Object Lock.
+func (x *s3req) newObject() (*bucket, *newFile, error) {
+	b, err := x.newObjectTarget()
 	if err != nil {
-		return "", nil, false, lockReq{}, err
+		return nil, nil, err
 	}
-	sse, err = x.sseFromHeaders()
-	if err != nil {
-		return "", nil, false, lockReq{}, err
+	nf := &newFile{}
+	if nf.ctype, nf.info, err = x.metaFromHeaders(x.key); err != nil {
+		return nil, nil, err
 	}
-	lr, err = x.lockFromS3Headers()
-	if err != nil {
-		return "", nil, false, lockReq{}, err
+	if nf.sse, err = x.sseFromHeaders(); err != nil {
+		return nil, nil, err
 	}
-	return ct, info, sse, lr, nil
+	if nf.lock, err = x.lockFromS3Headers(); err != nil {
+		return nil, nil, err
+	}
+	return b, nf, nil
 }

@@ -184,6 +184,9 @@ type store struct {
 	expireGen atomic.Uint64
 
 	p *persister // nil in memory mode
+
+	logMu   sync.Mutex
+	lastLog string // last storage failure logged
 }
 
 func newMemStore(opts Options) *store {
@@ -413,23 +416,6 @@ func (e *nameEntry) current() *version {
 	return nil
 }
 
-// lookupFile resolves a file id string to its bucket, entry and version.
-func (st *store) lookupFile(fileID string) (*bucket, *nameEntry, *version) {
-	bid, id, ok := parseFileID(fileID)
-	if !ok {
-		return nil, nil, nil
-	}
-	b := st.buckets[bid]
-	if b == nil {
-		return nil, nil, nil
-	}
-	e, v := b.find(id)
-	if v == nil {
-		return b, nil, nil
-	}
-	return b, e, v
-}
-
 func (st *store) allocID() uint64 {
 	id := st.nextID
 	st.nextID++
@@ -493,12 +479,6 @@ func wholeSegs(segs []seg, n int64) bool {
 
 // ---- listing ----
 
-type listItem struct {
-	name   string
-	v      *version // nil for a folder
-	folder bool
-}
-
 // successor returns the smallest string greater than every string that
 // starts with p ("" when there is none).
 func successor(p string) string {
@@ -513,18 +493,8 @@ func successor(p string) string {
 	return ""
 }
 
-// listNames implements b2_list_file_names over one bucket. It returns up to
-// max items and the next start name ("" when done).
-func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, string) {
-	var items []listItem
-	next := b.walkNames(start, prefix, delim, max, func(name string, v *version) {
-		items = append(items, listItem{name: name, v: v, folder: v == nil})
-	})
-	return items, next
-}
-
-// walkNames is listNames without intermediate items: emit is called for
-// each listed entry in order (v nil for a folder). It returns the next start
+// walkNames implements b2_list_file_names over one bucket: emit is called
+// for up to max entries in order (v nil for a folder). It returns the next start
 // name ("" when done).
 func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name string, v *version)) string {
 	if start < prefix {
@@ -540,23 +510,20 @@ func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name 
 			if !strings.HasPrefix(e.name, prefix) {
 				return e.name < prefix
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					if !b.folderVisible(folder, e) {
-						restart = successor(folder)
-						return false
-					}
-					if n == max {
-						next = pageNextName(lastName, lastFolder)
-						return false
-					}
-					emit(folder, nil)
-					n++
-					lastName, lastFolder = folder, true
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				if !b.folderVisible(folder, e) {
 					restart = successor(folder)
 					return false
 				}
+				if n == max {
+					next = pageNextName(lastName, lastFolder)
+					return false
+				}
+				emit(folder, nil)
+				n++
+				lastName, lastFolder = folder, true
+				restart = successor(folder)
+				return false
 			}
 			cur := e.current()
 			if cur == nil || cur.kind == kindHide {
@@ -577,8 +544,6 @@ func (b *bucket) walkNames(start, prefix, delim string, max int, emit func(name 
 		pivot.name = restart
 	}
 }
-
-func (it listItem) nextName() string { return pageNextName(it.name, it.folder) }
 
 // pageNextName is the start name of the page after one ending with name.
 func pageNextName(name string, folder bool) string {
@@ -605,19 +570,10 @@ func (b *bucket) folderVisible(folder string, first *nameEntry) bool {
 	return found
 }
 
-// listVersions implements b2_list_file_versions. startID (0 = none) only
-// applies to the startName entry. It returns the items and the next
-// (name, id) pair; nextName "" means done, nextID 0 with a name means a folder.
-func (b *bucket) listVersions(start string, startID uint64, prefix, delim string, max int) ([]listItem, string, uint64) {
-	var items []listItem
-	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, func(name string, v *version) {
-		items = append(items, listItem{name: name, v: v, folder: v == nil})
-	})
-	return items, nextName, nextID
-}
-
-// walkVersions is listVersions without intermediate items: emit is called
-// for each listed entry in order (v nil for a folder).
+// walkVersions implements b2_list_file_versions: emit is called for up to
+// max entries in order (v nil for a folder). startID (0 = none) only
+// applies to the startName entry. It returns the next (name, id) pair;
+// nextName "" means done, nextID 0 with a name means a folder.
 func (b *bucket) walkVersions(start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (string, uint64) {
 	if start < prefix {
 		start, startID = prefix, 0
@@ -633,18 +589,15 @@ func (b *bucket) walkVersions(start string, startID uint64, prefix, delim string
 			if !strings.HasPrefix(e.name, prefix) {
 				return e.name < prefix
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					if n == max {
-						nextName, full = folder, true
-						return false
-					}
-					emit(folder, nil)
-					n++
-					restart = successor(folder)
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				if n == max {
+					nextName, full = folder, true
 					return false
 				}
+				emit(folder, nil)
+				n++
+				restart = successor(folder)
+				return false
 			}
 			vs := e.vs
 			if first && startID != 0 && e.name == start {
@@ -714,4 +667,16 @@ func capSet(caps []string) map[string]bool {
 		m[c] = true
 	}
 	return m
+}
+
+// folderOf is the folder a listing under prefix rolls name up into at delim
+// (its name up to and including the first delim after prefix), or "".
+func folderOf(name, prefix, delim string) string {
+	if delim == "" {
+		return ""
+	}
+	if i := strings.Index(name[len(prefix):], delim); i >= 0 {
+		return name[:len(prefix)+i+len(delim)]
+	}
+	return ""
 }

@@ -36,20 +36,17 @@ func (b *bucket) s3ListCurrent(start, after, prefix, delim string, max int) (ite
 				stop = true
 				return false
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					restart = successor(folder)
-					if (after != "" && folder <= after) || !b.folderVisible(folder, e) {
-						return false
-					}
-					if len(items) == max {
-						truncated, stop = true, true
-						return false
-					}
-					items = append(items, s3Item{name: folder, prefix: true})
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				restart = successor(folder)
+				if (after != "" && folder <= after) || !b.folderVisible(folder, e) {
 					return false
 				}
+				if len(items) == max {
+					truncated, stop = true, true
+					return false
+				}
+				items = append(items, s3Item{name: folder, prefix: true})
+				return false
 			}
 			cur := e.current()
 			if cur == nil || cur.kind == kindHide {
@@ -103,20 +100,17 @@ func (b *bucket) s3ListVersions(keyMarker string, vidMarker uint64, prefix, deli
 				stop = true
 				return false
 			}
-			if delim != "" {
-				if i := strings.Index(e.name[len(prefix):], delim); i >= 0 {
-					folder := e.name[:len(prefix)+i+len(delim)]
-					restart = successor(folder)
-					if keyMarker != "" && folder <= keyMarker {
-						return false
-					}
-					if len(items) == max {
-						truncated, stop = true, true
-						return false
-					}
-					items = append(items, s3Item{name: folder, prefix: true})
+			if folder := folderOf(e.name, prefix, delim); folder != "" {
+				restart = successor(folder)
+				if keyMarker != "" && folder <= keyMarker {
 					return false
 				}
+				if len(items) == max {
+					truncated, stop = true, true
+					return false
+				}
+				items = append(items, s3Item{name: folder, prefix: true})
+				return false
 			}
 			vs := e.vs
 			if first && vidMarker != 0 && e.name == keyMarker {
@@ -154,26 +148,54 @@ func (b *bucket) s3ListVersions(keyMarker string, vidMarker uint64, prefix, deli
 	}
 }
 
+// s3Upload is an unfinished large file as ListMultipartUploads shows it.
+type s3Upload struct {
+	name string
+	id   uint64
+	ts   int64
+}
+
 // s3Uploads lists the unfinished large files of b under prefix, ordered by
-// name then id, after (keyMarker, idMarker).
-func (st *store) s3Uploads(b *bucket, prefix, keyMarker string, idMarker uint64) []*largeFile {
-	var out []*largeFile
-	for _, lf := range st.large {
-		if lf.b != b || !strings.HasPrefix(lf.e.name, prefix) {
-			continue
-		}
-		if keyMarker != "" {
-			if lf.e.name < keyMarker || (lf.e.name == keyMarker && (idMarker == 0 || lf.v.id <= idMarker)) {
+// name then id, after (keyMarker, idMarker) (read lock).
+func (st *store) s3Uploads(b *bucket, prefix, keyMarker string, idMarker uint64) []s3Upload {
+	var out []s3Upload
+	_ = st.read(func() error {
+		for _, lf := range st.large {
+			if lf.b != b || !strings.HasPrefix(lf.e.name, prefix) {
 				continue
 			}
+			if keyMarker != "" {
+				if lf.e.name < keyMarker || (lf.e.name == keyMarker && (idMarker == 0 || lf.v.id <= idMarker)) {
+					continue
+				}
+			}
+			out = append(out, s3Upload{name: lf.e.name, id: lf.v.id, ts: lf.v.ts})
 		}
-		out = append(out, lf)
-	}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].e.name != out[j].e.name {
-			return out[i].e.name < out[j].e.name
+		if out[i].name != out[j].name {
+			return out[i].name < out[j].name
 		}
-		return out[i].v.id < out[j].v.id
+		return out[i].id < out[j].id
 	})
 	return out
+}
+
+// s3Current lists one page of current keys of b (ListObjects).
+func (st *store) s3Current(b *bucket, start, after, prefix, delim string, max int) (items []s3Item, truncated bool, err error) {
+	err = st.inBucket(b, func() error {
+		items, truncated = b.s3ListCurrent(start, after, prefix, delim, max)
+		return nil
+	})
+	return items, truncated, err
+}
+
+// s3Versions lists one page of versions of b (ListObjectVersions).
+func (st *store) s3Versions(b *bucket, keyMarker string, vidMarker uint64, prefix, delim string, max int) (items []s3Item, truncated bool, err error) {
+	err = st.inBucket(b, func() error {
+		items, truncated = b.s3ListVersions(keyMarker, vidMarker, prefix, delim, max)
+		return nil
+	})
+	return items, truncated, err
 }

@@ -9,6 +9,34 @@ import (
 	"time"
 )
 
+// Test helpers: the walks collected into slices.
+
+type listItem struct {
+	name   string
+	v      *version // nil for a folder
+	folder bool
+}
+
+// listNames collects walkNames: up to max items and the next start name.
+func (b *bucket) listNames(start, prefix, delim string, max int) ([]listItem, string) {
+	var items []listItem
+	next := b.walkNames(start, prefix, delim, max, func(name string, v *version) {
+		items = append(items, listItem{name: name, v: v, folder: v == nil})
+	})
+	return items, next
+}
+
+func (it listItem) nextName() string { return pageNextName(it.name, it.folder) }
+
+// listVersions collects walkVersions: the items and the next (name, id).
+func (b *bucket) listVersions(start string, startID uint64, prefix, delim string, max int) ([]listItem, string, uint64) {
+	var items []listItem
+	nextName, nextID := b.walkVersions(start, startID, prefix, delim, max, func(name string, v *version) {
+		items = append(items, listItem{name: name, v: v, folder: v == nil})
+	})
+	return items, nextName, nextID
+}
+
 func names(items []listItem) []string {
 	var out []string
 	for _, it := range items {

@@ -1,0 +1,6 @@
+package emulator
+
+// SetDiskFault makes the state directory's writes fail at the given stages
+// ("commit", "blob") as a full disk would; no stages clears it. For the
+// black-box tests of package emulator_test.
+func SetDiskFault(s *Server, stages ...string) { setDiskFault(s, stages...) }

@@ -30,7 +30,7 @@ type Server struct {
 
 	mu       sync.Mutex // guards base, ln, httpSrv
 	base     string
-	ln       net.Listener
+	ln       *connLimiter
 	httpSrv  *http.Server
 	serveErr chan error
 
@@ -92,6 +92,15 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = time.Second
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.IOTimeout <= 0 {
+		opts.IOTimeout = DefaultIOTimeout
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns()
+	}
 	st, err := openStore(opts)
 	if err != nil {
 		return nil, err
@@ -143,12 +152,17 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.ln = ln
+	s.ln = newConnLimiter(ln, s.opts.MaxConns, s.opts.IOTimeout)
 	s.base = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 30 * time.Second}
+	s.httpSrv = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: s.opts.IOTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		ConnState:         s.ln.connState,
+	}
 	s.serveErr = make(chan error, 1)
-	srv := s.httpSrv
-	go func() { s.serveErr <- srv.Serve(ln) }()
+	srv, lim := s.httpSrv, s.ln
+	go func() { s.serveErr <- srv.Serve(lim) }()
 	return s.base, nil
 }
 
@@ -234,8 +248,22 @@ func (s *Server) pick(codes []int) int {
 	return codes[s.rng.IntN(len(codes))]
 }
 
+// OpenConns is the number of client connections open on the listener of
+// Start (0 before Start).
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return 0
+	}
+	return ln.count()
+}
+
 // serveHTTP is the top-level router.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	r, done := s.withBodyTimeout(w, r)
+	defer done()
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/_b2local/"):

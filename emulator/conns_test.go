@@ -1,0 +1,243 @@
+package emulator_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/b2plan/b2plan/emulator"
+)
+
+// openFDs counts this process's descriptors (Linux only).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(ents)
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startShortTimeouts(t *testing.T, o emulator.Options) (*emulator.Server, string) {
+	t.Helper()
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 300 * time.Millisecond
+	}
+	if o.IOTimeout == 0 {
+		o.IOTimeout = 300 * time.Millisecond
+	}
+	s, err := emulator.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, strings.TrimPrefix(u, "http://")
+}
+
+// rawGet sends one keep-alive request on c and reads its answer.
+func rawGet(c net.Conn, br *bufio.Reader, path string) (*http.Response, error) {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: b2local\r\n\r\n", path); err != nil {
+		return nil, err
+	}
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res, nil
+}
+
+// expectClosedByServer reads from a client connection the server should
+// have closed: EOF (or reset) rather than a timeout of our own.
+func expectClosedByServer(t *testing.T, c net.Conn, br io.Reader) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err := br.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("connection still open: %v", err)
+	}
+	if err == nil {
+		t.Fatal("connection still delivering bytes")
+	}
+}
+
+// 1,000 idle clients: half never send a request, half go idle after one
+// keep-alive request. The server must close all of them after its timeouts
+// and give the descriptors back.
+func TestIdleClientsReclaimed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc/self/fd")
+	}
+	const n = 1000
+	s, addr := startShortTimeouts(t, emulator.Options{IdleTimeout: 500 * time.Millisecond, IOTimeout: 500 * time.Millisecond})
+	before := openFDs(t)
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		if i%2 == 1 {
+			res, err := rawGet(c, readers[i], "/_b2local/health")
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("request on connection %d: %v %v", i, res, err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	// Count while every connection is still open on both ends (the first
+	// ones may already have timed out: the count is a lower bound).
+	during := openFDs(t)
+	t.Logf("descriptors: %d before, %d with %d idle clients (client and server ends in one process), %d server connections",
+		before, during, n, s.OpenConns())
+	waitFor(t, "the server to close idle connections", func() bool { return s.OpenConns() == 0 })
+	waitFor(t, "server-side descriptors to be released", func() bool { return openFDs(t) <= before+n+8 })
+	after := openFDs(t)
+	for i, c := range conns {
+		expectClosedByServer(t, c, readers[i])
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "client-side descriptors to be released", func() bool { return openFDs(t) <= before+8 })
+	t.Logf("descriptors after the idle timeout: %d (the %d client ends still open), %d after the clients closed", after, n, openFDs(t))
+
+	// The server still serves.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if res, err := rawGet(c, bufio.NewReader(c), "/_b2local/health"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("after the idle storm: %v %v", res, err)
+	}
+}
+
+// At MaxConns, a new client replaces the longest-idle connection instead of
+// being refused or left waiting.
+func TestMaxConnsShedsIdle(t *testing.T) {
+	const max = 8
+	s, addr := startShortTimeouts(t, emulator.Options{MaxConns: max, IdleTimeout: time.Hour, IOTimeout: time.Hour})
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for i := 0; i < max; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := rawGet(c, br, "/_b2local/health"); err != nil {
+			t.Fatal(err)
+		}
+		conns, readers = append(conns, c), append(readers, br)
+	}
+	waitFor(t, "all connections open", func() bool { return s.OpenConns() == max })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if res, err := rawGet(c, bufio.NewReader(c), "/_b2local/health"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("new client at the cap: %v %v", res, err)
+	}
+	if n := s.OpenConns(); n > max {
+		t.Fatalf("%d connections open, cap %d", n, max)
+	}
+	// The first (longest idle) connection was the one closed.
+	expectClosedByServer(t, conns[0], readers[0])
+	if _, err := rawGet(conns[max-1], readers[max-1], "/_b2local/health"); err != nil {
+		t.Fatalf("a recently used connection was shed: %v", err)
+	}
+}
+
+// A body that stops arriving is answered (408) and its connection closed
+// after IOTimeout, while the server keeps serving others.
+func TestStalledUploadBodyTimesOut(t *testing.T) {
+	s, addr := startShortTimeouts(t, emulator.Options{})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	base := "http://" + addr
+	c := master(t, hc, base, 4)
+	bucketID := c.bucket("stalled-body-bucket")
+	up := c.getUploadURL(bucketID)
+	hc.CloseIdleConnections()
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	u := strings.TrimPrefix(up.url, base)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nX-Bz-File-Name: stalled\r\nContent-Type: text/plain\r\nX-Bz-Content-Sha1: do_not_verify\r\nContent-Length: 1000\r\n\r\n0123456789",
+		u, addr, up.token)
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 408 || !strings.Contains(string(body), "I/O timeout") {
+		t.Fatalf("stalled body: %d %s", res.StatusCode, body)
+	}
+	expectClosedByServer(t, conn, br)
+	waitFor(t, "connection closed", func() bool { return s.OpenConns() == 0 })
+	// Nothing was stored.
+	if names := c.allNames(bucketID, "", "", 100); len(names) != 0 {
+		t.Fatalf("stalled upload stored: %v", names)
+	}
+}
+
+// A client that stops reading a large download is dropped after IOTimeout.
+func TestStalledDownloadReaderDropped(t *testing.T) {
+	s, addr := startShortTimeouts(t, emulator.Options{})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	base := "http://" + addr
+	c := master(t, hc, base, 4)
+	bucketID := jstr(c.createBucket("stalled-read-bucket", "allPublic", nil), "bucketId")
+	c.upload(bucketID, "big", make([]byte, 32<<20), nil)
+	hc.CloseIdleConnections()
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /file/stalled-read-bucket/big HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	// Read nothing: the server's writes fill the socket buffers and stall.
+	waitFor(t, "the server to drop the stalled reader", func() bool { return s.OpenConns() == 0 })
+}

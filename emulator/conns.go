@@ -198,15 +198,21 @@ func (b *reqBody) disarm() {
 
 func (b *reqBody) Close() error { return b.rc.Close() }
 
-// bodyLeft reports whether the request still has unread body bytes.
+// smallBodyLeft is the most unread body a refusal leaves for the server to
+// discard (it arrives with the headers in practice, and the wait is bounded
+// by IOTimeout); more, or an unknown amount, closes the connection.
+const smallBodyLeft = 8 << 10
+
+// bodyLeft reports whether the request still has more than a small unread
+// body.
 func bodyLeft(r *http.Request) bool {
 	if r == nil || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return false
 	}
-	if b, ok := r.Body.(*reqBody); ok {
-		return !b.eof
+	if b, ok := r.Body.(*reqBody); ok && b.eof {
+		return false
 	}
-	return true
+	return r.ContentLength < 0 || r.ContentLength > smallBodyLeft
 }
 
 // closeIfBodyLeft marks a refusal answered before its body was read: the

@@ -241,3 +241,101 @@ func TestStalledDownloadReaderDropped(t *testing.T) {
 	// Read nothing: the server's writes fill the socket buffers and stall.
 	waitFor(t, "the server to drop the stalled reader", func() bool { return s.OpenConns() == 0 })
 }
+
+// sendClaim writes request headers claiming a large body, then only a few
+// body bytes, and returns the connection (left open) and its reader.
+func sendClaim(t *testing.T, addr, head string, claim int64, body string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "%sHost: %s\r\nContent-Length: %d\r\n\r\n%s", head, addr, claim, body)
+	return conn, bufio.NewReader(conn)
+}
+
+// Requests refused on their headers are answered at once (the server does
+// not wait for a body that is not coming) and their connection is closed.
+func TestRefusedOnHeadersAnsweredAtOnce(t *testing.T) {
+	// A refusal that drained or waited for the body would hang for an hour.
+	_, addr := startShortTimeouts(t, emulator.Options{IOTimeout: time.Hour, IdleTimeout: time.Hour})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	base := "http://" + addr
+	c := master(t, hc, base, 4)
+	bucketID := c.bucket("refused-claims")
+	up := c.getUploadURL(bucketID)
+	path := strings.TrimPrefix(up.url, base)
+
+	cases := []struct {
+		what, head string
+		claim      int64
+		status     int
+	}{
+		{"over-limit upload claim", "POST " + path + " HTTP/1.1\r\nAuthorization: " + up.token + "\r\nX-Bz-File-Name: big\r\nContent-Type: b2/x-auto\r\nX-Bz-Content-Sha1: do_not_verify\r\n", 10_000_000_000, 400},
+		{"upload with a bad token", "POST " + path + " HTTP/1.1\r\nAuthorization: 4_nonsense\r\nX-Bz-File-Name: big\r\nContent-Type: b2/x-auto\r\nX-Bz-Content-Sha1: do_not_verify\r\n", 1_000_000_000, 401},
+		{"S3 put with a bad signature", "PUT /refused-claims/big HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" + emulator.DefaultKeyID + "/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\nX-Amz-Date: 20260101T000000Z\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n", 1_000_000_000, 403},
+		{"S3 put anonymous", "PUT /refused-claims/big HTTP/1.1\r\n", 1_000_000_000, 403},
+	}
+	for _, tc := range cases {
+		conn, br := sendClaim(t, addr, tc.head, tc.claim, "0123456789")
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tc.what, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		if res.StatusCode != tc.status || !res.Close {
+			t.Errorf("%s: %d (close=%v), want %d and Connection: close", tc.what, res.StatusCode, res.Close, tc.status)
+		}
+		expectClosedByServer(t, conn, br)
+	}
+	// A refusal whose small body was read keeps the connection.
+	conn, br := sendClaim(t, addr, "POST /b2api/v4/b2_list_buckets HTTP/1.1\r\nAuthorization: 4_nonsense\r\nContent-Type: application/json\r\n", 2, "{}")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != 401 || res.Close {
+		t.Fatalf("refused JSON call: %v %v", res, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res, err := rawGet(conn, br, "/_b2local/health"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("keep-alive after a refused JSON call: %v %v", res, err)
+	}
+}
+
+// In memory mode an upload's memory follows the bytes that arrive, not the
+// size it claims: four uploads claiming 5 GB with 10-byte bodies allocate
+// next to nothing.
+func TestClaimedSizeNotReserved(t *testing.T) {
+	_, addr := startShortTimeouts(t, emulator.Options{IOTimeout: 2 * time.Second})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	base := "http://" + addr
+	c := master(t, hc, base, 4)
+	bucketID := c.bucket("claimed-size")
+	var ups []string
+	for i := 0; i < 4; i++ {
+		u := c.getUploadURL(bucketID)
+		ups = append(ups, "POST "+strings.TrimPrefix(u.url, base)+" HTTP/1.1\r\nAuthorization: "+u.token+
+			"\r\nX-Bz-File-Name: claim\r\nContent-Type: b2/x-auto\r\nX-Bz-Content-Sha1: do_not_verify\r\n")
+	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for _, head := range ups {
+		conn, br := sendClaim(t, addr, head, 5_000_000_000, "0123456789")
+		conns, readers = append(conns, conn), append(readers, br)
+	}
+	for i, conn := range conns {
+		_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+		res, err := http.ReadResponse(readers[i], nil)
+		if err != nil || res.StatusCode != 408 {
+			t.Fatalf("claim %d: %v %v", i, res, err)
+		}
+		res.Body.Close()
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Fatalf("four 10-byte uploads claiming 5 GB allocated %d bytes", d)
+	}
+}

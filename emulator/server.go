@@ -336,7 +336,6 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 	}
 	if err := s.injectFault(c, fc); err != nil {
 		s.faultCount.Add(1)
-		drain(r)
 		writeError(w, r, err)
 		return
 	}
@@ -353,7 +352,6 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 	}
 	resp, err := op.fn(c)
 	if err != nil {
-		drain(r)
 		writeError(w, r, err)
 		return
 	}
@@ -411,6 +409,9 @@ func (s *Server) injectFault(c *call, fc *faultConfig) error {
 	return nil
 }
 
+// drain reads what is left of a small request body a call ignores (at most
+// 1 MiB, each read bounded by IOTimeout). Refusals do not drain: the error
+// writers close the connection instead (closeIfBodyLeft).
 func drain(r *http.Request) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))

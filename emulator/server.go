@@ -3,7 +3,6 @@ package emulator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +72,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.MasterKeyID == "" || opts.MasterKey == "" {
 		return nil, errors.New("emulator: master key id and key must both be set")
+	}
+	if err := CheckFaults(opts.FailRate, opts.FailCodes, opts.Latency); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 24 * time.Hour
@@ -415,71 +417,6 @@ func (s *Server) injectFault(c *call, fc *faultConfig) error {
 func drain(r *http.Request) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-	}
-}
-
-// serveAdmin serves /_b2local/: never authenticated, never faulted.
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/_b2local/health":
-		writeJSON(w, 200, map[string]any{"status": "ok"})
-	case "/_b2local/stats":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		writeJSON(w, 200, s.Stats())
-	case "/_b2local/stats/reset":
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		s.ResetStats()
-		writeJSON(w, 200, s.Stats())
-	case "/_b2local/faults":
-		if r.Method == http.MethodGet {
-			fc := s.faults.Load()
-			writeJSON(w, 200, map[string]any{"rate": fc.rate, "codes": fc.codes, "latencyMs": fc.latency.Milliseconds()})
-			return
-		}
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		var req struct {
-			Rate      float64 `json:"rate"`
-			Codes     []int   `json:"codes"`
-			LatencyMs *int64  `json:"latencyMs"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, r, errBadJSON(err.Error()))
-			return
-		}
-		if req.Rate < 0 || req.Rate > 1 {
-			writeError(w, r, errBadRequest("rate must be between 0 and 1"))
-			return
-		}
-		for _, c := range req.Codes {
-			if c < 400 || c > 599 {
-				writeError(w, r, errBadRequest(fmt.Sprintf("fault code %d is not an HTTP error status", c)))
-				return
-			}
-		}
-		lat := s.faults.Load().latency
-		if req.LatencyMs != nil {
-			lat = time.Duration(*req.LatencyMs) * time.Millisecond
-		}
-		s.setFaults(req.Rate, req.Codes, lat)
-		writeJSON(w, 200, map[string]any{"rate": req.Rate, "codes": s.faults.Load().codes, "latencyMs": lat.Milliseconds()})
-	case "/_b2local/expire-tokens":
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		s.ExpireTokens()
-		writeJSON(w, 200, map[string]any{"expired": true})
-	default:
-		writeError(w, r, errNotFound("unknown path "+r.URL.Path))
 	}
 }
 

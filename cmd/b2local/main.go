@@ -51,10 +51,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "b2local: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	if *failRate < 0 || *failRate > 1 {
-		fmt.Fprintln(stderr, "b2local: -fail-rate must be between 0 and 1")
-		return 2
-	}
 	if *idle <= 0 || *ioTimeout <= 0 || *maxConns < 0 {
 		fmt.Fprintln(stderr, "b2local: -idle-timeout and -io-timeout must be positive, -max-conns not negative")
 		return 2
@@ -66,11 +62,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 400 || n > 599 {
+		if err != nil {
 			fmt.Fprintf(stderr, "b2local: -fail-codes: %q is not an HTTP error status\n", s)
 			return 2
 		}
 		codes = append(codes, n)
+	}
+	if err := emulator.CheckFaults(*failRate, codes, *latency); err != nil {
+		fmt.Fprintf(stderr, "b2local: -fail-rate/-fail-codes/-latency: %v\n", err)
+		return 2
 	}
 	id, secret := *keyID, *key
 	source := "flags"
@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "master key id: %s (key from %s)\n", id, source)
 	}
+	fmt.Fprintf(stdout, "control endpoints: %s/_b2local/ (stats, faults, expire-tokens; Authorization: Bearer <master application key>)\n", url)
 	if *data != "" {
 		fmt.Fprintf(stdout, "state directory: %s\n", *data)
 	} else {

@@ -56,8 +56,19 @@ func TestServeNeverPrintsUserSecret(t *testing.T) {
 }
 
 func TestServeBadFlags(t *testing.T) {
-	var out, errOut syncBuf
-	if code := serve(context.Background(), []string{"-fail-codes", "abc"}, &out, &errOut); code != 2 {
-		t.Errorf("exit code %d", code)
+	for _, args := range [][]string{
+		{"-fail-codes", "abc"},
+		{"-fail-codes", "499"},
+		{"-fail-codes", "200"},
+		{"-fail-rate", "1.5"},
+		{"-latency", "-1s"},
+		{"-idle-timeout", "0s"},
+		{"-io-timeout", "-1s"},
+		{"-max-conns", "-1"},
+	} {
+		var out, errOut syncBuf
+		if code := serve(context.Background(), args, &out, &errOut); code != 2 || errOut.String() == "" {
+			t.Errorf("%v: exit code %d, stderr %q", args, code, errOut.String())
+		}
 	}
 }

@@ -729,7 +729,11 @@ func (x *s3req) deleteOne(b *bucket, key, vid string, bypass bool) (s3Deleted, u
 		return out, 0, err
 	}
 	e, v := b.find(id)
-	if v == nil || e.name != key || v.kind == kindStart {
+	if v != nil && e.name != key {
+		// Stricter than AWS (doc.go): deleting nothing must not look like success.
+		return out, 0, errInvalidArgument("Invalid version id specified: " + vid + " is a version of another key, not of " + key)
+	}
+	if v == nil || v.kind == kindStart {
 		return out, 0, nil // already gone
 	}
 	if err := st.deletable(v, bypass); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/b2plan/b2plan/emulator"
 )
@@ -113,5 +114,54 @@ func TestS3SigV4RawPaths(t *testing.T) {
 		if _, err := c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bn), Key: aws.String(k)}); err != nil {
 			t.Errorf("SDK delete of %q: %v", k, err)
 		}
+	}
+}
+
+// Deleting with a version id of another key deletes nothing and says so;
+// deleting a version already gone still succeeds (a retried delete).
+func TestS3DeleteVersionOfAnotherKey(t *testing.T) {
+	srv, base, hc := inProcessServer(t, emulator.Options{})
+	ctx := context.Background()
+	nat := master(t, hc, base, 4)
+	c := s3Master(srv, hc)
+	bn := s3Bucket(t, c)
+	a := putS3(t, c, bn, "a", []byte("a"))
+	b := putS3(t, c, bn, "b", []byte("b"))
+	bid := jstr(jlist(nat.call("b2_list_buckets", map[string]any{"accountId": nat.accountID, "bucketName": bn}), "buckets")[0], "bucketId")
+	versions := func() string {
+		var out []string
+		for _, e := range nat.allVersions(bid, "", 100) {
+			out = append(out, e.Name+"="+e.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	want := "a=" + aws.ToString(a.VersionId) + " b=" + aws.ToString(b.VersionId)
+	if got := versions(); got != want {
+		t.Fatalf("seeded versions %s, want %s", got, want)
+	}
+
+	_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bn), Key: aws.String("a"), VersionId: b.VersionId})
+	wantS3Err(t, "DeleteObject with b's version id on a", err, "InvalidArgument")
+	if err != nil && !strings.Contains(err.Error(), "another key") {
+		t.Errorf("DeleteObject error does not say what is wrong: %v", err)
+	}
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bn), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("b"), VersionId: a.VersionId},
+	}}})
+	if err != nil || len(out.Deleted) != 0 || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Code) != "InvalidArgument" {
+		t.Errorf("DeleteObjects with a's version id on b: %+v %v", out, err)
+	}
+	if got := versions(); got != want {
+		t.Fatalf("versions after refused deletes %s, want %s", got, want)
+	}
+
+	// The right key deletes; doing it again (a retry) still succeeds.
+	for i := 0; i < 2; i++ {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bn), Key: aws.String("a"), VersionId: a.VersionId}); err != nil {
+			t.Fatalf("delete %d of a's version: %v", i, err)
+		}
+	}
+	if got, want := versions(), "b="+aws.ToString(b.VersionId); got != want {
+		t.Fatalf("versions after deleting a's %s, want %s", got, want)
 	}
 }

@@ -126,11 +126,32 @@ type trackedConn struct {
 	once  sync.Once
 }
 
+// writeChunk is the most written under one deadline: a slow but moving
+// client is never cut off, one that stops reading is.
+const writeChunk = 256 << 10
+
 func (c *trackedConn) Write(p []byte) (int, error) {
-	if c.l.ioTimeout > 0 {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), writeChunk)
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.l.ioTimeout))
+		m, err := c.Conn.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
 	}
-	return c.Conn.Write(p)
+	return n, nil
+}
+
+// CloseWrite lets the server half-close after a final answer, so the client
+// reads it before the connection goes.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func (c *trackedConn) Close() error {

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -337,5 +338,50 @@ func TestClaimedSizeNotReserved(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
 		t.Fatalf("four 10-byte uploads claiming 5 GB allocated %d bytes", d)
+	}
+}
+
+// A client that reads slowly but steadily is not cut off: the I/O timeout
+// bounds a stall, not the transfer.
+func TestSlowSteadyDownloadCompletes(t *testing.T) {
+	_, addr := startShortTimeouts(t, emulator.Options{IOTimeout: 500 * time.Millisecond})
+	hc := &http.Client{Timeout: 60 * time.Second}
+	base := "http://" + addr
+	c := master(t, hc, base, 4)
+	bucketID := jstr(c.createBucket("slow-reader-bucket", "allPublic", nil), "bucketId")
+	data := make([]byte, 6<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	c.upload(bucketID, "big", data, nil)
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(16 << 10)
+	}
+	fmt.Fprintf(conn, "GET /file/slow-reader-bucket/big HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		time.Sleep(5 * time.Millisecond) // ≈ 6 MB/s at most: seconds for the whole body
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("slow download: %d bytes, want %d intact", len(got), len(data))
 	}
 }

@@ -17,7 +17,8 @@ import (
 // "Authorization: Bearer <key>", and POSTs with a body must be
 // application/json, so no web page can drive the emulator through a
 // visitor's browser (a cross-site form can neither set the header nor the
-// content type without a preflight, which is never granted).
+// content type without a preflight, which is never granted), and requests a
+// browser marks as coming from another site or origin are refused.
 
 // MaxLatency is the largest injected latency accepted.
 const MaxLatency = 10 * time.Minute
@@ -80,10 +81,14 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// adminAuth checks the bearer master key, the request's site and content type.
+// adminAuth checks the request's site (browsers tell: Sec-Fetch-Site,
+// Origin), the bearer master key and the content type.
 func (s *Server) adminAuth(r *http.Request) *apiError {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return errCode(403, "access_denied", "control endpoints refuse cross-site requests")
+	if sfs := r.Header.Get("Sec-Fetch-Site"); sfs == "cross-site" || sfs == "same-site" {
+		return errCode(403, "access_denied", "control endpoints refuse requests from other sites")
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		return errCode(403, "access_denied", fmt.Sprintf("control endpoints refuse requests from web pages of other origins (%s)", o))
 	}
 	h := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(h, "Bearer ")

@@ -103,7 +103,14 @@ func TestControlEndpointsGuarded(t *testing.T) {
 	st, body, _ = send("POST", "/_b2local/faults", bearer, "", `{"rate":1}`)
 	want("faults without a content type", st, body, 415, "application/json")
 	st, body, _ = send("POST", "/_b2local/expire-tokens", bearer, "", "", "Sec-Fetch-Site", "cross-site")
-	want("cross-site", st, body, 403, "cross-site")
+	want("cross-site", st, body, 403, "other sites")
+	st, body, _ = send("POST", "/_b2local/expire-tokens", bearer, "", "", "Sec-Fetch-Site", "same-site")
+	want("same-site (another port of localhost)", st, body, 403, "other sites")
+	st, body, _ = send("POST", "/_b2local/faults", bearer, "application/json", `{"rate":1}`, "Origin", "http://localhost:3000")
+	want("other origin", st, body, 403, "other origins")
+	host := strings.TrimPrefix(base, "http://")
+	st, body, _ = send("GET", "/_b2local/faults", bearer, "", "", "Origin", "http://"+host, "Sec-Fetch-Site", "same-origin")
+	want("same origin", st, body, 200, `"rate"`)
 
 	// Bad values.
 	for _, tc := range []struct{ body, msg string }{

@@ -385,3 +385,34 @@ func TestSlowSteadyDownloadCompletes(t *testing.T) {
 		t.Fatalf("slow download: %d bytes, want %d intact", len(got), len(data))
 	}
 }
+
+// The same over S3: a stalled PutObject body answers RequestTimeout.
+func TestStalledS3BodyTimesOut(t *testing.T) {
+	srv, addr := startShortTimeouts(t, emulator.Options{})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	c := s3Master(srv, hc)
+	bn := s3Bucket(t, c)
+	req, _ := http.NewRequest("PUT", "http://"+addr+"/"+bn+"/stalled", nil)
+	signRaw(t, req, nil)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /%s/stalled HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n", bn, addr)
+	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Content-Sha256"} {
+		fmt.Fprintf(conn, "%s: %s\r\n", h, req.Header.Get(h))
+	}
+	fmt.Fprintf(conn, "\r\n0123456789")
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled S3 body: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 400 || !strings.Contains(string(body), "RequestTimeout") {
+		t.Fatalf("stalled S3 body: %d %s", res.StatusCode, body)
+	}
+	expectClosedByServer(t, conn, br)
+}

@@ -476,6 +476,9 @@ func asS3BodyErr(err error) error {
 	if errors.As(err, &se) {
 		return se
 	}
+	if errors.Is(err, errBodyStalled) {
+		return s3err(400, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period: "+err.Error())
+	}
 	return s3err(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header: "+err.Error())
 }
 

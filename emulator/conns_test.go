@@ -176,10 +176,21 @@ func TestMaxConnsShedsIdle(t *testing.T) {
 	if n := s.OpenConns(); n > max {
 		t.Fatalf("%d connections open, cap %d", n, max)
 	}
-	// The first (longest idle) connection was the one closed.
-	expectClosedByServer(t, conns[0], readers[0])
-	if _, err := rawGet(conns[max-1], readers[max-1], "/_b2local/health"); err != nil {
-		t.Fatalf("a recently used connection was shed: %v", err)
+	// Exactly one of the idle connections made room (which one is the
+	// server's view of "longest idle", checked in TestConnLimiterShedsOldestIdle;
+	// here its state hooks may lag the client by a few round trips).
+	closed := 0
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err := readers[i].Peek(1)
+		_ = c.SetReadDeadline(time.Time{})
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			continue
+		}
+		closed++
+	}
+	if closed != 1 {
+		t.Fatalf("%d idle connections closed for one new client, want 1", closed)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"regexp"
 	"sync"
@@ -71,4 +72,39 @@ func TestServeBadFlags(t *testing.T) {
 			t.Errorf("%v: exit code %d, stderr %q", args, code, errOut.String())
 		}
 	}
+}
+
+// -idle-timeout reaches the server: an idle client is disconnected.
+func TestServeIdleTimeoutFlag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuf
+	done := make(chan int)
+	go func() {
+		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-idle-timeout", "200ms", "-io-timeout", "200ms"}, &out, &errOut)
+	}()
+	re := regexp.MustCompile(`listening on http://(\S+)`)
+	var addr string
+	for i := 0; i < 500 && addr == ""; i++ {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if addr == "" {
+		t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("idle connection received bytes")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("idle connection not closed by the server")
+	}
+	cancel()
+	<-done
 }

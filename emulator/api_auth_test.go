@@ -308,7 +308,7 @@ func TestAPITokens(t *testing.T) {
 	}
 	// HTTP control endpoint.
 	s3 := master(t, hc, base, 4)
-	res, err := hc.Post(base+"/_b2local/expire-tokens", "application/json", nil)
+	res, err := control(hc, "POST", base+"/_b2local/expire-tokens", "")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("POST /_b2local/expire-tokens: %v %v", res, err)
 	}

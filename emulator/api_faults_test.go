@@ -146,7 +146,7 @@ func TestAPIFaultsRaw(t *testing.T) {
 		}
 		// Control endpoints are never faulted.
 		for _, p := range []string{"/_b2local/health", "/_b2local/stats"} {
-			res, err := hc.Get(base + p)
+			res, err := control(hc, "GET", base+p, "")
 			if err != nil || res.StatusCode != 200 {
 				t.Errorf("GET %s under faults: %v %v", p, res, err)
 			} else {
@@ -159,7 +159,7 @@ func TestAPIFaultsRaw(t *testing.T) {
 		t.Errorf("authorize under rate 1: %v", r)
 	}
 	// Turn faults off over HTTP.
-	res, err := hc.Post(base+"/_b2local/faults", "application/json", strings.NewReader(`{"rate":0}`))
+	res, err := control(hc, "POST", base+"/_b2local/faults", `{"rate":0}`)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("POST /_b2local/faults: %v %v", res, err)
 	}
@@ -177,7 +177,7 @@ func TestAPIFaultsRaw(t *testing.T) {
 	srv2.SetFaults(0)
 
 	// Copies under a 50% fault rate: every 200 is a version, every failure nothing.
-	res, err = hc.Post(base+"/_b2local/faults", "application/json", strings.NewReader(`{"rate":0.5,"codes":[503,500]}`))
+	res, err = control(hc, "POST", base+"/_b2local/faults", `{"rate":0.5,"codes":[503,500]}`)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("POST /_b2local/faults: %v %v", res, err)
 	}
@@ -209,7 +209,7 @@ func TestAPIFaultsRaw(t *testing.T) {
 		}
 	}
 	// Latency via HTTP control: calls still succeed.
-	res, err = hc.Post(base+"/_b2local/faults", "application/json", strings.NewReader(`{"rate":0,"latencyMs":5}`))
+	res, err = control(hc, "POST", base+"/_b2local/faults", `{"rate":0,"latencyMs":5}`)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("POST /_b2local/faults latency: %v %v", res, err)
 	}
@@ -388,7 +388,7 @@ func TestAPIStats(t *testing.T) {
 		t.Errorf("Stats.Total = %d, want 10", st.Total)
 	}
 	// HTTP stats endpoint mirrors Stats.
-	res, err := hc.Get(base + "/_b2local/stats")
+	res, err := control(hc, "GET", base+"/_b2local/stats", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestAPIStats(t *testing.T) {
 	if cl := findKey(m, "classes"); jnum(cl, "C") != 4 {
 		t.Errorf("/_b2local/stats classes: %v", m)
 	}
-	res, err = hc.Post(base+"/_b2local/stats/reset", "application/json", nil)
+	res, err = control(hc, "POST", base+"/_b2local/stats/reset", "")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("stats reset: %v %v", res, err)
 	}

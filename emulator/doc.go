@@ -21,8 +21,9 @@
 // B2 call, plus http.go) and the S3 front (s3_*.go) parse and authorize the
 // request, make one store call and encode the reply; neither takes the
 // store's lock. Refusals carry a kind (store_errors.go) that each front
-// words its own way. server.go routes, counts calls (GET /_b2local/stats)
-// and injects faults.
+// words its own way. server.go routes, counts calls and injects faults;
+// admin.go serves /_b2local/ (master key required); tokens.go holds the
+// bounded token table; conns.go bounds connections and client I/O.
 //
 // The S3-compatible API is served on the same listener, path-style (every
 // path outside /b2api/, /file/ and /_b2local/), on the same store: s3.go
@@ -95,6 +96,28 @@
 //     run a few milliseconds ahead of the clock).
 //   - Stats classes count billed transactions: listing calls count one per
 //     1,000 entries returned (at least one).
+//   - S3 DeleteObject/DeleteObjects with a versionId that exists but belongs
+//     to another key answer InvalidArgument and delete nothing (AWS answers
+//     success; B2's native delete refuses the pair). A versionId that no
+//     longer exists still answers success, so retried deletes succeed.
+//   - Tokens are held in a bounded table (tokens.go): expired ones are freed,
+//     and each bucket (upload tokens), large file (part tokens), key (account
+//     tokens) and bucket (download tokens) keeps at most a fixed number, the
+//     least recently used evicted first. A dropped token answers 401
+//     expired_auth_token, as after its TTL, so clients fetch a new one.
+//
+// Serving (conns.go): the first request header must arrive within
+// Options.IOTimeout, keep-alive connections close after IdleTimeout, and each
+// read of a request body or write of a response waits at most IOTimeout (no
+// whole-request deadline). At MaxConns a new connection replaces the
+// longest-idle one. Upload memory grows with the bytes received, never with
+// the claimed Content-Length. A call refused before its body was read is
+// answered at once with Connection: close instead of draining the body.
+// The control endpoints /_b2local/ (stats, stats/reset, faults,
+// expire-tokens; not health) need "Authorization: Bearer <master application
+// key>", take only application/json, and refuse cross-site requests and bad
+// fault values (rate outside [0,1], undefined or non-error codes, negative
+// latency) with 400.
 //
 // Persistence (Options.Dir): bbolt holds the metadata, content files live
 // under DIR/blobs, written temp+fsync+rename before the metadata that

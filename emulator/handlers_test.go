@@ -335,7 +335,10 @@ func TestHandlerFaultsAndStats(t *testing.T) {
 	if err != nil || res.StatusCode != 200 {
 		t.Errorf("health under faults: %v %v", res, err)
 	}
-	res, _ = c.hc.Post(s.URL()+"/_b2local/faults", "application/json", strings.NewReader(`{"rate":0}`))
+	freq, _ := http.NewRequest("POST", s.URL()+"/_b2local/faults", strings.NewReader(`{"rate":0}`))
+	freq.Header.Set("Content-Type", "application/json")
+	freq.Header.Set("Authorization", "Bearer "+DefaultKey)
+	res, _ = c.hc.Do(freq)
 	if res.StatusCode != 200 {
 		t.Errorf("POST faults: %d", res.StatusCode)
 	}

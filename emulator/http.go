@@ -91,6 +91,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
+	closeIfBodyLeft(w, r)
 	if r != nil && r.Method == http.MethodHead {
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(e.status)

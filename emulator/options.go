@@ -23,6 +23,17 @@ type Options struct {
 	// TokenTTL is the lifetime of account authorization tokens (default 24h).
 	TokenTTL time.Duration
 
+	// Connection limits of Start (see conns.go). IdleTimeout closes a
+	// keep-alive connection with no request in flight (default 2m). IOTimeout
+	// bounds each wait on the client: the first request's headers, each read
+	// of a request body, each write of a response (default 1m); there is no
+	// whole-request deadline, so large transfers are not cut short. MaxConns
+	// caps open connections (default three quarters of the descriptor limit);
+	// at the cap a new connection replaces the longest-idle one.
+	IdleTimeout time.Duration
+	IOTimeout   time.Duration
+	MaxConns    int
+
 	// Fault injection. FailRate is the probability (0..1) that an API call
 	// (never /_b2local/) fails with one of FailCodes (default 503); 429 and 503
 	// carry Retry-After: RetryAfter seconds (default 1, 0 keeps the default;

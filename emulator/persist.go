@@ -298,14 +298,13 @@ type blobWriter struct {
 	sha  hash.Hash
 	md   hash.Hash
 	tail []byte // last 40 bytes seen (hex_digits_at_end)
+	want int64  // claimed size (memory mode)
 }
 
 func (st *store) newBlobWriter(size int64) (*blobWriter, error) {
 	w := &blobWriter{st: st, sha: sha1.New(), md: md5.New()}
 	if st.p == nil {
-		if size > 0 {
-			w.mem = make([]byte, 0, size)
-		}
+		w.want = size // memory grows as bytes arrive, never ahead of them
 		return w, nil
 	}
 	f, err := os.CreateTemp(filepath.Join(st.p.dir, "tmp"), "up-*")
@@ -329,6 +328,15 @@ func (w *blobWriter) Write(b []byte) (int, error) {
 			err = &diskError{err}
 		}
 		return n, err
+	}
+	if need := len(w.mem) + len(b); need > cap(w.mem) {
+		// Double, but not past the claimed size: a 10-byte body claiming
+		// 5 GB holds 10 bytes.
+		c := max(need, 2*cap(w.mem), 64<<10)
+		if int64(need) <= w.want {
+			c = int(min(int64(c), w.want))
+		}
+		w.mem = append(make([]byte, 0, c), w.mem...)
 	}
 	w.mem = append(w.mem, b...)
 	return len(b), nil

@@ -137,6 +137,7 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, err error, reqID strin
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
+	closeIfBodyLeft(w, r)
 	if r.Method == http.MethodHead {
 		h.Set("Content-Length", "0")
 		w.WriteHeader(e.status)
@@ -324,7 +325,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	if fn == nil {
 		s.otherCalls.Add(1)
 		s.totalCount.Add(1)
-		drain(r)
 		writeS3Error(w, r, errNotImplemented(fmt.Sprintf("b2local does not implement %s %s?%s over the S3 API", r.Method, r.URL.Path, r.URL.RawQuery)), x.reqID)
 		return
 	}
@@ -339,7 +339,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if s.closed.Load() {
-		drain(r)
 		writeS3Error(w, r, s3err(503, "ServiceUnavailable", "emulator is shutting down"), x.reqID)
 		return
 	}
@@ -355,7 +354,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.injectFault(c, fc); err != nil {
 		s.faultCount.Add(1)
-		drain(r)
 		writeS3Error(w, r, err, x.reqID)
 		return
 	}
@@ -363,12 +361,10 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logf("S3 %s %s %s", name, r.Method, r.URL.Path)
 	}
 	if err := x.authenticate(); err != nil {
-		drain(r)
 		writeS3Error(w, r, err, x.reqID)
 		return
 	}
 	if o := r.Header.Get("X-Amz-Expected-Bucket-Owner"); o != "" && o != s.st.accountID {
-		drain(r)
 		writeS3Error(w, r, errAccessDenied("the bucket is not owned by "+o), x.reqID)
 		return
 	}
@@ -386,7 +382,6 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := fn(x); err != nil {
-		drain(r)
 		writeS3Error(w, r, err, x.reqID)
 	}
 }
@@ -498,6 +493,9 @@ func asS3BodyErr(err error) error {
 	var se *s3Error
 	if errors.As(err, &se) {
 		return se
+	}
+	if errors.Is(err, errBodyStalled) {
+		return s3err(400, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period: "+err.Error())
 	}
 	return s3err(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header: "+err.Error())
 }

@@ -664,6 +664,9 @@ func (x *s3req) deleted(it deleteItem, r deleteResult) (s3Deleted, error) {
 		}
 	case refNoFile, refNoVersion:
 		return out, nil
+	case refOtherName:
+		// Stricter than AWS (doc.go): deleting nothing must not look like success.
+		return out, errInvalidArgument("Invalid version id specified: " + it.fid + " is a version of another key, not of " + it.name)
 	case refHidden:
 	default:
 		return out, r.err

@@ -135,17 +135,47 @@ func collapseSpaces(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// canonicalRequest builds the SigV4 canonical request.
-func (x *s3req) canonicalRequest(signed []string, query, payload string) string {
-	r := x.r
-	var b strings.Builder
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
+// canonicalPaths are the canonical URIs a client may have signed: the path
+// exactly as it sent it (S3 signs the escaped path without re-encoding, so
+// %2F, %2e%2e or lower-case hex must stay as they were), then the path
+// re-encoded from its decoded form (clients that normalise before signing).
+func canonicalPaths(r *http.Request) []string {
+	raw := r.RequestURI
+	if raw == "" {
+		raw = r.URL.RequestURI()
+	}
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if !strings.HasPrefix(raw, "/") { // absolute form: scheme://host/path
+		if _, rest, ok := strings.Cut(raw, "://"); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				raw = rest[i:]
+			} else {
+				raw = ""
+			}
+		}
+	}
+	if raw == "" {
+		raw = "/"
+	}
 	p := r.URL.Path
 	if p == "" {
 		p = "/"
 	}
-	b.WriteString(awsEscape(p, false))
+	if norm := awsEscape(p, false); norm != raw {
+		return []string{raw, norm}
+	}
+	return []string{raw}
+}
+
+// canonicalRequest builds the SigV4 canonical request for one canonical URI.
+func (x *s3req) canonicalRequest(path string, signed []string, query, payload string) string {
+	r := x.r
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	b.WriteString(path)
 	b.WriteByte('\n')
 	b.WriteString(query)
 	b.WriteByte('\n')
@@ -224,13 +254,15 @@ func (x *s3req) checkSignature(sc *sigCtx, signed []string, exclude, date string
 	if strings.Contains(raw, "+") {
 		variants = append(variants, strings.ReplaceAll(raw, "+", "%20"))
 	}
-	for _, q := range variants {
-		cr := x.canonicalRequest(signed, canonicalQuery(q, exclude), sc.payload)
-		sts := sigAlgorithm + "\n" + sc.amzDate + "\n" + sc.scope + "\n" + sha256Hex([]byte(cr))
-		want := hex.EncodeToString(hmacSHA256(sc.signingKey, sts))
-		if hmac.Equal([]byte(want), []byte(strings.ToLower(got))) {
-			sc.signature = want
-			return nil
+	for _, p := range canonicalPaths(x.r) {
+		for _, q := range variants {
+			cr := x.canonicalRequest(p, signed, canonicalQuery(q, exclude), sc.payload)
+			sts := sigAlgorithm + "\n" + sc.amzDate + "\n" + sc.scope + "\n" + sha256Hex([]byte(cr))
+			want := hex.EncodeToString(hmacSHA256(sc.signingKey, sts))
+			if hmac.Equal([]byte(want), []byte(strings.ToLower(got))) {
+				sc.signature = want
+				return nil
+			}
 		}
 	}
 	return s3err(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")

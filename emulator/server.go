@@ -3,7 +3,6 @@ package emulator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +29,7 @@ type Server struct {
 
 	mu       sync.Mutex // guards base, ln, httpSrv
 	base     string
-	ln       net.Listener
+	ln       *connLimiter
 	httpSrv  *http.Server
 	serveErr chan error
 
@@ -75,6 +74,9 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.MasterKeyID == "" || opts.MasterKey == "" {
 		return nil, errors.New("emulator: master key id and key must both be set")
 	}
+	if err := CheckFaults(opts.FailRate, opts.FailCodes, opts.Latency); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 24 * time.Hour
 	}
@@ -92,6 +94,15 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.IOTimeout <= 0 {
+		opts.IOTimeout = DefaultIOTimeout
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = defaultMaxConns()
 	}
 	st, err := openStore(opts)
 	if err != nil {
@@ -144,12 +155,17 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.ln = ln
+	s.ln = newConnLimiter(ln, s.opts.MaxConns, s.opts.IOTimeout)
 	s.base = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 30 * time.Second}
+	s.httpSrv = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: s.opts.IOTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		ConnState:         s.ln.connState,
+	}
 	s.serveErr = make(chan error, 1)
-	srv := s.httpSrv
-	go func() { s.serveErr <- srv.Serve(ln) }()
+	srv, lim := s.httpSrv, s.ln
+	go func() { s.serveErr <- srv.Serve(lim) }()
 	return s.base, nil
 }
 
@@ -263,8 +279,22 @@ func (s *Server) pick(codes []int) int {
 	return codes[s.rng.IntN(len(codes))]
 }
 
+// OpenConns is the number of client connections open on the listener of
+// Start (0 before Start).
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return 0
+	}
+	return ln.count()
+}
+
 // serveHTTP is the top-level router.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	r, done := s.withBodyTimeout(w, r)
+	defer done()
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/_b2local/"):
@@ -337,7 +367,6 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 	}
 	if err := s.injectFault(c, fc); err != nil {
 		s.faultCount.Add(1)
-		drain(r)
 		writeError(w, r, err)
 		return
 	}
@@ -354,7 +383,6 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 	}
 	resp, err := op.fn(c)
 	if err != nil {
-		drain(r)
 		writeError(w, r, err)
 		return
 	}
@@ -421,74 +449,12 @@ func faultError(code int, retryAfter time.Duration) *apiError {
 	return e
 }
 
+// drain reads what is left of a small request body a call ignores (at most
+// 1 MiB, each read bounded by IOTimeout). Refusals do not drain: the error
+// writers close the connection instead (closeIfBodyLeft).
 func drain(r *http.Request) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-	}
-}
-
-// serveAdmin serves /_b2local/: never authenticated, never faulted.
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/_b2local/health":
-		writeJSON(w, 200, map[string]any{"status": "ok"})
-	case "/_b2local/stats":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		writeJSON(w, 200, s.Stats())
-	case "/_b2local/stats/reset":
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		s.ResetStats()
-		writeJSON(w, 200, s.Stats())
-	case "/_b2local/faults":
-		if r.Method == http.MethodGet {
-			fc := s.faults.Load()
-			writeJSON(w, 200, map[string]any{"rate": fc.rate, "codes": fc.codes, "latencyMs": fc.latency.Milliseconds()})
-			return
-		}
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		var req struct {
-			Rate      float64 `json:"rate"`
-			Codes     []int   `json:"codes"`
-			LatencyMs *int64  `json:"latencyMs"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, r, errBadJSON(err.Error()))
-			return
-		}
-		if req.Rate < 0 || req.Rate > 1 {
-			writeError(w, r, errBadRequest("rate must be between 0 and 1"))
-			return
-		}
-		for _, c := range req.Codes {
-			if c < 400 || c > 599 {
-				writeError(w, r, errBadRequest(fmt.Sprintf("fault code %d is not an HTTP error status", c)))
-				return
-			}
-		}
-		lat := s.faults.Load().latency
-		if req.LatencyMs != nil {
-			lat = time.Duration(*req.LatencyMs) * time.Millisecond
-		}
-		s.setFaults(req.Rate, req.Codes, lat)
-		writeJSON(w, 200, map[string]any{"rate": req.Rate, "codes": s.faults.Load().codes, "latencyMs": lat.Milliseconds()})
-	case "/_b2local/expire-tokens":
-		if r.Method != http.MethodPost {
-			writeError(w, r, errMethod(r.Method))
-			return
-		}
-		s.ExpireTokens()
-		writeJSON(w, 200, map[string]any{"expired": true})
-	default:
-		writeError(w, r, errNotFound("unknown path "+r.URL.Path))
 	}
 }
 

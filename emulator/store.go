@@ -154,18 +154,6 @@ const (
 	tokDownload
 )
 
-type token struct {
-	kind     uint8
-	key      *appKey
-	gen      uint64
-	expires  int64
-	bucketID string
-	fileID   uint64
-	prefix   string
-	pins     map[string]string // download authorization overrides
-	busy     atomic.Bool
-}
-
 type store struct {
 	opts Options
 
@@ -178,10 +166,7 @@ type store struct {
 	large       map[uint64]*largeFile
 	ctypes      map[string]string
 
-	tokMu     sync.RWMutex
-	tokens    map[string]*token
-	tokGen    atomic.Uint64
-	expireGen atomic.Uint64
+	tok tokenTable // tokens.go
 
 	p *persister // nil in memory mode
 
@@ -199,8 +184,8 @@ func newMemStore(opts Options) *store {
 		nextID:      1,
 		large:       map[uint64]*largeFile{},
 		ctypes:      map[string]string{},
-		tokens:      map[string]*token{},
 	}
+	st.tok.init()
 	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
 	master.capSet = capSet(master.Caps)
 	st.keys[master.ID] = master
@@ -282,63 +267,9 @@ func randHex(nbytes int) string {
 	return hex.EncodeToString(b)
 }
 
-func newToken() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return "4_" + hex.EncodeToString(b)
-}
-
 func newBucketID() string { return randHex(12) }
 
 func newKeyID(accountID string) string { return "005" + randHex(11) }
-
-// ---- tokens ----
-
-func (st *store) issueToken(t *token) string {
-	t.gen = st.tokGen.Add(1)
-	if t.expires == 0 {
-		t.expires = st.opts.Now().Add(st.opts.TokenTTL).UnixMilli()
-	}
-	s := newToken()
-	st.tokMu.Lock()
-	st.tokens[s] = t
-	st.tokMu.Unlock()
-	return s
-}
-
-func (st *store) expireTokens() { st.expireGen.Store(st.tokGen.Load()) }
-
-// lookupToken resolves a token string of one of the given kinds.
-func (st *store) lookupToken(s string, kinds ...uint8) (*token, error) {
-	if s == "" {
-		return nil, errCode(401, "missing_auth_token", "Authorization header is missing")
-	}
-	st.tokMu.RLock()
-	t := st.tokens[s]
-	st.tokMu.RUnlock()
-	if t == nil {
-		return nil, errCode(401, "bad_auth_token", "Invalid authorization token")
-	}
-	ok := false
-	for _, k := range kinds {
-		if t.kind == k {
-			ok = true
-		}
-	}
-	if !ok {
-		return nil, errCode(401, "bad_auth_token", "Invalid authorization token for this operation")
-	}
-	st.mu.RLock()
-	cur := st.keys[t.key.ID]
-	st.mu.RUnlock()
-	if cur != t.key {
-		return nil, errCode(401, "bad_auth_token", "Invalid authorization token: application key was deleted")
-	}
-	if t.gen <= st.expireGen.Load() || st.nowMs() >= t.expires {
-		return nil, errExpired()
-	}
-	return t, nil
-}
 
 // ---- versions ----
 

@@ -14,6 +14,7 @@ const (
 	refNoFile                       // hide: no visible file of that name
 	refHidden                       // hide: the name is hidden already
 	refNoVersion                    // delete: no such version of that name
+	refOtherName                    // delete: the version belongs to another name
 	refTooLarge                     // copy source or part too large
 )
 

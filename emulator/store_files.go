@@ -180,7 +180,10 @@ func (st *store) hide(bucketID, name string) (fileRef, error) {
 // parts when large is set; otherwise it counts as absent (refNoVersion).
 func (st *store) deleteVersionTx(tx *txn, b *bucket, id uint64, name, fid string, bypass, large bool) (fileRef, error) {
 	e, v := b.find(id)
-	if v == nil || e.name != name || (!large && v.kind == kindStart) {
+	if v != nil && e.name != name {
+		return fileRef{}, refuse(refOtherName, errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid)))
+	}
+	if v == nil || (!large && v.kind == kindStart) {
 		return fileRef{}, refuse(refNoVersion, errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid)))
 	}
 	if err := st.deletable(v, bypass); err != nil {

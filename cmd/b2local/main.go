@@ -3,6 +3,7 @@
 //
 //	b2local [-addr 127.0.0.1:8787] [-data DIR] [-key-id ID] [-key SECRET]
 //	        [-fail-rate P] [-fail-codes 503,429] [-latency DURATION] [-token-ttl DURATION]
+//	        [-idle-timeout DURATION] [-io-timeout DURATION] [-max-conns N]
 package main
 
 import (
@@ -40,6 +41,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	failCodes := fs.String("fail-codes", "503", "comma-separated HTTP statuses for injected failures")
 	latency := fs.Duration("latency", 0, "latency added to every API call")
 	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "lifetime of authorization tokens")
+	idle := fs.Duration("idle-timeout", emulator.DefaultIdleTimeout, "close keep-alive connections idle this long")
+	ioTimeout := fs.Duration("io-timeout", emulator.DefaultIOTimeout, "longest wait for a client to send request bytes or accept response bytes")
+	maxConns := fs.Int("max-conns", 0, "most open client connections; at the cap the longest-idle one is closed (default 3/4 of the descriptor limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,8 +51,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "b2local: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	if *failRate < 0 || *failRate > 1 {
-		fmt.Fprintln(stderr, "b2local: -fail-rate must be between 0 and 1")
+	if *idle <= 0 || *ioTimeout <= 0 || *maxConns < 0 {
+		fmt.Fprintln(stderr, "b2local: -idle-timeout and -io-timeout must be positive, -max-conns not negative")
 		return 2
 	}
 	var codes []int
@@ -58,11 +62,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 400 || n > 599 {
+		if err != nil {
 			fmt.Fprintf(stderr, "b2local: -fail-codes: %q is not an HTTP error status\n", s)
 			return 2
 		}
 		codes = append(codes, n)
+	}
+	if err := emulator.CheckFaults(*failRate, codes, *latency); err != nil {
+		fmt.Fprintf(stderr, "b2local: -fail-rate/-fail-codes/-latency: %v\n", err)
+		return 2
 	}
 	id, secret := *keyID, *key
 	source := "flags"
@@ -81,6 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv, err := emulator.NewServer(emulator.Options{
 		Dir: *data, MasterKeyID: id, MasterKey: secret, TokenTTL: *tokenTTL,
 		FailRate: *failRate, FailCodes: codes, Latency: *latency,
+		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "b2local: %v\n", err)
@@ -99,6 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "master key id: %s (key from %s)\n", id, source)
 	}
+	fmt.Fprintf(stdout, "control endpoints: %s/_b2local/ (stats, faults, expire-tokens; Authorization: Bearer <master application key>)\n", url)
 	if *data != "" {
 		fmt.Fprintf(stdout, "state directory: %s\n", *data)
 	} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"regexp"
 	"sync"
@@ -56,8 +57,54 @@ func TestServeNeverPrintsUserSecret(t *testing.T) {
 }
 
 func TestServeBadFlags(t *testing.T) {
-	var out, errOut syncBuf
-	if code := serve(context.Background(), []string{"-fail-codes", "abc"}, &out, &errOut); code != 2 {
-		t.Errorf("exit code %d", code)
+	for _, args := range [][]string{
+		{"-fail-codes", "abc"},
+		{"-fail-codes", "499"},
+		{"-fail-codes", "200"},
+		{"-fail-rate", "1.5"},
+		{"-latency", "-1s"},
+		{"-idle-timeout", "0s"},
+		{"-io-timeout", "-1s"},
+		{"-max-conns", "-1"},
+	} {
+		var out, errOut syncBuf
+		if code := serve(context.Background(), args, &out, &errOut); code != 2 || errOut.String() == "" {
+			t.Errorf("%v: exit code %d, stderr %q", args, code, errOut.String())
+		}
 	}
+}
+
+// -idle-timeout reaches the server: an idle client is disconnected.
+func TestServeIdleTimeoutFlag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuf
+	done := make(chan int)
+	go func() {
+		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-idle-timeout", "200ms", "-io-timeout", "200ms"}, &out, &errOut)
+	}()
+	re := regexp.MustCompile(`listening on http://(\S+)`)
+	var addr string
+	for i := 0; i < 500 && addr == ""; i++ {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if addr == "" {
+		t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("idle connection received bytes")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("idle connection not closed by the server")
+	}
+	cancel()
+	<-done
 }

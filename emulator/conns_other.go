@@ -1,0 +1,5 @@
+//go:build !unix
+
+package emulator
+
+func defaultMaxConns() int { return 4096 }

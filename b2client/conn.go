@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/b2plan/b2plan/emulator"
 )
@@ -31,6 +34,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Retry is the retry policy for every call.
 	Retry RetryPolicy
+	// Timeouts bounds every request (connect, TLS, response headers by kind
+	// of call, idle body reads).
+	Timeouts Timeouts
 	// UserAgent is prepended to the User-Agent header.
 	UserAgent string
 }
@@ -69,11 +75,17 @@ type Conn struct {
 	rt       http.RoundTripper
 	client   *http.Client
 	policy   RetryPolicy
+	timeouts Timeouts
+	health   *health
 	ua       string
 	uaHeader []string         // []string{ua}, shared by every request
 	server   *emulator.Server // local:// only
 	warnings []string
 	s3       *s3State // s3:// only: folders and moves go through S3
+
+	// tokenLife is the shortest token lifetime seen (ns, 0 = none expired
+	// yet): tokens are renewed before they reach it.
+	tokenLife atomic.Int64
 
 	authMu sync.Mutex // serialises re-authorisation
 	mu     sync.Mutex
@@ -85,6 +97,7 @@ type Conn struct {
 // authInfo is an immutable snapshot of one authorisation.
 type authInfo struct {
 	gen         int
+	issued      time.Time // when it was requested (policy clock)
 	token       string
 	apiURL      string
 	downloadURL string
@@ -110,7 +123,8 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{endpoint: ep, policy: cfg.Retry.withDefaults(), warnings: warnings}
+	c := &Conn{endpoint: ep, policy: cfg.Retry.withDefaults(), timeouts: cfg.Timeouts.withDefaults(), warnings: warnings}
+	c.health = newHealth(c.timeouts.Stall)
 	c.ua = "b2plan"
 	if cfg.UserAgent != "" {
 		c.ua = cfg.UserAgent + " b2plan"
@@ -147,12 +161,10 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	default:
 		c.rt = cfg.Transport
 		if c.rt == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.Proxy = http.ProxyFromEnvironment
-			t.MaxIdleConnsPerHost = 64
-			c.rt = t
+			c.rt = defaultTransport(c.timeouts)
 		}
 	}
+	c.rt = &deadlineTransport{base: c.rt, t: &c.timeouts, h: c.health}
 	switch {
 	case keyID == "" && key == "":
 		c.Close()
@@ -179,6 +191,17 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		c.s3 = newS3State(c)
 	}
 	return c, nil
+}
+
+// defaultTransport is http.DefaultTransport with proxies from the
+// environment, bounded connect and TLS handshake, and a larger idle pool.
+func defaultTransport(t Timeouts) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.MaxIdleConnsPerHost = 64
+	tr.DialContext = (&net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = t.TLS
+	return tr
 }
 
 // Close releases the connection (and stops the local emulator).
@@ -312,6 +335,7 @@ type authorizeResponse struct {
 // authorize calls b2_authorize_account (v4) with the retry policy.
 func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 	var resp authorizeResponse
+	issued := c.policy.Now()
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.keyID+":"+c.key.Reveal()))
 	_, err := c.retry(ctx, "authorize account", false, nil, func(ctx context.Context) attemptResult {
 		return c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
@@ -332,6 +356,7 @@ func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 		return nil, &Error{Op: "authorize account", Class: Permanent, Message: "the endpoint did not answer like a B2 native API (no token or apiUrl)"}
 	}
 	a := &authInfo{
+		issued:      issued,
 		token:       resp.Token,
 		apiURL:      strings.TrimRight(s.APIURL, "/"),
 		downloadURL: strings.TrimRight(s.DownloadURL, "/"),

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Backblaze/blazer/base"
 
@@ -56,42 +57,84 @@ func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType stri
 	var rawResp fileJSON
 	useRaw := false
 	reauth := func(ctx context.Context, stale *authInfo) error {
-		c.blz.reset()
+		c.blz.expired(c)
 		if useRaw {
 			return c.reauth(ctx, stale)
 		}
 		return nil
+	}
+	// The upload URL is prepared in steps under their own retries (the
+	// authorisation, the bucket, b2_get_upload_url: requests that each may
+	// fail), so that only the upload itself uses up the call's attempts.
+	prepare := func(ctx context.Context) (*blazerSession, *base.URL, string, error) {
+		var s *blazerSession
+		var b *base.Bucket
+		var u *base.URL
+		step := func(f func(ctx context.Context) error) error {
+			_, err := c.retry(ctx, op, false, reauth, func(ctx context.Context) attemptResult { return blazerResult(f(ctx)) })
+			return err
+		}
+		err := step(func(ctx context.Context) (err error) {
+			s, err = c.blz.session(ctx, c)
+			if st, code, _ := base.MsgCode(err); st == 401 && code == "unsupported" {
+				c.blz.markUnsupported()
+				useRaw = true
+				return nil
+			}
+			return err
+		})
+		if err != nil || useRaw {
+			return nil, nil, "", err
+		}
+		// After an expired token the session is dropped (reauth): each
+		// step takes the current one.
+		if err := step(func(ctx context.Context) (err error) {
+			if s, err = c.blz.session(ctx, c); err != nil {
+				return err
+			}
+			b, err = s.bucket(ctx, bucketName)
+			return err
+		}); err != nil {
+			return nil, nil, "", err
+		}
+		if b == nil {
+			return nil, nil, "", &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}
+		}
+		if err := step(func(ctx context.Context) (err error) {
+			if s, err = c.blz.session(ctx, c); err != nil {
+				return err
+			}
+			// A bucket holds its session's token: take this session's.
+			if b, err = s.bucket(ctx, bucketName); err != nil || b == nil {
+				return err
+			}
+			u, err = s.uploadURL(ctx, b)
+			return err
+		}); err != nil {
+			return nil, nil, "", err
+		}
+		if b == nil || u == nil {
+			return nil, nil, "", &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}
+		}
+		return s, u, b.ID, nil
 	}
 	_, err := c.retry(ctx, op, false, reauth, func(ctx context.Context) attemptResult {
 		if c.blz.isUnsupported() {
 			useRaw = true
 			return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
 		}
-		s, err := c.blz.session(ctx, c)
+		s, u, bucketID, err := prepare(ctx)
 		if err != nil {
-			if st, code, _ := base.MsgCode(err); st == 401 && code == "unsupported" {
-				c.blz.markUnsupported()
-				useRaw = true
-				return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
-			}
-			return blazerResult(err)
+			return attemptResult{final: err}
 		}
-		b, err := s.bucket(ctx, bucketName)
-		if err != nil {
-			return blazerResult(err)
-		}
-		if b == nil {
-			return attemptResult{status: 404, code: "not_found", msg: fmt.Sprintf("no bucket named %q in this account", bucketName), sent: true}
-		}
-		u, err := s.uploadURL(ctx, b)
-		if err != nil {
-			return blazerResult(err)
+		if useRaw {
+			return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
 		}
 		f, err := u.UploadFile(ctx, bytes.NewReader(data), len(data), name, contentType, shaHex, info)
 		if err != nil {
 			return blazerResult(err) // the URL is dropped
 		}
-		s.putURL(b.ID, u)
+		s.putURL(bucketID, u)
 		got = f
 		return attemptResult{status: 200}
 	})
@@ -132,6 +175,7 @@ type blazerState struct {
 
 type blazerSession struct {
 	b2      *base.B2
+	created time.Time // when it was authorised (policy clock)
 	mu      sync.Mutex
 	buckets map[string]*base.Bucket // by lower-case name
 	urls    map[string][]*base.URL  // idle upload URLs by bucket id
@@ -140,22 +184,26 @@ type blazerSession struct {
 func (bs *blazerState) session(ctx context.Context, c *Conn) (*blazerSession, error) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if bs.s != nil {
+	if bs.s != nil && !c.tokenOld(bs.s.created) {
 		return bs.s, nil
 	}
+	created := c.policy.Now()
 	b, err := base.AuthorizeAccount(ctx, c.keyID, c.key.Reveal(),
 		base.Transport(c.rt), base.SetAPIBase(c.endpoint.APIBase), base.UserAgent(c.ua))
 	if err != nil {
 		return nil, err
 	}
-	bs.s = &blazerSession{b2: b, buckets: map[string]*base.Bucket{}, urls: map[string][]*base.URL{}}
+	bs.s = &blazerSession{b2: b, created: created, buckets: map[string]*base.Bucket{}, urls: map[string][]*base.URL{}}
 	return bs.s, nil
 }
 
-// reset drops the session (after an expired token): the next attempt
-// authorises again.
-func (bs *blazerState) reset() {
+// expired drops the session after an expired token (noting its age as a
+// token lifetime): the next attempt authorises again.
+func (bs *blazerState) expired(c *Conn) {
 	bs.mu.Lock()
+	if bs.s != nil {
+		c.noteExpiry(bs.s.created)
+	}
 	bs.s = nil
 	bs.mu.Unlock()
 }

@@ -169,9 +169,12 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	case keyID == "" && key == "":
 		c.Close()
 		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "no B2 credentials: set B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY"}
-	case keyID == "" || key == "":
+	case keyID == "":
 		c.Close()
-		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: set both B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY"}
+		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: an application key is given but its id is empty or missing: set B2_APPLICATION_KEY_ID (or application_key_id in the provider block)"}
+	case key == "":
+		c.Close()
+		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: an application key id is given but the key is empty or missing: set B2_APPLICATION_KEY (or application_key in the provider block)"}
 	}
 	c.keyID, c.key = keyID, NewSecret(key)
 	c.client = &http.Client{Transport: c.rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

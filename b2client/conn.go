@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/b2plan/b2plan/emulator"
 )
 
 // Config says how to connect. Zero values mean the documented defaults.
@@ -39,6 +37,22 @@ type Config struct {
 	Timeouts Timeouts
 	// UserAgent is prepended to the User-Agent header.
 	UserAgent string
+	// Local serves local:// endpoints: given the state directory, it starts
+	// an in-process server of the native API (the command layer starts the
+	// embedded emulator; b2client never does). Without it a local://
+	// endpoint is an error.
+	Local func(dir string) (*LocalServer, error)
+}
+
+// LocalServer is a native API served in-process for a local:// endpoint.
+type LocalServer struct {
+	URL       string            // base URL to authorise against
+	Transport http.RoundTripper // reaches URL and every URL the server hands out
+	// KeyID and Key are the development credentials, used when none are
+	// given in the configuration (the environment is not consulted).
+	KeyID, Key string
+	// Close stops the server (called by Conn.Close).
+	Close func() error
 }
 
 // Allowed is what the key may do, from b2_authorize_account (v4).
@@ -78,8 +92,8 @@ type Conn struct {
 	timeouts Timeouts
 	health   *health
 	ua       string
-	uaHeader []string         // []string{ua}, shared by every request
-	server   *emulator.Server // local:// only
+	uaHeader []string     // []string{ua}, shared by every request
+	local    *LocalServer // local:// only
 	warnings []string
 	s3       *s3State // s3:// only: folders and moves go through S3
 
@@ -144,19 +158,19 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 
 	switch ep.Kind {
 	case KindLocal:
-		if err := os.MkdirAll(ep.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("local endpoint: create state directory: %w", err)
+		if cfg.Local == nil {
+			return nil, fmt.Errorf("local endpoint %s: no embedded emulator here (local:// is served by the b2plan command)", ep.Dir)
 		}
-		s, err := emulator.NewServer(emulator.Options{Dir: ep.Dir})
+		ls, err := cfg.Local(ep.Dir)
 		if err != nil {
-			return nil, fmt.Errorf("local endpoint %s: start emulator: %w", ep.Dir, err)
+			return nil, fmt.Errorf("local endpoint %s: %w", ep.Dir, err)
 		}
-		c.server = s
-		c.rt = s.Transport()
-		ep.APIBase = strings.TrimRight(s.URL(), "/")
+		c.local = ls
+		c.rt = ls.Transport
+		ep.APIBase = strings.TrimRight(ls.URL, "/")
 		c.endpoint.APIBase = ep.APIBase
 		if keyID == "" && key == "" {
-			keyID, key = emulator.DefaultKeyID, emulator.DefaultKey
+			keyID, key = ls.KeyID, ls.Key
 		}
 	default:
 		c.rt = cfg.Transport
@@ -207,12 +221,12 @@ func defaultTransport(t Timeouts) *http.Transport {
 	return tr
 }
 
-// Close releases the connection (and stops the local emulator).
+// Close releases the connection (and stops the local:// server).
 func (c *Conn) Close() error {
-	if c.server != nil {
-		s := c.server
-		c.server = nil
-		return s.Close()
+	if c.local != nil && c.local.Close != nil {
+		closeFn := c.local.Close
+		c.local = nil
+		return closeFn()
 	}
 	return nil
 }
@@ -237,9 +251,6 @@ func (c *Conn) PartSizes() (absoluteMinimum, recommended int64) {
 	a := c.current()
 	return a.absMinPart, a.recPart
 }
-
-// Emulator returns the in-process emulator of a local:// endpoint, or nil.
-func (c *Conn) Emulator() *emulator.Server { return c.server }
 
 // String never shows the secret.
 func (c *Conn) String() string {

@@ -221,9 +221,11 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 
 // noteExpiry records that a token issued at issued has expired: tokens
 // are then renewed before they reach 80% of the shortest lifetime seen.
+// A token refused within a second of its issue was revoked (or a test mode
+// expired it), which says nothing about lifetimes.
 func (c *Conn) noteExpiry(issued time.Time) {
 	life := int64(c.policy.Now().Sub(issued))
-	if life <= 0 {
+	if life < int64(time.Second) {
 		return
 	}
 	for {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
@@ -141,7 +142,7 @@ func (m *Meta) connect(ctx context.Context, endpoint, keyID, key string) (*b2cli
 		}
 		return m.Getenv(k)
 	}
-	c, err := b2client.Connect(ctx, b2client.Config{Endpoint: endpoint, KeyID: keyID, Key: key, Getenv: getenv})
+	c, err := b2client.Connect(ctx, b2client.Config{Endpoint: endpoint, KeyID: keyID, Key: key, Getenv: getenv, Local: startLocal})
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +150,20 @@ func (m *Meta) connect(ctx context.Context, endpoint, keyID, key string) (*b2cli
 		fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
 	}
 	return c, nil
+}
+
+// startLocal serves a local://DIR endpoint: the embedded emulator with its
+// state in DIR (created if missing), reached through its in-process
+// transport, with its development credentials.
+func startLocal(dir string) (*b2client.LocalServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	s, err := emulator.NewServer(emulator.Options{Dir: dir})
+	if err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	return &b2client.LocalServer{URL: s.URL(), Transport: s.Transport(), KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Close: s.Close}, nil
 }
 
 // observeCaps are the capabilities reading the account needs.

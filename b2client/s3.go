@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -142,9 +144,25 @@ func newS3State(c *Conn) *s3State {
 		RetryMaxAttempts:           1,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		APIOptions:                 []func(*middleware.Stack) error{signPayload},
 		AppID:                      "b2plan",
 	}
 	return &s3State{client: s3.New(opts), bucketNames: map[string]string{}, sources: map[string]s3Source{}}
+}
+
+// signPayload makes every S3 call sign its payload's SHA-256 and send it in
+// x-amz-content-sha256, as B2 requires, on every transport. Over HTTPS the
+// SDK otherwise signs PutObject and UploadPart with UNSIGNED-PAYLOAD (its
+// "dynamic payload signing"); trailing checksums (aws-chunked with
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER) are never used because request
+// checksums are computed only when required, and then as a header (no
+// call b2plan makes streams an unseekable body).
+func signPayload(stack *middleware.Stack) error {
+	if _, ok := stack.Finalize.Get("ComputePayloadHash"); !ok {
+		return nil
+	}
+	_, err := stack.Finalize.Swap("ComputePayloadHash", &v4.ComputePayloadSHA256{})
+	return err
 }
 
 // IsS3 reports whether folders and moves go through the S3-compatible API.

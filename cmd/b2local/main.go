@@ -40,6 +40,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	failCodes := fs.String("fail-codes", "503", "comma-separated HTTP statuses for injected failures")
 	latency := fs.Duration("latency", 0, "latency added to every API call")
 	tokenTTL := fs.Duration("token-ttl", 24*time.Hour, "lifetime of authorization tokens")
+	signedPayload := fs.Bool("s3-signed-payload", false, "S3 API: refuse requests whose payload SHA-256 is not signed (UNSIGNED-PAYLOAD, unsigned streaming), as B2 does")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +81,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := emulator.NewServer(emulator.Options{
 		Dir: *data, MasterKeyID: id, MasterKey: secret, TokenTTL: *tokenTTL,
-		FailRate: *failRate, FailCodes: codes, Latency: *latency,
+		FailRate: *failRate, FailCodes: codes, Latency: *latency, S3SignedPayload: *signedPayload,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "b2local: %v\n", err)
@@ -94,6 +95,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "b2local listening on %s\n", url)
 	fmt.Fprintf(stdout, "S3-compatible API: %s (path-style; access key id = application key id, secret = application key; any region)\n", srv.S3URL())
+	if *signedPayload {
+		fmt.Fprintln(stdout, "S3 requests must sign their payload's SHA-256 (UNSIGNED-PAYLOAD and unsigned streaming are refused, as on B2)")
+	}
 	if source == "development" {
 		fmt.Fprintf(stdout, "development credentials: B2_APPLICATION_KEY_ID=%s B2_APPLICATION_KEY=%s\n", id, secret)
 	} else {

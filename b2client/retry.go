@@ -274,7 +274,8 @@ func (c *Conn) transportFailure(err error) (cls Class, msg string, retry bool) {
 	es := err.Error()
 	switch {
 	case errors.As(err, &te) && te.stalled, c.health != nil && c.health.stalled(time.Now()):
-		return Retryable, fmt.Sprintf("%s: %s: check the network and B2's status, then run again (nothing was lost: what was done is done, the rest is still to do)", shown, c.health.stallError().msg), false
+		return Retryable, fmt.Sprintf("%s has answered no request for %v: giving up: check the network and B2's status, then run again (nothing was lost: what was done is done, the rest is still to do)",
+			shown, c.health.silentFor(time.Now()).Round(time.Second)), false
 	case errors.As(err, &te):
 		return Retryable, fmt.Sprintf("timed out: %s", te.msg), true
 	case errors.As(err, &dns) && dns.IsNotFound && first:

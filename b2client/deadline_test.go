@@ -265,3 +265,47 @@ func TestKindOf(t *testing.T) {
 		}
 	}
 }
+
+// The AWS SDK's requests go through the same deadlines: an S3 listing and
+// an S3 copy against a server that stopped answering (no headers, or half
+// a body) end with a timeout; the copy is Ambiguous and sent once.
+func TestStalledS3Calls(t *testing.T) {
+	for _, mode := range []stallMode{stallHeaders, stallBody} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			s, _ := newStallServer(t, 1000, mode)
+			c, err := Connect(context.Background(), Config{Endpoint: "s3+" + s.URL(), KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Getenv: noEnv,
+				Timeouts: shortTimeouts, Retry: RetryPolicy{MaxAttempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testCtx(t)
+			m := NewMutator(c)
+			b, err := m.CreateBucket(ctx, BucketSpec{Name: "stall-s3", Type: "allPrivate"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := m.Upload(ctx, "stall-s3", "a", "text/plain", []byte("hello"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One copy while the server answers: bucket names are cached, so
+			// the stalled copy below is the CopyObject itself.
+			if _, err := m.CopyFile(ctx, CopyRequest{SourceFileID: v.ID, SourceName: "a", SourceBucket: "stall-s3", DestBucketID: b.ID, DestName: "b0"}); err != nil {
+				t.Fatal(err)
+			}
+			s.n.Store(s.count.Load())
+			_, err = Observe(ctx, c, live.Request{Prefixes: []live.PrefixRequest{{BucketName: "stall-s3", Prefix: ""}}})
+			if !errors.Is(err, Retryable) || ctx.Err() != nil {
+				t.Fatalf("S3 listing against a stalled server: %v, want Retryable", err)
+			}
+			before := s.count.Load()
+			_, err = m.CopyFile(ctx, CopyRequest{SourceFileID: v.ID, SourceName: "a", SourceBucket: "stall-s3", DestBucketID: b.ID, DestName: "b"})
+			if !errors.Is(err, Ambiguous) || ctx.Err() != nil {
+				t.Fatalf("S3 copy against a stalled server: %v, want Ambiguous", err)
+			}
+			if n := s.count.Load() - before; n != 1 {
+				t.Errorf("CopyObject requests = %d, want 1", n)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -217,7 +218,14 @@ func s3Result(err error, wrote bool) attemptResult {
 			}
 		}
 		if r.status == 200 {
-			// A 200 whose body could not be read or decoded.
+			// A 200 whose body could not be read (a timeout, a dropped
+			// connection) is a transport failure after the call took effect:
+			// Ambiguous for CopyObject, retried otherwise. One whose body
+			// could not be decoded is a bad response.
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return attemptResult{err: s3TransportError(err), sent: true}
+			}
 			r.status, r.code = 500, "bad_response"
 		}
 		return r

@@ -352,7 +352,14 @@ func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 	issued := c.policy.Now()
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.keyID+":"+c.key.Reveal()))
 	_, err := c.retry(ctx, "authorize account", false, nil, func(ctx context.Context) attemptResult {
-		return c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
+		r := c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
+		if r.err == nil && (r.code == "bad_response" || (r.status == 404 || r.status == 405) && r.code != "unsupported") {
+			// Something answers, but not B2 (a web server, a wrong port):
+			// retrying cannot help.
+			return attemptResult{final: &Error{Op: "authorize account", Status: r.status, Code: r.code, Class: Permanent, Attempts: 1,
+				Message: fmt.Sprintf("%s does not answer like a B2 native API (%d %s): check the endpoint", c.endpoint.APIBase, r.status, r.msg)}}
+		}
+		return r
 	})
 	if err != nil {
 		var e *Error

@@ -32,6 +32,13 @@ func TestFailFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html>welcome</html>"))
+	}))
+	defer web.Close()
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
 	// Last, so that no server of this test gets the closed port.
 	refused := httptest.NewServer(http.NotFoundHandler())
 	refusedURL := refused.URL
@@ -45,6 +52,8 @@ func TestFailFast(t *testing.T) {
 		{"refused", refusedURL, testSecret, Permanent, []string{"refused the connection", "check the endpoint's host and port"}},
 		{"bad certificate", badCert.URL, testSecret, Permanent, []string{"TLS certificate of " + strings.TrimPrefix(badCert.URL, "https://"), "x509: certificate signed by unknown authority"}},
 		{"https to plain http", strings.Replace(plain.URL, "http://", "https://", 1), testSecret, Permanent, []string{"does not speak TLS", "http://"}},
+		{"a web server", web.URL, testSecret, Permanent, []string{"does not answer like a B2 native API", "check the endpoint"}},
+		{"404", notFound.URL, testSecret, Permanent, []string{"does not answer like a B2 native API (404", "check the endpoint"}},
 		{"wrong key", emu.URL(), "wrong", Unauthorized, []string{"B2 rejected the application key", "check B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

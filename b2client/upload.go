@@ -63,9 +63,9 @@ func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType stri
 		}
 		return nil
 	}
-	// The upload URL is prepared in steps under their own retries (the
-	// authorisation, the bucket, b2_get_upload_url: requests that each may
-	// fail), so that only the upload itself uses up the call's attempts.
+	// The upload URL is prepared in two steps under their own retries (the
+	// authorisation; the bucket, cached per session, and b2_get_upload_url),
+	// so that only the upload itself uses up the call's attempts.
 	prepare := func(ctx context.Context) (*blazerSession, *base.URL, string, error) {
 		var s *blazerSession
 		var b *base.Bucket
@@ -86,25 +86,12 @@ func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType stri
 		if err != nil || useRaw {
 			return nil, nil, "", err
 		}
-		// After an expired token the session is dropped (reauth): each
-		// step takes the current one.
+		// After an expired token the session is dropped (reauth): take the
+		// current one, and its bucket (a bucket holds its session's token).
 		if err := step(func(ctx context.Context) (err error) {
 			if s, err = c.blz.session(ctx, c); err != nil {
 				return err
 			}
-			b, err = s.bucket(ctx, bucketName)
-			return err
-		}); err != nil {
-			return nil, nil, "", err
-		}
-		if b == nil {
-			return nil, nil, "", &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}
-		}
-		if err := step(func(ctx context.Context) (err error) {
-			if s, err = c.blz.session(ctx, c); err != nil {
-				return err
-			}
-			// A bucket holds its session's token: take this session's.
 			if b, err = s.bucket(ctx, bucketName); err != nil || b == nil {
 				return err
 			}

@@ -63,47 +63,61 @@ func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType stri
 		}
 		return nil
 	}
-	// The upload URL is prepared in two steps under their own retries (the
-	// authorisation; the bucket, cached per session, and b2_get_upload_url),
-	// so that only the upload itself uses up the call's attempts.
-	prepare := func(ctx context.Context) (*blazerSession, *base.URL, string, error) {
+	// The upload URL is prepared with each request under its own retries
+	// (the authorisation, the bucket lookup, b2_get_upload_url), so that a
+	// fault in one does not use up the attempts of the others: with tokens
+	// that expire during retries, a new session is often needed, and an
+	// attempt of three requests would fail too often.
+	step := func(ctx context.Context, f func(ctx context.Context) attemptResult) error {
+		_, err := c.retry(ctx, op, false, reauth, f)
+		return err
+	}
+	session := func(ctx context.Context) (*blazerSession, error) {
 		var s *blazerSession
-		var b *base.Bucket
-		var u *base.URL
-		step := func(f func(ctx context.Context) error) error {
-			_, err := c.retry(ctx, op, false, reauth, func(ctx context.Context) attemptResult { return blazerResult(f(ctx)) })
-			return err
-		}
-		err := step(func(ctx context.Context) (err error) {
+		err := step(ctx, func(ctx context.Context) attemptResult {
+			var err error
 			s, err = c.blz.session(ctx, c)
 			if st, code, _ := base.MsgCode(err); st == 401 && code == "unsupported" {
 				c.blz.markUnsupported()
 				useRaw = true
-				return nil
+				return attemptResult{status: 200}
 			}
-			return err
+			return blazerResult(err)
 		})
-		if err != nil || useRaw {
-			return nil, nil, "", err
-		}
-		// After an expired token the session is dropped (reauth): take the
-		// current one, and its bucket (a bucket holds its session's token).
-		if err := step(func(ctx context.Context) (err error) {
-			if s, err = c.blz.session(ctx, c); err != nil {
-				return err
+		return s, err
+	}
+	prepare := func(ctx context.Context) (s *blazerSession, u *base.URL, bucketID string, err error) {
+		err = step(ctx, func(ctx context.Context) attemptResult {
+			// After an expired token the session is dropped (reauth): take
+			// the current one, and its bucket (a bucket holds its session's
+			// token), each under its own retries.
+			var err error
+			if s, err = session(ctx); err != nil {
+				return attemptResult{final: err}
 			}
-			if b, err = s.bucket(ctx, bucketName); err != nil || b == nil {
-				return err
+			if useRaw {
+				return attemptResult{status: 200}
 			}
+			var b *base.Bucket
+			if err := step(ctx, func(ctx context.Context) attemptResult {
+				// The session again: a 401 here dropped it.
+				var err error
+				if s, err = c.blz.session(ctx, c); err != nil {
+					return blazerResult(err)
+				}
+				b, err = s.bucket(ctx, bucketName)
+				return blazerResult(err)
+			}); err != nil {
+				return attemptResult{final: err}
+			}
+			if b == nil {
+				return attemptResult{final: &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}}
+			}
+			bucketID = b.ID
 			u, err = s.uploadURL(ctx, b)
-			return err
-		}); err != nil {
-			return nil, nil, "", err
-		}
-		if b == nil || u == nil {
-			return nil, nil, "", &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}
-		}
-		return s, u, b.ID, nil
+			return blazerResult(err)
+		})
+		return s, u, bucketID, err
 	}
 	_, err := c.retry(ctx, op, false, reauth, func(ctx context.Context) attemptResult {
 		if c.blz.isUnsupported() {

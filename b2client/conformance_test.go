@@ -702,27 +702,48 @@ func TestFaults(t *testing.T) {
 	t.Logf("calls %d, faults injected %d, re-authorisations %d", st.Total, st.Faults, tg.conn.authGeneration())
 }
 
-// TestLocalEndpoint: local://PATH runs the emulator in-process with the
-// development credentials and keeps state in PATH.
+// TestLocalEndpoint: local://PATH is served by Config.Local (the command
+// layer's embedded emulator), with its development credentials, and
+// stopped by Close; B2_ENDPOINT wins; without Config.Local it is an error.
 func TestLocalEndpoint(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state", "nested")
+	dir := filepath.Join(t.TempDir(), "state")
 	ctx := context.Background()
-	c, err := Connect(ctx, Config{Endpoint: "local://" + dir, Getenv: noEnv, Retry: fastRetry})
+	var started, closed []string
+	local := func(d string) (*LocalServer, error) {
+		s, err := emulator.NewServer(emulator.Options{Dir: d})
+		if err != nil {
+			return nil, err
+		}
+		started = append(started, d)
+		return &LocalServer{URL: s.URL(), Transport: s.Transport(), KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
+			Close: func() error { closed = append(closed, d); return s.Close() }}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The environment's credentials are not the emulator's: not consulted.
+	env := func(k string) string {
+		switch k {
+		case "B2_APPLICATION_KEY_ID":
+			return "0012345"
+		case "B2_APPLICATION_KEY":
+			return "K00realaccountkey"
+		}
+		return ""
+	}
+	c, err := Connect(ctx, Config{Endpoint: "local://" + dir, Getenv: env, Retry: fastRetry, Local: local})
 	if err != nil {
 		t.Fatalf("Connect local: %v", err)
 	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Errorf("state dir not created: %v", err)
-	}
-	if c.Emulator() == nil || c.KeyID() != emulator.DefaultKeyID {
-		t.Errorf("local connection: emulator %v, key id %s", c.Emulator(), c.KeyID())
+	if len(started) != 1 || started[0] != dir || c.KeyID() != emulator.DefaultKeyID || c.Endpoint().String() != "local://"+dir {
+		t.Errorf("local connection: started %v, key id %s, endpoint %s", started, c.KeyID(), c.Endpoint())
 	}
 	name := uniqueName("b2plan-local")
 	if _, err := NewMutator(c).CreateBucket(ctx, BucketSpec{Name: name}); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
-	if err := c.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+	if err := c.Close(); err != nil || len(closed) != 1 {
+		t.Fatalf("Close: %v (closed %v)", err, closed)
 	}
 	// B2_ENDPOINT wins, and state persists across connections.
 	c2, err := Connect(ctx, Config{Endpoint: "https://api.backblazeb2.com", Getenv: func(k string) string {
@@ -730,7 +751,7 @@ func TestLocalEndpoint(t *testing.T) {
 			return "local://" + dir
 		}
 		return ""
-	}, Retry: fastRetry})
+	}, Retry: fastRetry, Local: local})
 	if err != nil {
 		t.Fatalf("reconnect: %v", err)
 	}
@@ -741,5 +762,8 @@ func TestLocalEndpoint(t *testing.T) {
 	}
 	if l.Bucket(name) == nil {
 		t.Errorf("bucket %s did not persist in %s", name, dir)
+	}
+	if _, err := Connect(ctx, Config{Endpoint: "local://" + dir, Getenv: noEnv}); err == nil || !strings.Contains(err.Error(), "no embedded emulator") {
+		t.Errorf("local:// without Config.Local: %v", err)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/b2plan/b2plan/emulator"
+	"sync/atomic"
+	"time"
 )
 
 // Config says how to connect. Zero values mean the documented defaults.
@@ -31,8 +32,27 @@ type Config struct {
 	Transport http.RoundTripper
 	// Retry is the retry policy for every call.
 	Retry RetryPolicy
+	// Timeouts bounds every request (connect, TLS, response headers by kind
+	// of call, idle body reads).
+	Timeouts Timeouts
 	// UserAgent is prepended to the User-Agent header.
 	UserAgent string
+	// Local serves local:// endpoints: given the state directory, it starts
+	// an in-process server of the native API (the command layer starts the
+	// embedded emulator; b2client never does). Without it a local://
+	// endpoint is an error.
+	Local func(dir string) (*LocalServer, error)
+}
+
+// LocalServer is a native API served in-process for a local:// endpoint.
+type LocalServer struct {
+	URL       string            // base URL to authorise against
+	Transport http.RoundTripper // reaches URL and every URL the server hands out
+	// KeyID and Key are the development credentials, used when none are
+	// given in the configuration (the environment is not consulted).
+	KeyID, Key string
+	// Close stops the server (called by Conn.Close).
+	Close func() error
 }
 
 // Allowed is what the key may do, from b2_authorize_account (v4).
@@ -69,11 +89,17 @@ type Conn struct {
 	rt       http.RoundTripper
 	client   *http.Client
 	policy   RetryPolicy
+	timeouts Timeouts
+	health   *health
 	ua       string
-	uaHeader []string         // []string{ua}, shared by every request
-	server   *emulator.Server // local:// only
+	uaHeader []string     // []string{ua}, shared by every request
+	local    *LocalServer // local:// only
 	warnings []string
 	s3       *s3State // s3:// only: folders and moves go through S3
+
+	// tokenLife is the shortest token lifetime seen (ns, 0 = none expired
+	// yet): tokens are renewed before they reach it.
+	tokenLife atomic.Int64
 
 	authMu sync.Mutex // serialises re-authorisation
 	mu     sync.Mutex
@@ -85,6 +111,7 @@ type Conn struct {
 // authInfo is an immutable snapshot of one authorisation.
 type authInfo struct {
 	gen         int
+	issued      time.Time // when it was requested (policy clock)
 	token       string
 	apiURL      string
 	downloadURL string
@@ -110,7 +137,8 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{endpoint: ep, policy: cfg.Retry.withDefaults(), warnings: warnings}
+	c := &Conn{endpoint: ep, policy: cfg.Retry.withDefaults(), timeouts: cfg.Timeouts.withDefaults(), warnings: warnings}
+	c.health = newHealth(c.timeouts.Stall)
 	c.ua = "b2plan"
 	if cfg.UserAgent != "" {
 		c.ua = cfg.UserAgent + " b2plan"
@@ -130,36 +158,37 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 
 	switch ep.Kind {
 	case KindLocal:
-		if err := os.MkdirAll(ep.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("local endpoint: create state directory: %w", err)
+		if cfg.Local == nil {
+			return nil, fmt.Errorf("local endpoint %s: no embedded emulator here (local:// is served by the b2plan command)", ep.Dir)
 		}
-		s, err := emulator.NewServer(emulator.Options{Dir: ep.Dir})
+		ls, err := cfg.Local(ep.Dir)
 		if err != nil {
-			return nil, fmt.Errorf("local endpoint %s: start emulator: %w", ep.Dir, err)
+			return nil, fmt.Errorf("local endpoint %s: %w", ep.Dir, err)
 		}
-		c.server = s
-		c.rt = s.Transport()
-		ep.APIBase = strings.TrimRight(s.URL(), "/")
+		c.local = ls
+		c.rt = ls.Transport
+		ep.APIBase = strings.TrimRight(ls.URL, "/")
 		c.endpoint.APIBase = ep.APIBase
 		if keyID == "" && key == "" {
-			keyID, key = emulator.DefaultKeyID, emulator.DefaultKey
+			keyID, key = ls.KeyID, ls.Key
 		}
 	default:
 		c.rt = cfg.Transport
 		if c.rt == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.Proxy = http.ProxyFromEnvironment
-			t.MaxIdleConnsPerHost = 64
-			c.rt = t
+			c.rt = defaultTransport(c.timeouts)
 		}
 	}
+	c.rt = &deadlineTransport{base: c.rt, t: &c.timeouts, h: c.health}
 	switch {
 	case keyID == "" && key == "":
 		c.Close()
 		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "no B2 credentials: set B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY"}
-	case keyID == "" || key == "":
+	case keyID == "":
 		c.Close()
-		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: set both B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY"}
+		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: an application key is given but its id is empty or missing: set B2_APPLICATION_KEY_ID (or application_key_id in the provider block)"}
+	case key == "":
+		c.Close()
+		return nil, &Error{Op: "connect", Class: Unauthorized, Message: "incomplete B2 credentials: an application key id is given but the key is empty or missing: set B2_APPLICATION_KEY (or application_key in the provider block)"}
 	}
 	c.keyID, c.key = keyID, NewSecret(key)
 	c.client = &http.Client{Transport: c.rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -181,12 +210,23 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// Close releases the connection (and stops the local emulator).
+// defaultTransport is http.DefaultTransport with proxies from the
+// environment, bounded connect and TLS handshake, and a larger idle pool.
+func defaultTransport(t Timeouts) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.MaxIdleConnsPerHost = 64
+	tr.DialContext = (&net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = t.TLS
+	return tr
+}
+
+// Close releases the connection (and stops the local:// server).
 func (c *Conn) Close() error {
-	if c.server != nil {
-		s := c.server
-		c.server = nil
-		return s.Close()
+	if c.local != nil && c.local.Close != nil {
+		closeFn := c.local.Close
+		c.local = nil
+		return closeFn()
 	}
 	return nil
 }
@@ -211,9 +251,6 @@ func (c *Conn) PartSizes() (absoluteMinimum, recommended int64) {
 	a := c.current()
 	return a.absMinPart, a.recPart
 }
-
-// Emulator returns the in-process emulator of a local:// endpoint, or nil.
-func (c *Conn) Emulator() *emulator.Server { return c.server }
 
 // String never shows the secret.
 func (c *Conn) String() string {
@@ -312,9 +349,17 @@ type authorizeResponse struct {
 // authorize calls b2_authorize_account (v4) with the retry policy.
 func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 	var resp authorizeResponse
+	issued := c.policy.Now()
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.keyID+":"+c.key.Reveal()))
 	_, err := c.retry(ctx, "authorize account", false, nil, func(ctx context.Context) attemptResult {
-		return c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
+		r := c.doJSON(ctx, "GET", c.endpoint.APIBase+"/b2api/v4/b2_authorize_account", basic, nil, &resp, false)
+		if r.err == nil && (r.code == "bad_response" || (r.status == 404 || r.status == 405) && r.code != "unsupported") {
+			// Something answers, but not B2 (a web server, a wrong port):
+			// retrying cannot help.
+			return attemptResult{final: &Error{Op: "authorize account", Status: r.status, Code: r.code, Class: Permanent, Attempts: 1,
+				Message: fmt.Sprintf("%s does not answer like a B2 native API (%d %s): check the endpoint", c.endpoint.APIBase, r.status, r.msg)}}
+		}
+		return r
 	})
 	if err != nil {
 		var e *Error
@@ -332,6 +377,7 @@ func (c *Conn) authorize(ctx context.Context) (*authInfo, error) {
 		return nil, &Error{Op: "authorize account", Class: Permanent, Message: "the endpoint did not answer like a B2 native API (no token or apiUrl)"}
 	}
 	a := &authInfo{
+		issued:      issued,
 		token:       resp.Token,
 		apiURL:      strings.TrimRight(s.APIURL, "/"),
 		downloadURL: strings.TrimRight(s.DownloadURL, "/"),

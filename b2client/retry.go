@@ -3,14 +3,20 @@ package b2client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -18,8 +24,10 @@ import (
 // makes, raw or through blazer. It mirrors blazer's: 429, 503, 500 (and
 // 408, 502, 504) and connection failures are retried with exponential
 // backoff and jitter, honouring Retry-After; a 401 expired_auth_token or
-// bad_auth_token re-authorises once per call; attempts are bounded; waiting
-// stops when ctx is done.
+// bad_auth_token re-authorises (each time the token expires, not when a
+// fresh token is refused at once); attempts are bounded; waiting stops when
+// ctx is done. Failures that cannot succeed later (a wrong host, a bad
+// certificate, 400s, rejected credentials) are not retried.
 type RetryPolicy struct {
 	// MaxAttempts bounds the requests per call (default 8).
 	MaxAttempts int
@@ -33,6 +41,9 @@ type RetryPolicy struct {
 	// Sleep waits d or until ctx is done (default: a timer). Tests replace
 	// it to observe the waits without spending them.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock for token ages (default time.Now; tests move it
+	// together with Sleep).
+	Now func() time.Time
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -53,6 +64,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Sleep == nil {
 		p.Sleep = sleepCtx
+	}
+	if p.Now == nil {
+		p.Now = time.Now
 	}
 	return p
 }
@@ -99,15 +113,18 @@ type attemptResult struct {
 	sent bool
 	// s3 says code is an S3 error code (classified by classifyS3).
 	s3 bool
+	// final ends the call with this error (a step of the attempt already
+	// ran its own retries).
+	final error
 }
 
-func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
+func (r attemptResult) ok() bool { return r.err == nil && r.final == nil && r.status == 200 }
 
 // retry runs attempt under the policy. nonIdempotent marks calls whose
 // transport failure after the request was sent cannot be retried blindly:
 // they fail with class Ambiguous instead. reauth, when non-nil, is called
-// once per call on 401 expired_auth_token / bad_auth_token (the default
-// re-authorises the connection).
+// on 401 expired_auth_token / bad_auth_token (the default re-authorises the
+// connection).
 func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
 	return c.retryOp(ctx, func() string { return op }, nonIdempotent, reauth, attempt)
 }
@@ -122,25 +139,43 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 		}
 		return op
 	}
-	reauthed := false
+	reauths, freshRefused := 0, 0
 	p := c.policy
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return n - 1, fmt.Errorf("%s: %w", opText(), err)
 		}
 		stale := c.current()
+		if reauth == nil && stale != nil && c.tokenOld(stale.issued) && opText() != "authorize account" {
+			// The token is about to expire (B2's lifetime, as observed):
+			// renew it now rather than spend an attempt on a refusal. A
+			// failure here is left to the attempt.
+			if c.reauth(ctx, stale) == nil {
+				stale = c.current()
+			}
+		}
 		r := attempt(ctx)
 		if r.ok() {
 			return n, nil
+		}
+		if r.final != nil {
+			return n, r.final
+		}
+		if r.status != 401 {
+			freshRefused = 0
 		}
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("%s: %w", opText(), err)
 		}
 		var e *Error
 		if r.err != nil {
-			e = &Error{Op: opText(), Class: Retryable, Message: transportMessage(r.err), Err: r.err, Attempts: n}
-			if nonIdempotent && r.sent {
+			cls, msg, again := c.transportFailure(r.err)
+			e = &Error{Op: opText(), Class: cls, Message: msg, Err: r.err, Attempts: n}
+			if nonIdempotent && r.sent && cls == Retryable {
 				e.Class = Ambiguous
+				return n, e
+			}
+			if !again {
 				return n, e
 			}
 		} else {
@@ -158,8 +193,16 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 				return n, e
 			}
 		}
-		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && opText() != "authorize account" {
-			reauthed = true
+		// Re-authorise every time the token expires (a token can expire
+		// more than once during one call's retries), but give up when
+		// tokens fresh from a re-authorisation are refused at once three
+		// times in a row: that would repeat forever.
+		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && freshRefused < 3 && reauths < p.MaxAttempts && opText() != "authorize account" {
+			reauths++
+			freshRefused++
+			if reauth == nil && stale != nil {
+				c.noteExpiry(stale.issued)
+			}
 			var err error
 			if reauth != nil {
 				err = reauth(ctx, stale)
@@ -173,8 +216,9 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 			}
 			continue
 		}
-		if (e.Class == Retryable || e.Class == RateLimited) && n < p.MaxAttempts {
-			if err := p.Sleep(ctx, p.delay(n, r.retryAfter)); err != nil {
+		// Re-authorisations do not use up attempts.
+		if tries := n - reauths; (e.Class == Retryable || e.Class == RateLimited) && tries < p.MaxAttempts {
+			if err := p.Sleep(ctx, p.delay(tries, r.retryAfter)); err != nil {
 				return n, fmt.Errorf("%s: %w (while retrying after: %v)", opText(), err, e)
 			}
 			continue
@@ -183,10 +227,112 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 	}
 }
 
+// noteExpiry records that a token issued at issued has expired: tokens
+// are then renewed before they reach 80% of the shortest lifetime seen.
+// A token refused within a second of its issue was revoked (or a test mode
+// expired it), which says nothing about lifetimes.
+func (c *Conn) noteExpiry(issued time.Time) {
+	life := int64(c.policy.Now().Sub(issued))
+	if life < int64(time.Second) {
+		return
+	}
+	for {
+		cur := c.tokenLife.Load()
+		if cur != 0 && cur <= life || c.tokenLife.CompareAndSwap(cur, life) {
+			return
+		}
+	}
+}
+
+// tokenOld reports whether a token issued at issued is near the end of
+// the observed lifetime (never before a token has expired once).
+func (c *Conn) tokenOld(issued time.Time) bool {
+	life := c.tokenLife.Load()
+	return life > 0 && c.policy.Now().Sub(issued) >= time.Duration(life)*8/10
+}
+
 func transportMessage(err error) string {
 	// Transport errors quote the request URL, which never holds
 	// credentials (they travel in headers only).
 	return "connection failed: " + err.Error()
+}
+
+// transportFailure decides what a transport failure means. Failures that
+// cannot succeed later are Permanent and not retried, with a message that
+// says what to fix: an unknown host or a refused connection before the host
+// ever answered (a wrong endpoint), an untrusted or invalid TLS certificate,
+// plain HTTP where HTTPS was expected. An endpoint that has answered
+// nothing for Timeouts.Stall ends the call (Retryable, not retried).
+// Everything else (timeouts, resets, DNS hiccups after the host answered)
+// is Retryable.
+func (c *Conn) transportFailure(err error) (cls Class, msg string, retry bool) {
+	host := failedHost(err)
+	first := host == "" || c.health == nil || !c.health.hasAnswered(host)
+	shown := host
+	if shown == "" {
+		shown = "the endpoint"
+	}
+	var te *timeoutError
+	var dns *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var record tls.RecordHeaderError
+	es := err.Error()
+	switch {
+	case errors.As(err, &te) && te.stalled, c.health != nil && c.health.stalled(time.Now()):
+		return Retryable, fmt.Sprintf("%s has answered no request for %v: giving up: check the network and B2's status, then run again (nothing was lost: what was done is done, the rest is still to do)",
+			shown, c.health.silentFor(time.Now()).Round(time.Second)), false
+	case errors.As(err, &te):
+		return Retryable, fmt.Sprintf("timed out: %s", te.msg), true
+	case errors.As(err, &dns) && dns.IsNotFound && first:
+		return Permanent, fmt.Sprintf("cannot resolve host %s (%s): check the endpoint (provider block endpoint or B2_ENDPOINT)", dnsName(dns, host), dns.Err), false
+	case errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &invalid) ||
+		strings.Contains(es, "x509: ") || strings.Contains(es, "tls: failed to verify certificate"):
+		return Permanent, fmt.Sprintf("the TLS certificate of %s is not valid for it (%s): check the endpoint's host name; a private certificate authority must be trusted by the system (SSL_CERT_FILE)", shown, innermost(err)), false
+	case errors.As(err, &record) || strings.Contains(es, "server gave HTTP response to HTTPS client") || strings.Contains(es, "first record does not look like a TLS handshake"):
+		return Permanent, fmt.Sprintf("%s does not speak TLS (%s): use an http:// (or s3+http://) endpoint for a plain-HTTP server, or check the port", shown, innermost(err)), false
+	case first && (errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(es, "connection refused")):
+		return Permanent, fmt.Sprintf("%s refused the connection (nothing listens there): check the endpoint's host and port", shown), false
+	case first && (dns != nil && dns.IsNotFound || strings.Contains(es, "no such host")):
+		return Permanent, fmt.Sprintf("cannot resolve host %s: check the endpoint (provider block endpoint or B2_ENDPOINT)", shown), false
+	}
+	return Retryable, transportMessage(err), true
+}
+
+// failedHost is the host:port of the request a transport error is about.
+func failedHost(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			return u.Host
+		}
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Addr != nil {
+		return oe.Addr.String()
+	}
+	return ""
+}
+
+func dnsName(e *net.DNSError, host string) string {
+	if e.Name != "" {
+		return e.Name
+	}
+	return host
+}
+
+// innermost is the message of the deepest wrapped error (without the
+// request URL and operation that wrap it).
+func innermost(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
 }
 
 // doJSON performs one JSON request: POST (or GET for authorize) with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -15,10 +16,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -142,9 +145,25 @@ func newS3State(c *Conn) *s3State {
 		RetryMaxAttempts:           1,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		APIOptions:                 []func(*middleware.Stack) error{signPayload},
 		AppID:                      "b2plan",
 	}
 	return &s3State{client: s3.New(opts), bucketNames: map[string]string{}, sources: map[string]s3Source{}}
+}
+
+// signPayload makes every S3 call sign its payload's SHA-256 and send it in
+// x-amz-content-sha256, as B2 requires, on every transport. Over HTTPS the
+// SDK otherwise signs PutObject and UploadPart with UNSIGNED-PAYLOAD (its
+// "dynamic payload signing"); trailing checksums (aws-chunked with
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER) are never used because request
+// checksums are computed only when required, and then as a header (no
+// call b2plan makes streams an unseekable body).
+func signPayload(stack *middleware.Stack) error {
+	if _, ok := stack.Finalize.Get("ComputePayloadHash"); !ok {
+		return nil
+	}
+	_, err := stack.Finalize.Swap("ComputePayloadHash", &v4.ComputePayloadSHA256{})
+	return err
 }
 
 // IsS3 reports whether folders and moves go through the S3-compatible API.
@@ -199,7 +218,14 @@ func s3Result(err error, wrote bool) attemptResult {
 			}
 		}
 		if r.status == 200 {
-			// A 200 whose body could not be read or decoded.
+			// A 200 whose body could not be read (a timeout, a dropped
+			// connection) is a transport failure after the call took effect:
+			// Ambiguous for CopyObject, retried otherwise. One whose body
+			// could not be decoded is a bad response.
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return attemptResult{err: s3TransportError(err), sent: true}
+			}
 			r.status, r.code = 500, "bad_response"
 		}
 		return r

@@ -297,7 +297,9 @@ func TestRetryTransientThenSuccessAndReauth(t *testing.T) {
 	}
 }
 
-func TestReauthOnlyOncePerCall(t *testing.T) {
+// A server that refuses every token, fresh ones too, ends the call after
+// three re-authorisations in a row.
+func TestReauthGivesUpOnRefusedFreshTokens(t *testing.T) {
 	f := newFakeB2(t, func(w http.ResponseWriter, r *http.Request, api string, n int) bool {
 		if api == "b2_list_buckets" {
 			writeErr(w, 401, "expired_auth_token", "expired")
@@ -310,8 +312,8 @@ func TestReauthOnlyOncePerCall(t *testing.T) {
 	if !errors.Is(err, Unauthorized) {
 		t.Fatalf("err = %v, want Unauthorized", err)
 	}
-	if f.count("b2_list_buckets") != 2 {
-		t.Errorf("calls = %d, want 2", f.count("b2_list_buckets"))
+	if f.count("b2_list_buckets") != 4 {
+		t.Errorf("calls = %d, want 4", f.count("b2_list_buckets"))
 	}
 }
 
@@ -367,6 +369,9 @@ func TestNonIdempotentRetriedWhenNeverSent(t *testing.T) {
 	a := *c.current()
 	a.apiURL = deadURL
 	c.auth = &a
+	// A host that answered before and now refuses (restarting) is retried;
+	// one that never answered is a wrong endpoint (TestFailFast).
+	c.health.answer(strings.TrimPrefix(deadURL, "http://"))
 	_, err := NewMutator(c).CreateKey(context.Background(), KeySpec{Name: "k", Capabilities: []string{"listFiles"}})
 	var e *Error
 	if !errors.As(err, &e) || e.Class != Retryable || e.Attempts != 4 {
@@ -418,7 +423,7 @@ func TestDefaultTransportHonoursProxyEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, ok := c.rt.(*http.Transport)
+	tr, ok := c.rt.(*deadlineTransport).base.(*http.Transport)
 	if !ok || tr.Proxy == nil {
 		t.Fatalf("default transport %T has no proxy function", c.rt)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Backblaze/blazer/base"
 
@@ -56,42 +57,85 @@ func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType stri
 	var rawResp fileJSON
 	useRaw := false
 	reauth := func(ctx context.Context, stale *authInfo) error {
-		c.blz.reset()
+		c.blz.expired(c)
 		if useRaw {
 			return c.reauth(ctx, stale)
 		}
 		return nil
+	}
+	// The upload URL is prepared with each request under its own retries
+	// (the authorisation, the bucket lookup, b2_get_upload_url), so that a
+	// fault in one does not use up the attempts of the others: with tokens
+	// that expire during retries, a new session is often needed, and an
+	// attempt of three requests would fail too often.
+	step := func(ctx context.Context, f func(ctx context.Context) attemptResult) error {
+		_, err := c.retry(ctx, op, false, reauth, f)
+		return err
+	}
+	session := func(ctx context.Context) (*blazerSession, error) {
+		var s *blazerSession
+		err := step(ctx, func(ctx context.Context) attemptResult {
+			var err error
+			s, err = c.blz.session(ctx, c)
+			if st, code, _ := base.MsgCode(err); st == 401 && code == "unsupported" {
+				c.blz.markUnsupported()
+				useRaw = true
+				return attemptResult{status: 200}
+			}
+			return blazerResult(err)
+		})
+		return s, err
+	}
+	prepare := func(ctx context.Context) (s *blazerSession, u *base.URL, bucketID string, err error) {
+		err = step(ctx, func(ctx context.Context) attemptResult {
+			// After an expired token the session is dropped (reauth): take
+			// the current one, and its bucket (a bucket holds its session's
+			// token), each under its own retries.
+			var err error
+			if s, err = session(ctx); err != nil {
+				return attemptResult{final: err}
+			}
+			if useRaw {
+				return attemptResult{status: 200}
+			}
+			var b *base.Bucket
+			if err := step(ctx, func(ctx context.Context) attemptResult {
+				// The session again: a 401 here dropped it.
+				var err error
+				if s, err = c.blz.session(ctx, c); err != nil {
+					return blazerResult(err)
+				}
+				b, err = s.bucket(ctx, bucketName)
+				return blazerResult(err)
+			}); err != nil {
+				return attemptResult{final: err}
+			}
+			if b == nil {
+				return attemptResult{final: &Error{Op: op, Status: 404, Code: "not_found", Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}}
+			}
+			bucketID = b.ID
+			u, err = s.uploadURL(ctx, b)
+			return blazerResult(err)
+		})
+		return s, u, bucketID, err
 	}
 	_, err := c.retry(ctx, op, false, reauth, func(ctx context.Context) attemptResult {
 		if c.blz.isUnsupported() {
 			useRaw = true
 			return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
 		}
-		s, err := c.blz.session(ctx, c)
+		s, u, bucketID, err := prepare(ctx)
 		if err != nil {
-			if st, code, _ := base.MsgCode(err); st == 401 && code == "unsupported" {
-				c.blz.markUnsupported()
-				useRaw = true
-				return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
-			}
-			return blazerResult(err)
+			return attemptResult{final: err}
 		}
-		b, err := s.bucket(ctx, bucketName)
-		if err != nil {
-			return blazerResult(err)
-		}
-		if b == nil {
-			return attemptResult{status: 404, code: "not_found", msg: fmt.Sprintf("no bucket named %q in this account", bucketName), sent: true}
-		}
-		u, err := s.uploadURL(ctx, b)
-		if err != nil {
-			return blazerResult(err)
+		if useRaw {
+			return c.rawUpload(ctx, bucketName, name, contentType, data, shaHex, info, &rawResp)
 		}
 		f, err := u.UploadFile(ctx, bytes.NewReader(data), len(data), name, contentType, shaHex, info)
 		if err != nil {
 			return blazerResult(err) // the URL is dropped
 		}
-		s.putURL(b.ID, u)
+		s.putURL(bucketID, u)
 		got = f
 		return attemptResult{status: 200}
 	})
@@ -132,6 +176,7 @@ type blazerState struct {
 
 type blazerSession struct {
 	b2      *base.B2
+	created time.Time // when it was authorised (policy clock)
 	mu      sync.Mutex
 	buckets map[string]*base.Bucket // by lower-case name
 	urls    map[string][]*base.URL  // idle upload URLs by bucket id
@@ -140,22 +185,26 @@ type blazerSession struct {
 func (bs *blazerState) session(ctx context.Context, c *Conn) (*blazerSession, error) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if bs.s != nil {
+	if bs.s != nil && !c.tokenOld(bs.s.created) {
 		return bs.s, nil
 	}
+	created := c.policy.Now()
 	b, err := base.AuthorizeAccount(ctx, c.keyID, c.key.Reveal(),
 		base.Transport(c.rt), base.SetAPIBase(c.endpoint.APIBase), base.UserAgent(c.ua))
 	if err != nil {
 		return nil, err
 	}
-	bs.s = &blazerSession{b2: b, buckets: map[string]*base.Bucket{}, urls: map[string][]*base.URL{}}
+	bs.s = &blazerSession{b2: b, created: created, buckets: map[string]*base.Bucket{}, urls: map[string][]*base.URL{}}
 	return bs.s, nil
 }
 
-// reset drops the session (after an expired token): the next attempt
-// authorises again.
-func (bs *blazerState) reset() {
+// expired drops the session after an expired token (noting its age as a
+// token lifetime): the next attempt authorises again.
+func (bs *blazerState) expired(c *Conn) {
 	bs.mu.Lock()
+	if bs.s != nil {
+		c.noteExpiry(bs.s.created)
+	}
 	bs.s = nil
 	bs.mu.Unlock()
 }

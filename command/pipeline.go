@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
@@ -62,27 +64,64 @@ func hasErrors(d hcl.Diagnostics) bool {
 }
 
 // resolveEndpoint applies SPEC §1.3 and the embedded default: provider
-// endpoint, overridden by B2_ENDPOINT; with neither and no credentials
-// anywhere, local://<config dir>/.b2plan/local (with a note on stderr); with
-// credentials, https://api.backblazeb2.com. local:// paths are made absolute
-// so that saved plans bind to one directory.
+// endpoint, overridden by B2_ENDPOINT; with neither, and neither credential
+// variable set at all (nor credentials in the provider block),
+// local://<config dir>/.b2plan/local (with a note on stderr); with
+// credentials, https://api.backblazeb2.com. An empty or half-set pair is an
+// error rather than a silent fallback to the emulator (a CI secret that
+// expands to nothing). local:// paths are made absolute so that saved plans
+// bind to one directory.
 func (m *Meta) resolveEndpoint(d *config.Desired) (string, error) {
 	ep := strings.TrimSpace(d.Provider.Endpoint)
 	if env := strings.TrimSpace(m.Getenv("B2_ENDPOINT")); env != "" {
 		ep = env
 	}
-	if ep == "" {
-		if m.Getenv("B2_APPLICATION_KEY_ID") == "" && d.Provider.ApplicationKeyID == "" {
-			dir, err := filepath.Abs(filepath.Join(d.Dir, LocalStateDir))
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintf(m.Stderr, "Note: no endpoint and no B2 credentials are set: using the embedded local emulator (state in %s).\n", dir)
-			return "local://" + dir, nil
+	if ep != "" {
+		return absLocal(ep)
+	}
+	if d.Provider.ApplicationKeyID != "" || d.Provider.ApplicationKey.Reveal() != "" {
+		return b2client.DefaultEndpoint, nil // the provider block's pair is checked when connecting
+	}
+	id, idSet := m.lookupEnv("B2_APPLICATION_KEY_ID")
+	key, keySet := m.lookupEnv("B2_APPLICATION_KEY")
+	switch {
+	case !idSet && !keySet:
+		dir, err := filepath.Abs(filepath.Join(d.Dir, LocalStateDir))
+		if err != nil {
+			return "", err
 		}
+		fmt.Fprintf(m.Stderr, "Note: no endpoint and no B2 credentials are set: using the embedded local emulator (state in %s).\n", dir)
+		return "local://" + dir, nil
+	case id != "" && key != "":
 		return b2client.DefaultEndpoint, nil
 	}
-	return absLocal(ep)
+	return "", errors.New(credentialProblem(id, idSet, key, keySet))
+}
+
+// credentialProblem says what is wrong with a half-set or empty pair of
+// credential variables and what to set.
+func credentialProblem(id string, idSet bool, key string, keySet bool) string {
+	state := func(name, v string, set bool) string {
+		switch {
+		case !set:
+			return name + " is not set"
+		case v == "":
+			return name + " is set but empty"
+		}
+		return name + " is set"
+	}
+	return fmt.Sprintf("incomplete B2 credentials: %s and %s: set both to your application key's id and secret, or unset both (and configure no endpoint) to use the embedded local emulator",
+		state("B2_APPLICATION_KEY_ID", id, idSet), state("B2_APPLICATION_KEY", key, keySet))
+}
+
+// lookupEnv reports a variable's value and whether it is set at all.
+func (m *Meta) lookupEnv(k string) (string, bool) {
+	for _, kv := range m.Env {
+		if key, v, ok := strings.Cut(kv, "="); ok && key == k {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func absLocal(ep string) (string, error) {
@@ -104,7 +143,7 @@ func (m *Meta) connect(ctx context.Context, endpoint, keyID, key string) (*b2cli
 		}
 		return m.Getenv(k)
 	}
-	c, err := b2client.Connect(ctx, b2client.Config{Endpoint: endpoint, KeyID: keyID, Key: key, Getenv: getenv})
+	c, err := b2client.Connect(ctx, b2client.Config{Endpoint: endpoint, KeyID: keyID, Key: key, Getenv: getenv, Local: startLocal})
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +151,20 @@ func (m *Meta) connect(ctx context.Context, endpoint, keyID, key string) (*b2cli
 		fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
 	}
 	return c, nil
+}
+
+// startLocal serves a local://DIR endpoint: the embedded emulator with its
+// state in DIR (created if missing), reached through its in-process
+// transport, with its development credentials.
+func startLocal(dir string) (*b2client.LocalServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	s, err := emulator.NewServer(emulator.Options{Dir: dir})
+	if err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	return &b2client.LocalServer{URL: s.URL(), Transport: s.Transport(), KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Close: s.Close}, nil
 }
 
 // observeCaps are the capabilities reading the account needs.

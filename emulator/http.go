@@ -187,6 +187,9 @@ func (c *call) baseURL() string {
 	if host == "" {
 		host = c.r.URL.Host
 	}
+	if c.r.TLS != nil { // served over TLS (httptest.NewTLSServer, a TLS listener)
+		return "https://" + host
+	}
 	return "http://" + host
 }
 

@@ -52,6 +52,14 @@ type Options struct {
 	RecommendedPartSize     int64 // default 100,000,000
 	MaxCopySize             int64 // largest b2_copy_file result, default 5,000,000,000
 
+	// S3SignedPayload is B2's rule for its S3 API ("SHA256 enabled on
+	// signing", "include SHA256 in request headers"): every header-signed
+	// request must send x-amz-content-sha256, sign it, and give the hex
+	// SHA-256 of the payload or a signed aws-chunked stream.
+	// UNSIGNED-PAYLOAD and STREAMING-UNSIGNED-PAYLOAD-TRAILER are refused
+	// (400 InvalidRequest). Off by default; presigned URLs are unaffected.
+	S3SignedPayload bool
+
 	// Now is the clock (default time.Now); tests use it for expiry and retention.
 	Now func() time.Time
 

@@ -319,20 +319,41 @@ func (x *s3req) verifyHeaderSig(h string) (*sigCtx, error) {
 		}
 	}
 	signed := strings.Split(signedH, ";")
-	hasHost := false
+	hasHost, hasSHA := false, false
 	for _, s := range signed {
-		if s == "host" {
+		switch s {
+		case "host":
 			hasHost = true
+		case "x-amz-content-sha256":
+			hasSHA = true
 		}
 	}
 	if !hasHost {
 		return nil, malformedAuth("SignedHeaders must include host")
+	}
+	if x.st.opts.S3SignedPayload {
+		if err := strictPayload(payload, hasSHA); err != nil {
+			return nil, err
+		}
 	}
 	sc := &sigCtx{key: k, region: region, amzDate: amzDate, scope: date + "/" + region + "/s3/aws4_request", payload: payload}
 	if err := x.checkSignature(sc, signed, "", date, sig); err != nil {
 		return nil, err
 	}
 	return sc, nil
+}
+
+// strictPayload applies Options.S3SignedPayload: the payload hash is sent,
+// signed, and a real hash (or a signed chunked stream).
+func strictPayload(payload string, signed bool) error {
+	if !signed {
+		return s3err(400, "InvalidRequest", "header 'x-amz-content-sha256' must be included in signature")
+	}
+	switch payload {
+	case unsignedPayload, streamUnsigned:
+		return s3err(400, "InvalidRequest", "x-amz-content-sha256 "+payload+" is not accepted: the payload's SHA-256 must be signed (send its hex SHA-256, or a signed STREAMING-AWS4-HMAC-SHA256-PAYLOAD body)")
+	}
+	return nil
 }
 
 func (x *s3req) verifyPresigned() (*sigCtx, error) {

@@ -44,6 +44,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle-timeout", emulator.DefaultIdleTimeout, "close keep-alive connections idle this long")
 	ioTimeout := fs.Duration("io-timeout", emulator.DefaultIOTimeout, "longest wait for a client to send request bytes or accept response bytes")
 	maxConns := fs.Int("max-conns", 0, "most open client connections; at the cap the longest-idle one is closed (default 3/4 of the descriptor limit)")
+	signedPayload := fs.Bool("s3-signed-payload", false, "S3 API: refuse requests whose payload SHA-256 is not signed (UNSIGNED-PAYLOAD, unsigned streaming), as B2 does")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -89,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv, err := emulator.NewServer(emulator.Options{
 		Dir: *data, MasterKeyID: id, MasterKey: secret, TokenTTL: *tokenTTL,
 		FailRate: *failRate, FailCodes: codes, Latency: *latency,
-		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns,
+		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns, S3SignedPayload: *signedPayload,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "b2local: %v\n", err)
@@ -103,6 +104,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "b2local listening on %s\n", url)
 	fmt.Fprintf(stdout, "S3-compatible API: %s (path-style; access key id = application key id, secret = application key; any region)\n", srv.S3URL())
+	if *signedPayload {
+		fmt.Fprintln(stdout, "S3 requests must sign their payload's SHA-256 (UNSIGNED-PAYLOAD and unsigned streaming are refused, as on B2)")
+	}
 	if source == "development" {
 		fmt.Fprintf(stdout, "development credentials: B2_APPLICATION_KEY_ID=%s B2_APPLICATION_KEY=%s\n", id, secret)
 	} else {

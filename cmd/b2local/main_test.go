@@ -3,12 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/b2plan/b2plan/emulator"
 )
 
 type syncBuf struct {
@@ -107,4 +118,46 @@ func TestServeIdleTimeoutFlag(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// -s3-signed-payload refuses an S3 request signed with UNSIGNED-PAYLOAD;
+// without it the same request is accepted.
+func TestServeS3SignedPayload(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut syncBuf
+		done := make(chan int)
+		args := []string{"-addr", "127.0.0.1:0"}
+		if strict {
+			args = append(args, "-s3-signed-payload")
+		}
+		go func() { done <- serve(ctx, args, &out, &errOut) }()
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		var url string
+		for i := 0; i < 500 && url == ""; i++ {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				url = m[1]
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if url == "" {
+			t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
+		}
+		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultKeyID, emulator.DefaultKey, ""),
+			APIOptions:  []func(*middleware.Stack) error{v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware}})
+		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("signed-payload")})
+		var ae smithy.APIError
+		if strict && (!errors.As(err, &ae) || ae.ErrorCode() != "InvalidRequest") {
+			t.Errorf("strict: CreateBucket with UNSIGNED-PAYLOAD: %v, want InvalidRequest", err)
+		}
+		if !strict && err != nil {
+			t.Errorf("default: CreateBucket with UNSIGNED-PAYLOAD: %v", err)
+		}
+		if strict != strings.Contains(out.String(), "must sign their payload") {
+			t.Errorf("startup message %q", out.String())
+		}
+		cancel()
+		<-done
+	}
 }

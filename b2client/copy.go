@@ -253,7 +253,7 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for i := 0; i < nparts; i++ {
-		g.Go(func() error {
+		g.Go(guard(func() error {
 			first := int64(i) * part
 			last := first + part - 1
 			if last >= size {
@@ -278,7 +278,7 @@ func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeC
 			}
 			shas[i] = resp.ContentSha1
 			return nil
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return LargeCopyResult{}, cancel(err)

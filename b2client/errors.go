@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -174,4 +175,19 @@ func withOp(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// guard runs f, turning a panic into an error so that a bug in a
+// goroutine of this package ends the command with a clear internal error
+// (exit status 1) instead of crashing the process (status 2, which
+// -detailed-exitcode reads as "changes present").
+func guard(f func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("internal error: b2plan crashed (panic: %v)\n%s", v, debug.Stack())
+			}
+		}()
+		return f()
+	}
 }

@@ -32,7 +32,7 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 	out := &live.Live{AccountID: c.AccountID(), ObservedBuckets: req.Buckets, ObservedKeys: req.Keys}
 	g, gctx := errgroup.WithContext(ctx)
 	if req.Buckets {
-		g.Go(func() error {
+		g.Go(guard(func() error {
 			bs, err := c.listBuckets(gctx, "")
 			if err != nil {
 				return err
@@ -40,10 +40,10 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 			out.Buckets = bs
 			out.SortBuckets()
 			return nil
-		})
+		}))
 	}
 	if req.Keys {
-		g.Go(func() error {
+		g.Go(guard(func() error {
 			ks, err := c.listKeys(gctx)
 			if err != nil {
 				return err
@@ -51,7 +51,7 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 			out.Keys = ks
 			out.SortKeys()
 			return nil
-		})
+		}))
 	}
 	if len(req.Prefixes) > 0 {
 		out.Listings = make([]live.Listing, len(req.Prefixes))
@@ -59,7 +59,7 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 		ids := &bucketIDCache{m: map[string]*bucketIDEntry{}}
 		sem := make(chan struct{}, listConcurrency)
 		for i, pr := range req.Prefixes {
-			g.Go(func() error {
+			g.Go(guard(func() error {
 				select {
 				case sem <- struct{}{}:
 				case <-gctx.Done():
@@ -72,7 +72,7 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 				}
 				out.Listings[i] = l
 				return nil
-			})
+			}))
 		}
 	}
 	if err := g.Wait(); err != nil {

@@ -51,14 +51,14 @@ func (m *Mutator) DeleteVersions(ctx context.Context, bucketName string, items [
 		var g errgroup.Group
 		g.SetLimit(8)
 		for i, it := range items {
-			g.Go(func() error {
+			g.Go(guard(func() error {
 				err := m.DeleteVersion(ctx, it.Name, it.ID, false)
 				if errors.Is(err, NotFound) {
 					err = nil
 				}
 				errs[i] = err
 				return nil
-			})
+			}))
 		}
 		g.Wait()
 		return errs
@@ -334,7 +334,7 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for i := 0; i < nparts; i++ {
-		g.Go(func() error {
+		g.Go(guard(func() error {
 			first := int64(i) * part
 			last := min(first+part-1, size-1)
 			// Copying a part again replaces it: safe to retry.
@@ -350,7 +350,7 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 				return err
 			})
 			return err
-		})
+		}))
 	}
 	if err := g.Wait(); err != nil {
 		return LargeCopyResult{}, abort(err)

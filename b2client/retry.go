@@ -166,7 +166,11 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 			continue
 		}
 		if (e.Class == Retryable || e.Class == RateLimited) && n < p.MaxAttempts {
-			if err := p.Sleep(ctx, p.delay(n, r.retryAfter)); err != nil {
+			wait := p.delay(n, r.retryAfter)
+			reportRetry(ctx, func() RetryInfo {
+				return RetryInfo{Op: opText(), Attempt: n, Class: e.Class, Status: r.status, Wait: wait}
+			})
+			if err := p.Sleep(ctx, wait); err != nil {
 				return n, fmt.Errorf("%s: %w (while retrying after: %v)", opText(), err, e)
 			}
 			continue

@@ -201,7 +201,11 @@ func runApply(m *Meta, args []string) int {
 	})
 	opts.Grace, opts.Abort = in.grace, in.abort
 	view.start(p)
-	res, err := opts.Apply(ctx, p, b2client.NewMutator(conn), view)
+	actx := ctx
+	if tv, ok := view.(*textView); ok { // retries and throttling in the progress display
+		actx = b2client.WithRetryHook(ctx, tv.retry)
+	}
+	res, err := opts.Apply(actx, p, b2client.NewMutator(conn), view)
 	view.finish(res, err)
 	if len(p.Targets) > 0 && !*jsonOut {
 		fmt.Fprintf(m.Stderr, "\nWarning: Applied changes may be incomplete\n\n  The plan was made with -target (%s): what the configuration declares beyond the targets\n  and what they depend on was not applied. Run \"b2plan plan\" without -target to see what\n  remains; -target is for exceptional situations, not for routine use.\n", strings.Join(p.Targets, ", "))

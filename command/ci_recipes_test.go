@@ -129,7 +129,7 @@ func newCIEnv(t *testing.T) *ciEnv {
 		"GITHUB_OUTPUT": filepath.Join(state, "github_output"), "GITHUB_SHA": "0123456789abcdef0123",
 		"GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "acme/infra", "GITHUB_RUN_ID": "99",
 		"GITHUB_WORKFLOW": "b2plan",
-		"CI_API_V4_URL": "https://gitlab.example/api/v4", "CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "8",
+		"CI_API_V4_URL":   "https://gitlab.example/api/v4", "CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "8",
 		"CI_COMMIT_SHORT_SHA": "0123abcd", "CI_JOB_URL": "https://gitlab.example/job/1", "GITLAB_API_TOKEN": "glpat-test",
 	}}
 }

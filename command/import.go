@@ -93,6 +93,9 @@ func runImport(m *Meta, args []string) int {
 	if *out != "" {
 		outPath = m.Path(*out)
 		// Refuse before any network call (terraform plan -generate-config-out does the same).
+		if st, err := os.Stat(outPath); err == nil && st.IsDir() {
+			return m.Errorf("-out=%s is a directory: name a new file in it, e.g. -out=%s (what the directory already declares is left out).", *out, filepath.Join(*out, "imported.hcl"))
+		}
 		if _, err := os.Lstat(outPath); err == nil {
 			return m.Errorf("%s already exists: import never overwrites a file. To add what is new, import into another file of the same directory (-out=%s): whatever the directory already declares is left out.", *out, filepath.Join(filepath.Dir(*out), "imported2.hcl"))
 		}

@@ -49,11 +49,13 @@ type textView struct {
 	width    func() int
 	interval time.Duration
 
-	mu     sync.Mutex
-	prog   *progress
-	drawn  int // lines of the progress block on screen
-	stopTk chan struct{}
-	tkDone chan struct{}
+	mu    sync.Mutex
+	prog  *progress
+	drawn int // lines of the progress block on screen
+	// objectLines counts the lines about single objects (objectLine).
+	objectLines int
+	stopTk      chan struct{}
+	tkDone      chan struct{}
 }
 
 func newTextView(m *Meta, w io.Writer) *textView {
@@ -142,9 +144,9 @@ func (v *textView) Event(e executor.Event) {
 		v.line("%s: Moving %s objects (%s)...", e.Address, commas(e.Objects), humanBytes(e.Bytes))
 		v.startTicker()
 	case executor.ObjectFailed:
-		v.line("%s: %s: failed: %v", e.Address, e.Object, e.Err)
+		v.objectLine("%s: %s: failed: %v", e.Address, e.Object, e.Err)
 	case executor.ObjectSkipped:
-		v.line("%s: %s: skipped: %s", e.Address, e.Object, e.Message)
+		v.objectLine("%s: %s: skipped: %s", e.Address, e.Object, e.Message)
 	case executor.Note:
 		if e.Object != "" {
 			v.line("%s: %s: %s", e.Address, e.Object, e.Message)
@@ -167,6 +169,21 @@ func (v *textView) Event(e executor.Event) {
 		}
 		v.line("%s: %s: %s objects (%s) moved in %s%s", e.Address, what, commas(e.Objects), humanBytes(e.Bytes),
 			mp.ended.Sub(mp.started).Round(100*time.Millisecond), extra)
+	}
+}
+
+// maxObjectLines bounds the lines about single objects (failed, skipped) during an apply:
+// the final report lists every one of them, and thousands of lines would bury the progress.
+const maxObjectLines = 20
+
+// objectLine prints a line about one object, up to maxObjectLines of them.
+func (v *textView) objectLine(format string, args ...any) {
+	v.objectLines++
+	switch {
+	case v.objectLines <= maxObjectLines:
+		v.line(format, args...)
+	case v.objectLines == maxObjectLines+1:
+		v.line("... more objects failed or were skipped: the counts are in the progress, and every one is listed at the end")
 	}
 }
 

@@ -186,3 +186,23 @@ func TestFit(t *testing.T) {
 		t.Errorf("bar %q", got)
 	}
 }
+
+// TestObjectLinesBounded: thousands of failed objects print a bounded number of lines while
+// the apply runs (the final report lists them all).
+func TestObjectLinesBounded(t *testing.T) {
+	clock := fakeClock(t)
+	v, buf := testView(0)
+	v.start(twoMovePlan())
+	v.Event(executor.Event{Kind: executor.MoveStart, Address: "move.archive", Objects: 15_000, Time: *clock})
+	for i := 0; i < 5_000; i++ {
+		v.Event(executor.Event{Kind: executor.ObjectFailed, Address: "move.archive", Object: fmt.Sprint(i), Err: fmt.Errorf("boom"), Time: *clock})
+	}
+	v.tick()
+	out := buf.String()
+	if n := strings.Count(out, ": failed: boom"); n != maxObjectLines {
+		t.Errorf("%d failure lines", n)
+	}
+	if !strings.Contains(out, "more objects failed or were skipped") || !strings.Contains(out, "5,000 failed") {
+		t.Errorf("output:\n%s", out)
+	}
+}

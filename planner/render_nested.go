@@ -496,9 +496,36 @@ func pairGap(gb, ga []*jv) []elemOp {
 	return ops
 }
 
+// unknownText is how a value known only after apply is written.
+const unknownText = "(known after apply)"
+
+// partlyKnown returns the map of an unknown map attribute whose value holds the deferred
+// templates ("${bucket.x.id}", resolved at apply) with each template shown as known after
+// apply, the other elements as they are; ok = false when a is not such an attribute.
+func partlyKnown(a Attr) (*jv, bool) {
+	if !a.Unknown || a.Sensitive || !mapAttrs[a.Name] || len(a.Value) == 0 {
+		return nil, false
+	}
+	v, err := parseJV(a.Value)
+	if err != nil || v.kind != 'o' {
+		return nil, false
+	}
+	for i, e := range v.vals {
+		if e.kind == 'p' && strings.HasPrefix(e.lit, `"`) && strings.Contains(e.lit, "${") {
+			v.vals[i] = &jv{kind: 'p', lit: unknownText, canon: unknownText}
+		}
+	}
+	v.canon = v.compact()
+	return v, true
+}
+
 // attr writes a created (sym "+") or destroyed ("-") attribute.
 func (h *hw) attr(sym string, width int, a Attr) {
 	label := fmt.Sprintf("%-*s = ", width, a.Name)
+	if v, ok := partlyKnown(a); ok {
+		h.whole(6, sym, label, v, true, "")
+		return
+	}
 	if a.Sensitive || a.Unknown || len(a.Value) == 0 {
 		h.line(6, sym, label+attrText(a))
 		return
@@ -520,6 +547,9 @@ func (h *hw) changedAttr(width int, b, a Attr) {
 	}
 	bv, berr := parseJV(b.Value)
 	av, aerr := parseJV(a.Value)
+	if pk, ok := partlyKnown(a); ok && !b.Unknown && berr == nil {
+		av, a.Unknown = pk, false
+	}
 	if a.Unknown || b.Unknown || berr != nil || aerr != nil || bv.canon == av.canon {
 		h.line(6, "~", label+attrText(b)+" -> "+attrText(a))
 		return

@@ -168,3 +168,34 @@ func TestNestedHostileValues(t *testing.T) {
 }
 
 func bufioWriter(w *bytes.Buffer) *bufio.Writer { return bufio.NewWriter(w) }
+
+// TestPartlyKnownInfo: an info map with a value known only after apply (another new
+// resource's id) shows its other elements, and that one as (known after apply).
+func TestPartlyKnownInfo(t *testing.T) {
+	d := desired(func(d *config.Desired) {
+		d.Keys = []*config.Key{{Address: "key.ci", Name: "acme-ci", Capabilities: []string{"listBuckets"}, SecretFile: "/cfg/ci.env"}}
+		d.Buckets = []*config.Bucket{{Address: "bucket.b", Name: "acme-b", Info: map[string]string{"team": "web", "ci": "key ${key.ci.id}"},
+			Deferred: []config.Deferred{{Path: `info["ci"]`, Template: "key ${key.ci.id}", Refs: []string{"key.ci"}}}}}
+	})
+	for _, existing := range []bool{false, true} {
+		l := &live.Live{AccountID: "acct", ObservedBuckets: true, ObservedKeys: true}
+		want := "      + info            = {\n          + \"ci\"   = (known after apply)\n          + \"team\" = \"web\"\n        }\n"
+		if existing {
+			b := liveBucket("acme-b")
+			b.Info = map[string]string{"team": "web", "ci": "key K-old"}
+			l.Buckets = []live.Bucket{b}
+			want = "      ~ info            = {\n          ~ \"ci\" = \"key K-old\" -> (known after apply)\n            # (1 unchanged element hidden)\n        }\n"
+		}
+		p, diags := Compute(d, l, opts())
+		if diags.HasErrors() {
+			t.Fatal(errorsOf(diags))
+		}
+		var out bytes.Buffer
+		if err := RenderHuman(&out, p, RenderOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "${") {
+			t.Errorf("existing=%v: want\n%s\nin:\n%s", existing, want, out.String())
+		}
+	}
+}

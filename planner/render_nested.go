@@ -408,11 +408,7 @@ func plainListOps(b, a []*jv) []elemOp {
 func objectListOps(b, a []*jv) []elemOp {
 	n, m := len(b), len(a)
 	if n*m > maxLCS {
-		var ops []elemOp
-		for _, d := range plainListOps(b, a) { // set membership
-			ops = append(ops, d)
-		}
-		return ops
+		return plainListOps(b, a) // by set membership
 	}
 	// l[i][j] = LCS length of b[i:], a[j:].
 	l := make([][]int32, n+1)

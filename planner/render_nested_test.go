@@ -199,3 +199,26 @@ func TestPartlyKnownInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeObjectList: a list of objects too long for the element-by-element diff is diffed by
+// set membership, still marking the added and removed elements.
+func TestHugeObjectList(t *testing.T) {
+	mk := func(n int, extra string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(`{"name":"r%05d"}`, i)
+		}
+		if extra != "" {
+			parts[n-1] = extra
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	var buf bytes.Buffer
+	h := &hw{w: bufioWriter(&buf)}
+	h.changedAttr(10, Attr{Name: "cors_rules", Value: []byte(mk(1500, ""))}, Attr{Name: "cors_rules", Value: []byte(mk(1500, `{"name":"zz"}`))})
+	_ = h.w.Flush()
+	out := buf.String()
+	if !strings.Contains(out, "+ {\n") || !strings.Contains(out, `"zz"`) || !strings.Contains(out, `- {`) || !strings.Contains(out, "# (1499 unchanged elements hidden)") {
+		t.Errorf("huge list diff:\n%s", out)
+	}
+}

@@ -132,7 +132,7 @@ type generator struct {
 }
 
 // importFile is the name of the generated file while it is validated.
-const importFile = "\x00b2plan-import.hcl"
+const importFile = "(import).hcl" // no configuration file has this (relative) name
 
 func (g *generator) declaredDir() string {
 	if g.opts.Declared == nil {

@@ -107,6 +107,9 @@ func RenderHuman(w io.Writer, p *Plan, o RenderOptions) error {
 		}
 	}
 	notes = append(notes, p.Notes...)
+	if len(p.Targets) > 0 { // also in show: the saved plan says it is partial
+		notes = append(notes, "-target="+strings.Join(p.Targets, ", -target=")+": only these addresses and what they depend on are planned; the plan may be incomplete")
+	}
 	if len(p.Drift) > 0 {
 		h.f("\n%s\n", h.c(ansiBold, "Unmanaged resources (they match b2plan.owns but are not declared):"))
 		for _, d := range p.Drift {

@@ -218,7 +218,11 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 		}
 		// Re-authorisations do not use up attempts.
 		if tries := n - reauths; (e.Class == Retryable || e.Class == RateLimited) && tries < p.MaxAttempts {
-			if err := p.Sleep(ctx, p.delay(tries, r.retryAfter)); err != nil {
+			wait := p.delay(tries, r.retryAfter)
+			reportRetry(ctx, func() RetryInfo {
+				return RetryInfo{Op: opText(), Attempt: n, Class: e.Class, Status: r.status, Wait: wait}
+			})
+			if err := p.Sleep(ctx, wait); err != nil {
 				return n, fmt.Errorf("%s: %w (while retrying after: %v)", opText(), err, e)
 			}
 			continue

@@ -55,7 +55,8 @@ Flags:
   -json             print the plan and progress as JSON, one event per line
   -parallelism=N    concurrent operations (default 32)
   -overwrite-secret-files  write secret files even over another live key's secret
-  -target=ADDRESS   apply only this address (repeatable)
+  -target=ADDRESS   apply only this address and what it depends on (repeatable; for
+                    exceptional situations: the result may be incomplete)
   -var NAME=VALUE   set an input variable (repeatable)
   -var-file=FILE    read input variables from a file (repeatable)
   -no-color         no colour
@@ -200,8 +201,15 @@ func runApply(m *Meta, args []string) int {
 	})
 	opts.Grace, opts.Abort = in.grace, in.abort
 	view.start(p)
-	res, err := opts.Apply(ctx, p, b2client.NewMutator(conn), view)
+	actx := ctx
+	if tv, ok := view.(*textView); ok { // retries and throttling in the progress display
+		actx = b2client.WithRetryHook(ctx, tv.retry)
+	}
+	res, err := opts.Apply(actx, p, b2client.NewMutator(conn), view)
 	view.finish(res, err)
+	if len(p.Targets) > 0 && !*jsonOut {
+		fmt.Fprintf(m.Stderr, "\nWarning: Applied changes may be incomplete\n\n  The plan was made with -target (%s): what the configuration declares beyond the targets\n  and what they depend on was not applied. Run \"b2plan plan\" without -target to see what\n  remains; -target is for exceptional situations, not for routine use.\n", strings.Join(p.Targets, ", "))
+	}
 	switch {
 	case errors.Is(err, executor.ErrInterrupted):
 		return ExitInterrupted

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/planner"
 )
@@ -29,35 +30,48 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// plainInterval is how often progress lines are printed without a terminal.
+// plainInterval is how often a progress line is printed without a terminal
+// (B2PLAN_PROGRESS_INTERVAL overrides it, e.g. "30s" for quieter CI logs).
 const plainInterval = 5 * time.Second
 
-// textView is the human view: a live progress bar on a terminal, periodic
-// plain lines otherwise.
+// ttyInterval is how often a terminal's progress block is redrawn.
+const ttyInterval = 200 * time.Millisecond
+
+// textView is the human view: on a terminal, event lines scroll above a progress block
+// (the overall line and a line per move) redrawn in place and cut to the terminal's width;
+// otherwise a progress line every plainInterval, never one per object.
 type textView struct {
 	m     *Meta
 	w     io.Writer
 	tty   bool
 	color bool
-	width int
+	// width is the terminal's width, read at every redraw (the window may be resized).
+	width    func() int
+	interval time.Duration
 
-	mu      sync.Mutex
-	mv      string // address of the running move
-	total   int64
-	bytesT  int64
-	done    int64
-	bytes   int64
-	failed  int64
-	skipped int64
-	started time.Time
-	barLen  int // characters of the bar line on screen (0 = none)
-	stopTk  chan struct{}
-	tkDone  chan struct{}
+	mu    sync.Mutex
+	prog  *progress
+	drawn int // lines of the progress block on screen
+	// objectLines counts the lines about single objects (objectLine).
+	objectLines int
+	stopTk      chan struct{}
+	tkDone      chan struct{}
 }
 
 func newTextView(m *Meta, w io.Writer) *textView {
-	return &textView{m: m, w: w, tty: isTerminal(w), color: m.Color(w), width: m.Width(w)}
+	v := &textView{m: m, w: w, tty: isTerminal(w), color: m.Color(w), width: func() int { return m.Width(w) },
+		interval: plainInterval, prog: newProgress(nil)}
+	if d, err := time.ParseDuration(m.Getenv("B2PLAN_PROGRESS_INTERVAL")); err == nil && d >= time.Second {
+		v.interval = d
+	}
+	if v.tty {
+		v.interval = ttyInterval
+	}
+	return v
 }
+
+// retry counts a retried call (installed with b2client.WithRetryHook).
+func (v *textView) retry(r b2client.RetryInfo) { v.prog.retry(r) }
 
 func (v *textView) plan(p *planner.Plan) {
 	_ = planner.RenderHuman(v.w, p, planner.RenderOptions{Color: v.color})
@@ -67,7 +81,12 @@ func (v *textView) savedPlan(path string, p *planner.Plan) {
 	fmt.Fprintf(v.w, "Applying the saved plan %s (id %s, made %s).\n%s\n", path, p.ID, p.CreatedAt.Format(time.RFC3339), p.SummaryLine())
 }
 
-func (v *textView) start(p *planner.Plan) { fmt.Fprintln(v.w) }
+func (v *textView) start(p *planner.Plan) {
+	v.mu.Lock()
+	v.prog.setPlan(p)
+	v.mu.Unlock()
+	fmt.Fprintln(v.w)
+}
 
 func verb(a planner.Action, phase string, done bool) string {
 	switch {
@@ -95,16 +114,21 @@ func verb(a planner.Action, phase string, done bool) string {
 	return a.String()
 }
 
-// line prints one line above the progress bar.
+// line prints one line above the progress block.
 func (v *textView) line(format string, args ...any) {
-	v.clearBar()
+	v.clearBlock()
 	fmt.Fprintf(v.w, format+"\n", args...)
-	v.drawBar()
+	v.drawBlock()
 }
 
 func (v *textView) Event(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	t := e.Time
+	if t.IsZero() {
+		t = now()
+	}
+	v.prog.event(e, t)
 	switch e.Kind {
 	case executor.ResourceStart:
 		v.line("%s: %s", e.Address, verb(e.Action, e.Phase, false))
@@ -117,19 +141,12 @@ func (v *textView) Event(e executor.Event) {
 	case executor.ResourceFailed:
 		v.line("%s: failed: %v", e.Address, e.Err)
 	case executor.MoveStart:
-		v.mv, v.total, v.bytesT, v.done, v.bytes, v.failed, v.skipped = e.Address, e.Objects, e.Bytes, 0, 0, 0, 0
-		v.started = now()
 		v.line("%s: Moving %s objects (%s)...", e.Address, commas(e.Objects), humanBytes(e.Bytes))
 		v.startTicker()
-	case executor.ObjectDone:
-		v.done++
-		v.bytes += e.Bytes
 	case executor.ObjectFailed:
-		v.failed++
-		v.line("%s: %s: failed: %v", e.Address, e.Object, e.Err)
+		v.objectLine("%s: %s: failed: %v", e.Address, e.Object, e.Err)
 	case executor.ObjectSkipped:
-		v.skipped++
-		v.line("%s: %s: skipped: %s", e.Address, e.Object, e.Message)
+		v.objectLine("%s: %s: skipped: %s", e.Address, e.Object, e.Message)
 	case executor.Note:
 		if e.Object != "" {
 			v.line("%s: %s: %s", e.Address, e.Object, e.Message)
@@ -137,55 +154,72 @@ func (v *textView) Event(e executor.Event) {
 			v.line("%s: %s", e.Address, e.Message)
 		}
 	case executor.MoveDone:
-		v.stopTickerLocked()
-		v.clearBar()
-		el := now().Sub(v.started)
+		mp := v.prog.move(e.Address)
 		extra := ""
-		if v.failed > 0 {
-			extra += fmt.Sprintf(", %d failed", v.failed)
+		if mp.failed > 0 {
+			extra += fmt.Sprintf(", %d failed", mp.failed)
 		}
-		if v.skipped > 0 {
-			extra += fmt.Sprintf(", %d skipped", v.skipped)
+		if mp.skipped > 0 {
+			extra += fmt.Sprintf(", %d skipped", mp.skipped)
 		}
 		what := "Move complete"
 		if e.Message == "interrupted" {
 			what = "Move interrupted"
-			extra += fmt.Sprintf(", %s not started", commas(max(v.total-e.Objects-v.failed-v.skipped, 0)))
+			extra += fmt.Sprintf(", %s not started", commas(max(mp.objects-e.Objects-mp.failed-mp.skipped, 0)))
 		}
-		fmt.Fprintf(v.w, "%s: %s: %s objects (%s) moved in %s%s\n", e.Address, what, commas(e.Objects), humanBytes(e.Bytes), el.Round(100*time.Millisecond), extra)
-		v.mv = ""
+		v.line("%s: %s: %s objects (%s) moved in %s%s", e.Address, what, commas(e.Objects), humanBytes(e.Bytes),
+			mp.ended.Sub(mp.started).Round(100*time.Millisecond), extra)
 	}
 }
 
-// startTicker redraws the bar (terminal) or prints a line (otherwise)
-// periodically while a move runs. Called with v.mu held.
+// maxObjectLines bounds the lines about single objects (failed, skipped) during an apply:
+// the final report lists every one of them, and thousands of lines would bury the progress.
+const maxObjectLines = 20
+
+// objectLine prints a line about one object, up to maxObjectLines of them.
+func (v *textView) objectLine(format string, args ...any) {
+	v.objectLines++
+	switch {
+	case v.objectLines <= maxObjectLines:
+		v.line(format, args...)
+	case v.objectLines == maxObjectLines+1:
+		v.line("... more objects failed or were skipped: the counts are in the progress, and every one is listed at the end")
+	}
+}
+
+// startTicker redraws the block (terminal) or prints a progress line (otherwise) every
+// v.interval from the first move to the end of the apply. Called with v.mu held.
 func (v *textView) startTicker() {
-	iv := plainInterval
-	if v.tty {
-		iv = 200 * time.Millisecond
+	if v.stopTk != nil {
+		return
 	}
 	v.stopTk, v.tkDone = make(chan struct{}), make(chan struct{})
 	stop, done := v.stopTk, v.tkDone
 	go func() {
 		defer close(done)
-		t := time.NewTicker(iv)
+		t := time.NewTicker(v.interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				v.mu.Lock()
-				if v.tty {
-					v.clearBar()
-					v.drawBar()
-				} else if v.mv != "" {
-					fmt.Fprintf(v.w, "%s: %s\n", v.mv, v.status())
-				}
-				v.mu.Unlock()
+				v.tick()
 			}
 		}
 	}()
+}
+
+// tick is one period of the ticker.
+func (v *textView) tick() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tty {
+		v.clearBlock()
+		v.drawBlock()
+	} else if v.prog.running() {
+		fmt.Fprintln(v.w, v.prog.logLine(now()))
+	}
 }
 
 func (v *textView) stopTickerLocked() {
@@ -200,57 +234,35 @@ func (v *textView) stopTickerLocked() {
 	v.mu.Lock()
 }
 
-// status is "1,234/10,000 objects, 1.2 MB/3.4 MB, 512 obj/s, ETA 17s".
-func (v *textView) status() string {
-	el := now().Sub(v.started).Seconds()
-	rate := 0.0
-	if el > 0 {
-		rate = float64(v.done) / el
-	}
-	eta := "?"
-	if rate > 0 && v.total >= v.done {
-		eta = (time.Duration(float64(v.total-v.done)/rate) * time.Second).Round(time.Second).String()
-	}
-	s := fmt.Sprintf("%s/%s objects, %s/%s, %.0f obj/s, ETA %s", commas(v.done), commas(v.total),
-		humanBytes(v.bytes), humanBytes(v.bytesT), rate, eta)
-	if v.failed > 0 {
-		s += fmt.Sprintf(", %d failed", v.failed)
-	}
-	return s
-}
-
-func (v *textView) drawBar() {
-	if !v.tty || v.mv == "" {
+// drawBlock draws the progress block under the cursor (terminal, once a move started).
+func (v *textView) drawBlock() {
+	if !v.tty || !v.prog.active() {
 		return
 	}
-	st := v.status()
-	frac := 0.0
-	if v.total > 0 {
-		frac = float64(v.done) / float64(v.total)
+	lines := v.prog.block(now(), v.width())
+	for _, l := range lines {
+		fmt.Fprintln(v.w, l)
 	}
-	barW := 20
-	fill := int(frac * float64(barW))
-	bar := "[" + strings.Repeat("=", fill) + strings.Repeat(" ", barW-fill) + "]"
-	s := fmt.Sprintf("%s %3.0f%% %s", bar, frac*100, st)
-	if len(s) > v.width {
-		s = s[:v.width]
-	}
-	fmt.Fprint(v.w, s)
-	v.barLen = len(s)
+	v.drawn = len(lines)
 }
 
-func (v *textView) clearBar() {
-	if v.barLen > 0 {
-		fmt.Fprint(v.w, "\r"+strings.Repeat(" ", v.barLen)+"\r")
-		v.barLen = 0
+// clearBlock erases the block: up one line and clear it, for each line drawn.
+func (v *textView) clearBlock() {
+	if v.drawn > 0 {
+		fmt.Fprint(v.w, strings.Repeat("\x1b[1A\x1b[2K", v.drawn))
+		v.drawn = 0
 	}
 }
 
 func (v *textView) finish(res executor.Result, err error) {
 	v.mu.Lock()
 	v.stopTickerLocked()
-	v.clearBar()
+	v.clearBlock()
+	summary := v.prog.summary(now())
 	v.mu.Unlock()
+	if summary != "" {
+		fmt.Fprintln(v.w, summary)
+	}
 	counts := fmt.Sprintf("Resources: %d added, %d changed, %d replaced, %d destroyed. Objects: %s moved.",
 		res.Added, res.Changed, res.Replaced, res.Destroyed, commas(res.Moved))
 	for _, s := range res.Skipped {

@@ -41,6 +41,10 @@ Usage: b2plan [global flags] import [-out=FILE] [-buckets=GLOB]... [-keys=GLOB].
   embedded emulator local://DIR/.b2plan/local. The key needs listBuckets and listKeys (and
   readBucketEncryption / readBucketRetentions to import those settings).
 
+  Importing again adds only what is new: the buckets and keys the configuration of the
+  directory written to (FILE's directory, or DIR for stdout) already declares are left out,
+  labels are not reused, and new keys refer to its buckets; the directory still plans.
+
 Flags:
   -out=FILE        write the configuration to FILE instead of stdout; FILE must not exist
   -buckets=GLOB    import only buckets whose name matches GLOB (repeatable; * ? [...])
@@ -89,14 +93,31 @@ func runImport(m *Meta, args []string) int {
 	if *out != "" {
 		outPath = m.Path(*out)
 		// Refuse before any network call (terraform plan -generate-config-out does the same).
+		if st, err := os.Stat(outPath); err == nil && st.IsDir() {
+			return m.Errorf("-out=%s is a directory: name a new file in it, e.g. -out=%s (what the directory already declares is left out).", *out, filepath.Join(*out, "imported.hcl"))
+		}
 		if _, err := os.Lstat(outPath); err == nil {
-			return m.Errorf("%s already exists: import never overwrites a file. Choose another -out, or remove it first.", *out)
+			return m.Errorf("%s already exists: import never overwrites a file. To add what is new, import into another file of the same directory (-out=%s): whatever the directory already declares is left out.", *out, filepath.Join(filepath.Dir(*out), "imported2.hcl"))
 		}
 	}
 
 	d, code, ok := m.importConfig(dir)
 	if !ok {
 		return code
+	}
+	// The configuration the output joins: the directory it is written to (DIR for stdout).
+	// What it declares is left out, so that the directory still plans after the import.
+	declared, joinDir := d, dir
+	if outPath != "" {
+		joinDir = filepath.Dir(outPath)
+		if !sameDir(joinDir, dir) {
+			declared = &config.Desired{Dir: joinDir}
+			if st, err := os.Stat(joinDir); err == nil && st.IsDir() {
+				if declared, code, ok = m.importConfig(joinDir); !ok {
+					return m.Errorf("import adds to the configuration in %s, which does not load (above): fix it first, or write to another directory", joinDir)
+				}
+			}
+		}
 	}
 	ctx := context.Background()
 	ep, err := m.resolveEndpoint(d)
@@ -127,9 +148,17 @@ func runImport(m *Meta, args []string) int {
 		return m.Errorf("read the account: %v", err)
 	}
 	res, err := importer.Generate(l, importer.Options{Buckets: buckets, Keys: keys, Now: time.Now(),
-		Source: fmt.Sprintf("%s (account %s)", conn.Endpoint(), conn.AccountID())})
+		Source:   fmt.Sprintf("%s (account %s)", conn.Endpoint(), conn.AccountID()),
+		Declared: declared, DeclaredVars: config.VarInputs{Env: m.Env}})
 	if err != nil {
 		return m.Errorf("%v", err)
+	}
+	if n := len(res.AlreadyDeclared); n > 0 {
+		fmt.Fprintf(m.Stderr, "Left out %d already declared in %s: %s.\n", n, joinDir, strings.Join(res.AlreadyDeclared, ", "))
+		if len(res.Buckets)+len(res.Keys)+len(res.Skipped) == 0 {
+			fmt.Fprintf(m.Stderr, "Nothing to import: every selected bucket and key is already declared in %s. Nothing was written.\n", joinDir)
+			return ExitOK
+		}
 	}
 
 	where := "stdout"
@@ -183,6 +212,13 @@ func (m *Meta) importConfig(dir string) (*config.Desired, int, bool) {
 		return nil, ExitError, false
 	}
 	return d, 0, true
+}
+
+// sameDir reports whether two paths name the same directory.
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 // splitGlobs accepts repeated flags and comma-separated lists, and checks the syntax.

@@ -299,6 +299,12 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d))})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
+	for _, x := range pdiags {
+		if strings.HasPrefix(x.Summary, planner.NoTargetMatch) { // no plan to show
+			m.WriteDiagnostics(m.Stderr, pl.diags, d.Files)
+			return pl, ExitError, false
+		}
+	}
 	return pl, 0, true
 }
 

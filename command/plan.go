@@ -30,7 +30,9 @@ Flags:
   -out=FILE             save the plan; "b2plan apply FILE" then performs exactly these actions
   -json                 print the plan as one JSON document (SPEC §2.1)
   -detailed-exitcode    exit 0 when there are no changes, 2 when there are, 1 on error
-  -target=ADDRESS       plan only this address (repeatable), e.g. -target=bucket.assets
+  -target=ADDRESS       plan only this address and what it depends on (repeatable), e.g.
+                        -target=bucket.assets; an address that matches nothing is an error.
+                        For exceptional situations: the plan may be incomplete (a warning says so)
   -var NAME=VALUE       set an input variable (repeatable)
   -var-file=FILE        read input variables from a file (repeatable)
   -no-color             no colour

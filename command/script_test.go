@@ -9,6 +9,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(b2localEnv) == "1" { // a subprocess of the tutorial test: be b2local
+		os.Exit(b2localMain(os.Args[1:]))
+	}
 	if os.Getenv(runMainEnv) == "1" { // a subprocess of a test: be b2plan
 		if v := os.Getenv(panicEnv); v != "" {
 			registerPanic(v)

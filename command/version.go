@@ -2,8 +2,10 @@ package command
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 func init() {
@@ -13,8 +15,9 @@ func init() {
 		Help: `
 Usage: b2plan version
 
-  Prints the b2plan version (the module version, or "dev" for a source build), the VCS
-  revision it was built from when known, the Go version and the platform.
+  Prints the b2plan version (the module version when built from a tagged module, as
+  "go install github.com/b2plan/b2plan/cmd/b2plan@v1.2.3" does; "dev" for any other build),
+  the VCS revision it was built from when known, the Go version and the platform.
   "b2plan -version" does the same.
 
 Examples:
@@ -26,13 +29,30 @@ Examples:
 	})
 }
 
-// Version returns the version string from the build information.
+// Version returns the version string from the build information: the module version when
+// the binary was built from a tagged module ("go install …/cmd/b2plan@v1.2.3"), "dev"
+// otherwise (a source checkout, whose Go-stamped pseudo-version is not a release).
 func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(bi)
+}
+
+// pseudoVersion matches the suffix of a Go pseudo-version (vX.Y.Z-yyyymmddhhmmss-abcdefabcdef,
+// also with a pre-release base: vX.Y.Z-pre.0.yyyymmddhhmmss-…).
+var pseudoVersion = regexp.MustCompile(`[-.]\d{14}-[0-9a-f]{12}$`)
+
+func versionOf(bi *debug.BuildInfo) string {
+	if bi == nil {
 		return "dev"
 	}
-	return bi.Main.Version
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" || strings.Contains(v, "+dirty") {
+		return "dev"
+	}
+	if pseudoVersion.MatchString(strings.TrimSuffix(v, "+incompatible")) {
+		return "dev"
+	}
+	return v
 }
 
 func runVersion(m *Meta, args []string) int {

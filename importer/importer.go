@@ -29,6 +29,13 @@ type Options struct {
 	// Source describes where the snapshot was read, for the header comment (for example
 	// "https://api.backblazeb2.com, account 4a5b6c"); "" leaves it out. Never a credential.
 	Source string
+	// Declared is the configuration the output joins (the other files of the directory it is
+	// written to), or nil. Its buckets and keys are not declared again (Result.AlreadyDeclared),
+	// its block labels are not reused, keys refer to its buckets by their addresses, and the
+	// output is validated together with its .hcl files, with DeclaredVars: so that the
+	// directory still plans after the import.
+	Declared     *config.Desired
+	DeclaredVars config.VarInputs
 }
 
 // Skipped is a bucket or key of the selection that is not declared in the output (it appears
@@ -48,6 +55,9 @@ type Result struct {
 	Buckets []string
 	Keys    []string
 	Skipped []Skipped
+	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
+	// declares them ("bucket NAME", "key NAME").
+	AlreadyDeclared []string
 }
 
 // maxKeyLifetime is B2's longest key lifetime (and config's limit on duration).
@@ -84,15 +94,20 @@ func Generate(l *live.Live, opts Options) (*Result, error) {
 	g.assignLabels()
 	// Render, validate with the real loader, and comment out whatever it refuses; a block
 	// can only be refused once, so this ends.
+	sources, baseline := g.declaredSources()
 	for range len(g.items) + 1 {
 		src := g.render()
-		_, diags := config.LoadSources("", map[string][]byte{"import.hcl": src}, config.VarInputs{})
+		sources[importFile] = src
+		_, diags := config.LoadSources(g.declaredDir(), sources, g.opts.DeclaredVars)
 		refused := false
 		for _, d := range diags {
-			if d.Severity != hcl.DiagError {
+			if d.Severity != hcl.DiagError || baseline[diagKey(d)] {
 				continue
 			}
-			it := g.itemAt(d.Subject)
+			var it *item
+			if d.Subject != nil && d.Subject.Filename == importFile {
+				it = g.itemAt(d.Subject)
+			}
 			if it == nil {
 				return nil, fmt.Errorf("import: the generated configuration does not load: %s: %s", d.Summary, d.Detail)
 			}
@@ -112,6 +127,73 @@ type generator struct {
 	l     *live.Live
 	opts  Options
 	items []*item // buckets first, then keys, each in live order
+	// already lists the selected resources Options.Declared declares.
+	already []string
+}
+
+// importFile is the name of the generated file while it is validated.
+const importFile = "(import).hcl" // no configuration file has this (relative) name
+
+func (g *generator) declaredDir() string {
+	if g.opts.Declared == nil {
+		return ""
+	}
+	return g.opts.Declared.Dir
+}
+
+// declaredSources returns the .hcl files of Options.Declared, and the errors they have alone
+// (which the import neither causes nor can fix).
+func (g *generator) declaredSources() (map[string][]byte, map[string]bool) {
+	sources := map[string][]byte{}
+	baseline := map[string]bool{}
+	if g.opts.Declared == nil {
+		return sources, baseline
+	}
+	for name, f := range g.opts.Declared.Files {
+		if strings.HasSuffix(name, ".hcl") && f != nil {
+			sources[name] = f.Bytes
+		}
+	}
+	if len(sources) > 0 {
+		_, diags := config.LoadSources(g.declaredDir(), sources, g.opts.DeclaredVars)
+		for _, d := range diags {
+			baseline[diagKey(d)] = true
+		}
+	}
+	return sources, baseline
+}
+
+func diagKey(d *hcl.Diagnostic) string {
+	k := d.Summary
+	if d.Subject != nil {
+		k += " @" + d.Subject.String()
+	}
+	return k
+}
+
+// declaredBucket returns the address of the bucket Options.Declared declares with this name.
+func (g *generator) declaredBucket(name string) (string, bool) {
+	if g.opts.Declared == nil {
+		return "", false
+	}
+	for _, b := range g.opts.Declared.Buckets {
+		if strings.EqualFold(b.Name, name) {
+			return b.Address, true
+		}
+	}
+	return "", false
+}
+
+func (g *generator) declaredKey(name string) bool {
+	if g.opts.Declared == nil {
+		return false
+	}
+	for _, k := range g.opts.Declared.Keys {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func matches(globs []string, name string) bool {
@@ -132,6 +214,10 @@ func (g *generator) selectItems() {
 		if !matches(g.opts.Buckets, b.Name) {
 			continue
 		}
+		if _, ok := g.declaredBucket(b.Name); ok {
+			g.already = append(g.already, "bucket "+b.Name)
+			continue
+		}
 		it := &item{kind: "bucket", b: b}
 		if b.Type != live.AllPrivate && b.Type != live.AllPublic {
 			it.skip = fmt.Sprintf("its type %q cannot be declared (b2plan manages allPrivate and allPublic buckets)", b.Type)
@@ -145,6 +231,12 @@ func (g *generator) selectItems() {
 	for i := range g.l.Keys {
 		k := &g.l.Keys[i]
 		if !matches(g.opts.Keys, k.Name) {
+			continue
+		}
+		if g.declaredKey(k.Name) {
+			if !contains(g.already, "key "+k.Name) {
+				g.already = append(g.already, "key "+k.Name)
+			}
 			continue
 		}
 		it := &item{kind: "key", k: k}
@@ -207,6 +299,21 @@ func Label(name, prefix string) string {
 
 func (g *generator) assignLabels() {
 	used := map[string]map[string]bool{"bucket": {}, "key": {}}
+	if d := g.opts.Declared; d != nil { // the labels of the configuration joined
+		reserve := func(kind, addr string) {
+			label := strings.TrimPrefix(addr, kind+".")
+			if i := strings.IndexByte(label, '['); i >= 0 {
+				label = label[:i]
+			}
+			used[kind][strings.ToLower(label)] = true
+		}
+		for _, b := range d.Buckets {
+			reserve("bucket", b.Address)
+		}
+		for _, k := range d.Keys {
+			reserve("key", k.Address)
+		}
+	}
 	for _, it := range g.items {
 		prefix := "b_"
 		if it.kind == "key" {
@@ -235,12 +342,18 @@ func (g *generator) itemAt(r *hcl.Range) *item {
 	return nil
 }
 
-// bucketLabels maps the lowercased names of declared buckets to their labels.
+// bucketLabels maps the lowercased names of declared buckets to their addresses (those of
+// the configuration joined, and bucket.LABEL of the generated blocks).
 func (g *generator) bucketLabels() map[string]string {
 	m := map[string]string{}
+	if d := g.opts.Declared; d != nil {
+		for _, b := range d.Buckets {
+			m[strings.ToLower(b.Name)] = b.Address
+		}
+	}
 	for _, it := range g.items {
 		if it.kind == "bucket" && it.skip == "" {
-			m[strings.ToLower(it.b.Name)] = it.label
+			m[strings.ToLower(it.b.Name)] = "bucket." + it.label
 		}
 	}
 	return m
@@ -496,8 +609,8 @@ Once the key has expired, b2plan replaces it with one valid this long.`, k.Expir
 		sort.Strings(names)
 		var elems []string
 		for _, n := range names {
-			if label, ok := refs[strings.ToLower(n)]; ok {
-				elems = append(elems, "bucket."+label+".name")
+			if addr, ok := refs[strings.ToLower(n)]; ok {
+				elems = append(elems, addr+".name")
 			} else {
 				elems = append(elems, quote(n))
 			}
@@ -568,7 +681,7 @@ func presetFor(caps []string) string {
 }
 
 func (g *generator) result(src []byte) *Result {
-	r := &Result{HCL: src}
+	r := &Result{HCL: src, AlreadyDeclared: g.already}
 	for _, it := range g.items {
 		switch {
 		case it.skip != "":

@@ -62,6 +62,8 @@ type planner struct {
 	declaredBuckets map[string]*config.Bucket // lowercased name
 	// ids known before apply, by address (bucket.x, key.y)
 	ids map[string]string
+	// targets are the -target addresses and their dependencies (nil = everything).
+	targets map[string]bool
 }
 
 // Compute computes the changes that make the live account match the
@@ -100,6 +102,9 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 			pl.ids[k.Address] = ks[0].ID
 		}
 	}
+	if !pl.expandTargets() {
+		return pl.p, pl.diags
+	}
 	pl.planKeys() // may drop key ids that change
 	pl.planBuckets()
 	pl.planFolders()
@@ -113,15 +118,7 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 }
 
 func (pl *planner) targeted(addr string) bool {
-	if len(pl.opts.Targets) == 0 {
-		return true
-	}
-	for _, t := range pl.opts.Targets {
-		if addr == t || strings.HasPrefix(addr, t+"[") || strings.HasPrefix(addr, t+".") {
-			return true
-		}
-	}
-	return false
+	return pl.targets == nil || pl.isTargeted(addr)
 }
 
 func (pl *planner) errorf(rng *hcl.Range, summary, detailFmt string, args ...any) {

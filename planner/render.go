@@ -2,7 +2,6 @@ package planner
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +28,7 @@ const (
 	ansiYellow = "\x1b[33m"
 	ansiRed    = "\x1b[31m"
 	ansiCyan   = "\x1b[36m"
+	ansiDim    = "\x1b[90m" // Terraform's dark gray: folded content
 )
 
 type hw struct {
@@ -121,6 +121,9 @@ func RenderHuman(w io.Writer, p *Plan, o RenderOptions) error {
 		}
 	}
 	notes = append(notes, p.Notes...)
+	if len(p.Targets) > 0 { // also in show: the saved plan says it is partial
+		notes = append(notes, "-target="+strings.Join(p.Targets, ", -target=")+": only these addresses and what they depend on are planned; the plan may be incomplete")
+	}
 	if len(p.Drift) > 0 {
 		h.f("\n%s\n", h.c(ansiBold, "Unmanaged resources (they match b2plan.owns but are not declared):"))
 		for _, d := range p.Drift {
@@ -161,6 +164,9 @@ func renderChange(h *hw, ch *Change) {
 		h.f("  # (%s)\n", ch.Reason)
 	}
 	sym := h.c(actionColor(ch.Action), fmt.Sprintf("%3s", ch.Action.Symbol()))
+	if ch.Action == Replace { // Terraform: a red "-", a green "+"
+		sym = h.c(ansiRed, "-") + "/" + h.c(ansiGreen, "+")
+	}
 	label := strconv.Quote(ch.Name)
 	if ch.HasIndex {
 		label += fmt.Sprintf("[%q]", ch.Index)
@@ -182,11 +188,11 @@ func renderChange(h *hw, ch *Change) {
 			if string(a.Value) == "null" && !a.Unknown {
 				continue
 			}
-			h.attr(ansiGreen, "+", width, a)
+			h.attr("+", width, a)
 		}
 	case Delete:
 		for _, a := range ch.Before {
-			h.attr(ansiRed, "-", width, a)
+			h.attr("-", width, a)
 		}
 	case Update, Replace:
 		before := map[string]Attr{}
@@ -204,94 +210,17 @@ func renderChange(h *hw, ch *Change) {
 			case changed[a.Name] || (had && a.Unknown && !b.Unknown && ch.Action == Replace):
 				h.changedAttr(width, b, a)
 			case !had && string(a.Value) != "null":
-				h.attr(ansiGreen, "+", width, a)
+				h.attr("+", width, a)
 			default:
 				hidden++
 			}
 		}
-		if hidden > 0 {
-			h.f("        # (%d unchanged attributes hidden)\n", hidden)
-		}
+		h.hidden(6, hidden, "attribute")
 	}
 	h.f("    }\n")
 	for _, n := range ch.Notes {
 		h.f("  # note: %s\n", n)
 	}
-}
-
-// maxAttrLine is the width above which a list attribute is rendered one
-// element per line (Terraform style).
-const maxAttrLine = 80
-
-// listElems returns the elements of a JSON list value, each compact, or
-// ok = false when a is not a known list.
-func listElems(a Attr) (elems []string, ok bool) {
-	if a.Sensitive || a.Unknown || len(a.Value) == 0 || a.Value[0] != '[' {
-		return nil, false
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(a.Value, &list) != nil {
-		return nil, false
-	}
-	elems = make([]string, len(list))
-	for i, e := range list {
-		var b bytes.Buffer
-		if json.Compact(&b, e) != nil {
-			return nil, false
-		}
-		elems[i] = b.String()
-	}
-	return elems, true
-}
-
-// attr writes "sym name = value" (a create or delete). A list that would
-// make the line longer than maxAttrLine is written one element per line.
-func (h *hw) attr(code, sym string, width int, a Attr) {
-	line := fmt.Sprintf("      %s %-*s = %s", sym, width, a.Name, attrText(a))
-	elems, ok := listElems(a)
-	if !ok || len(line) <= maxAttrLine || len(elems) == 0 {
-		h.f("      %s %-*s = %s\n", h.c(code, sym), width, a.Name, attrText(a))
-		return
-	}
-	h.f("      %s %-*s = [\n", h.c(code, sym), width, a.Name)
-	for _, e := range elems {
-		h.f("          %s %s,\n", h.c(code, sym), e)
-	}
-	h.f("        ]\n")
-}
-
-// changedAttr writes "~ name = before -> after". When that line is longer
-// than maxAttrLine and after is a list, the list is written one element
-// per line, marking the elements added (+) and removed (-) relative to
-// before.
-func (h *hw) changedAttr(width int, b, a Attr) {
-	if a.Sensitive || b.Sensitive { // Terraform: one value, neither side shown
-		h.f("      %s %-*s = %s\n", h.c(ansiYellow, "~"), width, a.Name, sensitiveText)
-		return
-	}
-	line := fmt.Sprintf("      ~ %-*s = %s -> %s", width, a.Name, attrText(b), attrText(a))
-	after, aok := listElems(a)
-	if !aok || len(line) <= maxAttrLine {
-		h.f("      %s %-*s = %s -> %s\n", h.c(ansiYellow, "~"), width, a.Name, attrText(b), attrText(a))
-		return
-	}
-	before, bok := listElems(b)
-	if bok {
-		h.f("      %s %-*s = [\n", h.c(ansiYellow, "~"), width, a.Name)
-	} else {
-		h.f("      %s %-*s = %s -> [\n", h.c(ansiYellow, "~"), width, a.Name, attrText(b))
-	}
-	for _, d := range listDiff(before, after) {
-		switch d.op {
-		case '+':
-			h.f("          %s %s,\n", h.c(ansiGreen, "+"), d.elem)
-		case '-':
-			h.f("          %s %s,\n", h.c(ansiRed, "-"), d.elem)
-		default:
-			h.f("            %s,\n", d.elem)
-		}
-	}
-	h.f("        ]\n")
 }
 
 type elemDiff struct {

@@ -197,3 +197,41 @@ func BenchmarkLoadBuckets(b *testing.B) {
 		})
 	}
 }
+
+// TestBudgetAllowsLargeConfigurations: the evaluation budget leaves large real configurations
+// alone: 5,000 for_each instances that each look up a 5,000-entry local by key (the size of
+// the local is not charged to every lookup) and use values computed once in locals. Calling
+// a function on the whole local in every instance is quadratic work in cty (25,000,000
+// elements walked, over a minute): that is refused at once, saying how to fix it.
+func TestBudgetAllowsLargeConfigurations(t *testing.T) {
+	config := func(perInstance string) []byte {
+		var b strings.Builder
+		b.WriteString("locals {\n  owners = {\n")
+		for i := 0; i < 5000; i++ {
+			fmt.Fprintf(&b, "    b%d = \"team-%d\"\n", i, i%7)
+		}
+		b.WriteString("  }\n  names = keys(local.owners)\n  count = length(local.names)\n  admins = toset([\"b1\", \"b2\"])\n}\n")
+		fmt.Fprintf(&b, `bucket "many" {
+  for_each = local.owners
+  name     = "acme-${each.key}"
+  info     = { owner = local.owners[each.key], n = tostring(local.count), admin = tostring(contains(local.admins, each.key)), x = %s }
+}
+`, perInstance)
+		return []byte(b.String())
+	}
+	start := time.Now()
+	d, diags := LoadSources("/cfg", map[string][]byte{"main.hcl": config(`"x"`)}, VarInputs{})
+	if diags.HasErrors() {
+		t.Fatalf("diagnostics:\n%s", dump(diags))
+	}
+	if len(d.Buckets) != 5000 || d.Buckets[0].Info["n"] != "5000" || d.Buckets[0].Info["owner"] != "team-0" {
+		t.Fatalf("%d buckets, first %+v", len(d.Buckets), d.Buckets[0])
+	}
+	t.Logf("5,000 instances with lookups: %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	_, diags = LoadSources("/cfg", map[string][]byte{"main.hcl": config(`tostring(length(local.names))`)}, VarInputs{})
+	if !hasDiag(diags, "Configuration too large to evaluate") || !strings.Contains(dump(diags), "compute the result once in a local") {
+		t.Fatalf("diagnostics:\n%s", dump(diags))
+	}
+	t.Logf("5,000 instances each walking the local: refused in %v", time.Since(start).Round(time.Millisecond))
+}

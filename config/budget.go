@@ -41,8 +41,8 @@ const (
 	// element). 5,000 for_each instances each calling length(local.list_of_5000) walk
 	// 25,000,000 elements, over a minute: such a configuration is refused in a second, and the
 	// message says to compute such values once, in a local, or to look maps up by key.
-	maxWalked           = 1 << 23
-	walkedPerSourceByte = 32
+	maxWalked           = 1 << 22
+	walkedPerSourceByte = 16
 )
 
 // sizeMark records the size of a stored value (a pointer, so that each is its own mark).

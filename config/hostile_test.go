@@ -235,3 +235,69 @@ func TestBudgetAllowsLargeConfigurations(t *testing.T) {
 	}
 	t.Logf("5,000 instances each walking the local: refused in %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestMoveOverlapsMatchPairwise: the sorted overlap check reports exactly what comparing
+// every pair of moves reports, on random moves; and 10,000 moves are checked.
+func TestMoveOverlapsMatchPairwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	prefix := func() string {
+		p := ""
+		for n := 1 + r.IntN(3); n > 0; n-- {
+			p += []string{"a", "b", "ab"}[r.IntN(3)] + "/"
+		}
+		return p
+	}
+	for round := 0; round < 200; round++ {
+		var b strings.Builder
+		n := 2 + r.IntN(12)
+		for i := 0; i < n; i++ {
+			bk := []string{"acme-one", "acme-two", "ACME-one"}[r.IntN(3)]
+			to := bk
+			if r.IntN(3) == 0 {
+				to = []string{"acme-one", "acme-two"}[r.IntN(2)]
+			}
+			fmt.Fprintf(&b, "move \"m%d\" {\n  bucket = %q\n  to_bucket = %q\n  from = %q\n  to = %q\n}\n", i, bk, to, prefix(), prefix())
+		}
+		d, diags := LoadSources("/cfg", map[string][]byte{"main.hcl": []byte(b.String())}, VarInputs{})
+		var got, want []string
+		for _, dg := range diags {
+			if dg.Summary == "Overlapping moves" {
+				got = append(got, dg.Detail)
+			}
+		}
+		// Reference: every pair, earliest previous move first.
+		for i, m := range d.Moves {
+			if !strings.HasSuffix(m.From, "/") || !strings.HasSuffix(m.To, "/") {
+				continue // invalid moves are skipped by both
+			}
+		outer:
+			for _, prev := range d.Moves[:i] {
+				for _, e := range [][2]string{{m.Bucket, m.From}, {m.ToBucket, m.To}} {
+					for _, pe := range [][2]string{{prev.Bucket, prev.From}, {prev.ToBucket, prev.To}} {
+						if strings.EqualFold(e[0], pe[0]) && (strings.HasPrefix(e[1], pe[1]) || strings.HasPrefix(pe[1], e[1])) {
+							want = append(want, m.Address+" "+prev.Address)
+							break outer
+						}
+					}
+				}
+			}
+		}
+		var gotPairs []string
+		for _, g := range got {
+			f := strings.Fields(g)
+			gotPairs = append(gotPairs, strings.SplitN(f[0], ".", 3)[0]+"."+strings.SplitN(f[0], ".", 3)[1]+" "+strings.SplitN(f[3], ".", 3)[0]+"."+strings.SplitN(f[3], ".", 3)[1])
+		}
+		if strings.Join(gotPairs, ",") != strings.Join(want, ",") {
+			t.Fatalf("round %d:\n%s\ngot  %v\nwant %v", round, b.String(), gotPairs, want)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&b, "move \"m%d\" {\n  bucket = \"acme-b%d\"\n  from = \"in%d/\"\n  to = \"out%d/\"\n}\n", i, i%3, i, i)
+	}
+	fmt.Fprintf(&b, "move \"last\" {\n  bucket = \"acme-b1\"\n  from = \"in1/x/\"\n  to = \"new/\"\n}\n")
+	_, diags := LoadSources("/cfg", map[string][]byte{"main.hcl": []byte(b.String())}, VarInputs{})
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "overlaps move.m1.from") {
+		t.Fatalf("diagnostics:\n%s", dump(diags))
+	}
+}

@@ -19,30 +19,74 @@ import (
 // So the loader keeps a budget, charged before the work is done:
 //   - iterations: every for expression's collection is routed through a budget function that
 //     charges its length before the loop runs (at most maxIterations in all);
-//   - size: the values of for bodies, template parts, operands of == and !=, arguments and
-//     results of every function, and every attribute value are charged their size (string
-//     bytes plus elements), at most maxBuilt plus builtPerSourceByte per byte of source.
+//   - size built: the values of for bodies, template parts and function results are charged
+//     their size (string bytes plus elements), at most maxBuilt plus builtPerSourceByte per
+//     byte of source;
+//   - elements walked: the arguments of every function, the operands of == and !=, and every
+//     attribute value are charged their number of elements (maxWalked plus
+//     walkedPerSourceByte per byte of source).
 //
 // Measuring a value must not cost its size each time it is referenced, so values stored for
-// reference (locals, variables) carry a sizeMark with their size, computed once; sizeOf reads
-// it in O(1), and cty stops its mark searches at the first marked value. Once a budget is
+// reference (locals, variables) carry a sizeMark with their size and shape, computed once;
+// sizeOf reads it in O(1) for a value of that shape, and cty stops its mark searches at the
+// first marked value. Once a budget is
 // spent, one diagnostic is recorded and every budgeted expression, function and attribute
 // evaluates to an unknown value without doing the work.
 const (
 	maxIterations      = 1 << 18 // elements iterated by all for expressions
-	maxBuilt           = 1 << 19 // size charged, plus builtPerSourceByte per source byte
+	maxBuilt           = 1 << 19 // size built, plus builtPerSourceByte per source byte
 	builtPerSourceByte = 8
+	// Elements walked: function arguments, == operands and attribute values are walked
+	// (compared, unmarked, converted: cty walks every argument of every call, about 1 µs per
+	// element). 5,000 for_each instances each calling length(local.list_of_5000) walk
+	// 25,000,000 elements, over a minute: such a configuration is refused in a second, and the
+	// message says to compute such values once, in a local, or to look maps up by key.
+	maxWalked           = 1 << 22
+	walkedPerSourceByte = 16
 )
 
 // sizeMark records the size of a stored value (a pointer, so that each is its own mark).
-type sizeMark struct{ n int }
+// Marks travel to values derived from the stored one (local.m[each.key] carries the mark of
+// local.m), so a mark counts only for a value of the same shape (kind and length).
+type sizeMark struct {
+	n, elems int
+	shape    shape
+}
+
+type shape struct {
+	kind   byte // 's' string, 'l' list, 't' tuple, 'm' map, 'o' object, 'e' set, '?' other
+	length int
+}
+
+func shapeOf(v cty.Value) shape {
+	if !v.IsKnown() || v.IsNull() {
+		return shape{'?', 0}
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return shape{'s', len(v.AsString())}
+	case ty.IsListType():
+		return shape{'l', v.LengthInt()}
+	case ty.IsTupleType():
+		return shape{'t', v.LengthInt()}
+	case ty.IsMapType():
+		return shape{'m', v.LengthInt()}
+	case ty.IsObjectType():
+		return shape{'o', v.LengthInt()}
+	case ty.IsSetType():
+		return shape{'e', v.LengthInt()}
+	}
+	return shape{'?', 0}
+}
 
 // sized returns v marked with its size (replacing size marks it carried), when it is large
 // enough for the walk to matter.
 func sized(v cty.Value) cty.Value {
 	v = withoutSizeMarks(v)
 	if n := sizeOf(v, maxValueSize+1); n >= 64 {
-		return v.Mark(&sizeMark{n})
+		uv, _ := v.Unmark()
+		return v.Mark(&sizeMark{n, elemsOf(v, maxValueSize+1), shapeOf(uv)})
 	}
 	return v
 }
@@ -63,32 +107,44 @@ func withoutSizeMarks(v cty.Value) cty.Value {
 }
 
 // sizeOf returns the size of v (string bytes plus elements, nested included), counting no
-// further than limit; a part with size marks counts their sum without being walked.
-func sizeOf(v cty.Value, limit int) int {
+// further than limit; a part with a size mark of its shape counts without being walked.
+func sizeOf(v cty.Value, limit int) int { return measure(v, limit, true) }
+
+// elemsOf is sizeOf counting a string as one element.
+func elemsOf(v cty.Value, limit int) int { return measure(v, limit, false) }
+
+func measure(v cty.Value, limit int, bytes bool) int {
 	if v.IsMarked() {
-		n, marked := 0, false
-		for m := range v.Marks() {
+		uv, marks := v.Unmark()
+		var sh *shape
+		for m := range marks {
 			if sm, ok := m.(*sizeMark); ok {
-				n, marked = n+sm.n, true
+				if sh == nil {
+					s := shapeOf(uv)
+					sh = &s
+				}
+				if sm.shape == *sh {
+					if bytes {
+						return sm.n
+					}
+					return sm.elems
+				}
 			}
 		}
-		if marked {
-			return n
-		}
-		v, _ = v.Unmark()
+		v = uv
 	}
 	if !v.IsKnown() || v.IsNull() {
 		return 0
 	}
 	ty := v.Type()
 	switch {
-	case ty == cty.String:
+	case ty == cty.String && bytes:
 		return len(v.AsString())
 	case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType():
 		n := 0
 		for it := v.ElementIterator(); it.Next() && n < limit; {
 			_, ev := it.Element()
-			n += 1 + sizeOf(ev, limit-n)
+			n += 1 + measure(ev, limit-n, bytes)
 		}
 		return n
 	}
@@ -96,20 +152,25 @@ func sizeOf(v cty.Value, limit int) int {
 }
 
 type budget struct {
-	iterations, built int
-	source            int // bytes of source read
-	spent             bool
-	n                 int // budget functions made (their names)
+	iterations, built, walked int
+	source                    int // bytes of source read
+	spent                     bool
+	n                         int // budget functions made (their names)
 }
 
-// budgetLeft is the size that may still be charged.
-func (l *loader) budgetLeft() int {
+// builtLeft and walkedLeft are what may still be charged.
+func (l *loader) builtLeft() int {
 	return max(0, maxBuilt+l.budget.source*builtPerSourceByte-l.budget.built)
+}
+
+func (l *loader) walkedLeft() int {
+	return max(0, maxWalked+l.budget.source*walkedPerSourceByte-l.budget.walked)
 }
 
 const (
 	chargeIterations = iota
 	chargeSize
+	chargeWalk
 )
 
 // withBudget routes the for expressions and template parts of node through budget functions
@@ -138,8 +199,8 @@ func (l *loader) withBudget(node hclsyntax.Node) {
 		case *hclsyntax.BinaryOpExpr:
 			// Equality compares whole values.
 			if e.Op == hclsyntax.OpEqual || e.Op == hclsyntax.OpNotEqual {
-				e.LHS = wrap(e.LHS, chargeSize)
-				e.RHS = wrap(e.RHS, chargeSize)
+				e.LHS = wrap(e.LHS, chargeWalk)
+				e.RHS = wrap(e.RHS, chargeWalk)
 			}
 		case *hclsyntax.TemplateExpr:
 			for i, p := range e.Parts {
@@ -157,12 +218,15 @@ func (l *loader) budgetFunc(kind int, rng hcl.Range) function.Function {
 		Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			v := args[0]
-			if kind == chargeIterations {
-				if uv, _ := v.UnmarkDeep(); uv.IsKnown() && !uv.IsNull() && uv.CanIterateElements() {
-					l.charge(uv.LengthInt(), 0, &rng)
+			switch kind {
+			case chargeIterations:
+				if uv, _ := v.Unmark(); uv.IsKnown() && !uv.IsNull() && uv.CanIterateElements() {
+					l.charge(uv.LengthInt(), 0, 0, &rng)
 				}
-			} else {
-				l.charge(0, sizeOf(v, l.budgetLeft()+1), &rng)
+			case chargeSize:
+				l.charge(0, sizeOf(v, l.builtLeft()+1), 0, &rng)
+			default:
+				l.charge(0, 0, elemsOf(v, l.walkedLeft()+1), &rng)
 			}
 			if l.budget.spent {
 				return cty.UnknownVal(v.Type()).WithSameMarks(v), nil
@@ -174,14 +238,15 @@ func (l *loader) budgetFunc(kind int, rng hcl.Range) function.Function {
 
 // charge spends iterations and built size; the first time a budget runs out it records the
 // diagnostic (at rng, or at the expression being evaluated).
-func (l *loader) charge(iterations, built int, rng *hcl.Range) {
+func (l *loader) charge(iterations, built, walked int, rng *hcl.Range) {
 	b := &l.budget
 	if b.spent {
 		return
 	}
 	b.iterations += iterations
 	b.built += built
-	if b.iterations <= maxIterations && b.built <= maxBuilt+b.source*builtPerSourceByte {
+	b.walked += walked
+	if b.iterations <= maxIterations && l.builtLeft() > 0 && l.walkedLeft() > 0 {
 		return
 	}
 	b.spent = true
@@ -189,8 +254,8 @@ func (l *loader) charge(iterations, built int, rng *hcl.Range) {
 		rng = l.evaluating
 	}
 	l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Configuration too large to evaluate",
-		Detail: fmt.Sprintf("The expressions of this configuration iterate more than %d times in for loops, or handle more than %d string bytes and elements in all (%d plus %d per byte of configuration: values built by for loops, templates and functions, passed to functions or compared), so b2plan stops evaluating them here, to stay fast and bounded. Nested for loops multiply: three nested loops over 1,000 elements are 1,000,000,000 iterations. Reduce the ranges or the nesting, or pass large values around less often.",
-			maxIterations, maxBuilt+l.budget.source*builtPerSourceByte, maxBuilt, builtPerSourceByte),
+		Detail: fmt.Sprintf("The expressions of this configuration iterate more than %d times in for loops, build more than %d string bytes and elements (for loops, templates, function results), or pass more than %d elements to functions, comparisons and attributes (both grow with the size of the configuration), so b2plan stops evaluating them here, to stay fast and bounded. Nested for loops multiply: three nested loops over 1,000 elements are 1,000,000,000 iterations. Reduce the ranges or the nesting; and in a block with for_each, do not pass a large collection to a function for every instance: compute the result once in a local, or look a map up by key (local.m[each.key]).",
+			maxIterations, maxBuilt+b.source*builtPerSourceByte, maxWalked+b.source*walkedPerSourceByte),
 		Subject: rng})
 }
 
@@ -215,9 +280,9 @@ func (l *loader) charged(f function.Function) function.Function {
 			// The arguments are charged before f (and cty) walk them.
 			n := 0
 			for _, a := range args {
-				n += sizeOf(a, l.budgetLeft()+1-n)
+				n += elemsOf(a, l.walkedLeft()+1-n)
 			}
-			if l.charge(0, n, nil); l.budget.spent {
+			if l.charge(0, 0, n, nil); l.budget.spent {
 				return cty.DynamicPseudoType, nil
 			}
 			return f.ReturnTypeForValues(args)
@@ -230,7 +295,7 @@ func (l *loader) charged(f function.Function) function.Function {
 			if err == nil {
 				// The result carries the marks of the arguments: not their sizes.
 				v = withoutSizeMarks(v)
-				l.charge(0, sizeOf(v, l.budgetLeft()+1), nil)
+				l.charge(0, sizeOf(v, l.builtLeft()+1), 0, nil)
 			}
 			return v, err
 		},

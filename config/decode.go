@@ -207,7 +207,8 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 			if !ok {
 				continue
 			}
-			for i, prev := range bk.LifecycleRules {
+			// (Past 100 rules, "Too many lifecycle rules" says enough: no quadratic check.)
+			for i, prev := range bk.LifecycleRules[:min(len(bk.LifecycleRules), 100)] {
 				if strings.HasPrefix(r.Prefix, prev.Prefix) || strings.HasPrefix(prev.Prefix, r.Prefix) {
 					what := fmt.Sprintf("the rule with prefix %q at %s", prev.Prefix, ruleRanges[i].String())
 					if bk.KeepOnlyLastVersion && i == 0 {

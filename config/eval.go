@@ -407,7 +407,7 @@ func (s *scope) value(expr hcl.Expression) (cty.Value, bool) {
 	s.l.evaluating = &rng
 	v, diags := expr.Value(s.ctx)
 	// Every use of the value (checks, conversions) walks it: charge it first.
-	s.l.charge(0, sizeOf(v, s.l.budgetLeft()+1), nil)
+	s.l.charge(0, 0, elemsOf(v, s.l.walkedLeft()+1), nil)
 	s.l.evaluating = nil
 	s.l.diags = append(s.l.diags, diags...)
 	if diags.HasErrors() || s.l.budget.spent {

@@ -314,11 +314,11 @@ func (v *jsonView) write(e jsonEvent) {
 }
 
 func (v *jsonView) plan(p *planner.Plan) {
-	v.write(jsonEvent{Type: "planned_changes", Message: p.SummaryLine(), Plan: planner.JSONDocument(p)})
+	v.write(jsonEvent{Type: "planned_changes", Message: p.SummaryLine(), Plan: planner.JSONDocument(p, planner.DocOptions{ToolVersion: Version()})})
 }
 
 func (v *jsonView) savedPlan(path string, p *planner.Plan) {
-	v.write(jsonEvent{Type: "saved_plan", Message: p.SummaryLine(), Plan: planner.JSONDocument(p)})
+	v.write(jsonEvent{Type: "saved_plan", Message: p.SummaryLine(), Plan: planner.JSONDocument(p, planner.DocOptions{ToolVersion: Version()})})
 }
 
 func (v *jsonView) start(p *planner.Plan) { v.write(jsonEvent{Type: "apply_start"}) }

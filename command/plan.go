@@ -75,7 +75,7 @@ func runPlan(m *Meta, args []string) int {
 	}
 	failed := hasErrors(pl.diags)
 	if *jsonOut {
-		if err := planner.RenderJSON(m.Stdout, pl.plan); err != nil {
+		if err := planner.RenderJSON(m.Stdout, pl.plan, planner.DocOptions{ToolVersion: Version()}); err != nil {
 			return m.Errorf("%v", err)
 		}
 		m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)

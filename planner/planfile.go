@@ -25,7 +25,7 @@ import (
 const (
 	fileMagic      = "B2PLAN\x00"
 	FileMajor byte = 1
-	FileMinor byte = 1 // 1.1: plan header copy limits (max_copy_file_size, part_size)
+	FileMinor byte = 2 // 1.1: plan header copy limits (max_copy_file_size, part_size); 1.2: variables
 
 	maxHeader = 256 << 20
 	maxString = 1 << 20

@@ -241,8 +241,8 @@ func TestPlanFileMinorVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := buf.Bytes()
-	if raw[len(fileMagic)] != 1 || raw[len(fileMagic)+1] != 1 {
-		t.Fatalf("format %d.%d, want 1.1", raw[len(fileMagic)], raw[len(fileMagic)+1])
+	if raw[len(fileMagic)] != 1 || raw[len(fileMagic)+1] != 2 {
+		t.Fatalf("format %d.%d, want 1.2", raw[len(fileMagic)], raw[len(fileMagic)+1])
 	}
 	got, err := Decode(bytes.NewReader(raw))
 	if err != nil {

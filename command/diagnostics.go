@@ -20,6 +20,9 @@ func (m *Meta) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[st
 	if len(diags) == 0 {
 		return
 	}
+	if m.stream != nil {
+		m.stream.diagnostics(diags, files)
+	}
 	color := m.Color(w)
 	width := m.Width(w)
 	bw := bufio.NewWriter(w)

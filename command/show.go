@@ -46,7 +46,7 @@ func runShow(m *Meta, args []string) int {
 		return m.Errorf("%v", err)
 	}
 	if *jsonOut {
-		err = planner.RenderJSON(m.Stdout, p, planner.DocOptions{ToolVersion: Version()})
+		err = planner.RenderJSON(m.Stdout, p, planner.DocOptions{ToolVersion: toolVersion()})
 	} else {
 		err = planner.RenderHuman(m.Stdout, p, planner.RenderOptions{Color: m.Color(m.Stdout)})
 	}

@@ -555,7 +555,7 @@ func (v *streamView) summary(res executor.Result, err error) {
 		msgApplySummary, "summary", map[string]any{"status": status, "added": res.Added, "changed": res.Changed, "replaced": res.Replaced,
 			"destroyed": res.Destroyed, "objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails,
 			"skipped": skips, "secret_files": secrets, "cancelled": res.Cancelled})
-	if err != nil && len(res.Failures) == 0 {
+	if err != nil { // what failed in one line; resource failures also have their own diagnostics
 		v.s.diagnostic(JSONDiagnostic{Severity: "error", Summary: errText(err)})
 	}
 	v.s.emit(t, "info", "Outputs: 0", msgOutputs, "outputs", map[string]any{})

@@ -17,7 +17,9 @@ import (
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/emulator"
+	"github.com/b2plan/b2plan/executor"
 	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
 )
 
 // terraformTypes are the message types Terraform documents for its
@@ -419,5 +421,62 @@ move "m" {
 	lines = parseStream(t, out)
 	if len(ofType(lines, "apply_start")) != 0 || len(ofType(lines, "diagnostic")) == 0 {
 		t.Errorf("apply of an errored plan: %d apply_start, %d diagnostics", len(ofType(lines, "apply_start")), len(ofType(lines, "diagnostic")))
+	}
+}
+
+// TestStreamMoveProgressBounded feeds a move of 100,000 objects over 100
+// seconds of event time (and 5,000 failures) to the stream view: progress
+// lines follow event time, at most one b2plan_move_progress a second and one
+// apply_progress every 10 seconds, and at most maxObjectLines failure lines;
+// the totals stay exact.
+func TestStreamMoveProgressBounded(t *testing.T) {
+	var out bytes.Buffer
+	m := &Meta{Stdout: &out, Stderr: &bytes.Buffer{}}
+	v := newStreamView(m)
+	p := &planner.Plan{Moves: []*planner.Move{{Address: "move.big", Name: "big", Objects: 100_000, Bytes: 100_000_000,
+		Ops: []planner.ObjectOp{{Kind: planner.OpCopy}}}}}
+	v.plan(p)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	v.Event(executor.Event{Kind: executor.MoveStart, Time: t0, Address: "move.big", Action: planner.MoveObjects, Objects: 100_000, Bytes: 100_000_000})
+	const n, failEvery = 100_000, 20
+	for i := 1; i <= n; i++ {
+		e := executor.Event{Kind: executor.ObjectDone, Time: t0.Add(time.Duration(i) * time.Millisecond), Address: "move.big",
+			Action: planner.MoveObjects, Object: fmt.Sprintf("in/%d", i), Bytes: 1000, Objects: 1}
+		if i%failEvery == 0 {
+			e.Kind, e.Bytes, e.Err = executor.ObjectFailed, 0, fmt.Errorf("boom %d", i)
+		}
+		v.Event(e)
+	}
+	end := t0.Add(n * time.Millisecond)
+	v.Event(executor.Event{Kind: executor.MoveDone, Time: end, Address: "move.big", Action: planner.MoveObjects,
+		Objects: n - n/failEvery, Bytes: (n - n/failEvery) * 1000})
+	v.finish(executor.Result{Moved: n - n/failEvery, MovedBytes: (n - n/failEvery) * 1000}, fmt.Errorf("%d operations failed", n/failEvery))
+	lines := parseStream(t, out.String())
+	count := func(typ string) int { return len(ofType(lines, typ)) }
+	if got := count("b2plan_move_progress"); got < 90 || got > 101 {
+		t.Errorf("%d b2plan_move_progress lines over 100 s of events, want about one a second", got)
+	}
+	if got := count("apply_progress"); got < 9 || got > 10 {
+		t.Errorf("%d apply_progress lines over 100 s, want one every 10 s", got)
+	}
+	if got := count("b2plan_object_failed"); got != maxObjectLines {
+		t.Errorf("%d b2plan_object_failed lines, want the first %d", got, maxObjectLines)
+	}
+	if len(lines) > 400 {
+		t.Errorf("%d lines for %d objects", len(lines), n)
+	}
+	done := ofType(lines, "b2plan_move_complete")
+	if len(done) != 1 {
+		t.Fatalf("%d b2plan_move_complete", len(done))
+	}
+	if f, _ := done[0].num("move", "failed"); int(f) != n/failEvery {
+		t.Errorf("failed = %v, want %d", f, n/failEvery)
+	}
+	if e := ofType(lines, "apply_errored"); len(e) != 1 || e[0].str("hook", "resource", "addr") != "move.big" {
+		t.Errorf("a move with failures must end with apply_errored: %v", e)
+	}
+	cs := ofType(lines, "change_summary")
+	if last := cs[len(cs)-1]; last.str("@level") != "error" || !strings.HasPrefix(last.str("@message"), "Apply failed.") {
+		t.Errorf("final change_summary of a failed apply: %v", last)
 	}
 }

@@ -224,15 +224,14 @@ func streamAction(a planner.Action) string {
 	return "noop"
 }
 
-// streamReason is Terraform's reason keyword of a planned change.
+// streamReason is the reason keyword of a planned change: the plan
+// document's action_reason (planner.ActionReason) in the stream's
+// vocabulary, where Terraform shortens replace_because_cannot_update.
 func streamReason(ch *planner.Change) string {
-	switch {
-	case ch.Action == planner.Replace:
-		return "cannot_update"
-	case ch.Action == planner.Delete && (ch.Key == nil || !ch.Key.Deposed):
-		return "delete_because_no_resource_config"
+	if r := planner.ActionReason(ch); r != "replace_because_cannot_update" {
+		return r
 	}
-	return ""
+	return "cannot_update"
 }
 
 // resInfo is what the stream needs of an address.

@@ -275,6 +275,13 @@ move "m" {
 	if got := summaryOf(t, lines, "plan"); got != wantCounts {
 		t.Errorf("plan change_summary %v, want %v", got, wantCounts)
 	}
+	reasons := map[string]string{}
+	for _, l := range ofType(lines, "planned_change") {
+		reasons[l.str("change", "resource", "addr")] = l.str("change", "reason")
+	}
+	if reasons["key.ci"] != "cannot_update" || reasons[`unmanaged.bucket["st-old"]`] != "delete_because_no_resource_config" || reasons["bucket.data"] != "" {
+		t.Errorf("reasons %v", reasons)
+	}
 	if len(ofType(lines, "resource_drift")) != 1 {
 		t.Errorf("want the unmanaged bucket as drift: %v", changesOf(lines, "resource_drift"))
 	}

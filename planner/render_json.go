@@ -212,8 +212,8 @@ func attrMap(list []Attr, unknown map[string]bool) map[string]json.RawMessage {
 	return out
 }
 
-// actionReason is Terraform's action_reason keyword for a change.
-func actionReason(ch *Change) string {
+// ActionReason is Terraform's action_reason keyword for a change ("" for none).
+func ActionReason(ch *Change) string {
 	switch ch.Action {
 	case Replace:
 		return "replace_because_cannot_update" // B2 application keys are immutable
@@ -248,7 +248,7 @@ func indexJSON(has bool, idx string) json.RawMessage {
 func resourceChange(ch *Change) jsonResourceChange {
 	r := jsonResourceChange{Address: ch.Address, Mode: "managed", Type: ch.Type, Name: ch.Name,
 		Index: indexJSON(ch.HasIndex, ch.Index), ProviderName: ProviderName,
-		ActionReason: actionReason(ch), B2planReason: ch.Reason, B2planNotes: ch.Notes}
+		ActionReason: ActionReason(ch), B2planReason: ch.Reason, B2planNotes: ch.Notes}
 	if ch.Key != nil && ch.Key.Deposed {
 		r.Deposed = ch.Key.OldID
 	}

@@ -52,7 +52,7 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-ov
 
 Flags:
   -auto-approve     do not ask for confirmation
-  -json             print the plan and progress as JSON, one event per line
+  -json             print Terraform's machine-readable stream (JSON Lines; docs/json-formats.md)
   -parallelism=N    concurrent operations (default 32)
   -overwrite-secret-files  write secret files even over another live key's secret
   -target=ADDRESS   apply only this address and what it depends on (repeatable; for
@@ -107,7 +107,7 @@ func runApply(m *Meta, args []string) int {
 
 	var view applyView
 	if *jsonOut {
-		view = newJSONView(m.Stdout)
+		view = newStreamView(m)
 	} else {
 		view = newTextView(m, m.Stdout)
 	}

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -290,96 +289,6 @@ func (v *textView) finish(res executor.Result, err error) {
 			fmt.Fprintf(v.m.Stderr, "  - %s\n", f)
 		}
 	}
-}
-
-// jsonView writes one JSON object per line.
-type jsonView struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-}
-
-func newJSONView(w io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(w)} }
-
-type jsonEvent struct {
-	Timestamp string `json:"@timestamp"`
-	Type      string `json:"type"`
-	Address   string `json:"address,omitempty"`
-	Action    string `json:"action,omitempty"`
-	Phase     string `json:"phase,omitempty"`
-	Object    string `json:"object,omitempty"`
-	Dest      string `json:"destination,omitempty"`
-	Objects   int64  `json:"objects,omitempty"`
-	Bytes     int64  `json:"bytes,omitempty"`
-	Message   string `json:"message,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Plan      any    `json:"plan,omitempty"`
-	Summary   any    `json:"summary,omitempty"`
-}
-
-func (v *jsonView) write(e jsonEvent) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if e.Timestamp == "" {
-		e.Timestamp = now().UTC().Format(time.RFC3339Nano)
-	}
-	_ = v.enc.Encode(e)
-}
-
-func (v *jsonView) plan(p *planner.Plan) {
-	v.write(jsonEvent{Type: "planned_changes", Message: p.SummaryLine(), Plan: planner.JSONDocument(p)})
-}
-
-func (v *jsonView) savedPlan(path string, p *planner.Plan) {
-	v.write(jsonEvent{Type: "saved_plan", Message: p.SummaryLine(), Plan: planner.JSONDocument(p)})
-}
-
-func (v *jsonView) start(p *planner.Plan) { v.write(jsonEvent{Type: "apply_start"}) }
-
-func (v *jsonView) Event(e executor.Event) {
-	je := jsonEvent{Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Kind.String(), Address: e.Address,
-		Phase: e.Phase, Object: e.Object, Dest: e.Dest, Objects: e.Objects, Bytes: e.Bytes, Message: e.Message}
-	if e.Action != planner.NoOp {
-		je.Action = e.Action.String()
-	}
-	if e.Err != nil {
-		je.Error = e.Err.Error()
-	}
-	v.write(je)
-}
-
-type jsonFailure struct {
-	Address string `json:"address"`
-	Object  string `json:"object,omitempty"`
-	Error   string `json:"error"`
-}
-
-type jsonSkip struct {
-	Address string `json:"address"`
-	Object  string `json:"object"`
-	Reason  string `json:"reason"`
-}
-
-func (v *jsonView) finish(res executor.Result, err error) {
-	typ := "apply_complete"
-	switch {
-	case res.Interrupted:
-		typ = "apply_interrupted"
-	case err != nil:
-		typ = "apply_failed"
-	}
-	fails := []jsonFailure{}
-	for _, f := range res.Failures {
-		fails = append(fails, jsonFailure{Address: f.Address, Object: f.Object, Error: f.Err.Error()})
-	}
-	skips := []jsonSkip{}
-	for _, s := range res.Skipped {
-		skips = append(skips, jsonSkip{s.Address, s.Object, s.Reason})
-	}
-	v.write(jsonEvent{Type: typ, Summary: map[string]any{
-		"added": res.Added, "changed": res.Changed, "replaced": res.Replaced, "destroyed": res.Destroyed,
-		"objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails, "skipped": skips,
-		"secret_files": res.SecretFiles, "cancelled": res.Cancelled,
-	}})
 }
 
 func humanBytes(n int64) string {

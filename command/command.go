@@ -51,6 +51,9 @@ type Meta struct {
 	NoColor bool
 	// Env is the process environment as "K=V" strings.
 	Env []string
+	// stream, when set (plan -json, apply -json), also receives every
+	// error and diagnostic the command reports, as diagnostic messages.
+	stream *uiStream
 }
 
 // Path resolves a command-line path against -chdir.
@@ -94,6 +97,9 @@ func (m *Meta) Getenv(k string) string {
 // Errorf prints "Error: ..." on stderr and returns ExitError.
 func (m *Meta) Errorf(format string, args ...any) int {
 	fmt.Fprintf(m.Stderr, "Error: "+format+"\n", args...)
+	if m.stream != nil {
+		m.stream.errorText(fmt.Sprintf(format, args...))
+	}
 	return ExitError
 }
 

@@ -20,12 +20,15 @@ func (m *Meta) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[st
 	if len(diags) == 0 {
 		return
 	}
+	if m.stream != nil {
+		m.stream.diagnostics(diags, files)
+	}
 	color := m.Color(w)
 	width := m.Width(w)
 	bw := bufio.NewWriter(w)
 	idx := map[string]*lineIndex{}
 	for _, d := range diags {
-		writeDiagnostic(bw, d, files, idx, width, color)
+		writeDiagnostic(bw, d, files, idx, width, color, m.Chdir)
 	}
 	_ = bw.Flush()
 }
@@ -38,7 +41,7 @@ const (
 	maxSnippetLines = 8
 )
 
-func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, files map[string]*hcl.File, idx map[string]*lineIndex, width int, color bool) {
+func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, files map[string]*hcl.File, idx map[string]*lineIndex, width int, color bool, chdir string) {
 	sev, code := "Error", "\x1b[1;31m"
 	if d.Severity == hcl.DiagWarning {
 		sev, code = "Warning", "\x1b[1;33m"
@@ -63,7 +66,7 @@ func writeDiagnostic(w *bufio.Writer, d *hcl.Diagnostic, files map[string]*hcl.F
 				}
 			}
 		}
-		fmt.Fprintf(w, "  on %s line %d%s:\n", r.Filename, r.Start.Line, ctx)
+		fmt.Fprintf(w, "  on %s line %d%s:\n", relToChdir(chdir, r.Filename), r.Start.Line, ctx)
 		if li == nil {
 			fmt.Fprintf(w, "  (source code not available)\n\n")
 		} else {

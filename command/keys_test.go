@@ -211,7 +211,7 @@ func TestKilledKeyReplacementConverges(t *testing.T) {
 	if code != ExitChanges || strings.Contains(stderr, "Two live keys") || !strings.Contains(stdout, "deposed") || !strings.Contains(stdout, oldID) {
 		t.Fatalf("plan after the kill: %d\n%s\n%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "0 to add, 0 to change, 0 to replace, 1 to destroy") {
+	if !strings.Contains(stdout, "Plan: 0 to add, 0 to change, 1 to destroy.") {
 		t.Errorf("plan summary:\n%s", stdout)
 	}
 	if code, _, stderr := e.run("apply", "-auto-approve", cfg); code != 0 {

@@ -28,7 +28,8 @@ Usage: b2plan [global flags] plan [-out=FILE] [-json] [-detailed-exitcode] [-var
 
 Flags:
   -out=FILE             save the plan; "b2plan apply FILE" then performs exactly these actions
-  -json                 print the plan as one JSON document (SPEC §2.1)
+  -json                 print Terraform's machine-readable stream (JSON Lines); the plan
+                        document is "b2plan show -json PLANFILE" (docs/json-formats.md)
   -detailed-exitcode    exit 0 when there are no changes, 2 when there are, 1 on error
   -target=ADDRESS       plan only this address and what it depends on (repeatable), e.g.
                         -target=bucket.assets; an address that matches nothing is an error.
@@ -43,7 +44,8 @@ Exit status: 0 success (with -detailed-exitcode: no changes), 1 error, 2 changes
 Examples:
   b2plan plan
   b2plan plan -out=tfplan.b2 && b2plan apply tfplan.b2
-  b2plan plan -detailed-exitcode -json ./infra > plan.json
+  b2plan plan -detailed-exitcode -json ./infra > plan.jsonl
+  b2plan plan -out=tfplan.b2 && b2plan show -json tfplan.b2 > plan.json
 `,
 		Run: runPlan,
 	})
@@ -65,6 +67,9 @@ func runPlan(m *Meta, args []string) int {
 	if fs.NArg() > 1 {
 		return m.Errorf("plan takes at most one DIR or FILE; got %d arguments.\n\nRun \"b2plan plan -help\" for usage.", fs.NArg())
 	}
+	if *jsonOut {
+		m.startStream(m.Stdout)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	pl, code, ok := m.runPipeline(ctx, planInput{path: fs.Arg(0), vars: vars, varFiles: varFiles, targets: targets})
@@ -77,9 +82,7 @@ func runPlan(m *Meta, args []string) int {
 	}
 	failed := hasErrors(pl.diags)
 	if *jsonOut {
-		if err := planner.RenderJSON(m.Stdout, pl.plan); err != nil {
-			return m.Errorf("%v", err)
-		}
+		m.stream.plan(pl.plan)
 		m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)
 	} else {
 		m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)

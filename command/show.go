@@ -14,15 +14,18 @@ func init() {
 Usage: b2plan [global flags] show [-json] PLANFILE
 
   Prints a plan saved with "b2plan plan -out=PLANFILE", as plan printed it, or with -json as
-  the JSON plan document. No network access.
+  the JSON plan document: Terraform's JSON plan format (what "terraform show -json" prints),
+  which terraform-json, conftest/OPA and PR-comment tools read (docs/json-formats.md).
+  No network access.
 
 Flags:
-  -json      print the plan as one JSON document
+  -json      print the plan as one JSON document (Terraform's plan format)
   -no-color  no colour
 
 Examples:
   b2plan show tfplan.b2
   b2plan show -json tfplan.b2 | jq '.object_moves[].objects'
+  b2plan show -json tfplan.b2 > plan.json && conftest test -p examples/policy/policy plan.json
 `,
 		Run: runShow,
 	})
@@ -46,7 +49,7 @@ func runShow(m *Meta, args []string) int {
 		return m.Errorf("%v", err)
 	}
 	if *jsonOut {
-		err = planner.RenderJSON(m.Stdout, p)
+		err = planner.RenderJSON(m.Stdout, p, planner.DocOptions{ToolVersion: toolVersion()})
 	} else {
 		err = planner.RenderHuman(m.Stdout, p, planner.RenderOptions{Color: m.Color(m.Stdout)})
 	}

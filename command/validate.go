@@ -79,7 +79,7 @@ func runValidate(m *Meta, args []string) int {
 	}
 	if *jsonOut {
 		_ = writeJSON(m.Stdout, jsonValidate{FormatVersion: "1.0", Valid: errs == 0, ErrorCount: errs,
-			WarningCount: warns, Diagnostics: NewJSONDiagnostics(diags, d.Files)})
+			WarningCount: warns, Diagnostics: relDiagnostics(m.Chdir, NewJSONDiagnostics(diags, d.Files))})
 		if errs > 0 {
 			return ExitError
 		}

@@ -8,7 +8,8 @@
 //	req  = planner.LiveRequest(desired, observed)  // + whole-bucket listings of prune candidates
 //	p, diags := planner.Compute(desired, live, planner.Options{Now: time.Now(), ...})
 //	planner.RenderHuman(w, p, planner.RenderOptions{Color: isTerminal})
-//	planner.RenderJSON(w, p)
+//	planner.RenderJSON(w, p, planner.DocOptions{ToolVersion: v}) // Terraform's JSON plan format
+//	p.Summary(), p.SummaryLine()                              // counted as Terraform counts
 //	planner.WriteFile(path, p) / planner.ReadFile(path)
 //
 // A Plan is plain data: Changes (buckets, keys, folders) with an Action,

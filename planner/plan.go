@@ -176,6 +176,14 @@ type Drift struct {
 	Note    string `json:"note,omitempty"`
 }
 
+// Variable is an input variable as a plan shows it: its value as JSON, or
+// none when it is sensitive (the plan never holds a sensitive value).
+type Variable struct {
+	Name      string          `json:"name"`
+	Value     json.RawMessage `json:"value,omitempty"`
+	Sensitive bool            `json:"sensitive,omitempty"`
+}
+
 // Plan is the result of planning.
 type Plan struct {
 	FormatVersion string    `json:"format_version"`
@@ -189,6 +197,12 @@ type Plan struct {
 	// (Options; plan file 1.1). 0 = B2's defaults (not given, or a 1.0 file).
 	MaxCopyFileSize int64 `json:"max_copy_file_size,omitempty"`
 	PartSize        int64 `json:"part_size,omitempty"`
+
+	// Errored is set when planning reported an error: such a plan is shown
+	// (what could be planned) but never applied or saved.
+	Errored bool `json:"errored,omitempty"`
+	// Variables are the configuration's input variables (display only).
+	Variables []Variable `json:"variables,omitempty"`
 
 	Changes []*Change `json:"changes,omitempty"`
 	Drift   []*Drift  `json:"drift,omitempty"`

@@ -27,7 +27,8 @@ const (
 	FileMajor byte = 1
 	// 1.1: plan header copy limits (max_copy_file_size, part_size).
 	// 1.2: move verify, verifies, verify_bytes, abandoned; operation OpVerify.
-	FileMinor byte = 2
+	// 1.3: variables.
+	FileMinor byte = 3
 
 	maxHeader = 256 << 20
 	maxString = 1 << 20

@@ -111,6 +111,8 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 	pl.planMoves()
 	pl.planDrift()
 	pl.markSensitive()
+	pl.p.Variables = planVariables(d)
+	pl.p.Errored = pl.diags.HasErrors()
 	sort.SliceStable(pl.p.Changes, func(i, j int) bool {
 		return changeRank(pl.p.Changes[i]) < changeRank(pl.p.Changes[j])
 	})

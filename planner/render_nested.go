@@ -193,13 +193,6 @@ func keyWidth(v *jv, isMap bool, skipNull bool) int {
 	return w
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
 // symColor is the colour of a change symbol.
 func symColor(sym string) string {
 	switch sym {
@@ -230,7 +223,7 @@ func (h *hw) closing(ind int, text string) {
 // hidden writes the fold of n unchanged members or elements.
 func (h *hw) hidden(ind, n int, what string) {
 	if n > 0 {
-		h.line(ind, "", h.c(ansiDim, fmt.Sprintf("# (%s hidden)", plural(n, "unchanged "+what))))
+		h.line(ind, "", h.c(ansiDim, fmt.Sprintf("# (%s hidden)", plural(n, "unchanged "+what, "unchanged "+what+"s"))))
 	}
 }
 

@@ -109,7 +109,7 @@ func TestGoldenRenderings(t *testing.T) {
 	if err := RenderHuman(&color, p, RenderOptions{Color: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := RenderJSON(&js, p); err != nil {
+	if err := RenderJSON(&js, p, DocOptions{ToolVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "plan.golden", human.Bytes())
@@ -175,7 +175,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	}
 	// Decrypting the gzip body must not show the secret either.
 	var js bytes.Buffer
-	_ = RenderJSON(&js, got)
+	_ = RenderJSON(&js, got, DocOptions{ToolVersion: "test"})
 	if bytes.Contains(js.Bytes(), []byte("super-secret")) {
 		t.Fatal("JSON plan holds the provider secret")
 	}
@@ -217,7 +217,7 @@ func FuzzPlanFile(f *testing.F) {
 		}
 		var sink bytes.Buffer
 		_ = RenderHuman(&sink, p, RenderOptions{})
-		_ = RenderJSON(&sink, p)
+		_ = RenderJSON(&sink, p, DocOptions{ToolVersion: "test"})
 	})
 }
 
@@ -241,8 +241,8 @@ func TestPlanFileMinorVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := buf.Bytes()
-	if raw[len(fileMagic)] != 1 || raw[len(fileMagic)+1] != 2 {
-		t.Fatalf("format %d.%d, want 1.2", raw[len(fileMagic)], raw[len(fileMagic)+1])
+	if raw[len(fileMagic)] != 1 || raw[len(fileMagic)+1] != FileMinor {
+		t.Fatalf("format %d.%d, want 1.%d", raw[len(fileMagic)], raw[len(fileMagic)+1], FileMinor)
 	}
 	got, err := Decode(bytes.NewReader(raw))
 	if err != nil {
@@ -307,7 +307,7 @@ func TestKeyOnPlannedBucketShowsNames(t *testing.T) {
 			t.Errorf("human plan:\n%s", human.String())
 		}
 		var js bytes.Buffer
-		if err := RenderJSON(&js, p); err != nil {
+		if err := RenderJSON(&js, p, DocOptions{ToolVersion: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		var doc struct {

@@ -41,7 +41,7 @@ func TestSensitiveAttributesNeverRendered(t *testing.T) {
 	if err := RenderHuman(&human, p, RenderOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := RenderJSON(&js, p); err != nil {
+	if err := RenderJSON(&js, p, DocOptions{ToolVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"human": human.String(), "json": js.String()} {

@@ -434,7 +434,7 @@ move "m" {
 // TestStreamMoveProgressBounded feeds a move of 100,000 objects over 100
 // seconds of event time (and 5,000 failures) to the stream view: progress
 // lines follow event time, at most one b2plan_move_progress a second and one
-// apply_progress every 10 seconds, and at most maxObjectLines failure lines;
+// apply_progress every 10 seconds, and at most maxStreamObjectLines failure lines;
 // the totals stay exact.
 func TestStreamMoveProgressBounded(t *testing.T) {
 	var out bytes.Buffer
@@ -466,8 +466,8 @@ func TestStreamMoveProgressBounded(t *testing.T) {
 	if got := count("apply_progress"); got < 9 || got > 10 {
 		t.Errorf("%d apply_progress lines over 100 s, want one every 10 s", got)
 	}
-	if got := count("b2plan_object_failed"); got != maxObjectLines {
-		t.Errorf("%d b2plan_object_failed lines, want the first %d", got, maxObjectLines)
+	if got := count("b2plan_object_failed"); got != maxStreamObjectLines {
+		t.Errorf("%d b2plan_object_failed lines, want the first %d", got, maxStreamObjectLines)
 	}
 	if len(lines) > 400 {
 		t.Errorf("%d lines for %d objects", len(lines), n)

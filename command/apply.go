@@ -113,10 +113,11 @@ func runApply(m *Meta, args []string) int {
 	}
 
 	var (
-		p    *planner.Plan
-		conn *b2client.Conn
-		opts = executor.Options{Parallelism: *par}
-		mark func() error
+		p     *planner.Plan
+		accts []*account // every provider's account, with provider aliases (accounts.go)
+		conn  *b2client.Conn
+		opts  = executor.Options{Parallelism: *par}
+		mark  func() error
 	)
 	arg := fs.Arg(0)
 	if arg != "" && isPlanFile(m.Path(arg)) {
@@ -135,8 +136,21 @@ func runApply(m *Meta, args []string) int {
 			}
 			return code
 		}
+		if len(p.Accounts) > 0 {
+			more, err := m.savedAccounts(ctx, p)
+			for _, a := range more {
+				defer a.conn.Close()
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return notChanged()
+				}
+				return m.Errorf("%v", err)
+			}
+			accts = append([]*account{{conn: conn, current: opts.Current}}, more...)
+		}
 		view.savedPlan(arg, p)
-		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+		if !m.checkAccountSecretFiles(ctx, conn, accts, p, *overwrite) {
 			if ctx.Err() != nil {
 				return notChanged()
 			}
@@ -151,7 +165,7 @@ func runApply(m *Meta, args []string) int {
 			}
 			return code
 		}
-		p, conn = pl.plan, pl.conn
+		p, conn, accts = pl.plan, pl.conn, pl.accounts
 		if !*jsonOut {
 			m.WriteDiagnostics(m.Stderr, pl.diags, pl.desired.Files)
 		}
@@ -163,9 +177,10 @@ func runApply(m *Meta, args []string) int {
 			return m.Errorf("the plan has errors (above): nothing was changed")
 		}
 		if !p.HasActions() {
+			m.applyOutputs(ctx, conn, accts, p, *jsonOut)
 			return ExitOK
 		}
-		if !m.checkSecretFiles(ctx, conn, p, *overwrite) {
+		if !m.checkAccountSecretFiles(ctx, conn, accts, p, *overwrite) {
 			if ctx.Err() != nil {
 				return notChanged()
 			}
@@ -187,9 +202,11 @@ func runApply(m *Meta, args []string) int {
 	if ctx.Err() != nil {
 		return notChanged()
 	}
-	caps, buckets := applyCaps(p)
-	if err := conn.Require(caps, buckets); err != nil {
-		return m.Errorf("%v", err)
+	if accts == nil {
+		caps, buckets := applyCaps(p)
+		if err := conn.Require(caps, buckets); err != nil {
+			return m.Errorf("%v", err)
+		}
 	}
 	if mark != nil {
 		if err := mark(); err != nil {
@@ -205,7 +222,12 @@ func runApply(m *Meta, args []string) int {
 	if tv, ok := view.(*textView); ok { // retries and throttling in the progress display
 		actx = b2client.WithRetryHook(ctx, tv.retry)
 	}
-	res, err := opts.Apply(actx, p, b2client.NewMutator(conn), view)
+	var res executor.Result
+	if accts != nil {
+		res, err = m.applyAccounts(actx, p, accts, opts, view)
+	} else {
+		res, err = opts.Apply(actx, p, b2client.NewMutator(conn), view)
+	}
 	view.finish(res, err)
 	if len(p.Targets) > 0 && !*jsonOut {
 		fmt.Fprintf(m.Stderr, "\nWarning: Applied changes may be incomplete\n\n  The plan was made with -target (%s): what the configuration declares beyond the targets\n  and what they depend on was not applied. Run \"b2plan plan\" without -target to see what\n  remains; -target is for exceptional situations, not for routine use.\n", strings.Join(p.Targets, ", "))
@@ -216,6 +238,7 @@ func runApply(m *Meta, args []string) int {
 	case err != nil:
 		return ExitError
 	}
+	m.applyOutputs(ctx, conn, accts, p, *jsonOut)
 	return ExitOK
 }
 
@@ -339,7 +362,7 @@ func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Op
 	if p.AccountID != "" && conn.AccountID() != p.AccountID {
 		return nil, conn, nil, m.Errorf("the saved plan was made for account %s, but the credentials are for account %s: refusing; re-run plan", p.AccountID, conn.AccountID()), false
 	}
-	req := executor.StaleRequest(p)
+	req := executor.StaleRequest(p.ForProvider("")) // the default account (aliases: savedAccounts)
 	if err := conn.Require(observeCaps(req), nil); err != nil {
 		return nil, conn, nil, m.Errorf("%v", err), false
 	}
@@ -347,7 +370,7 @@ func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Op
 	if err != nil {
 		return nil, conn, nil, m.Errorf("read the account: %v", err), false
 	}
-	if err := executor.CheckStale(p, cur); err != nil {
+	if err := executor.CheckStale(p.ForProvider(""), cur); err != nil {
 		return nil, conn, nil, m.Errorf("%v", err), false
 	}
 	opts.Current = cur

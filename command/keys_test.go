@@ -30,6 +30,8 @@ type keyEnv struct {
 	dir  string
 	mu   sync.Mutex
 	hook func(w http.ResponseWriter, r *http.Request) bool // true: handled
+	// keyID and key are the master credentials of rawCall ("" = the emulator's default).
+	keyID, key string
 }
 
 func newKeyEnv(t *testing.T) *keyEnv {
@@ -81,7 +83,11 @@ func (e *keyEnv) run(args ...string) (code int, stdout, stderr string) {
 func (e *keyEnv) rawCall(api string, args map[string]any) map[string]any {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", e.url+"/b2api/v4/b2_authorize_account", nil)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(emulator.DefaultKeyID+":"+emulator.DefaultKey)))
+	id, key := emulator.DefaultKeyID, emulator.DefaultKey
+	if e.keyID != "" {
+		id, key = e.keyID, e.key
+	}
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+key)))
 	var auth struct {
 		AccountID string `json:"accountId"`
 		Token     string `json:"authorizationToken"`

@@ -46,10 +46,14 @@ type pipeline struct {
 	live    *live.Live
 	plan    *planner.Plan
 	diags   hcl.Diagnostics
+	// accounts are every provider's connection when the configuration has provider
+	// aliases (accounts.go); nil otherwise.
+	accounts []*account
 }
 
 func (pl *pipeline) close() {
 	if pl != nil && pl.conn != nil {
+		pl.closeAccounts()
 		pl.conn.Close()
 	}
 }
@@ -268,6 +272,10 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		return pl, m.Errorf("%v", err), false
 	}
 	pl.conn = conn
+	if len(d.ProviderAliases) > 0 {
+		code, ok := m.runAccounts(ctx, pl, in, path, ep)
+		return pl, code, ok
+	}
 	req := planner.LiveRequest(d, nil)
 	if err := conn.Require(observeCaps(req), nil); err != nil {
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
@@ -285,6 +293,18 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 				m.WriteDiagnostics(m.Stderr, diags, d.Files)
 				return pl, m.Errorf("read the account: %v", err), false
 			}
+		}
+	}
+	if len(d.DataSources) > 0 {
+		var ddiags hcl.Diagnostics
+		d, l, ddiags, err = m.readData(ctx, conn, m.Path(path), config.VarInputs{Vars: in.vars, VarFiles: in.varFiles, Env: m.Env}, d, l, req)
+		pl.desired, pl.diags = d, ddiags
+		if err != nil || hasErrors(ddiags) {
+			m.WriteDiagnostics(m.Stderr, ddiags, d.Files)
+			if err != nil {
+				return pl, m.Errorf("read the account: %v", err), false
+			}
+			return pl, ExitError, false
 		}
 	}
 	pl.live = l

@@ -181,6 +181,11 @@ type resourceAddr struct {
 
 func newResourceAddr(addr, typ, name string, hasIndex bool, index string) resourceAddr {
 	r := resourceAddr{Addr: addr, Resource: addr, ImpliedProvider: planner.ProviderName, ResourceType: typ, ResourceName: name}
+	// In a module, "module" is its path and "resource" the address within it, as Terraform
+	// splits module.site["a"].bucket.logs.
+	if i := strings.LastIndex(addr, "."+typ+"."+name); i > 0 && strings.HasPrefix(addr, "module.") {
+		r.Module, r.Resource = addr[:i], addr[i+1:]
+	}
 	if hasIndex {
 		r.ResourceKey = index
 	}

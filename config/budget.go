@@ -156,6 +156,7 @@ type budget struct {
 	source                    int // bytes of source read
 	spent                     bool
 	n                         int // budget functions made (their names)
+	modules                   int // module instances evaluated (module.go, maxModuleInstances)
 }
 
 // builtLeft and walkedLeft are what may still be charged.
@@ -239,7 +240,7 @@ func (l *loader) budgetFunc(kind int, rng hcl.Range) function.Function {
 // charge spends iterations and built size; the first time a budget runs out it records the
 // diagnostic (at rng, or at the expression being evaluated).
 func (l *loader) charge(iterations, built, walked int, rng *hcl.Range) {
-	b := &l.budget
+	b := l.budget
 	if b.spent {
 		return
 	}

@@ -20,7 +20,7 @@ func (l *loader) evalBlock(n node) {
 	b := n.block
 	bv := &blockVal{hasID: n.kind == "bucket" || n.kind == "key"}
 	l.blockObjs[n.kind][n.name] = bv
-	base := n.kind + "." + n.name
+	base := l.prefix + n.kind + "." + n.name
 	r := refsOf(n.exprs())
 	fe, hasForEach := b.Body.Attributes["for_each"]
 	if !hasForEach {
@@ -151,6 +151,7 @@ func (s *scope) nameAttr(b *hclsyntax.Block) (string, hcl.Range, bool) {
 func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach bool) map[string]cty.Value {
 	body := b.Body
 	bk := &Bucket{Address: addr, Type: "allPrivate", Encryption: "none", Info: map[string]string{}, Range: b.DefRange()}
+	bk.Provider = l.providerOf(s, b.Body, addr)
 	name, nameRng, nameOK := s.nameAttr(b)
 	bk.Name = name
 	if nameOK {
@@ -429,6 +430,7 @@ func (s *scope) objectLock(b *hclsyntax.Block) *ObjectLock {
 func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bool) map[string]cty.Value {
 	body := b.Body
 	k := &Key{Address: addr, Range: b.DefRange()}
+	k.Provider = l.providerOf(s, b.Body, addr)
 	name, nameRng, nameOK := s.nameAttr(b)
 	k.Name = name
 	if nameOK {
@@ -577,6 +579,7 @@ func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bo
 
 func (l *loader) decodeFolder(s *scope, b *hclsyntax.Block, addr string) map[string]cty.Value {
 	f := &Folder{Address: addr, Range: b.DefRange()}
+	f.Provider = l.providerOf(s, b.Body, addr)
 	bn, bOK := s.bucketRef(b.Body, "bucket")
 	f.Bucket = bn
 	p, a, pOK := s.str(b.Body, "path", strOpt{required: true})
@@ -606,12 +609,14 @@ func (s *scope) bucketRef(body *hclsyntax.Body, name string) (string, bool) {
 func (l *loader) decodeMove(s *scope, b *hclsyntax.Block, addr string) map[string]cty.Value {
 	body := b.Body
 	m := &Move{Address: addr, Range: b.DefRange()}
+	m.Provider = l.providerOf(s, b.Body, addr)
 	bn, bOK := s.bucketRef(body, "bucket")
 	m.Bucket = bn
 	m.ToBucket = bn
 	tbOK := bOK
 	if _, has := body.Attributes["to_bucket"]; has {
 		m.ToBucket, tbOK = s.bucketRef(body, "to_bucket")
+		l.nameRng[addr+"#to_bucket"] = body.Attributes["to_bucket"].Expr.Range()
 	}
 	from, fa, fOK := s.str(body, "from", strOpt{required: true})
 	if fa != nil && fOK {
@@ -648,4 +653,13 @@ func (l *loader) decodeMove(s *scope, b *hclsyntax.Block, addr string) map[strin
 	return map[string]cty.Value{
 		"bucket": strOr(bOK, bn), "from": strOr(fOK, from), "to": strOr(tOK, to), "to_bucket": strOr(tbOK, m.ToBucket),
 	}
+}
+
+// providerOf evaluates a block's provider argument ("" = the default provider).
+func (l *loader) providerOf(s *scope, body *hclsyntax.Body, addr string) string {
+	alias, rng, _ := s.providerRef(body)
+	if rng != nil {
+		l.providerSet[addr] = *rng
+	}
+	return alias
 }

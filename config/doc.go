@@ -33,6 +33,14 @@
 //     values decide identity and must be known at plan time. The fix the message gives is to
 //     refer to the bucket by name (bucket.assets.name), which is known.
 //
+// Language beyond resources (one file each): output.go (output blocks; Desired.Outputs,
+// values with ids as "${ADDR.id}" placeholders until apply), data.go (data "bucket", "key",
+// "account": lookups listed in Desired.DataSources on a first load and given back as
+// VarInputs.Data on a second, so that loading stays free of network I/O), module.go (local
+// modules: a child loader per instance with an address prefix, sharing the model, budget and
+// secrets), providers.go (provider aliases: Provider.Alias, the provider of every item,
+// Desired.ForProvider, checks across accounts).
+//
 // Hostile input: no configuration may crash or hang the loader. depth.go refuses a file nested
 // too deeply before HCL parses it (its parser recurses per level); limits.go bounds numbers,
 // values and function results (estimated before they are built); budget.go charges for loop

@@ -85,6 +85,9 @@ func (l *loader) evalGraph() {
 					continue
 				}
 				id := t.RootName() + "." + ta.Name
+				if t.RootName() == "data" {
+					id = "data." + dataRef(t)
+				}
 				if _, ok := byID[id]; ok && !seen[id] {
 					seen[id] = true
 					deps[n.id()] = append(deps[n.id()], id)
@@ -141,6 +144,10 @@ func (l *loader) evalGraph() {
 		if failed[n.id()] {
 			if n.kind == "local" {
 				l.localVals[n.name] = cty.DynamicVal
+			} else if n.kind == "data" {
+				l.dataVals[n.name] = cty.DynamicVal
+			} else if n.kind == "module" {
+				l.moduleVals[n.name] = map[bool]cty.Value{false: cty.DynamicVal, true: cty.DynamicVal}
 			} else {
 				l.blockObjs[n.kind][n.name] = &blockVal{failed: true}
 			}
@@ -150,11 +157,29 @@ func (l *loader) evalGraph() {
 			s := l.scope("local", nil, refsOf(n.exprs()))
 			v, _ := s.value(n.attr.Expr)
 			l.localVals[n.name] = sized(v)
+			if !v.IsWhollyKnown() && len(idRefs(v)) > 0 {
+				// The same with ids as placeholders, for Deferred templates (evalCtx).
+				if sv, diags := n.attr.Expr.Value(l.evalCtx(s.refs, cty.NilVal, true)); !diags.HasErrors() {
+					if l.localSentinel == nil {
+						l.localSentinel = map[string]cty.Value{}
+					}
+					l.localSentinel[n.name] = sv
+				}
+			}
 			continue
 		}
-		l.evalBlock(n)
+		switch n.kind {
+		case "data":
+			l.evalData(n)
+		case "module":
+			l.evalModule(n)
+		default:
+			l.evalBlock(n)
+		}
 	}
-	l.sortItems()
+	if l.parent == nil {
+		l.sortItems()
+	}
 }
 
 func (l *loader) sortItems() {
@@ -163,6 +188,13 @@ func (l *loader) sortItems() {
 		pos[n.kind+"."+n.name] = i
 	}
 	base := func(addr string) int {
+		if rest, ok := strings.CutPrefix(addr, "module."); ok {
+			// items of modules sort at the position of the module call
+			if i := strings.IndexAny(rest, ".["); i >= 0 {
+				rest = rest[:i]
+			}
+			return pos["module."+rest]
+		}
 		if i := strings.IndexByte(addr, '['); i >= 0 {
 			addr = addr[:i]
 		}
@@ -178,6 +210,7 @@ func (l *loader) sortItems() {
 	sort.SliceStable(l.d.Keys, func(i, j int) bool { return less(l.d.Keys[i].Address, l.d.Keys[j].Address) })
 	sort.SliceStable(l.d.Folders, func(i, j int) bool { return less(l.d.Folders[i].Address, l.d.Folders[j].Address) })
 	sort.SliceStable(l.d.Moves, func(i, j int) bool { return less(l.d.Moves[i].Address, l.d.Moves[j].Address) })
+	sort.SliceStable(l.d.DataSources, func(i, j int) bool { return less(l.d.DataSources[i].Address, l.d.DataSources[j].Address) })
 }
 
 // refs is what a set of expressions refers to: root (var, local, bucket ...) → names.
@@ -192,6 +225,9 @@ func refsOf(exprs []hclsyntax.Expression) refs {
 				if ta, ok := t[1].(hcl.TraverseAttr); ok {
 					name = ta.Name
 				}
+			}
+			if t.RootName() == "data" {
+				name = dataRef(t)
 			}
 			if out[t.RootName()] == nil {
 				out[t.RootName()] = map[string]bool{}
@@ -224,9 +260,23 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 		}
 		return objOrEmpty(m)
 	}
+	varVals, localVals := l.varVals, l.localVals
+	if sentinel && l.varSentinel != nil {
+		varVals = l.varSentinel
+	}
+	if sentinel && l.localSentinel != nil {
+		localVals = make(map[string]cty.Value, len(r["local"]))
+		for name := range r["local"] {
+			if v, ok := l.localSentinel[name]; ok {
+				localVals[name] = v
+			} else if v, ok := l.localVals[name]; ok {
+				localVals[name] = v
+			}
+		}
+	}
 	vars := map[string]cty.Value{
-		"var":   pick("var", l.varVals),
-		"local": pick("local", l.localVals),
+		"var":   pick("var", varVals),
+		"local": pick("local", localVals),
 	}
 	for _, kind := range blockKinds {
 		m := map[string]cty.Value{}
@@ -259,7 +309,7 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 				}
 				return cty.ObjectVal(out)
 			}
-			addr := kind + "." + label
+			addr := l.prefix + kind + "." + label
 			if !bv.forEach {
 				m[label] = withID(addr, bv.attrs)
 			} else {
@@ -276,6 +326,21 @@ func (l *loader) evalCtx(r refs, each cty.Value, sentinel bool) *hcl.EvalContext
 			bv.ctxVal[sentinel] = m[label]
 		}
 		vars[kind] = objOrEmpty(m)
+	}
+	if len(r["module"]) > 0 {
+		m := map[string]cty.Value{}
+		for label := range r["module"] {
+			if mv, ok := l.moduleVals[label]; ok {
+				m[label] = mv[sentinel]
+			} else if _, declared := l.modules[label]; declared {
+				m[label] = cty.DynamicVal // not evaluated (a cycle)
+			}
+			l.ctxEntries++
+		}
+		vars["module"] = objOrEmpty(m)
+	}
+	if len(r["data"]) > 0 {
+		vars["data"] = l.dataCtx(r)
 	}
 	if each != cty.NilVal {
 		vars["each"] = each
@@ -318,7 +383,7 @@ func (s *scope) diag(subject hcl.Range, summary, detail string) {
 	s.l.diags = append(s.l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject.Ptr()})
 }
 
-var refRoots = []string{"var", "local", "bucket", "key", "folder", "move", "each"}
+var refRoots = []string{"var", "local", "bucket", "key", "folder", "move", "data", "module", "each"}
 
 // checkRefs reports references to undeclared things, with did-you-mean. It returns false when
 // the expression must not be evaluated.
@@ -362,6 +427,9 @@ func (s *scope) checkRefs(expr hcl.Expression) bool {
 			if name == "" {
 				s.diag(rng, "Invalid reference", fmt.Sprintf("Write %s.LABEL.ATTRIBUTE, e.g. %s.example.name, to refer to a %s block.", root, root, root))
 				ok = false
+			} else if root == "key" && keySecretRef(t) {
+				s.diag(rng, "Key secrets are not values", keySecretDetail)
+				ok = false
 			} else if _, declared := l.blocks[root][name]; !declared {
 				names := make([]string, 0, len(l.blocks[root]))
 				for n := range l.blocks[root] {
@@ -376,6 +444,22 @@ func (s *scope) checkRefs(expr hcl.Expression) bool {
 				s.diag(rng, "Reference to undeclared "+root, detail)
 				ok = false
 			}
+		case "data":
+			ok = s.checkDataRef(t) && ok
+		case "module":
+			if name == "" {
+				s.diag(rng, "Invalid reference", "Write module.NAME.OUTPUT, e.g. module.site.bucket_name, to read an output of a module.")
+				ok = false
+			} else if _, declared := l.modules[name]; !declared {
+				names := make([]string, 0, len(l.modules))
+				for n := range l.modules {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				s.diag(rng, "Reference to undeclared module",
+					fmt.Sprintf("There is no module block labelled %q here.%s Declare module %q { source = \"./DIR\" } or fix the reference.", name, didYouMean(name, names), name))
+				ok = false
+			}
 		case "each":
 			if s.each == cty.NilVal {
 				s.diag(rng, "each is only valid with for_each",
@@ -387,7 +471,7 @@ func (s *scope) checkRefs(expr hcl.Expression) bool {
 			}
 		default:
 			s.diag(rng, "Unknown variable",
-				fmt.Sprintf("There is no variable named %q.%s References start with var., local., bucket., key., folder., move. or each.", root, didYouMean(root, refRoots)))
+				fmt.Sprintf("There is no variable named %q.%s References start with var., local., bucket., key., folder., move., data., module. or each.", root, didYouMean(root, refRoots)))
 			ok = false
 		}
 	}

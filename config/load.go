@@ -23,6 +23,8 @@ type VarInputs struct {
 	Vars []string
 	// VarFiles are -var-file paths (HCL syntax: NAME = VALUE lines).
 	VarFiles []string
+	// Data are the values read for data sources (see data.go); nil before they are read.
+	Data DataValues
 	// Env is the environment as "K=V" strings (os.Environ()); only B2PLAN_VAR_NAME entries are
 	// used. Nil means no environment.
 	Env []string
@@ -45,16 +47,10 @@ func Load(path string, vars VarInputs) (*Desired, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("%v. Pass an existing directory or .hcl file.", err)}}
 	case info.IsDir():
 		d.Dir = path
-		entries, err := os.ReadDir(path)
+		names, err = hclFiles(path)
 		if err != nil {
 			return d, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration directory", Detail: err.Error()}}
 		}
-		for _, e := range entries {
-			if !e.IsDir() && strings.HasSuffix(e.Name(), ".hcl") && !strings.HasPrefix(e.Name(), ".") {
-				names = append(names, filepath.Join(path, e.Name()))
-			}
-		}
-		sort.Strings(names)
 		if len(names) == 0 {
 			return d, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No configuration files",
 				Detail: fmt.Sprintf("The directory %s contains no .hcl files. Pass the directory that holds your configuration, or a .hcl file.", path)}}
@@ -92,6 +88,22 @@ func LoadSources(dir string, files map[string][]byte, vars VarInputs) (*Desired,
 	return l.d, l.result()
 }
 
+// hclFiles lists the configuration files of dir (*.hcl, not hidden, not recursive), sorted.
+func hclFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".hcl") && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 type loader struct {
 	parser *hclparse.Parser
 	d      *Desired
@@ -110,12 +122,34 @@ type loader struct {
 	nameRng map[string]hcl.Range // address (or address#attr) → range of the name/from/to expression
 	badMove map[string]bool
 
+	dataBlocks map[string]*hclsyntax.Block // KIND.LABEL → block
+	dataVals   map[string]cty.Value        // KIND.LABEL → value seen by references
+	dataIn     DataValues
+
+	// Modules (module.go). The root has no parent and an empty prefix.
+	parent        *loader
+	prefix        string   // address prefix: "", "module.site.", `module.site["a"].`
+	dir           string   // directory of this module's files
+	stack         []string // absolute directories of the modules being loaded, root first
+	modules       map[string]*hclsyntax.Block
+	moduleVals    map[string]map[bool]cty.Value // module.NAME, normal and with id placeholders
+	outputVals    map[string]map[bool]cty.Value // a module's outputs, the same way
+	varSentinel   map[string]cty.Value          // a module's variables with id placeholders
+	localSentinel map[string]cty.Value          // locals that hold ids, with id placeholders
+	modCache      map[string]*modFiles
+
+	outputs     map[string]*hclsyntax.Block
+	outputOrder []*hclsyntax.Block
+
+	aliasBlocks map[string]*hclsyntax.Block // provider "b2" blocks with an alias
+	providerSet map[string]hcl.Range        // address → range of an explicit provider argument
+
 	settingsBlock *hclsyntax.Block
 	providerBlock *hclsyntax.Block
 
 	rawFiles map[string]*hcl.File // files refused before parsing, for snippets
 	funcs    map[string]function.Function
-	budget   budget
+	budget   *budget // shared by the loaders of modules
 	// evaluating is the expression being evaluated, for budget diagnostics.
 	evaluating *hcl.Range
 	// ctxEntries counts the values placed in evaluation contexts: the work of evaluation,
@@ -130,18 +164,27 @@ var blockKinds = []string{"bucket", "key", "folder", "move"}
 
 func newLoader() *loader {
 	l := &loader{
-		parser:    hclparse.NewParser(),
-		d:         &Desired{Variables: map[string]string{}},
-		varDecls:  map[string]*varDecl{},
-		varVals:   map[string]cty.Value{},
-		locals:    map[string]*hclsyntax.Attribute{},
-		localVals: map[string]cty.Value{},
-		blocks:    map[string]map[string]*hclsyntax.Block{},
-		blockObjs: map[string]map[string]*blockVal{},
-		nameRng:   map[string]hcl.Range{},
-		badMove:   map[string]bool{},
-		secrets:   map[string]bool{},
-		rawFiles:  map[string]*hcl.File{},
+		parser:      hclparse.NewParser(),
+		d:           &Desired{Variables: map[string]string{}},
+		varDecls:    map[string]*varDecl{},
+		varVals:     map[string]cty.Value{},
+		locals:      map[string]*hclsyntax.Attribute{},
+		localVals:   map[string]cty.Value{},
+		blocks:      map[string]map[string]*hclsyntax.Block{},
+		blockObjs:   map[string]map[string]*blockVal{},
+		nameRng:     map[string]hcl.Range{},
+		badMove:     map[string]bool{},
+		secrets:     map[string]bool{},
+		rawFiles:    map[string]*hcl.File{},
+		outputs:     map[string]*hclsyntax.Block{},
+		dataBlocks:  map[string]*hclsyntax.Block{},
+		dataVals:    map[string]cty.Value{},
+		budget:      &budget{},
+		modules:     map[string]*hclsyntax.Block{},
+		moduleVals:  map[string]map[bool]cty.Value{},
+		modCache:    map[string]*modFiles{},
+		aliasBlocks: map[string]*hclsyntax.Block{},
+		providerSet: map[string]hcl.Range{},
 	}
 	l.funcs = make(map[string]function.Function, len(functions()))
 	for n, f := range functions() {
@@ -243,11 +286,17 @@ func capPerFile(diags hcl.Diagnostics) hcl.Diagnostics {
 }
 
 func (l *loader) run(vars VarInputs) {
+	l.dataIn = vars.Data
+	l.dir = l.d.Dir
+	if abs, err := filepath.Abs(l.dir); err == nil {
+		l.stack = []string{abs}
+	}
 	l.collect()
 	l.loadVariables(vars)
 	l.evalGraph()
+	l.evalOutputs()
 	l.decodeSettings()
-	l.decodeProvider()
+	l.decodeProviders()
 	l.validateAll()
 }
 
@@ -263,6 +312,10 @@ func (l *loader) collect() {
 		}
 		for _, b := range body.Blocks {
 			nLabels, known := topLevel[b.Type]
+			if b.Type == "data" {
+				l.collectData(b)
+				continue
+			}
 			if !known {
 				detail := fmt.Sprintf("Blocks of type %q are not expected here.", b.Type)
 				if dym := didYouMean(b.Type, topLevelNames); dym != "" {
@@ -307,7 +360,15 @@ func (l *loader) collect() {
 				}
 			}
 			l.diags = append(l.diags, checkBody(b.Body, schemas[b.Type], what, b.DefRange())...)
+			if l.parent != nil && (b.Type == "b2plan" || b.Type == "provider") {
+				l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported block in a module",
+					Detail:  fmt.Sprintf("A %s block is only allowed in the root configuration; this file belongs to a module (%s). Move it to the root configuration.", b.Type, l.dir),
+					Subject: b.TypeRange.Ptr()})
+				continue
+			}
 			switch b.Type {
+			case "module":
+				l.collectModule(b)
 			case "b2plan":
 				if l.settingsBlock != nil {
 					l.diags = append(l.diags, dupBlock(b, l.settingsBlock, "b2plan block", "Merge them into one b2plan block."))
@@ -320,13 +381,18 @@ func (l *loader) collect() {
 						Detail: fmt.Sprintf("The only provider is \"b2\"; write provider \"b2\" { ... }.%s", didYouMean(b.Labels[0], []string{"b2"})), Subject: b.LabelRanges[0].Ptr()})
 					continue
 				}
-				if l.providerBlock != nil {
-					l.diags = append(l.diags, dupBlock(b, l.providerBlock, "provider block", "Merge them into one provider \"b2\" block."))
-					continue
-				}
-				l.providerBlock = b
+				l.collectProvider(b)
 			case "variable":
 				l.declareVariable(b)
+			case "output":
+				if prev, dup := l.outputs[b.Labels[0]]; dup {
+					l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate output " + b.Labels[0],
+						Detail:  fmt.Sprintf("An output named %q is already declared at %s. Output names must be unique: rename or remove one.", b.Labels[0], prev.DefRange().String()),
+						Subject: b.LabelRanges[0].Ptr()})
+					continue
+				}
+				l.outputs[b.Labels[0]] = b
+				l.outputOrder = append(l.outputOrder, b)
 			case "locals":
 				for _, a := range sortedAttrs(b.Body) {
 					if prev, dup := l.locals[a.Name]; dup {

@@ -16,12 +16,19 @@ type Desired struct {
 	Dir string
 
 	Settings Settings
-	Provider Provider
+	// Provider is the default provider "b2" block; ProviderAliases the ones with an alias,
+	// sorted by alias (providers.go).
+	Provider        Provider
+	ProviderAliases []*Provider
 
 	Buckets []*Bucket
 	Keys    []*Key
 	Folders []*Folder
 	Moves   []*Move
+	// DataSources are the data blocks: lookups the caller performs (data.go).
+	DataSources []*DataSource
+	// Outputs are the output blocks in declaration order.
+	Outputs []*Output
 
 	// Variables holds the final value of every declared variable, rendered as HCL-like text
 	// (for display only).
@@ -36,6 +43,8 @@ type Desired struct {
 type Bucket struct {
 	Address string
 	Name    string
+	// Provider is the alias of the provider (account) it belongs to; "" = the default.
+	Provider string
 	// Type is "allPrivate" (default) or "allPublic".
 	Type string
 	// Info is bucketInfo, keys lowercased as B2 stores them.
@@ -95,8 +104,9 @@ type Retention struct {
 
 // Key is one declared application key instance.
 type Key struct {
-	Address string
-	Name    string
+	Address  string
+	Name     string
+	Provider string
 	// Capabilities is sorted and de-duplicated, resolved from Access or given explicitly.
 	Capabilities []string
 	// Access is the preset name ("read-only", "write-only", "read-write") or "" when
@@ -120,15 +130,17 @@ type Key struct {
 
 // Folder ensures a prefix exists in a bucket.
 type Folder struct {
-	Address string
-	Bucket  string
-	Path    string
-	Range   hcl.Range
+	Address  string
+	Provider string
+	Bucket   string
+	Path     string
+	Range    hcl.Range
 }
 
 // Move declares that everything under From in Bucket ends up under To in ToBucket.
 type Move struct {
 	Address  string
+	Provider string
 	Bucket   string
 	From     string
 	To       string
@@ -158,6 +170,8 @@ type Settings struct {
 // the caller applies the environment (B2_ENDPOINT, B2_APPLICATION_KEY_ID, B2_APPLICATION_KEY)
 // and the defaults of SPEC §1.3.
 type Provider struct {
+	// Alias is "" for the default provider.
+	Alias            string
 	Endpoint         string
 	ApplicationKeyID string
 	ApplicationKey   Secret

@@ -22,10 +22,10 @@ type schema struct {
 
 var topLevel = map[string]int{ // block type → number of labels
 	"b2plan": 0, "provider": 1, "variable": 1, "locals": 0,
-	"bucket": 1, "key": 1, "folder": 1, "move": 1,
+	"bucket": 1, "key": 1, "folder": 1, "move": 1, "output": 1, "data": 2, "module": 1,
 }
 
-var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "move"}
+var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "move", "output", "data", "module"}
 
 var schemas = map[string]*schema{
 	"b2plan": {
@@ -33,7 +33,7 @@ var schemas = map[string]*schema{
 		blocks: map[string]*schema{"owns": {attrs: []string{"buckets", "keys"}}},
 		once:   []string{"owns"},
 	},
-	"provider": {attrs: []string{"endpoint", "application_key_id", "application_key"}},
+	"provider": {attrs: []string{"alias", "endpoint", "application_key_id", "application_key"}},
 	"variable": {
 		attrs: []string{"type", "default", "description", "sensitive", "nullable"},
 		blocks: map[string]*schema{"validation": {
@@ -41,8 +41,10 @@ var schemas = map[string]*schema{
 		}},
 	},
 	"locals": {anyAttrs: true},
+	"module": {anyAttrs: true, required: []string{"source"}},
+	"output": {attrs: []string{"value", "description", "sensitive"}, required: []string{"value"}},
 	"bucket": {
-		attrs: []string{"for_each", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy"},
+		attrs: []string{"for_each", "provider", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy"},
 		blocks: map[string]*schema{
 			"lifecycle_rule": {attrs: []string{
 				"prefix", "days_from_uploading_to_hiding", "days_from_hiding_to_deleting",
@@ -63,10 +65,10 @@ var schemas = map[string]*schema{
 		},
 		once: []string{"object_lock"},
 	},
-	"key": {attrs: []string{"for_each", "name", "access", "capabilities", "buckets", "name_prefix",
+	"key": {attrs: []string{"for_each", "provider", "name", "access", "capabilities", "buckets", "name_prefix",
 		"duration", "renew_before", "secret_file"}},
-	"folder": {attrs: []string{"for_each", "bucket", "path"}, required: []string{"bucket", "path"}},
-	"move": {attrs: []string{"for_each", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict", "verify"},
+	"folder": {attrs: []string{"for_each", "provider", "bucket", "path"}, required: []string{"bucket", "path"}},
+	"move": {attrs: []string{"for_each", "provider", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict", "verify"},
 		required: []string{"bucket", "from", "to"}},
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 func (l *loader) decodeSettings() {
@@ -43,13 +44,8 @@ func (l *loader) decodeSettings() {
 
 var endpointSchemes = []string{"https", "http", "b2", "s3", "s3+http", "s3+https", "local"}
 
-func (l *loader) decodeProvider() {
-	b := l.providerBlock
-	if b == nil {
-		return
-	}
+func (l *loader) decodeProvider(b *hclsyntax.Block, p *Provider) {
 	s := l.scope("provider", nil, refsOf(bodyExprs(b.Body)))
-	p := &l.d.Provider
 	p.Range = b.DefRange()
 	if v, a, ok := s.str(b.Body, "endpoint", strOpt{}); a != nil && ok {
 		p.Endpoint = v
@@ -64,7 +60,7 @@ func (l *loader) decodeProvider() {
 		case u.User != nil:
 			if _, hasPw := u.User.Password(); hasPw {
 				l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Credentials in endpoint URL",
-					Detail:  "The endpoint URL contains an application key. Prefer the environment variables B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY, so the secret stays out of the configuration.",
+					Detail:  fmt.Sprintf("The endpoint URL contains an application key. Prefer the environment variables %s and %s, so the secret stays out of the configuration.", EnvName(p.Alias, "APPLICATION_KEY_ID"), EnvName(p.Alias, "APPLICATION_KEY")),
 					Subject: a.Expr.Range().Ptr()})
 			}
 		}
@@ -80,7 +76,7 @@ func (l *loader) decodeProvider() {
 		if len(a.Expr.Variables()) == 0 {
 			// The literal itself is masked in snippets (maskLiterals); point at the name.
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Literal secret in provider block",
-				Detail:  "application_key is written in the configuration, where it ends up in version control (b2plan does not display it). Remove it and set the environment variable B2_APPLICATION_KEY instead, or pass it through a variable declared sensitive = true.",
+				Detail:  fmt.Sprintf("application_key is written in the configuration, where it ends up in version control (b2plan does not display it). Remove it and set the environment variable %s instead, or pass it through a variable declared sensitive = true.", EnvName(p.Alias, "APPLICATION_KEY")),
 				Subject: a.NameRange.Ptr()})
 		}
 	}

@@ -43,6 +43,7 @@ func (l *loader) validateAll() {
 		seenK[key.Name] = key
 	}
 	l.validateSecretFiles()
+	l.validateProviders()
 	l.checkMoveOverlaps()
 }
 

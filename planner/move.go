@@ -117,6 +117,7 @@ type Calls struct {
 // Move is a declared move expanded to per-object operations.
 type Move struct {
 	Address    string `json:"address"`
+	Provider   string `json:"provider,omitempty"`
 	Name       string `json:"name"`
 	Index      string `json:"index,omitempty"`
 	HasIndex   bool   `json:"has_index,omitempty"`

@@ -94,9 +94,13 @@ type Attr struct {
 // Change is the planned action for one bucket, key or folder address.
 type Change struct {
 	Address string `json:"address"`
-	Type    string `json:"type"` // "bucket", "key", "folder"
-	Name    string `json:"name"` // the block label
-	Index   string `json:"index,omitempty"`
+	// Module is the module path of the address (module.site["a"]), "" in the root.
+	Module string `json:"module,omitempty"`
+	// Provider is the alias of the account it belongs to ("" = the default provider).
+	Provider string `json:"provider,omitempty"`
+	Type     string `json:"type"` // "bucket", "key", "folder"
+	Name     string `json:"name"` // the block label
+	Index    string `json:"index,omitempty"`
 	// HasIndex is true for a for_each instance (Index is its key).
 	HasIndex bool   `json:"has_index,omitempty"`
 	Action   Action `json:"action"`
@@ -166,10 +170,11 @@ type DeferredValue struct {
 
 // Drift is an unmanaged resource: it matches b2plan.owns but is not declared.
 type Drift struct {
-	Address string `json:"address"`
-	Type    string `json:"type"` // "bucket" or "key"
-	Name    string `json:"name"`
-	ID      string `json:"id"`
+	Address  string `json:"address"`
+	Provider string `json:"provider,omitempty"`
+	Type     string `json:"type"` // "bucket" or "key"
+	Name     string `json:"name"`
+	ID       string `json:"id"`
 	// Deleted says the plan deletes it (prune = true); the Change is then in
 	// Plan.Changes under the same address.
 	Deleted bool   `json:"deleted"`
@@ -208,6 +213,11 @@ type Plan struct {
 	Drift   []*Drift  `json:"drift,omitempty"`
 	Moves   []*Move   `json:"-"` // serialised separately (compact)
 	Notes   []string  `json:"notes,omitempty"`
+	// Accounts binds the plan to the accounts of provider aliases (accounts.go); the default
+	// provider's account is Endpoint / AccountID.
+	Accounts []AccountRef `json:"accounts,omitempty"`
+	// Outputs are the output values, sorted by name (outputs.go).
+	Outputs []*Output `json:"outputs,omitempty"`
 }
 
 // CopyLimits returns the copy limits the plan assumed, defaults filled in.

@@ -42,6 +42,16 @@ type Options struct {
 	// I/O). It tells the current key from the one an interrupted
 	// replacement left behind.
 	SecretKeyIDs map[string]string
+	// Provider is the alias of the account planned ("" = the default provider); its
+	// unmanaged resources are addressed unmanaged.b2.ALIAS.bucket["name"] (accounts.go).
+	Provider string
+}
+
+func (pl *planner) unmanagedPrefix() string {
+	if pl.opts.Provider == "" {
+		return "unmanaged."
+	}
+	return "unmanaged.b2." + pl.opts.Provider + "."
 }
 
 // NewPlanID returns a random plan id.
@@ -70,6 +80,11 @@ type planner struct {
 // configuration. It does no I/O. Diagnostics with errors mean the plan must
 // not be applied (the returned plan still shows everything that was found).
 func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnostics) {
+	pl := compute(d, l, opts)
+	return pl.p, pl.diags
+}
+
+func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 	if l == nil {
 		l = &live.Live{}
 	}
@@ -103,20 +118,21 @@ func Compute(d *config.Desired, l *live.Live, opts Options) (*Plan, hcl.Diagnost
 		}
 	}
 	if !pl.expandTargets() {
-		return pl.p, pl.diags
+		return pl
 	}
 	pl.planKeys() // may drop key ids that change
 	pl.planBuckets()
 	pl.planFolders()
 	pl.planMoves()
 	pl.planDrift()
+	pl.planOutputs()
 	pl.markSensitive()
 	pl.p.Variables = planVariables(d)
 	pl.p.Errored = pl.diags.HasErrors()
 	sort.SliceStable(pl.p.Changes, func(i, j int) bool {
 		return changeRank(pl.p.Changes[i]) < changeRank(pl.p.Changes[j])
 	})
-	return pl.p, pl.diags
+	return pl
 }
 
 func (pl *planner) targeted(addr string) bool {
@@ -143,7 +159,7 @@ func rangePtr(r hcl.Range) *hcl.Range {
 // splitAddress returns the block label and for_each key of an address
 // such as bucket.logs["eu"].
 func splitAddress(addr string) (name, index string, has bool) {
-	rest := addr
+	_, rest := SplitModule(addr)
 	if i := strings.IndexByte(rest, '.'); i >= 0 {
 		rest = rest[i+1:]
 	}
@@ -157,7 +173,46 @@ func splitAddress(addr string) (name, index string, has bool) {
 
 func newChange(addr, typ string, a Action) *Change {
 	name, idx, has := splitAddress(addr)
-	return &Change{Address: addr, Type: typ, Name: name, Index: idx, HasIndex: has, Action: a}
+	mod, _ := SplitModule(addr)
+	return &Change{Address: addr, Module: mod, Type: typ, Name: name, Index: idx, HasIndex: has, Action: a}
+}
+
+// SplitModule splits an address into its module path and the address inside the module:
+// module.site["a"].module.logs.bucket.x → (module.site["a"].module.logs, bucket.x). The
+// module path is "" for the root configuration.
+func SplitModule(addr string) (module, resource string) {
+	i := 0
+	for strings.HasPrefix(addr[i:], "module.") {
+		j := i + len("module.")
+		for j < len(addr) && addr[j] != '.' && addr[j] != '[' {
+			j++
+		}
+		if j < len(addr) && addr[j] == '[' { // an instance key: ["..."], quoted as Go does
+			j++
+			if j < len(addr) && addr[j] == '"' {
+				j++
+				for j < len(addr) && addr[j] != '"' {
+					if addr[j] == '\\' {
+						j++
+					}
+					j++
+				}
+				j++
+			}
+			for j < len(addr) && addr[j] != ']' {
+				j++
+			}
+			j++
+		}
+		if j >= len(addr) || addr[j] != '.' {
+			return addr[:min(j, len(addr))], ""
+		}
+		i = j + 1
+	}
+	if i == 0 {
+		return "", addr
+	}
+	return addr[:i-1], addr[i:]
 }
 
 func ownedBy(globs []string, name string) bool {
@@ -226,7 +281,7 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 // Listings covered by a shorter listing of the same bucket are left out (the
 // planner reads sub-ranges).
 func LiveRequest(d *config.Desired, known *live.Live) live.Request {
-	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0}
+	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d)}
 	var ps []live.PrefixRequest
 	for _, f := range d.Folders {
 		ps = append(ps, live.PrefixRequest{BucketName: f.Bucket, Prefix: f.Path})
@@ -292,7 +347,7 @@ func (pl *planner) planDrift() {
 		if !ownedBy(s.OwnsBuckets, b.Name) || declaredBucket(pl.d, b.Name) {
 			continue
 		}
-		addr := fmt.Sprintf("unmanaged.bucket[%q]", b.Name)
+		addr := fmt.Sprintf("%sbucket[%q]", pl.unmanagedPrefix(), b.Name)
 		dr := &Drift{Address: addr, Type: "bucket", Name: b.Name, ID: b.ID}
 		pl.p.Drift = append(pl.p.Drift, dr)
 		if !s.Prune {
@@ -328,7 +383,7 @@ func (pl *planner) planDrift() {
 		if !ownedBy(s.OwnsKeys, k.Name) || declaredKey(pl.d, k.Name) {
 			continue
 		}
-		addr := fmt.Sprintf("unmanaged.key[%q]", k.Name+"/"+k.ID)
+		addr := fmt.Sprintf("%skey[%q]", pl.unmanagedPrefix(), k.Name+"/"+k.ID)
 		dr := &Drift{Address: addr, Type: "key", Name: k.Name, ID: k.ID}
 		pl.p.Drift = append(pl.p.Drift, dr)
 		if !s.Prune {

@@ -54,6 +54,9 @@ type jsonPlan struct {
 	ObjectMoves        []jsonMove      `json:"object_moves"`
 	Summary            jsonSummary     `json:"summary"`
 	HasChanges         bool            `json:"has_changes"`
+
+	// Terraform's output_changes (json_lang.go).
+	OutputChanges map[string]OutputChangeJSON `json:"output_changes,omitempty"`
 }
 
 // jsonVariable is Terraform's {"value": …}; a sensitive variable has a null
@@ -100,15 +103,18 @@ type jsonSummary struct {
 }
 
 type jsonResourceChange struct {
-	Address      string          `json:"address"`
-	Mode         string          `json:"mode"`
-	Type         string          `json:"type"`
-	Name         string          `json:"name"`
-	Index        json.RawMessage `json:"index,omitempty"`
-	ProviderName string          `json:"provider_name"`
-	Deposed      string          `json:"deposed,omitempty"`
-	Change       jsonChange      `json:"change"`
-	ActionReason string          `json:"action_reason,omitempty"`
+	Address       string          `json:"address"`
+	Mode          string          `json:"mode"`
+	Type          string          `json:"type"`
+	Name          string          `json:"name"`
+	Index         json.RawMessage `json:"index,omitempty"`
+	ModuleAddress string          `json:"module_address,omitempty"`
+	ProviderName  string          `json:"provider_name"`
+	Deposed       string          `json:"deposed,omitempty"`
+	// b2plan's: the provider block ("b2" or "b2.ALIAS") when the plan spans several accounts.
+	B2planProvider string     `json:"b2plan_provider,omitempty"`
+	Change         jsonChange `json:"change"`
+	ActionReason   string     `json:"action_reason,omitempty"`
 	// b2plan's: the reason in words, and remarks.
 	B2planReason string   `json:"b2plan_reason,omitempty"`
 	B2planNotes  []string `json:"b2plan_notes,omitempty"`
@@ -353,7 +359,7 @@ func JSONDocument(p *Plan, o DocOptions) any {
 		Endpoint: p.Endpoint, AccountID: p.AccountID, Targets: p.Targets,
 		UnmanagedResources: []jsonUnmanaged{}, ObjectMoves: []jsonMove{},
 		Summary:    jsonSummary{c.Add, c.Change, c.Replace, c.Destroy, s.Objects, s.Bytes},
-		HasChanges: p.HasChanges()}
+		HasChanges: p.HasChanges(), OutputChanges: p.OutputChangesJSON()}
 	if len(p.Variables) > 0 {
 		doc.Variables = map[string]jsonVariable{}
 		for _, v := range p.Variables {
@@ -370,6 +376,7 @@ func JSONDocument(p *Plan, o DocOptions) any {
 	for _, ch := range p.Changes {
 		byAddr[ch.Address] = ch
 		r := resourceChange(ch)
+		r.ModuleAddress, r.B2planProvider = ch.Module, p.providerName(ch)
 		doc.ResourceChanges = append(doc.ResourceChanges, r)
 		if r.Change.After != nil {
 			*planned = append(*planned, stateResource(r, attrMap(ch.After, nil), sensitiveValues(ch.After)))

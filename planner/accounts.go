@@ -1,0 +1,135 @@
+package planner
+
+import (
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
+)
+
+// Several accounts (provider aliases, docs/configuration.md "Several accounts"). Each account
+// is planned on its own (the part of the configuration with its provider, against its
+// snapshot, with the same b2plan settings: owns and prune apply per account); the plans are
+// merged into one, whose changes, moves and drift name their provider. Outputs are planned
+// once over every account. Apply splits the plan again (ForProvider) and applies each account
+// with its own connection.
+
+// AccountRef is the account of a provider alias a plan was made for.
+type AccountRef struct {
+	Provider  string `json:"provider"`
+	Endpoint  string `json:"endpoint"`
+	AccountID string `json:"account_id"`
+}
+
+// AccountSnapshot is one account to plan: its provider alias ("" = the default), where it
+// is, and what was observed there.
+type AccountSnapshot struct {
+	Provider  string
+	Endpoint  string
+	AccountID string
+	Live      *live.Live
+	// PartSize is the account's recommended part size (0 = Options.PartSize).
+	PartSize int64
+}
+
+// ComputeAccounts plans every account of d (the default provider's first). opts.Endpoint,
+// AccountID and Provider are taken from each snapshot.
+func ComputeAccounts(d *config.Desired, accts []AccountSnapshot, opts Options) (*Plan, hcl.Diagnostics) {
+	if opts.PlanID == "" {
+		opts.PlanID = NewPlanID()
+	}
+	var merged *Plan
+	var diags hcl.Diagnostics
+	ids := map[string]string{}
+	var changes []*Change
+	var moves []*Move
+	var drift []*Drift
+	var refs []AccountRef
+	for _, a := range accts {
+		o := opts
+		o.Endpoint, o.AccountID, o.Provider = a.Endpoint, a.AccountID, a.Provider
+		if a.PartSize > 0 {
+			o.PartSize = a.PartSize
+		}
+		sub := d.ForProvider(a.Provider)
+		pl := compute(sub, a.Live, o)
+		diags = append(diags, pl.diags...)
+		for k, v := range pl.ids {
+			ids[k] = v
+		}
+		for _, ch := range pl.p.Changes {
+			ch.Provider = a.Provider
+		}
+		for _, m := range pl.p.Moves {
+			m.Provider = a.Provider
+		}
+		for _, dr := range pl.p.Drift {
+			dr.Provider = a.Provider
+		}
+		changes = append(changes, pl.p.Changes...)
+		moves = append(moves, pl.p.Moves...)
+		drift = append(drift, pl.p.Drift...)
+		if a.Provider == "" {
+			merged = pl.p
+		} else {
+			refs = append(refs, AccountRef{Provider: a.Provider, Endpoint: pl.p.Endpoint, AccountID: pl.p.AccountID})
+			if merged != nil {
+				merged.Notes = append(merged.Notes, pl.p.Notes...)
+			}
+		}
+	}
+	if merged == nil {
+		merged = &Plan{FormatVersion: FormatVersion, ID: opts.PlanID, CreatedAt: opts.Now.UTC(), Targets: opts.Targets, Prune: d.Settings.Prune}
+	}
+	sort.SliceStable(changes, func(i, j int) bool { return changeRank(changes[i]) < changeRank(changes[j]) })
+	merged.Changes, merged.Moves, merged.Drift, merged.Accounts = changes, moves, drift, refs
+	op := &planner{d: d, p: merged, ids: ids, opts: opts}
+	merged.Outputs = nil
+	op.planOutputs()
+	diags = append(diags, op.diags...)
+	return merged, diags
+}
+
+// Providers lists the providers of the accounts p changes or reads: "" (the default) and the
+// aliases of Accounts.
+func (p *Plan) Providers() []string {
+	out := []string{""}
+	for _, a := range p.Accounts {
+		out = append(out, a.Provider)
+	}
+	return out
+}
+
+// ForProvider returns the part of p for one account, bound to that account's endpoint and
+// id, for the executor: its changes, moves and drift (outputs stay with the whole plan).
+func (p *Plan) ForProvider(alias string) *Plan {
+	c := *p
+	c.Accounts, c.Outputs = nil, nil
+	c.Changes, c.Moves, c.Drift = nil, nil, nil
+	if alias != "" {
+		c.Endpoint, c.AccountID = "", ""
+		for _, a := range p.Accounts {
+			if a.Provider == alias {
+				c.Endpoint, c.AccountID = a.Endpoint, a.AccountID
+			}
+		}
+	}
+	for _, ch := range p.Changes {
+		if ch.Provider == alias {
+			c.Changes = append(c.Changes, ch)
+		}
+	}
+	for _, m := range p.Moves {
+		if m.Provider == alias {
+			c.Moves = append(c.Moves, m)
+		}
+	}
+	for _, dr := range p.Drift {
+		if dr.Provider == alias {
+			c.Drift = append(c.Drift, dr)
+		}
+	}
+	return &c
+}

@@ -101,7 +101,7 @@ func openPersister(dir string, st *store) (*persister, error) {
 	return p, nil
 }
 
-var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts}
+var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts, bktExt}
 
 // ensureTables creates the bbolt buckets of a new state. A state that has
 // them is opened without writing, so that it opens on a full disk.
@@ -614,6 +614,9 @@ func (p *persister) load(st *store) error {
 			st.bucketNames[lower(b.Name)] = b
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := p.loadExt(tx, st); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bktVersions).ForEach(func(_, val []byte) error {

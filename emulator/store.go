@@ -125,6 +125,8 @@ type bucket struct {
 	SSE       bool
 	Options   []string
 
+	ext bucketExt // notification rules, replication (store_notify.go)
+
 	files  *btree.BTreeG[*nameEntry]
 	byID   map[uint64]*nameEntry
 	lastTS int64
@@ -168,6 +170,9 @@ type store struct {
 
 	tok tokenTable // tokens.go
 
+	notify notifier   // event notification delivery (notify.go)
+	repl   replicator // replication (replication.go)
+
 	p *persister // nil in memory mode
 
 	logMu   sync.Mutex
@@ -206,6 +211,8 @@ func openStore(opts Options) (*store, error) {
 }
 
 func (st *store) close() error {
+	st.notify.stop()
+	st.repl.stop()
 	if st.p == nil {
 		return nil
 	}

@@ -619,6 +619,7 @@ func (p *persister) load(st *store) error {
 		if err := p.loadExt(tx, st); err != nil {
 			return err
 		}
+		p.loadClock(tx, st)
 		if err := tx.Bucket(bktVersions).ForEach(func(_, val []byte) error {
 			var r versionRec
 			if err := json.Unmarshal(val, &r); err != nil {

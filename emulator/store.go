@@ -173,6 +173,9 @@ type store struct {
 	notify notifier   // event notification delivery (notify.go)
 	repl   replicator // replication (replication.go)
 
+	clockOff          atomic.Int64  // emulated clock offset, ns (clock.go)
+	lcDone, lcStopped chan struct{} // lifecycle runs (lifecycle.go)
+
 	p *persister // nil in memory mode
 
 	logMu   sync.Mutex
@@ -191,6 +194,7 @@ func newMemStore(opts Options) *store {
 		ctypes:      map[string]string{},
 	}
 	st.tok.init()
+	st.initClock()
 	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
 	master.capSet = capSet(master.Caps)
 	st.keys[master.ID] = master
@@ -199,18 +203,19 @@ func newMemStore(opts Options) *store {
 
 func openStore(opts Options) (*store, error) {
 	st := newMemStore(opts)
-	if opts.Dir == "" {
-		return st, nil
+	if opts.Dir != "" {
+		p, err := openPersister(opts.Dir, st)
+		if err != nil {
+			return nil, err
+		}
+		st.p = p
 	}
-	p, err := openPersister(opts.Dir, st)
-	if err != nil {
-		return nil, err
-	}
-	st.p = p
+	st.startLifecycle()
 	return st, nil
 }
 
 func (st *store) close() error {
+	st.stopLifecycle()
 	st.notify.stop()
 	st.repl.stop()
 	if st.p == nil {

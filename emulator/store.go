@@ -70,6 +70,7 @@ type version struct {
 	flags       uint8
 	hold        uint8
 	retMode     uint8
+	repl        uint8  // replication status (replication.go)
 	ctype       string // interned
 	info        []kv   // sorted by key; nil when empty
 	segs        []seg
@@ -211,6 +212,7 @@ func openStore(opts Options) (*store, error) {
 		st.p = p
 	}
 	st.startLifecycle()
+	st.resumeReplication()
 	return st, nil
 }
 

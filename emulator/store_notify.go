@@ -425,6 +425,9 @@ func (tx *txn) emit(typ string, b *bucket, name string, v *version) {
 	if tx.lifecycle && (strings.HasPrefix(typ, "b2:ObjectDeleted:") || strings.HasPrefix(typ, "b2:HideMarkerCreated:")) {
 		typ = typ[:strings.LastIndexByte(typ, ':')+1] + "LifecycleRule"
 	}
+	if strings.HasPrefix(typ, "b2:ObjectCreated:") && !strings.HasSuffix(typ, "Replica") {
+		tx.markPending(b, name, v)
+	}
 	ts := v.ts
 	if strings.HasPrefix(typ, "b2:ObjectDeleted:") {
 		ts = tx.st.nowMs()

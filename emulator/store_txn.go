@@ -239,7 +239,7 @@ func (tx *txn) addBucket(b *bucket) {
 	st.buckets[b.ID] = b
 	st.bucketNames[lower(b.Name)] = b
 	if tx.disk() {
-		tx.ops = append(tx.ops, opBucket(b))
+		tx.ops = append(tx.ops, opBucket(b), st.p.opExt(b))
 	}
 	tx.onUndo(func() {
 		delete(st.buckets, b.ID)
@@ -252,7 +252,7 @@ func (tx *txn) updateBucket(b *bucket, change func()) {
 	old := *b
 	change()
 	if tx.disk() {
-		tx.ops = append(tx.ops, opBucket(b))
+		tx.ops = append(tx.ops, opBucket(b), tx.st.p.opExt(b))
 	}
 	tx.onUndo(func() {
 		files, byID, lastTS, count := b.files, b.byID, b.lastTS, b.count

@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
+
+// replRetry is the wait before replicating again a version whose
+// replication could not be committed.
+const replRetry = time.Second
 
 // Replication. A bucket's replicationConfiguration makes it a source
 // (asReplicationSource: a key to read with and rules naming destination
@@ -321,7 +326,10 @@ func (r *replicator) work(st *store) {
 			default:
 			}
 			if err := st.replicate(bid, id); err != nil {
-				st.logf("b2local: replicating version %s: %v", fileIDString(bid, id), err)
+				// not committed (disk full, …): the version is still
+				// pending; try again later
+				st.logf("b2local: replicating version %s: %v; retrying in %v", fileIDString(bid, id), err, replRetry)
+				time.AfterFunc(replRetry, func() { r.add(st, bid, id) })
 			}
 		}
 	}

@@ -198,7 +198,7 @@
 // and be allowed on the source bucket; destination buckets must exist
 // (looked up by id in the whole store, so another account's bucket works)
 // and differ from the source; priority 1–2^31-1; rule names 1–64 of
-// [A-Za-z0-9-]; at most 10 rules; each destination key of
+// [A-Za-z0-9_-]; at most 10 rules; each destination key of
 // sourceToDestinationKeyMapping must be a key with writeFiles allowed on
 // the destination bucket. A new upload, copy or finished large file under
 // an enabled rule is "pending" in the reply that creates it; a background

@@ -154,8 +154,8 @@ func validReplRuleName(n string) error {
 	}
 	for i := 0; i < len(n); i++ {
 		c := n[i]
-		if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') {
-			return fmt.Errorf("replicationRuleName %q may contain only letters, digits and '-'", n)
+		if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			return fmt.Errorf("replicationRuleName %q may contain only letters, digits, '-' and '_'", n)
 		}
 	}
 	return nil

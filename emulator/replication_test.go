@@ -2,6 +2,9 @@ package emulator_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -140,5 +143,29 @@ func TestReplication(t *testing.T) {
 	}
 	if f := m.call("b2_get_file_info", map[string]any{"fileId": jstr(bad, "fileId")}); jstr(f, "replicationStatus") != "failed" {
 		t.Errorf("failed status after restart: %v", f)
+	}
+}
+
+// b2sdk (Backblaze's Python SDK) sets replication up with its own request
+// format and reads the configuration, statuses and replica back; skipped
+// when /usr/bin/python3 has no b2sdk.
+func TestReplicationWithB2SDK(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import b2sdk.v2, b2sdk.replication.setting").Run(); err != nil {
+		t.Skipf("%s cannot import b2sdk with replication support", py)
+	}
+	_, base, hc := startServer(t, emulator.Options{})
+	m := master(t, hc, base, 3)
+	src, dst := bucketName("sdksrc"), bucketName("sdkdst")
+	m.bucket(src)
+	m.bucket(dst)
+	in, _ := json.Marshal(map[string]any{"url": base, "keyId": emulator.DefaultKeyID, "key": emulator.DefaultKey, "src": src, "dst": dst})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "testdata/b2sdk_replication.py")
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("b2sdk replication: %v\n%s", err, out)
 	}
 }

@@ -172,10 +172,14 @@ func TestNotificationDelivery(t *testing.T) {
 	m := master(t, hc, base, 3)
 	bname := bucketName("deliver")
 	bid := m.bucket(bname)
+	disabled := hookRule("disabledRule", h.srv.URL+"/hook", "off/", "b2:ObjectCreated:*")
+	disabled["isEnabled"] = false
 	m.call("b2_set_bucket_notification_rules", map[string]any{"bucketId": bid, "eventNotificationRules": []any{
 		hookRule("watchPhotos", h.srv.URL+"/hook", "photos/", "b2:ObjectCreated:*", "b2:ObjectDeleted:*", "b2:HideMarkerCreated:*"),
+		disabled,
 	}})
 	m.upload(bid, "other/skip.txt", []byte("not watched"), nil)
+	m.upload(bid, "off/skip.txt", []byte("rule disabled"), nil)
 	up := m.upload(bid, "photos/a.jpg", []byte("hello photo"), nil)
 	cp := m.call("b2_copy_file", map[string]any{"sourceFileId": jstr(up, "fileId"), "fileName": "photos/b.jpg"})
 	hide := m.call("b2_hide_file", map[string]any{"bucketId": bid, "fileName": "photos/a.jpg"})

@@ -200,6 +200,19 @@ func (st *store) checkReplication(b *bucket, cfg *replConfig) error {
 	return nil
 }
 
+// replLockConflict refuses enabling Object Lock on a bucket that is (or
+// becomes) a replication source, as B2 does.
+func replLockConflict(b *bucket, bs *bucketSettings) error {
+	cfg := b.ext.repl
+	if bs.hasRepl {
+		cfg = bs.repl
+	}
+	if bs.lock != nil && *bs.lock && !b.Lock && cfg != nil && cfg.AsReplicationSource != nil {
+		return errCode(400, "source_replication_conflict", "Object Lock cannot be enabled on a bucket that is a replication source")
+	}
+	return nil
+}
+
 // keyMayUse tells whether key k may use capability c on bucket id (now).
 func keyMayUse(k *appKey, id, c string) error {
 	if !k.has(c) {

@@ -90,6 +90,8 @@ func TestReplication(t *testing.T) {
 		t.Fatalf("source config: %v", r)
 	}
 
+	wantErr(t, "Object Lock on a replication source", m.try("b2_update_bucket", map[string]any{"accountId": m.accountID, "bucketId": src, "fileLockEnabled": true}), 400, "source_replication_conflict")
+
 	data := []byte("replicate me, byte for byte")
 	up := m.upload(src, "docs/new.txt", data, map[string]string{"X-Bz-Info-Color": "blue"})
 	if jstr(up, "replicationStatus") != "pending" {

@@ -68,6 +68,9 @@ func (st *store) updateBucket(id string, bs *bucketSettings, ifRev *int64) (buck
 				return err
 			}
 		}
+		if err := replLockConflict(b, bs); err != nil {
+			return err
+		}
 		tx.updateBucket(b, func() {
 			bs.apply(b)
 			b.Revision++

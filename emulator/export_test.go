@@ -10,3 +10,6 @@ func SetDiskFault(s *Server, stages ...string) { setDiskFault(s, stages...) }
 // SetNotifyBackoff sets the waits between webhook retries of s (the number
 // of retries is len(d)), so tests see suspension quickly.
 func SetNotifyBackoff(s *Server, d ...time.Duration) { s.st.notify.backoff.Store(&d) }
+
+// SetNotifyTimeout sets the deadline of each webhook POST of s.
+func SetNotifyTimeout(s *Server, d time.Duration) { s.st.notify.timeout.Store(int64(d)) }

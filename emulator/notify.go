@@ -42,6 +42,7 @@ type notifier struct {
 	wg      sync.WaitGroup
 	client  *http.Client
 	backoff atomic.Pointer[[]time.Duration]
+	timeout atomic.Int64 // per POST (tests); 0: notifyTimeout
 	dropped atomic.Int64
 	sent    atomic.Int64
 }
@@ -73,7 +74,7 @@ func (n *notifier) start(st *store) {
 		n.queue = make(chan *delivery, notifyQueueLen)
 		n.done = make(chan struct{})
 		n.client = &http.Client{
-			Timeout:       notifyTimeout,
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 		for i := 0; i < notifyWorkers; i++ {
@@ -92,6 +93,9 @@ func (n *notifier) stop() {
 		close(n.done)
 	}
 	n.wg.Wait()
+	if n.client != nil {
+		n.client.CloseIdleConnections()
+	}
 }
 
 // notifyEvents queues the deliveries evs call for.
@@ -191,7 +195,11 @@ func (n *notifier) deliver(st *store, d *delivery) {
 
 // post sends one delivery; ok is a 2xx answer, else reason says why not.
 func (n *notifier) post(d *delivery, body []byte) (ok bool, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	limit := notifyTimeout
+	if t := n.timeout.Load(); t > 0 {
+		limit = time.Duration(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	go func() {
 		select {
@@ -215,7 +223,7 @@ func (n *notifier) post(d *delivery, body []byte) (ok bool, reason string) {
 	res, err := n.client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return false, fmt.Sprintf("webhook did not answer within %v", notifyTimeout)
+			return false, fmt.Sprintf("webhook did not answer within %v", limit)
 		}
 		return false, "webhook unreachable: " + strings.TrimPrefix(err.Error(), "Post ")
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -288,5 +289,44 @@ func TestNotificationSuspension(t *testing.T) {
 	evs := h.waitEvents(1)
 	if evs[0]["objectName"] != "z.txt" {
 		t.Errorf("after resuming: %v", evs)
+	}
+}
+
+// A webhook that never answers costs each attempt its deadline, then the
+// rule is suspended saying so; API calls are not held up meanwhile.
+func TestNotificationUnansweringWebhook(t *testing.T) {
+	s, base, hc := startServer(t, emulator.Options{})
+	emulator.SetNotifyBackoff(s, time.Millisecond)
+	emulator.SetNotifyTimeout(s, 50*time.Millisecond)
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	m := master(t, hc, base, 3)
+	bid := m.bucket(bucketName("hung"))
+	m.call("b2_set_bucket_notification_rules", map[string]any{"bucketId": bid, "eventNotificationRules": []any{
+		hookRule("hungHook", hung.URL, "", "b2:ObjectCreated:*"),
+	}})
+	for i := 0; i < 20; i++ { // uploads answer at once although the webhook hangs
+		m.upload(bid, fmt.Sprintf("f%d", i), []byte("x"), nil)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g := m.call("b2_get_bucket_notification_rules", map[string]any{"bucketId": bid})
+		if r := jget(g, "eventNotificationRules", "0"); jget(r, "isSuspended") == true {
+			if !strings.Contains(jstr(r, "suspensionReason"), "did not answer") {
+				t.Errorf("suspensionReason %q", jstr(r, "suspensionReason"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rule with a hung webhook never suspended: %s", jsonOf(g))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -74,7 +74,7 @@ func (n *notifier) start(st *store) {
 		n.queue = make(chan *delivery, notifyQueueLen)
 		n.done = make(chan struct{})
 		n.client = &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			Transport:     http.DefaultTransport.(*http.Transport).Clone(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 		for i := 0; i < notifyWorkers; i++ {

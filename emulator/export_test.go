@@ -13,3 +13,7 @@ func SetNotifyBackoff(s *Server, d ...time.Duration) { s.st.notify.backoff.Store
 
 // SetNotifyTimeout sets the deadline of each webhook POST of s.
 func SetNotifyTimeout(s *Server, d time.Duration) { s.st.notify.timeout.Store(int64(d)) }
+
+// StopReplication stops s's replication worker, so new versions stay
+// pending (as when b2local is killed before replicating them).
+func StopReplication(s *Server) { s.st.repl.stop() }

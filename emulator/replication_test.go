@@ -171,3 +171,31 @@ func TestReplicationWithB2SDK(t *testing.T) {
 		t.Fatalf("b2sdk replication: %v\n%s", err, out)
 	}
 }
+
+// Versions still pending when b2local stops are replicated after it
+// restarts.
+func TestReplicationResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, base, hc := startServer(t, emulator.Options{Dir: dir})
+	m := master(t, hc, base, 3)
+	src, dst := m.bucket(bucketName("resrc")), m.bucket(bucketName("redst"))
+	srcKey, _, _ := m.createKey(map[string]any{"capabilities": []string{"readFiles"}})
+	dstKey, _, _ := m.createKey(map[string]any{"capabilities": []string{"writeFiles"}})
+	m.call("b2_update_bucket", map[string]any{"accountId": m.accountID, "bucketId": dst, "replicationConfiguration": map[string]any{
+		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{srcKey: dstKey}}}})
+	m.call("b2_update_bucket", map[string]any{"accountId": m.accountID, "bucketId": src, "replicationConfiguration": map[string]any{
+		"asReplicationSource": map[string]any{"sourceApplicationKeyId": srcKey, "replicationRules": []any{replRule("resume", dst, "", 1, false)}}}})
+	emulator.StopReplication(s)
+	up := m.upload(src, "late.txt", []byte("replicated after the restart"), nil)
+	time.Sleep(50 * time.Millisecond)
+	if f := m.call("b2_get_file_info", map[string]any{"fileId": jstr(up, "fileId")}); jstr(f, "replicationStatus") != "pending" {
+		t.Fatalf("with replication stopped: %v", f)
+	}
+	s.Close()
+	_, base, hc = startServer(t, emulator.Options{Dir: dir})
+	m = master(t, hc, base, 3)
+	waitStatus(t, m, jstr(up, "fileId"), "completed")
+	if fs := jlist(m.call("b2_list_file_names", map[string]any{"bucketId": dst}), "files"); len(fs) != 1 || jstr(fs[0], "fileName") != "late.txt" {
+		t.Errorf("destination after restart: %v", fs)
+	}
+}

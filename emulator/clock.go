@@ -28,13 +28,17 @@ const maxAdvance = 100 * 365 * 24 * time.Hour
 
 var metaClock = []byte("clockOffset")
 
-// initClock makes st.opts.Now the emulated clock.
+// initClock makes st.opts.Now the emulated clock; st.wall stays the
+// clock without the offset, for what clients stamp with their own clocks
+// (SigV4 request dates and presigned URL lifetimes), so advancing does not
+// make S3 requests look skewed or expired.
 func (st *store) initClock() {
 	base := st.opts.Now
 	if base == nil {
 		base = time.Now
 	}
 	st.opts.Now = func() time.Time { return base().Add(time.Duration(st.clockOff.Load())) }
+	st.wall = base
 }
 
 // advanceClock moves the clock forward by d, one day at a time (at most

@@ -179,7 +179,9 @@
 // Clock (clock.go): POST /_b2local/clock {"advance":"72h"} (Go durations
 // or "3d"; forward only, ≤100 years) moves this b2local's time forward;
 // GET tells it. Upload timestamps, token and key expiry, retention and the
-// lifecycle read it; the offset is saved with the state. An advance is
+// lifecycle read it; SigV4 request dates and presigned URL lifetimes, which
+// clients stamp with their own clocks, are checked against the real clock.
+// The offset is saved with the state. An advance is
 // made one emulated day at a time (at most 1,000 steps), running the
 // lifecycle after each, and answers what the lifecycle did.
 //

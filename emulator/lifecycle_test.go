@@ -147,3 +147,29 @@ func TestLifecycleOnAdvancedClock(t *testing.T) {
 	m = master(t, hc, base, 3)
 	want("after restart", versionsOf(m, bid), "keep/x upload")
 }
+
+// S3 requests are signed with the client's own clock: after an advance
+// they are neither skewed nor expired, and S3 uploads are notified.
+func TestS3AfterAdvance(t *testing.T) {
+	srv, base, hc := startServer(t, emulator.Options{})
+	h := newHookReceiver(t, hookSecret)
+	m := master(t, hc, base, 3)
+	bn := bucketName("s3clock")
+	bid := m.bucket(bn)
+	m.call("b2_set_bucket_notification_rules", map[string]any{"bucketId": bid, "eventNotificationRules": []any{
+		hookRule("s3Watch", h.srv.URL, "", "b2:ObjectCreated:*", "b2:HideMarkerCreated:*"),
+	}})
+	if code, _ := advance(t, hc, base, `{"advance":"72h"}`); code != 200 {
+		t.Fatal("advance")
+	}
+	c := s3Master(srv, hc)
+	putS3(t, c, bn, "s3/a.txt", []byte("via s3"))
+	if got := getS3(t, c, bn, "s3/a.txt"); string(got) != "via s3" {
+		t.Errorf("GetObject after advance: %q", got)
+	}
+	evs := h.waitEvents(1)
+	if jstr(evs[0], "eventType") != "b2:ObjectCreated:Upload" || jstr(evs[0], "objectName") != "s3/a.txt" ||
+		jnum(evs[0], "eventTimestamp") < time.Now().Add(71*time.Hour).UnixMilli() {
+		t.Errorf("S3 upload event: %v", evs[0])
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/btree"
 )
@@ -174,8 +175,9 @@ type store struct {
 	notify notifier   // event notification delivery (notify.go)
 	repl   replicator // replication (replication.go)
 
-	clockOff          atomic.Int64  // emulated clock offset, ns (clock.go)
-	lcDone, lcStopped chan struct{} // lifecycle runs (lifecycle.go)
+	clockOff          atomic.Int64     // emulated clock offset, ns (clock.go)
+	wall              func() time.Time // Options.Now without the offset
+	lcDone, lcStopped chan struct{}    // lifecycle runs (lifecycle.go)
 
 	p *persister // nil in memory mode
 

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -171,5 +172,36 @@ func TestS3AfterAdvance(t *testing.T) {
 	if jstr(evs[0], "eventType") != "b2:ObjectCreated:Upload" || jstr(evs[0], "objectName") != "s3/a.txt" ||
 		jnum(evs[0], "eventTimestamp") < time.Now().Add(71*time.Hour).UnixMilli() {
 		t.Errorf("S3 upload event: %v", evs[0])
+	}
+}
+
+// A lifecycle run larger than one commit's batch goes on where each commit
+// stopped and misses nothing.
+func TestLifecycleManyNames(t *testing.T) {
+	_, base, hc := startServer(t, emulator.Options{})
+	m := master(t, hc, base, 3)
+	one := 1
+	bid := jstr(m.createBucket(bucketName("lifemany"), "allPrivate", map[string]any{"lifecycleRules": []any{
+		map[string]any{"fileNamePrefix": "", "daysFromUploadingToHiding": one, "daysFromHidingToDeleting": one},
+	}}), "bucketId")
+	const names = 1300
+	u := m.getUploadURL(bid)
+	for round := 0; round < 2; round++ {
+		for i := 0; i < names; i++ {
+			if r, err := rawUpload(hc, u, fmt.Sprintf("n%05d", i), []byte{byte(round)}, "", nil); err != nil || r.Status != 200 {
+				t.Fatalf("upload: %v %v", r, err)
+			}
+		}
+	}
+	_, r := advance(t, hc, base, `{"advance":"36h"}`)
+	if jnum(r, "lifecycle", "hidden") != names || jnum(r, "lifecycle", "deleted") != names {
+		t.Errorf("36h: %v, want %d hidden and %d deleted", r, names, names)
+	}
+	_, r = advance(t, hc, base, `{"advance":"2d"}`)
+	if jnum(r, "lifecycle", "deleted") != 2*names {
+		t.Errorf("84h: %v, want %d deleted", r, 2*names)
+	}
+	if v := versionsOf(m, bid); len(v) != 0 {
+		t.Errorf("%d versions left, e.g. %v", len(v), v[0])
 	}
 }

@@ -44,7 +44,6 @@ type notifier struct {
 	backoff atomic.Pointer[[]time.Duration]
 	timeout atomic.Int64 // per POST (tests); 0: notifyTimeout
 	dropped atomic.Int64
-	sent    atomic.Int64
 }
 
 // delivery is one POST: events of one rule.
@@ -172,8 +171,12 @@ func (n *notifier) deliver(st *store, d *delivery) {
 		}
 		var ok bool
 		if ok, reason = n.post(d, body); ok {
-			n.sent.Add(1)
 			return
+		}
+		select {
+		case <-n.done:
+			return // shutting down: not the webhook's fault
+		default:
 		}
 		if attempt >= len(backoff) {
 			break

@@ -2,10 +2,15 @@ package emulator_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/b2plan/b2plan/emulator"
 )
@@ -96,5 +101,39 @@ func TestLargeFileEventAndReplica(t *testing.T) {
 	dn := m.byID(jstr(files[0], "fileId"))
 	if !bytes.Equal(dn.Raw, append(append([]byte{}, parts[0]...), parts[1]...)) || jstr(files[0], "replicationStatus") != "replica" {
 		t.Errorf("replica of the large file: %d bytes, %v", len(dn.Raw), files[0])
+	}
+}
+
+// S3 DeleteObjects hides several keys in one commit: their events reach
+// the webhook batched up to the rule's maxEventsPerBatch.
+func TestS3DeleteObjectsEventsBatched(t *testing.T) {
+	srv, base, hc := startServer(t, emulator.Options{})
+	h := newHookReceiver(t, hookSecret)
+	m := master(t, hc, base, 3)
+	bn := bucketName("batch")
+	bid := m.bucket(bn)
+	rule := hookRule("batchWatch", h.srv.URL, "", "b2:HideMarkerCreated:*")
+	rule["maxEventsPerBatch"] = 2
+	m.call("b2_set_bucket_notification_rules", map[string]any{"bucketId": bid, "eventNotificationRules": []any{rule}})
+	c := s3Master(srv, hc)
+	var ids []types.ObjectIdentifier
+	for _, k := range []string{"a", "b", "c"} {
+		putS3(t, c, bn, k, []byte(k))
+		ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
+	}
+	if _, err := c.DeleteObjects(context.Background(), &s3.DeleteObjectsInput{Bucket: aws.String(bn), Delete: &types.Delete{Objects: ids}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := h.waitEvents(3)
+	time.Sleep(100 * time.Millisecond)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.posts != 2 || len(h.events) != 3 || h.badSig != 0 {
+		t.Errorf("%d posts carrying %d events (%d badly signed), want 2 posts (batches of at most 2) with 3 events", h.posts, len(h.events), h.badSig)
+	}
+	for _, e := range evs {
+		if jstr(e, "eventType") != "b2:HideMarkerCreated:Hide" {
+			t.Errorf("event %v", e)
+		}
 	}
 }

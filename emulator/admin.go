@@ -69,6 +69,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, s.Stats())
 	case "/_b2local/faults":
 		s.serveFaults(w, r)
+	case "/_b2local/clock":
+		s.serveClock(w, r)
 	case "/_b2local/expire-tokens":
 		if r.Method != http.MethodPost {
 			writeError(w, r, errMethod(r.Method))

@@ -89,9 +89,10 @@
 //   - Bucket names 6–63 of [A-Za-z0-9-], no "b2-" prefix, unique
 //     case-insensitively; a taken name is duplicate_bucket_name even for the
 //     caller's own bucket. Validation failures are 400 bad_request.
-//   - Not emulated: SSE-C (refused with 400), replication (refused with 400),
-//     event notifications, lifecycle execution. SSE-B2 is recorded
-//     and reported, not performed.
+//   - Not emulated: SSE-C (refused with 400). SSE-B2 is recorded and
+//     reported, not performed. Event notifications, lifecycle execution and
+//     replication are emulated with the choices listed under "Events,
+//     lifecycle and replication" below.
 //   - Timestamps are strictly increasing per bucket (a burst of uploads may
 //     run a few milliseconds ahead of the clock).
 //   - Stats classes count billed transactions: listing calls count one per
@@ -140,4 +141,79 @@
 // version or part referring to it is committed, so after any sequence of
 // disk-full, kill -9 and restart the directory loads and every acknowledged
 // write is intact.
+//
+// # Events, lifecycle and replication
+//
+// Every store change that creates or removes a version emits events from
+// its transaction (txn.emit); they are acted on only after the change is
+// committed (store.afterCommit), so nothing undone is ever notified or
+// replicated.
+//
+// Event notifications (store_notify.go, notify.go, handlers_notify.go):
+// b2_set/get_bucket_notification_rules need write/readBucketNotifications
+// and a key allowed on the bucket. Rules are validated as B2 documents them
+// (≤25 per bucket; names 6–63 of [A-Za-z0-9-], unique, no "b2-"; known
+// event types or the group wildcards; targetType "webhook"; a secret of 32
+// letters and digits; maxEventsPerBatch 1–50; no two rules sharing an event
+// type with overlapping objectNamePrefix) plus: https URLs only, except
+// http to a loopback host (so tests can receive); at most 10 custom
+// headers, none named X-Bz-*, no line breaks in values. get answers rules
+// sorted by name with isSuspended/suspensionReason and the secret (as B2
+// does); the state directory holds the secret sealed. Matching events are
+// queued (10,000 deliveries; beyond that they are dropped and logged,
+// never blocking a call) and POSTed by 4 workers as {"events":[…]} (B2's
+// fields, eventVersion 1, events of one commit batched up to
+// maxEventsPerBatch) with the custom headers and, when the rule has a
+// secret, X-Bz-Event-Notification-Signature: v1=<hex HMAC-SHA256 of the
+// body>. Each POST has a 10 s deadline and does not follow redirects; a
+// non-2xx answer or no answer is retried after 1, 2, 4, 8 and 16 s; then
+// the rule is suspended (isSuspended true, suspensionReason saying why) and
+// delivers nothing until b2_set_bucket_notification_rules sends it again,
+// which clears the suspension. B2's exact retry schedule is not documented.
+// Emitted: b2:ObjectCreated:Upload (native and S3 uploads), :Copy,
+// :MultipartUpload, :Replica / :MultipartReplica (at the destination),
+// b2:ObjectDeleted:Delete (versions and hide markers; not the cancel of an
+// unfinished large file), b2:HideMarkerCreated:Hide, and the
+// …:LifecycleRule variants for lifecycle changes.
+//
+// Clock (clock.go): POST /_b2local/clock {"advance":"72h"} (Go durations
+// or "3d"; forward only, ≤100 years) moves this b2local's time forward;
+// GET tells it. Upload timestamps, token and key expiry, retention and the
+// lifecycle read it; SigV4 request dates and presigned URL lifetimes, which
+// clients stamp with their own clocks, are checked against the real clock.
+// The offset is saved with the state. An advance is
+// made one emulated day at a time (at most 1,000 steps), running the
+// lifecycle after each, and answers what the lifecycle did.
+//
+// Lifecycle (lifecycle.go) runs after each clock step and every 10 minutes
+// of real time: daysFromUploadingToHiding hides a current upload that many
+// days old; daysFromHidingToDeleting deletes a version hidden (by a newer
+// version or marker) for that many days, counted from the hiding version's
+// timestamp, and a hide marker left hiding nothing once it is that old;
+// daysFromStartingToCancelingUnfinishedLargeFiles cancels unfinished large
+// files that old. Days are exact 24 h periods (B2 runs roughly daily).
+// Versions under retention or legal hold are kept. Changes are store
+// transactions of at most 1,000 changes each.
+//
+// Replication (replication.go): replicationConfiguration ({} clears it)
+// needs writeBucketReplications; the source key must exist, have readFiles
+// and be allowed on the source bucket; destination buckets must exist
+// (looked up by id in the whole store, so another account's bucket works)
+// and differ from the source; priority 1–2^31-1; rule names 1–64 of
+// [A-Za-z0-9_-]; at most 10 rules; each destination key of
+// sourceToDestinationKeyMapping must be a key with writeFiles allowed on
+// the destination bucket. A new upload, copy or finished large file under
+// an enabled rule is "pending" in the reply that creates it; a background
+// worker then creates the replica (same name, bytes shared with the source,
+// digests, content type, info and upload timestamp; the destination's
+// default retention applies) and marks the source "completed" in one
+// transaction, or "failed" when the source key no longer reads, or the
+// destination bucket is gone or maps no writing key to the source key. When
+// rules overlap, the one with the highest priority decides. With
+// includeExistingFiles, setting the rule marks existing never-replicated
+// versions under it pending. Hide markers, deletions and replicas are not
+// replicated. Pending versions are resumed after a restart. The status
+// appears as replicationStatus (pending, completed, failed, replica) in file
+// JSON and listings, X-Bz-Replication-Status on downloads and
+// x-amz-replication-status (upper case) on S3 GET/HEAD.
 package emulator

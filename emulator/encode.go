@@ -61,6 +61,7 @@ type fileJSON struct {
 	FileRetention        *wrapper `json:"fileRetention,omitempty"`
 	LegalHold            *wrapper `json:"legalHold,omitempty"`
 	ServerSideEncryption *sseJSON `json:"serverSideEncryption,omitempty"`
+	ReplicationStatus    *string  `json:"replicationStatus,omitempty"`
 	UploadTimestamp      int64    `json:"uploadTimestamp"`
 	Size                 *int64   `json:"size,omitempty"` // v1 only
 }
@@ -136,6 +137,9 @@ func (c *call) fileObject(b *bucket, name string, v *version, action string) *fi
 	}
 	if action != "" {
 		f.Action = action
+	}
+	if v.repl != replNone {
+		f.ReplicationStatus = &replStrings[v.repl]
 	}
 	if v.kind != kindHide {
 		t := c.tok
@@ -217,6 +221,9 @@ func (c *call) bucketObject(b *bucket) *bucketJSON {
 	}
 	if k.has("readBucketReplications") {
 		o.ReplicationConfiguration = wrapper{true, map[string]any{}}
+		if b.ext.repl != nil {
+			o.ReplicationConfiguration.Value = b.ext.repl
+		}
 	}
 	return o
 }
@@ -422,6 +429,11 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 		} else {
 			dst = append(dst, `,"serverSideEncryption":{"mode":null,"algorithm":null}`...)
 		}
+	}
+	if v.repl != replNone {
+		dst = append(dst, `,"replicationStatus":"`...)
+		dst = append(dst, replStrings[v.repl]...)
+		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"uploadTimestamp":`...)
 	dst = strconv.AppendInt(dst, v.ts, 10)

@@ -71,6 +71,8 @@ type bucketSettings struct {
 	lock      *bool
 	retention *defaultRetention
 	sse       *bool
+	repl      *replConfig // nil with hasRepl: no replication
+	hasRepl   bool
 }
 
 func (c *call) parseBucketSettings(p *params, t *token, update bool) (*bucketSettings, error) {
@@ -146,11 +148,17 @@ func (c *call) parseBucketSettings(p *params, t *token, update bool) (*bucketSet
 		}
 		bs.sse = &v
 	}
-	if p.has("replicationConfiguration") {
+	if j, q, ok := p.raw("replicationConfiguration"); ok {
 		if !t.key.has("writeBucketReplications") {
 			return nil, errUnauthorized("replicationConfiguration needs the writeBucketReplications capability")
 		}
-		return nil, errBadRequest("replication is not supported by b2local")
+		if j == nil {
+			j = []byte(q)
+		}
+		if bs.repl, err = parseReplication(j); err != nil {
+			return nil, err
+		}
+		bs.hasRepl = true
 	}
 	return bs, nil
 }
@@ -176,6 +184,9 @@ func (bs *bucketSettings) apply(b *bucket) {
 	}
 	if bs.sse != nil {
 		b.SSE = *bs.sse
+	}
+	if bs.hasRepl {
+		b.ext.repl = bs.repl
 	}
 }
 
@@ -234,6 +245,11 @@ func opUpdateBucket(c *call) (any, error) {
 	out, err := c.s.st.updateBucket(id, bs, rev)
 	if err != nil {
 		return nil, err
+	}
+	if bs.hasRepl {
+		if err := c.s.st.replicateExisting(id); err != nil {
+			return nil, err
+		}
 	}
 	return c.bucketObject(&out), nil
 }

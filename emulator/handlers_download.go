@@ -201,6 +201,9 @@ func (c *call) serveContent(o *opened) error {
 	h.Set("X-Bz-File-Name", encodeB2(name))
 	h.Set("X-Bz-Content-Sha1", sha1String(v))
 	h.Set("X-Bz-Upload-Timestamp", strconv.FormatInt(v.ts, 10))
+	if v.repl != replNone {
+		h.Set("X-Bz-Replication-Status", replStrings[v.repl])
+	}
 	h.Set("Accept-Ranges", "bytes")
 	if cc, ok := b.Info["Cache-Control"]; ok {
 		h.Set("Cache-Control", cc)

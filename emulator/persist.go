@@ -101,7 +101,7 @@ func openPersister(dir string, st *store) (*persister, error) {
 	return p, nil
 }
 
-var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts}
+var tables = [][]byte{bktMeta, bktBuckets, bktKeys, bktVersions, bktParts, bktExt}
 
 // ensureTables creates the bbolt buckets of a new state. A state that has
 // them is opened without writing, so that it opens on a full disk.
@@ -442,6 +442,7 @@ type versionRec struct {
 	Info    [][2]string `json:"in,omitempty"`
 	Segs    []segRec    `json:"sg,omitempty"`
 	SSE     bool        `json:"sse,omitempty"` // large file started with SSE
+	Repl    uint8       `json:"rp,omitempty"`  // replication status
 }
 
 type partRec struct {
@@ -507,7 +508,7 @@ func (st *store) opVersion(b *bucket, name string, v *version, sse bool) dbOp {
 		return dbOp{}
 	}
 	r := versionRec{Bucket: b.ID, Name: name, ID: v.id, TS: v.ts, Size: v.size, Until: v.retainUntil,
-		Kind: v.kind, Flags: v.flags, Hold: v.hold, RetMode: v.retMode, CT: v.ctype, Segs: segsRec(v.segs), SSE: sse}
+		Kind: v.kind, Flags: v.flags, Hold: v.hold, RetMode: v.retMode, CT: v.ctype, Segs: segsRec(v.segs), SSE: sse, Repl: v.repl}
 	if v.flags&fSHA1 != 0 {
 		r.SHA1 = hex.EncodeToString(v.sha1[:])
 	}
@@ -616,6 +617,10 @@ func (p *persister) load(st *store) error {
 		}); err != nil {
 			return err
 		}
+		if err := p.loadExt(tx, st); err != nil {
+			return err
+		}
+		p.loadClock(tx, st)
 		if err := tx.Bucket(bktVersions).ForEach(func(_, val []byte) error {
 			var r versionRec
 			if err := json.Unmarshal(val, &r); err != nil {
@@ -626,7 +631,7 @@ func (p *persister) load(st *store) error {
 				return fmt.Errorf("version %d refers to unknown bucket %s", r.ID, r.Bucket)
 			}
 			v := &version{id: r.ID, ts: r.TS, size: r.Size, retainUntil: r.Until, kind: r.Kind, flags: r.Flags,
-				hold: r.Hold, retMode: r.RetMode, ctype: st.intern(r.CT)}
+				hold: r.Hold, retMode: r.RetMode, repl: r.Repl, ctype: st.intern(r.CT)}
 			if r.SHA1 != "" {
 				hex.Decode(v.sha1[:], []byte(r.SHA1))
 			}

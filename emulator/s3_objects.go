@@ -193,6 +193,9 @@ func (x *s3req) setObjectHeaders(b *bucket, v *version) {
 	h.Set("Content-Type", v.ctype)
 	h.Set("X-Amz-Version-Id", fileIDString(b.ID, v.id))
 	h.Set("Accept-Ranges", "bytes")
+	if v.repl != replNone {
+		h.Set("X-Amz-Replication-Status", strings.ToUpper(replStrings[v.repl]))
+	}
 	for _, e := range v.info {
 		if hdr, ok := reservedInfo[e.k]; ok {
 			h.Set(hdr, e.v)

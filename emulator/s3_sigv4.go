@@ -299,9 +299,9 @@ func (x *s3req) verifyHeaderSig(h string) (*sigCtx, error) {
 	if amzDate[:8] != date {
 		return nil, malformedAuth("Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
-	if d := x.st.opts.Now().Sub(t); d > maxClockSkew || d < -maxClockSkew {
+	if d := x.st.wall().Sub(t); d > maxClockSkew || d < -maxClockSkew {
 		return nil, &s3Error{status: 403, code: "RequestTimeTooSkewed",
-			msg: fmt.Sprintf("The difference between the request time (%s) and the server's time (%s) is too large.", amzDate, x.st.opts.Now().UTC().Format(amzDateFormat))}
+			msg: fmt.Sprintf("The difference between the request time (%s) and the server's time (%s) is too large.", amzDate, x.st.wall().UTC().Format(amzDateFormat))}
 	}
 	k, kerr := x.signingAppKey(keyID)
 	if kerr != nil {
@@ -378,7 +378,7 @@ func (x *s3req) verifyPresigned() (*sigCtx, error) {
 	if err != nil || secs < 1 || secs > 604800 {
 		return nil, qerr("X-Amz-Expires must be between 1 and 604800 seconds")
 	}
-	now := x.st.opts.Now()
+	now := x.st.wall()
 	if t.Sub(now) > maxClockSkew {
 		return nil, errAccessDenied("Request is not valid yet")
 	}

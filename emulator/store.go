@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/btree"
 )
@@ -70,6 +71,7 @@ type version struct {
 	flags       uint8
 	hold        uint8
 	retMode     uint8
+	repl        uint8  // replication status (replication.go)
 	ctype       string // interned
 	info        []kv   // sorted by key; nil when empty
 	segs        []seg
@@ -125,6 +127,8 @@ type bucket struct {
 	SSE       bool
 	Options   []string
 
+	ext bucketExt // notification rules, replication (store_notify.go)
+
 	files  *btree.BTreeG[*nameEntry]
 	byID   map[uint64]*nameEntry
 	lastTS int64
@@ -168,6 +172,13 @@ type store struct {
 
 	tok tokenTable // tokens.go
 
+	notify notifier   // event notification delivery (notify.go)
+	repl   replicator // replication (replication.go)
+
+	clockOff          atomic.Int64     // emulated clock offset, ns (clock.go)
+	wall              func() time.Time // Options.Now without the offset
+	lcDone, lcStopped chan struct{}    // lifecycle runs (lifecycle.go)
+
 	p *persister // nil in memory mode
 
 	logMu   sync.Mutex
@@ -186,6 +197,7 @@ func newMemStore(opts Options) *store {
 		ctypes:      map[string]string{},
 	}
 	st.tok.init()
+	st.initClock()
 	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
 	master.capSet = capSet(master.Caps)
 	st.keys[master.ID] = master
@@ -194,18 +206,22 @@ func newMemStore(opts Options) *store {
 
 func openStore(opts Options) (*store, error) {
 	st := newMemStore(opts)
-	if opts.Dir == "" {
-		return st, nil
+	if opts.Dir != "" {
+		p, err := openPersister(opts.Dir, st)
+		if err != nil {
+			return nil, err
+		}
+		st.p = p
 	}
-	p, err := openPersister(opts.Dir, st)
-	if err != nil {
-		return nil, err
-	}
-	st.p = p
+	st.startLifecycle()
+	st.resumeReplication()
 	return st, nil
 }
 
 func (st *store) close() error {
+	st.stopLifecycle()
+	st.notify.stop()
+	st.repl.stop()
 	if st.p == nil {
 		return nil
 	}

@@ -33,6 +33,9 @@ func (st *store) createBucket(b *bucket) (bucket, error) {
 			}
 		}
 		newBucketState(b)
+		if err := st.checkReplication(b, b.ext.repl); err != nil {
+			return err
+		}
 		tx.addBucket(b)
 		out = *b
 		return nil
@@ -59,6 +62,14 @@ func (st *store) updateBucket(id string, bs *bucketSettings, ifRev *int64) (buck
 		}
 		if ifRev != nil && *ifRev != b.Revision {
 			return errCode(409, "conflict", fmt.Sprintf("bucket revision is %d, not %d", b.Revision, *ifRev))
+		}
+		if bs.hasRepl {
+			if err := st.checkReplication(b, bs.repl); err != nil {
+				return err
+			}
+		}
+		if err := replLockConflict(b, bs); err != nil {
+			return err
 		}
 		tx.updateBucket(b, func() {
 			bs.apply(b)

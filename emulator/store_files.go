@@ -124,6 +124,7 @@ func (st *store) putVersion(bucketID, name string, nf *newFile, body *content, c
 		v.segs = []seg{{b: body.blob, n: body.size}}
 		owned = true // from here on the version owns the content (undo unpins it)
 		st.place(tx, b, name, v, nf.customTS)
+		tx.emit("b2:ObjectCreated:Upload", b, name, v)
 		out = refOf(b, name, v)
 		return nil
 	})
@@ -151,6 +152,7 @@ func (st *store) hideTx(tx *txn, b *bucket, name string) (fileRef, error) {
 	}
 	v := &version{id: st.allocID(), ts: st.nextTS(b), kind: kindHide, ctype: hideCT}
 	tx.insert(b, name, v)
+	tx.emit("b2:HideMarkerCreated:Hide", b, name, v)
 	return refOf(b, name, v), nil
 }
 
@@ -194,6 +196,7 @@ func (st *store) deleteVersionTx(tx *txn, b *bucket, id uint64, name, fid string
 		tx.cancelLarge(lf)
 	} else {
 		tx.remove(b, e, v)
+		tx.emit("b2:ObjectDeleted:Delete", b, name, v)
 	}
 	return out, nil
 }
@@ -258,6 +261,7 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 		v.flags |= sv.flags & (fSHA1 | fMD5)
 		v.sha1, v.md5 = sv.sha1, sv.md5
 		st.place(tx, db, name, v, 0)
+		tx.emit("b2:ObjectCreated:Copy", db, name, v)
 		inserted = true
 		out = refOf(db, name, v)
 		return nil
@@ -271,6 +275,7 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 				return refuse(refNoBucket, errCode(400, "bad_bucket_id", "destination bucket was deleted: "+db.ID))
 			}
 			st.place(tx, db, name, v, 0)
+			tx.emit("b2:ObjectCreated:Copy", db, name, v)
 			inserted = true
 			out = refOf(db, name, v)
 			return nil
@@ -433,6 +438,7 @@ func (st *store) finishLarge(find findLarge, choose func(lf *largeFile) ([]int, 
 			return err
 		}
 		tx.finishLarge(lf, nums)
+		tx.emit("b2:ObjectCreated:MultipartUpload", lf.b, lf.e.name, lf.v)
 		out = refOf(lf.b, lf.e.name, lf.v)
 		return nil
 	})

@@ -25,6 +25,9 @@ type txn struct {
 	ops     []dbOp
 	undo    []func()
 	release [][]seg // unpinned once committed
+
+	events    []storeEvent // reported once committed (store_notify.go)
+	lifecycle bool         // the change is a lifecycle rule's
 }
 
 // jentry is a change handed to the persister.
@@ -47,17 +50,23 @@ func (st *store) read(f func() error) error {
 // top of this file). It returns f's error (the change undone) or the commit
 // error (503, the change undone); nil means the change is committed.
 func (st *store) mutate(f func(tx *txn) error) error {
-	e, err := st.apply(f)
-	if err != nil || e == nil {
+	e, evs, err := st.apply(f)
+	if err != nil {
 		return err
 	}
-	return st.p.wait(e)
+	if e != nil {
+		if err := st.p.wait(e); err != nil {
+			return err
+		}
+	}
+	st.afterCommit(evs)
+	return nil
 }
 
 // apply is mutate's locked part. A panic in f undoes f's changes and
 // releases the lock before it goes on (net/http recovers it), so one bad
 // request cannot freeze the store.
-func (st *store) apply(f func(tx *txn) error) (e *jentry, err error) {
+func (st *store) apply(f func(tx *txn) error) (e *jentry, evs []storeEvent, err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	tx := txn{st: st}
@@ -68,10 +77,10 @@ func (st *store) apply(f func(tx *txn) error) (e *jentry, err error) {
 		}
 	}()
 	if err := f(&tx); err != nil {
-		return nil, err // the deferred rollback undoes what f changed
+		return nil, nil, err // the deferred rollback undoes what f changed
 	}
 	done = true
-	return tx.commit(), nil
+	return tx.commit(), tx.events, nil
 }
 
 // rollback undoes tx's changes (store.mu held): f refused after changing.
@@ -230,7 +239,7 @@ func (tx *txn) addBucket(b *bucket) {
 	st.buckets[b.ID] = b
 	st.bucketNames[lower(b.Name)] = b
 	if tx.disk() {
-		tx.ops = append(tx.ops, opBucket(b))
+		tx.ops = append(tx.ops, opBucket(b), st.p.opExt(b))
 	}
 	tx.onUndo(func() {
 		delete(st.buckets, b.ID)
@@ -243,7 +252,7 @@ func (tx *txn) updateBucket(b *bucket, change func()) {
 	old := *b
 	change()
 	if tx.disk() {
-		tx.ops = append(tx.ops, opBucket(b))
+		tx.ops = append(tx.ops, opBucket(b), tx.st.p.opExt(b))
 	}
 	tx.onUndo(func() {
 		files, byID, lastTS, count := b.files, b.byID, b.lastTS, b.count
@@ -264,6 +273,9 @@ func (tx *txn) deleteBucket(b *bucket) {
 		st.buckets[b.ID] = b
 		st.bucketNames[lower(b.Name)] = b
 	})
+	if tx.disk() && (b.ext.notify != nil || b.ext.repl != nil) {
+		tx.ops = append(tx.ops, dbOp{bkt: bktExt, key: []byte(b.ID)})
+	}
 }
 
 // addKey registers a new application key.

@@ -588,15 +588,17 @@ func chunkErr(msg string) *s3Error {
 	return s3err(400, "IncompleteBody", "malformed aws-chunked body: "+msg)
 }
 
+// readLine reads one chunk header or trailer line, at most the reader's
+// buffer (4 KiB): a longer line is refused before more of it is read.
 func (c *chunkReader) readLine() (string, error) {
-	line, err := c.br.ReadString('\n')
+	line, err := c.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return "", chunkErr("chunk header line too long")
+	}
 	if err != nil {
 		return "", chunkErr("unexpected end of body")
 	}
-	if len(line) > 4096 {
-		return "", chunkErr("chunk header line too long")
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
 func (c *chunkReader) verifyChunk(sum string) error {

@@ -194,3 +194,56 @@ func TestS3Persistence(t *testing.T) {
 		t.Errorf("pending upload after restart = %+v, %v", lp, err)
 	}
 }
+
+// countingReader yields n bytes of 'a' and counts what was taken.
+type countingReader struct {
+	n, read int64
+	mu      sync.Mutex
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.read >= r.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n-r.read)
+	for i := range p[:k] {
+		p[i] = 'a'
+	}
+	r.read += k
+	return int(k), nil
+}
+
+// A chunk header line without end is refused after the first 4 KiB, not
+// buffered whole: the server stops reading a 256 MiB "line".
+func TestS3ChunkHeaderLineBounded(t *testing.T) {
+	srv, base, hc := startServer(t, emulator.Options{})
+	c := s3Master(srv, hc)
+	bn := s3Bucket(t, c)
+	now := time.Now().UTC()
+	req, _ := http.NewRequest("PUT", base+"/"+bn+"/long-line", nil)
+	req.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+	req.Header.Set("Content-Encoding", "aws-chunked")
+	req.Header.Set("X-Amz-Decoded-Content-Length", "10")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: emulator.DefaultKeyID, SecretAccessKey: emulator.DefaultKey},
+		req, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "s3", "us-west-000", now); err != nil {
+		t.Fatal(err)
+	}
+	body := &countingReader{n: 256 << 20}
+	req.Body = io.NopCloser(body)
+	req.ContentLength = body.n
+	res, err := hc.Do(req)
+	if err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if e := parseXMLErr(t, b); res.StatusCode != 400 || e.Code != "IncompleteBody" {
+			t.Errorf("endless chunk header: %d %+v", res.StatusCode, e)
+		}
+	}
+	body.mu.Lock()
+	defer body.mu.Unlock()
+	if body.read >= 64<<20 {
+		t.Errorf("the server read %d bytes of one chunk header line", body.read)
+	}
+}

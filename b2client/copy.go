@@ -109,22 +109,10 @@ func (r CopyRequest) op(verb string) string {
 	return fmt.Sprintf("%s %s → %s", verb, describe(r.SourceBucket, r.SourceName), describe(r.DestBucket, r.DestName))
 }
 
-// CopyFile copies one version (≤ 5 GB) with b2_copy_file, keeping its content
-// type and file info (metadataDirective COPY), and returns the new version.
-//
-// b2_copy_file is not idempotent: a failure after the request may have
-// reached B2 has class Ambiguous and is not retried; list the destination
-// (same size and SHA-1 = done) before copying again.
-func (m *Mutator) CopyFile(ctx context.Context, r CopyRequest) (live.Version, error) {
-	if m.c.s3 != nil {
-		if r.Mark != nil && r.Mark.Size > 0 {
-			// CopyObject cannot add metadata and keep B2's file info
-			// exactly: a one-part large copy can (same verification).
-			res, err := m.s3CopyLargeFile(ctx, LargeCopyRequest{CopyRequest: r, Source: *r.Mark})
-			return res.Version, err
-		}
-		return m.s3CopyFile(ctx, r)
-	}
+// CopyFile with b2_copy_file, keeping the content type and file info
+// (metadataDirective COPY, or REPLACE to add the source marker).
+func (o nativeObjects) CopyFile(ctx context.Context, r CopyRequest) (live.Version, error) {
+	m := o.m
 	req := struct {
 		SourceFileID      string            `json:"sourceFileId"`
 		FileName          string            `json:"fileName"`
@@ -179,10 +167,8 @@ type LargeCopyResult struct {
 // b2_copy_part calls and b2_finish_large_file. On failure the unfinished
 // large file is cancelled. If finishing failed ambiguously, the file is
 // looked up and a finished one counts as success.
-func (m *Mutator) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeCopyResult, error) {
-	if m.c.s3 != nil {
-		return m.s3CopyLargeFile(ctx, r)
-	}
+func (o nativeObjects) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (LargeCopyResult, error) {
+	m := o.m
 	if r.SourceFileID == "" {
 		r.SourceFileID = r.Source.ID
 	}

@@ -17,11 +17,9 @@ import (
 // later "not found" as done; b2_create_key and b2_copy_file are never
 // retried after a failure that may have reached B2 (class Ambiguous).
 type Mutator struct {
-	c *Conn
+	c   *Conn
+	obj objectCalls // native, or S3 (objects.go)
 }
-
-// NewMutator returns a Mutator over c.
-func NewMutator(c *Conn) *Mutator { return &Mutator{c: c} }
 
 // Conn returns the connection.
 func (m *Mutator) Conn() *Conn { return m.c }
@@ -281,13 +279,9 @@ func (m *Mutator) KeysNamed(ctx context.Context, name string) ([]live.Key, error
 	return out, nil
 }
 
-// DeleteVersion deletes one file version. bypassGovernance removes a
-// governance-locked version (needs the bypassGovernance capability). A
-// version already gone after a retried request counts as deleted.
-func (m *Mutator) DeleteVersion(ctx context.Context, name, fileID string, bypassGovernance bool) error {
-	if m.c.s3 != nil && bucketIDOfFile(fileID) != "" {
-		return m.s3DeleteVersion(ctx, name, fileID, bypassGovernance)
-	}
+// DeleteVersion with b2_delete_file_version (see Mutator.DeleteVersion).
+func (o nativeObjects) DeleteVersion(ctx context.Context, name, fileID string, bypassGovernance bool) error {
+	m := o.m
 	op := func() string { return fmt.Sprintf("delete version %s (%s)", name, fileID) }
 	r := struct {
 		FileName         string `json:"fileName"`
@@ -301,13 +295,9 @@ func (m *Mutator) DeleteVersion(ctx context.Context, name, fileID string, bypass
 	return err
 }
 
-// HideFile adds a hide marker on top of name. If a retried request finds the
-// name already hidden, that counts as done (the returned version then has
-// only Name and Action set).
-func (m *Mutator) HideFile(ctx context.Context, bucketID, name string) (live.Version, error) {
-	if m.c.s3 != nil {
-		return m.s3HideFile(ctx, bucketID, name)
-	}
+// HideFile with b2_hide_file (see Mutator.HideFile).
+func (o nativeObjects) HideFile(ctx context.Context, bucketID, name string) (live.Version, error) {
+	m := o.m
 	op := fmt.Sprintf("hide file %s", name)
 	r := struct {
 		BucketID string `json:"bucketId"`

@@ -32,12 +32,11 @@ type VersionRef struct {
 
 // DeleteBatchSize is how many versions one DeleteVersions request removes:
 // MaxDeleteBatch over S3, 1 over the native API (which has no batch call).
-func (m *Mutator) DeleteBatchSize() int {
-	if m.c.s3 != nil {
-		return MaxDeleteBatch
-	}
-	return 1
-}
+func (m *Mutator) DeleteBatchSize() int { return m.obj.DeleteBatchSize() }
+
+func (nativeObjects) DeleteBatchSize() int { return 1 }
+
+func (s3Objects) DeleteBatchSize() int { return MaxDeleteBatch }
 
 // DeleteVersions deletes versions of one bucket and returns one result per
 // item (nil = deleted, or already gone). Over S3 it sends DeleteObjects
@@ -46,26 +45,32 @@ func (m *Mutator) DeleteBatchSize() int {
 // loop of b2_delete_file_version calls (8 at a time). Locked versions fail
 // with class Locked.
 func (m *Mutator) DeleteVersions(ctx context.Context, bucketName string, items []VersionRef) []error {
+	return m.obj.DeleteVersions(ctx, bucketName, items)
+}
+
+func (o nativeObjects) DeleteVersions(ctx context.Context, bucketName string, items []VersionRef) []error {
 	errs := make([]error, len(items))
-	if m.c.s3 == nil {
-		var g errgroup.Group
-		g.SetLimit(8)
-		for i, it := range items {
-			g.Go(guard(func() error {
-				err := m.DeleteVersion(ctx, it.Name, it.ID, false)
-				if errors.Is(err, NotFound) {
-					err = nil
-				}
-				errs[i] = err
-				return nil
-			}))
-		}
-		g.Wait()
-		return errs
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, it := range items {
+		g.Go(guard(func() error {
+			err := o.DeleteVersion(ctx, it.Name, it.ID, false)
+			if errors.Is(err, NotFound) {
+				err = nil
+			}
+			errs[i] = err
+			return nil
+		}))
 	}
+	g.Wait()
+	return errs
+}
+
+func (s s3Objects) DeleteVersions(ctx context.Context, bucketName string, items []VersionRef) []error {
+	errs := make([]error, len(items))
 	for lo := 0; lo < len(items); lo += MaxDeleteBatch {
 		hi := min(lo+MaxDeleteBatch, len(items))
-		m.s3DeleteBatch(ctx, bucketName, items[lo:hi], errs[lo:hi])
+		s.m.s3DeleteBatch(ctx, bucketName, items[lo:hi], errs[lo:hi])
 	}
 	return errs
 }

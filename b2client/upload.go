@@ -30,12 +30,9 @@ func PlaceholderName(folder string) string {
 // EmptySHA1 is the SHA-1 of zero bytes.
 const EmptySHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
-// UploadEmpty uploads a zero-byte file (a .bzEmpty folder placeholder) as
-// application/octet-stream.
-func (m *Mutator) UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error) {
-	if m.c.s3 != nil {
-		return m.s3UploadEmpty(ctx, bucketName, name)
-	}
+// UploadEmpty with b2_upload_file (see Mutator.UploadEmpty).
+func (o nativeObjects) UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error) {
+	m := o.m
 	return m.Upload(ctx, bucketName, name, "application/octet-stream", nil, nil)
 }
 

@@ -111,7 +111,7 @@ func (c *call) fileObject(b *bucket, name string, v *version, action string) *fi
 		}
 		return f
 	}
-	f.FileID = strp(fileIDString(b.ID, v.id))
+	f.FileID = strp(fileIDString(b.ID, v.id, v.ts))
 	f.UploadTimestamp = v.ts
 	if v.info != nil {
 		f.FileInfo = infoJSON(append([]kv(nil), v.info...))
@@ -304,7 +304,7 @@ func appendJSONString(dst []byte, s string) []byte {
 type listEnc struct {
 	head      []byte // {"accountId":<acct>,"action":"
 	bucketID  []byte // ","bucketId":<bid>,"contentLength":
-	fidPrefix []byte // 4_z<bid>_f
+	bid       string
 	readRet   bool
 	readHold  bool
 	v1        bool
@@ -318,9 +318,7 @@ func (c *call) newListEnc(bucketID string) *listEnc {
 	e.bucketID = append(e.bucketID, `","bucketId":`...)
 	e.bucketID = appendJSONString(e.bucketID, bucketID)
 	e.bucketID = append(e.bucketID, `,"contentLength":`...)
-	e.fidPrefix = append(e.fidPrefix, "4_z"...)
-	e.fidPrefix = append(e.fidPrefix, bucketID...)
-	e.fidPrefix = append(e.fidPrefix, "_f"...)
+	e.bid = bucketID
 	t := c.tok
 	e.readRet = t == nil || t.key.has("readFileRetentions")
 	e.readHold = t == nil || t.key.has("readFileLegalHolds")
@@ -378,8 +376,7 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 		dst = appendJSONString(dst, v.ctype)
 	}
 	dst = append(dst, `,"fileId":"`...)
-	dst = append(dst, e.fidPrefix...)
-	dst = strconv.AppendUint(dst, v.id, 16)
+	dst = appendFileID(dst, e.bid, v.id, v.ts)
 	dst = append(dst, `","fileInfo":{`...)
 	for i, x := range v.info {
 		if i > 0 {

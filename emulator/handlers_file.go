@@ -292,11 +292,12 @@ func (c *call) uploadAuth(kind uint8) (t *token, urlID string, err error) {
 	}
 	c.tok = t
 	urlID, _, _ = strings.Cut(c.tail, "/")
-	want := t.bucketID
+	ok := urlID == t.bucketID
 	if kind == tokPart {
-		want = fileIDString(t.bucketID, t.fileID)
+		bid, id, valid := parseFileID(urlID)
+		ok = valid && bid == t.bucketID && id == t.fileID
 	}
-	if urlID != want {
+	if !ok {
 		return nil, "", errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
 	}
 	if !t.busy.CompareAndSwap(false, true) {
@@ -510,8 +511,8 @@ func opListFileVersions(c *call) (any, error) {
 	var nn, ni any
 	if nextName != "" {
 		nn = nextName
-		if nextID != 0 {
-			ni = fileIDString(b.ID, nextID)
+		if nextID != "" {
+			ni = nextID
 		}
 	}
 	out := getListBuf(len(snaps.s))

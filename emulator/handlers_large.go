@@ -265,8 +265,8 @@ func opListUnfinished(c *call) (any, error) {
 	}
 	refs, nextID := c.s.st.unfinished(b, startID, prefix, max)
 	var next any
-	if nextID != 0 {
-		next = fileIDString(b.ID, nextID)
+	if nextID != "" {
+		next = nextID
 	}
 	files := make([]*fileJSON, len(refs))
 	for i, f := range refs {

@@ -319,7 +319,7 @@ func s3ListObjectVersions(x *s3req) error {
 			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
 			continue
 		}
-		e := s3VersionEntry{Key: x.s3Encode(it.name), VersionID: fileIDString(b.ID, it.v.id), IsLatest: it.latest,
+		e := s3VersionEntry{Key: x.s3Encode(it.name), VersionID: fileIDString(b.ID, it.v.id, it.v.ts), IsLatest: it.latest,
 			LastModified: s3Time(it.v.ts), Owner: ow}
 		if it.v.kind == kindHide {
 			e.XMLName.Local = "DeleteMarker"
@@ -337,7 +337,7 @@ func s3ListObjectVersions(x *s3req) error {
 		last := items[len(items)-1]
 		res.NextKeyMarker = x.s3Encode(last.name)
 		if !last.prefix {
-			res.NextVersionIDMarker = fileIDString(b.ID, last.v.id)
+			res.NextVersionIDMarker = fileIDString(b.ID, last.v.id, last.v.ts)
 		}
 	}
 	writeXML(x.w, 200, res)

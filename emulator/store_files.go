@@ -342,7 +342,7 @@ func (st *store) largeFile(find findLarge) (*largeFile, error) {
 // stillOpen refuses a large file finished or cancelled since it was looked up.
 func (st *store) stillOpen(lf *largeFile) error {
 	if st.large[lf.v.id] != lf {
-		return refuse(refNoLarge, errBadRequest("large file was finished or cancelled: "+fileIDString(lf.b.ID, lf.v.id)))
+		return refuse(refNoLarge, errBadRequest("large file was finished or cancelled: "+fileIDString(lf.b.ID, lf.v.id, lf.v.ts)))
 	}
 	return nil
 }

@@ -98,6 +98,10 @@ func sha1String(v *version) string {
 	if v.flags&fSHA1 == 0 {
 		return sNone
 	}
+	if v.flags&fUnverified != 0 {
+		// B2 reports a do_not_verify upload's SHA-1 with this prefix.
+		return "unverified:" + hex.EncodeToString(v.sha1[:])
+	}
 	return hex.EncodeToString(v.sha1[:])
 }
 
@@ -302,12 +306,12 @@ func appendJSONString(dst []byte, s string) []byte {
 // listEnc holds what is constant across one list page, so the per-entry
 // work is only appending bytes.
 type listEnc struct {
-	head      []byte // {"accountId":<acct>,"action":"
-	bucketID  []byte // ","bucketId":<bid>,"contentLength":
-	bid       string
-	readRet   bool
-	readHold  bool
-	v1        bool
+	head     []byte // {"accountId":<acct>,"action":"
+	bucketID []byte // ","bucketId":<bid>,"contentLength":
+	bid      string
+	readRet  bool
+	readHold bool
+	v1       bool
 }
 
 func (c *call) newListEnc(bucketID string) *listEnc {
@@ -362,6 +366,9 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 		dst = strconv.AppendInt(dst, size, 10)
 		dst = append(dst, `,"contentSha1":"`...)
 		if v.flags&fSHA1 != 0 {
+			if v.flags&fUnverified != 0 {
+				dst = append(dst, "unverified:"...)
+			}
 			dst = hex.AppendEncode(dst, v.sha1[:])
 		} else {
 			dst = append(dst, "none"...)

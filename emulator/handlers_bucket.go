@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"fmt"
 )
 
@@ -150,7 +151,18 @@ func (c *call) parseBucketSettings(p *params, t *token, update bool) (*bucketSet
 		if !t.key.has("writeBucketReplications") {
 			return nil, errUnauthorized("replicationConfiguration needs the writeBucketReplications capability")
 		}
-		return nil, errBadRequest("replication is not supported by b2local")
+		// An empty configuration ({}, or both roles null: what b2local
+		// reports) is what clients send back on every update; it changes
+		// nothing.
+		var rc map[string]json.RawMessage
+		if _, err := p.decode("replicationConfiguration", &rc); err != nil {
+			return nil, err
+		}
+		for k, v := range rc {
+			if (k != "asReplicationSource" && k != "asReplicationDestination") || string(v) != "null" {
+				return nil, errBadRequest("replication is not supported by b2local")
+			}
+		}
 	}
 	return bs, nil
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// Seed makes fault injection reproducible (0 = random).
 	Seed int64
 
+	// RateLimit, when positive, allows each account this many API requests
+	// per second (token bucket, burst of one second); beyond it calls answer
+	// 429 too_many_requests (S3: 503 SlowDown) with Retry-After (ratelimit.go).
+	RateLimit float64
+
 	// Limits, overridable so tests can exercise large-file paths with small
 	// data. Zero means B2's value.
 	AbsoluteMinimumPartSize int64 // default 5,000,000

@@ -342,6 +342,10 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, s3err(503, "ServiceUnavailable", "emulator is shutting down"), x.reqID)
 		return
 	}
+	if err := s.throttle(r, true); err != nil {
+		writeS3Error(w, r, err, x.reqID)
+		return
+	}
 	fc := s.faults.Load()
 	if fc.latency > 0 {
 		t := time.NewTimer(fc.latency)

@@ -219,10 +219,9 @@ func s3ListObjectsV2(x *s3req) error {
 		start, after = sa+"\x00", sa
 		res.StartAfter = x.s3Encode(sa)
 	}
-	if x.q.Has("continuation-token") {
-		tokStr := x.q.Get("continuation-token")
+	if tokStr := x.q.Get("continuation-token"); tokStr != "" { // empty: from the start, as S3
 		raw, err := base64.RawURLEncoding.DecodeString(tokStr)
-		if err != nil || tokStr == "" {
+		if err != nil {
 			return errInvalidArgument("The continuation token provided is incorrect")
 		}
 		start, after = string(raw), ""

@@ -298,6 +298,10 @@ func parseFileID(s string) (bucketID string, id uint64, ok bool) {
 	return s[3:27], n, true
 }
 
+// accountOfKey is the account owning application key id (the default
+// account for an unknown or empty id).
+func (st *store) accountOfKey(id string) string { return st.accountID }
+
 func randHex(nbytes int) string {
 	b := make([]byte, nbytes)
 	_, _ = rand.Read(b)

@@ -55,7 +55,7 @@ func (st *store) updateBucket(id string, bs *bucketSettings, ifRev *int64) (buck
 		}
 		lockAfter := b.Lock || (bs.lock != nil && *bs.lock)
 		if bs.retention != nil && bs.retention.Mode != "" && !lockAfter {
-			return errCode(400, "file_lock_conflict", "defaultRetention needs a bucket with Object Lock enabled")
+			return errNoFileLock(b)
 		}
 		if ifRev != nil && *ifRev != b.Revision {
 			return errCode(409, "conflict", fmt.Sprintf("bucket revision is %d, not %d", b.Revision, *ifRev))

@@ -4,10 +4,13 @@
 //	b2local [-addr 127.0.0.1:8787] [-data DIR] [-key-id ID] [-key SECRET]
 //	        [-fail-rate P] [-fail-codes 503,429] [-latency DURATION] [-token-ttl DURATION]
 //	        [-idle-timeout DURATION] [-io-timeout DURATION] [-max-conns N]
+//	        [-rate-limit N] [-max-copy-size BYTES] [-absolute-min-part-size BYTES]
+//	        [-recommended-part-size BYTES]
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +47,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle-timeout", emulator.DefaultIdleTimeout, "close keep-alive connections idle this long")
 	ioTimeout := fs.Duration("io-timeout", emulator.DefaultIOTimeout, "longest wait for a client to send request bytes or accept response bytes")
 	maxConns := fs.Int("max-conns", 0, "most open client connections; at the cap the longest-idle one is closed (default 3/4 of the descriptor limit)")
+	rateLimit := fs.Float64("rate-limit", 0, "API requests per second per account; beyond it 429 too_many_requests (S3: 503 SlowDown) with Retry-After (0 = unlimited)")
+	maxCopy := fs.Int64("max-copy-size", 0, "largest b2_copy_file / S3 CopyObject result in bytes (0 = B2's 5,000,000,000)")
+	minPart := fs.Int64("absolute-min-part-size", 0, "smallest large-file part but the last, in bytes (0 = B2's 5,000,000)")
+	recPart := fs.Int64("recommended-part-size", 0, "recommendedPartSize reported by b2_authorize_account, in bytes (0 = B2's 100,000,000)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,6 +60,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *idle <= 0 || *ioTimeout <= 0 || *maxConns < 0 {
 		fmt.Fprintln(stderr, "b2local: -idle-timeout and -io-timeout must be positive, -max-conns not negative")
+		return 2
+	}
+	if *rateLimit < 0 || *maxCopy < 0 || *minPart < 0 || *recPart < 0 {
+		fmt.Fprintln(stderr, "b2local: -rate-limit, -max-copy-size, -absolute-min-part-size and -recommended-part-size must not be negative")
 		return 2
 	}
 	var codes []int
@@ -90,7 +101,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Dir: *data, MasterKeyID: id, MasterKey: secret, TokenTTL: *tokenTTL,
 		FailRate: *failRate, FailCodes: codes, Latency: *latency,
 		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns,
+		RateLimit: *rateLimit, MaxCopySize: *maxCopy, AbsoluteMinimumPartSize: *minPart, RecommendedPartSize: *recPart,
 	})
+	if errors.Is(err, emulator.ErrBadLimits) {
+		fmt.Fprintf(stderr, "b2local: %v\n", err)
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "b2local: %v\n", err)
 		return 1

@@ -1,0 +1,138 @@
+package emulator_test
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/b2plan/b2plan/emulator"
+)
+
+// frozenClock is a settable clock for the rate limiter.
+type frozenClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *frozenClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *frozenClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestRateLimitNative(t *testing.T) {
+	srv, base, hc := startServer(t, emulator.Options{RateLimit: 4})
+	clk := &frozenClock{t: time.Now()}
+	emulator.SetRateClock(srv, clk.now)
+	s := master(t, hc, base, 4) // spends one of the four
+	var ok, limited int
+	for i := 0; i < 10; i++ {
+		r := s.try("b2_list_buckets", map[string]any{"accountId": s.accountID})
+		switch r.Status {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			if r.code() != "too_many_requests" || r.Header.Get("Retry-After") != "1" {
+				t.Errorf("throttled call: %v, Retry-After %q", r, r.Header.Get("Retry-After"))
+			}
+		default:
+			t.Errorf("unexpected %v", r)
+		}
+	}
+	if ok != 3 || limited != 7 {
+		t.Errorf("at 4/s with a frozen clock: %d answered, %d throttled; want 3 and 7", ok, limited)
+	}
+	// Half a second refills two.
+	clk.advance(500 * time.Millisecond)
+	ok = 0
+	for i := 0; i < 5; i++ {
+		if r := s.try("b2_list_buckets", map[string]any{"accountId": s.accountID}); r.Status == 200 {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Errorf("after 500ms at 4/s: %d answered, want 2", ok)
+	}
+	// Uploads and downloads count too; a refused upload stores nothing.
+	clk.advance(10 * time.Second)
+	bid := jstr(s.createBucket(bucketName("rl"), "allPrivate", nil), "bucketId")
+	up := s.getUploadURL(bid)
+	clk.advance(10 * time.Second)
+	for i := 0; i < 4; i++ {
+		s.try("b2_list_buckets", map[string]any{"accountId": s.accountID})
+	}
+	r, _ := rawUpload(hc, up, "x", []byte("x"), "", nil)
+	wantErr(t, "upload over the rate", r, 429, "too_many_requests")
+	clk.advance(10 * time.Second)
+	if n := len(jlist(s.call("b2_list_file_names", map[string]any{"bucketId": bid}), "files")); n != 0 {
+		t.Errorf("a throttled upload stored %d files", n)
+	}
+	if st := srv.Stats(); st.Throttled < 8 {
+		t.Errorf("stats throttled = %d", st.Throttled)
+	}
+}
+
+func TestRateLimitS3(t *testing.T) {
+	srv, _, hc := startServer(t, emulator.Options{RateLimit: 2})
+	clk := &frozenClock{t: time.Now()}
+	emulator.SetRateClock(srv, clk.now)
+	var codes []int
+	for i := 0; i < 4; i++ {
+		res, body := rawS3(t, hc, "GET", srv.S3URL()+"/", nil, "", emulator.DefaultKeyID, emulator.DefaultKey, time.Time{}, nil)
+		codes = append(codes, res.StatusCode)
+		if res.StatusCode == 503 {
+			if e := parseXMLErr(t, body); e.Code != "SlowDown" || res.Header.Get("Retry-After") == "" {
+				t.Errorf("throttled S3 call: %s, Retry-After %q", body, res.Header.Get("Retry-After"))
+			}
+		}
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 503 || codes[3] != 503 {
+		t.Errorf("S3 at 2/s, frozen clock: %v", codes)
+	}
+}
+
+// Many clients under a real clock: every call is answered (200 or 429), and
+// the clients that retry after Retry-After all finish.
+func TestRateLimitManyClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	srv, base, hc := startServer(t, emulator.Options{RateLimit: 200})
+	s := master(t, hc, base, 4)
+	var answered, throttled atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; {
+				req, _ := http.NewRequest("GET", s.opURL("b2_list_buckets")+"?accountId="+s.accountID, nil)
+				req.Header.Set("Authorization", s.token)
+				r, err := doReq(hc, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch r.Status {
+				case 200:
+					answered.Add(1)
+					i++
+				case 429:
+					throttled.Add(1)
+					time.Sleep(50 * time.Millisecond) // a client honouring the limit
+				default:
+					t.Errorf("unexpected %v", r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if answered.Load() != 320 || srv.Stats().Throttled != throttled.Load() {
+		t.Errorf("answered %d (want 320), throttled %d, stats %d", answered.Load(), throttled.Load(), srv.Stats().Throttled)
+	}
+}

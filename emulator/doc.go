@@ -88,8 +88,9 @@
 //     shortening compliance → 403 access_denied; shortening or removing
 //     governance without bypassGovernance → 403 access_denied.
 //   - Bucket names 6–63 of [A-Za-z0-9-], no "b2-" prefix, unique
-//     case-insensitively; a taken name is duplicate_bucket_name even for the
-//     caller's own bucket. Validation failures are 400 bad_request.
+//     case-insensitively across all accounts; a taken name is
+//     duplicate_bucket_name even for the caller's own bucket. Validation
+//     failures are 400 bad_request.
 //   - Not emulated: SSE-C (refused with 400), replication (an empty
 //     replicationConfiguration is accepted, any rule refused with 400),
 //     event notifications, lifecycle execution. SSE-B2 is recorded
@@ -111,6 +112,12 @@
 //     tokens) and bucket (download tokens) keeps at most a fixed number, the
 //     least recently used evicted first. A dropped token answers 401
 //     expired_auth_token, as after its TTL, so clients fetch a new one.
+//
+// Accounts (Options.Accounts): every key and bucket belongs to one account
+// (the master key's id is the account id). A key sees only its account's
+// buckets, keys and files: another account's bucket id answers
+// bad_bucket_id as if it did not exist (token.checkBucket), downloads 401,
+// S3 AccessDenied.
 //
 // Rate limit (ratelimit.go, Options.RateLimit): a token bucket per account;
 // a call over the rate is refused before it takes effect with 429

@@ -107,7 +107,7 @@ func sha1String(v *version) string {
 
 // fileObject renders one version (or a folder when v is nil).
 func (c *call) fileObject(b *bucket, name string, v *version, action string) *fileJSON {
-	f := &fileJSON{AccountID: c.s.st.accountID, BucketID: b.ID, FileName: name, FileInfo: infoJSON{}}
+	f := &fileJSON{AccountID: b.Account, BucketID: b.ID, FileName: name, FileInfo: infoJSON{}}
 	if v == nil {
 		f.Action = "folder"
 		if c.v == 1 {
@@ -192,7 +192,7 @@ type defRetentionJSON struct {
 }
 
 func (c *call) bucketObject(b *bucket) *bucketJSON {
-	o := &bucketJSON{AccountID: c.s.st.accountID, BucketID: b.ID, BucketName: b.Name, BucketType: b.Type,
+	o := &bucketJSON{AccountID: b.Account, BucketID: b.ID, BucketName: b.Name, BucketType: b.Type,
 		BucketInfo: map[string]string{}, CorsRules: []corsRule{}, LifecycleRules: []lifecycleRule{},
 		Revision: b.Revision, Options: []string{"s3"}}
 	for k, v := range b.Info {
@@ -227,7 +227,7 @@ func (c *call) bucketObject(b *bucket) *bucketJSON {
 
 func (c *call) keyObject(k *appKey, withSecret bool) map[string]any {
 	m := map[string]any{
-		"accountId":           c.s.st.accountID,
+		"accountId":           k.Account,
 		"applicationKeyId":    k.ID,
 		"capabilities":        k.Caps,
 		"expirationTimestamp": nil,
@@ -317,7 +317,7 @@ type listEnc struct {
 func (c *call) newListEnc(bucketID string) *listEnc {
 	e := &listEnc{v1: c.v == 1}
 	e.head = append(e.head, `{"accountId":`...)
-	e.head = appendJSONString(e.head, c.s.st.accountID)
+	e.head = appendJSONString(e.head, c.account())
 	e.head = append(e.head, `,"action":"`...)
 	e.bucketID = append(e.bucketID, `","bucketId":`...)
 	e.bucketID = appendJSONString(e.bucketID, bucketID)

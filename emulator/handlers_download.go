@@ -102,8 +102,8 @@ func (c *call) downloadAuth(b *bucket, name string, byName bool) error {
 	if !t.key.has("readFiles") {
 		return errUnauthorized("application key does not have the readFiles capability")
 	}
-	if err := t.checkBucket(b.ID); err != nil {
-		return err
+	if !t.sees(b) {
+		return errUnauthorized("application key is not allowed to access bucket " + b.Name)
 	}
 	return t.checkName(name)
 }

@@ -401,7 +401,7 @@ func (c *call) listCall(prefixField string) (p *params, b *bucket, prefix string
 }
 
 func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, string, int, error) {
-	id, err := t.bucketArg(p)
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -534,7 +534,7 @@ func (c *call) fileArg(p *params, t *token, field string) (string, string, uint6
 	if !ok {
 		return "", "", 0, errBadRequest(fmt.Sprintf("malformed %s: %s", field, fid))
 	}
-	if err := t.checkBucket(bid); err != nil {
+	if err := t.checkBucket(c.s.st, bid); err != nil {
 		return "", "", 0, err
 	}
 	return fid, bid, id, nil
@@ -681,7 +681,7 @@ func opCopyFile(c *call) (any, error) {
 	} else if ok {
 		dstBID = s
 	}
-	if err := t.checkBucket(dstBID); err != nil {
+	if err := t.checkBucket(c.s.st, dstBID); err != nil {
 		return nil, err
 	}
 	if err := t.checkName(name); err != nil {

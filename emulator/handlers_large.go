@@ -204,7 +204,7 @@ func opCancelLargeFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"fileId": fid, "accountId": st.accountID, "bucketId": bid, "fileName": f.name}, nil
+	return map[string]any{"fileId": fid, "accountId": c.account(), "bucketId": bid, "fileName": f.name}, nil
 }
 
 func opListParts(c *call) (any, error) {

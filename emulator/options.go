@@ -10,6 +10,9 @@ const (
 	DefaultKey       = "K00b2localDevelopmentMasterKey"
 )
 
+// Account is an account's master application key.
+type Account struct{ KeyID, Key string }
+
 // Options configures a Server. The zero value is a usable in-memory emulator
 // with the development credentials and no faults.
 type Options struct {
@@ -19,6 +22,12 @@ type Options struct {
 	// Master credentials; empty means DefaultKeyID / DefaultKey.
 	MasterKeyID string
 	MasterKey   string
+
+	// Accounts are further accounts in the same b2local, each with its own
+	// buckets and keys (bucket names are unique across all of them, as on
+	// B2). An account's id is its master key id. When the master key above
+	// is unset, the first entry is the default account.
+	Accounts []Account
 
 	// TokenTTL is the lifetime of account authorization tokens (default 24h).
 	TokenTTL time.Duration

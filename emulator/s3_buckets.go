@@ -8,7 +8,13 @@ import (
 	"strconv"
 )
 
-func (x *s3req) owner() s3Owner { return s3Owner{ID: x.st.accountID, DisplayName: x.st.accountID} }
+func (x *s3req) owner() s3Owner {
+	id := x.st.accountID
+	if x.k != nil {
+		id = x.k.Account
+	}
+	return s3Owner{ID: id, DisplayName: id}
+}
 
 func (x *s3req) region() string {
 	if x.sig != nil && x.sig.region != "" {
@@ -21,7 +27,7 @@ func s3ListBuckets(x *s3req) error {
 	if err := x.need("listBuckets"); err != nil {
 		return err
 	}
-	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.bucketAllowed(b.ID) })
+	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.sees(b) })
 	now := x.st.nowMs()
 	res := s3ListBucketsResult{NS: s3NS, Owner: x.owner(), Buckets: []s3BucketXML{}}
 	for _, b := range bs {
@@ -76,10 +82,10 @@ func s3CreateBucket(x *s3req) error {
 	default:
 		return errInvalidArgument("x-amz-bucket-object-lock-enabled must be true or false")
 	}
-	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock})
+	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock, Account: x.k.Account})
 	switch {
 	case err == nil:
-	case refusalOf(err) == refNameTaken && old.Name == name:
+	case refusalOf(err) == refNameTaken && old.Name == name && old.Account == x.k.Account:
 		return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
 	case refusalOf(err) == refNameTaken:
 		return s3err(409, "BucketAlreadyExists", "The requested bucket name is not available: "+old.Name)

@@ -76,8 +76,23 @@ var ErrBadLimits = errors.New("emulator: bad limits")
 
 // NewServer opens (or creates) the emulator state described by opts.
 func NewServer(opts Options) (*Server, error) {
+	opts.Accounts = append([]Account(nil), opts.Accounts...)
+	if opts.MasterKeyID == "" && opts.MasterKey == "" && len(opts.Accounts) > 0 {
+		opts.MasterKeyID, opts.MasterKey = opts.Accounts[0].KeyID, opts.Accounts[0].Key
+		opts.Accounts = opts.Accounts[1:]
+	}
 	if opts.MasterKeyID == "" && opts.MasterKey == "" {
 		opts.MasterKeyID, opts.MasterKey = DefaultKeyID, DefaultKey
+	}
+	seen := map[string]bool{opts.MasterKeyID: true}
+	for _, a := range opts.Accounts {
+		if a.KeyID == "" || a.Key == "" {
+			return nil, errors.New("emulator: every account needs a key id and a key")
+		}
+		if seen[a.KeyID] {
+			return nil, fmt.Errorf("emulator: account %s is given twice", a.KeyID)
+		}
+		seen[a.KeyID] = true
 	}
 	if opts.MasterKeyID == "" || opts.MasterKey == "" {
 		return nil, errors.New("emulator: master key id and key must both be set")

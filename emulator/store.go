@@ -115,6 +115,7 @@ type defaultRetention struct {
 
 type bucket struct {
 	ID        string
+	Account   string // owning account's id
 	Name      string
 	Type      string
 	Info      map[string]string
@@ -139,7 +140,8 @@ type appKey struct {
 	Caps       []string
 	BucketIDs  []string // nil = all buckets
 	NamePrefix *string
-	Expires    int64 // ms; 0 = never
+	Account    string // owning account's id
+	Expires    int64  // ms; 0 = never
 	Created    int64
 	master     bool
 
@@ -187,9 +189,11 @@ func newMemStore(opts Options) *store {
 		ctypes:      map[string]string{},
 	}
 	st.tok.init()
-	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
-	master.capSet = capSet(master.Caps)
-	st.keys[master.ID] = master
+	for _, a := range append([]Account{{opts.MasterKeyID, opts.MasterKey}}, opts.Accounts...) {
+		master := &appKey{ID: a.KeyID, Secret: a.Key, Name: "master", Caps: allCapabilities, Account: a.KeyID, master: true}
+		master.capSet = capSet(master.Caps)
+		st.keys[master.ID] = master
+	}
 	return st
 }
 
@@ -300,7 +304,24 @@ func parseFileID(s string) (bucketID string, id uint64, ok bool) {
 
 // accountOfKey is the account owning application key id (the default
 // account for an unknown or empty id).
-func (st *store) accountOfKey(id string) string { return st.accountID }
+func (st *store) accountOfKey(id string) string {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if k := st.keys[id]; k != nil {
+		return k.Account
+	}
+	return st.accountID
+}
+
+// bucketAccount is the account owning bucket id ("" when there is none).
+func (st *store) bucketAccount(id string) string {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if b := st.buckets[id]; b != nil {
+		return b.Account
+	}
+	return ""
+}
 
 func randHex(nbytes int) string {
 	b := make([]byte, nbytes)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,10 +71,16 @@ func TestServeBadFlags(t *testing.T) {
 		{"-rate-limit", "-1"},
 		{"-max-copy-size", "-5"},
 		{"-absolute-min-part-size", "200", "-recommended-part-size", "100"},
+		{"-account", "onlyasecretK00"},
+		{"-account", "a:b", "-account", "a:c"},
+		{"-account", "a:b", "-key-id", "x", "-key", "y"},
 	} {
 		var out, errOut syncBuf
 		if code := serve(context.Background(), args, &out, &errOut); code != 2 || errOut.String() == "" {
 			t.Errorf("%v: exit code %d, stderr %q", args, code, errOut.String())
+		}
+		if strings.Contains(errOut.String()+out.String(), "onlyasecretK00") {
+			t.Errorf("%v: a malformed -account value is echoed: %q", args, errOut.String())
 		}
 	}
 }
@@ -158,5 +165,19 @@ func TestServeLimitFlags(t *testing.T) {
 	res, m = authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey")
 	if res.StatusCode != 429 || m["code"] != "too_many_requests" || res.Header.Get("Retry-After") == "" {
 		t.Errorf("second call at 0.01/s: %d %v", res.StatusCode, m)
+	}
+}
+
+// -account: the first is the default account, each authorizes as its own.
+func TestServeAccounts(t *testing.T) {
+	url := startServe(t, "-account", "acctone0001:K00one", "-account", "accttwo0002:K00two")
+	for id, key := range map[string]string{"acctone0001": "K00one", "accttwo0002": "K00two"} {
+		res, m := authorize(t, url, id, key)
+		if res.StatusCode != 200 || m["accountId"] != id {
+			t.Errorf("authorize %s: %d %v", id, res.StatusCode, m)
+		}
+	}
+	if res, _ := authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey"); res.StatusCode != 401 {
+		t.Errorf("development key with -account: %d", res.StatusCode)
 	}
 }

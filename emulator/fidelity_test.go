@@ -320,7 +320,7 @@ func TestFidelityB2SDK(t *testing.T) {
 			t.Error(l)
 		}
 	}
-	if oks < 9 {
+	if oks < 10 {
 		t.Errorf("only %d checks passed:\n%s", oks, out)
 	}
 }

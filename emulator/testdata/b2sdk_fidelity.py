@@ -118,3 +118,26 @@ def _():
     fv = bucket.get_file_info_by_id(r["fileId"])
     want(fv.content_sha1 == hashlib.sha1(data).hexdigest() and fv.content_sha1_verified is False,
          "b2sdk sees %r verified=%r" % (fv.content_sha1, fv.content_sha1_verified))
+
+
+@check("sync down keeps modification times, so a second sync downloads nothing")
+def _():
+    import os
+    import tempfile
+    import time
+    from b2sdk.v2 import Synchronizer, SyncReport, parse_folder
+    bucket.upload_bytes(b"synced", "sync/s.txt", file_infos={"src_last_modified_millis": "1500000000000"})
+    local = tempfile.mkdtemp()
+    sync = Synchronizer(max_workers=2)
+
+    def run():
+        with open(os.devnull, "w") as devnull:
+            with SyncReport(devnull, no_progress=True) as reporter:
+                sync.sync_folders(parse_folder("b2://%s/sync" % req["bucket"], api), parse_folder(local, api),
+                                  int(time.time() * 1000), reporter)
+        return os.stat(os.path.join(local, "s.txt")).st_mtime_ns
+    first = run()
+    want(first // 1000000 == 1500000000000, "local mtime %d ms, want 1500000000000" % (first // 1000000))
+    os.utime(os.path.join(local, "s.txt"), ns=(first, first))
+    second = run()
+    want(second == first, "second sync rewrote the file (mtime %d → %d)" % (first, second))

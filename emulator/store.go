@@ -266,6 +266,9 @@ func appendFileID(dst []byte, bucketID string, id uint64, ts int64) []byte {
 	}
 	dst = append(dst, hex...)
 	t := time.UnixMilli(ts).UTC()
+	if t.Year() < 1970 || t.Year() > 9999 {
+		t = time.Unix(0, 0).UTC() // keep the fixed width
+	}
 	dst = t.AppendFormat(append(dst, "_d"...), "20060102")
 	dst = t.AppendFormat(append(dst, "_m"...), "150405")
 	dst = append(dst, "_c005_v0001000_t"...)

@@ -186,8 +186,9 @@ func TestStoreListVersionsPagination(t *testing.T) {
 func TestStoreFileIDRoundTrip(t *testing.T) {
 	bid := "0123456789abcdef01234567"
 	ts := time.Date(2026, 3, 1, 12, 34, 56, 0, time.UTC).UnixMilli()
-	for _, id := range []uint64{1, 0xabc, 1<<60 - 1} {
-		s := fileIDString(bid, id, ts)
+	for i, id := range []uint64{1, 0xabc, 1<<60 - 1, 7} {
+		at := []int64{ts, ts, 0, 1 << 60}[i] // 1<<60 ms is past year 9999
+		s := fileIDString(bid, id, at)
 		b, got, ok := parseFileID(s)
 		if !ok || b != bid || got != id || len(s) != 83 {
 			t.Errorf("round trip %q → %q %x %v", s, b, got, ok)

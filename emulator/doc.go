@@ -45,7 +45,7 @@
 //     A sub-range of a small file gets a freshly computed SHA-1.
 //   - Hide markers carry contentSha1 "none" (not null) in b2_hide_file
 //     replies and listings: Backblaze's Python SDK (b2sdk 1.17) fails on a
-//     null there, and its simulator answers "none".
+//     null there, and its simulator answers "none". Folder entries keep null.
 //   - b2_copy_file answers action "copy"; the version is stored and listed as
 //     "upload". Copies share the source content (reference counted).
 //   - list_file_names: nextFileName is the last name + " "; when the last

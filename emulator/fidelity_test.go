@@ -268,14 +268,14 @@ func TestFidelityS3(t *testing.T) {
 	}
 
 	// A request that signs transfer-encoding verifies.
-	req, _ = http.NewRequest("PUT", u+"/te.txt", strings.NewReader("chunked body"))
+	req, _ = http.NewRequest("GET", u+"?list-type=2", strings.NewReader(""))
 	req.ContentLength = -1
 	req.TransferEncoding = []string{"chunked"}
 	host := strings.TrimPrefix(srv.S3URL(), "http://")
 	signV4Manual(req, []string{"host", "transfer-encoding", "x-amz-content-sha256", "x-amz-date"},
 		map[string]string{"host": host, "transfer-encoding": "chunked"}, "UNSIGNED-PAYLOAD")
 	head, body = rawRoundTrip(t, base, req)
-	if bytes.Contains(body, []byte("SignatureDoesNotMatch")) {
+	if !strings.Contains(head[0], " 200 ") {
 		t.Errorf("signed transfer-encoding: %q %s", head, body)
 	}
 
@@ -287,9 +287,9 @@ func TestFidelityS3(t *testing.T) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(conn, "PUT /%s/anon.txt HTTP/1.1\r\nHost: %s\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", bucket, host)
-	head, _ = readRawResponse(t, bufio.NewReader(conn))
-	if !strings.Contains(head[0], " 403 ") {
-		t.Errorf("anonymous PUT answered %q first", head[0])
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 403 ") {
+		t.Errorf("anonymous PUT answered %q first (%v)", status, err)
 	}
 }
 

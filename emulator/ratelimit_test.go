@@ -204,3 +204,47 @@ func TestRateLimitRclone(t *testing.T) {
 	}
 	t.Logf("rclone copied %d files at 10 requests/s; %d calls throttled", len(got), throttled)
 }
+
+// The aws CLI through the S3 API of a rate-limited b2local: it sees 503
+// SlowDown with Retry-After, retries, and every object arrives.
+func TestRateLimitAWSCLI(t *testing.T) {
+	awsBin, err := exec.LookPath("aws")
+	if err != nil || testing.Short() {
+		t.Skip("aws CLI not on PATH, or -short")
+	}
+	srv, base, hc := startServer(t, emulator.Options{RateLimit: 10})
+	local := t.TempDir()
+	want := map[string]string{}
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("f%02d.txt", i)
+		data := []byte(strings.Repeat(name, i+1))
+		os.WriteFile(filepath.Join(local, name), data, 0o644)
+		want["up/"+name] = sha1hex(data)
+	}
+	env := append(baseEnv(), "AWS_ACCESS_KEY_ID="+emulator.DefaultKeyID, "AWS_SECRET_ACCESS_KEY="+emulator.DefaultKey,
+		"AWS_DEFAULT_REGION=us-west-000", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_RETRY_MODE=standard", "AWS_MAX_ATTEMPTS=20")
+	bucket := bucketName("awsrl")
+	m := master(t, hc, base, 4)
+	bid := jstr(m.createBucket(bucket, "allPrivate", nil), "bucketId")
+	if _, err := runTool(t, env, awsBin, "--endpoint-url", srv.S3URL(), "s3", "cp", "--only-show-errors", "--recursive", local, "s3://"+bucket+"/up"); err != nil {
+		return
+	}
+	throttled := srv.Stats().Throttled
+	got := map[string]string{}
+	r := m.try("b2_list_file_names", map[string]any{"bucketId": bid, "maxFileCount": 1000})
+	for r.Status == 429 {
+		time.Sleep(200 * time.Millisecond)
+		r = m.try("b2_list_file_names", map[string]any{"bucketId": bid, "maxFileCount": 1000})
+	}
+	for _, f := range jlist(r.Body, "files") {
+		got[jstr(f, "fileName")] = jstr(f, "contentSha1")
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("uploaded objects differ (%v):\nwant %v\ngot  %v", r.Status, want, got)
+	}
+	if throttled == 0 {
+		t.Errorf("the aws CLI was never throttled at 10 requests/s")
+	}
+	t.Logf("aws CLI uploaded %d objects at 10 requests/s; %d calls throttled", len(got), throttled)
+}

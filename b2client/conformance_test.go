@@ -767,3 +767,38 @@ func TestLocalEndpoint(t *testing.T) {
 		t.Errorf("local:// without Config.Local: %v", err)
 	}
 }
+
+// B2 refuses to finish a large file of one part: a large copy of a source
+// below the recommended part size is split in two, and one at or below the
+// minimum part size is refused before anything is started.
+func TestCopyLargeFileTwoPartsMinimum(t *testing.T) {
+	tg := newEmulatorTarget(t, emulator.Options{AbsoluteMinimumPartSize: 1000})
+	ctx := context.Background()
+	b := tg.bucket(t, BucketSpec{})
+	big := bytes.Repeat([]byte("0123456789abcdef"), 400) // 6400 bytes, far below 100 MB
+	src, err := tg.m.Upload(ctx, b.Name, "src/big.bin", "application/x-test", big, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tg.m.CopyLargeFile(ctx, LargeCopyRequest{CopyRequest: CopyRequest{DestBucketID: b.ID, DestName: "dst/big.bin"}, Source: src})
+	if err != nil {
+		t.Fatalf("CopyLargeFile: %v", err)
+	}
+	if len(res.PartSHA1s) != 2 || res.PartSHA1s[0] != sha1hex(big[:3200]) || res.PartSHA1s[1] != sha1hex(big[3200:]) {
+		t.Errorf("parts %v", res.PartSHA1s)
+	}
+	if l := tg.listing(t, b.Name, "dst/big.bin"); len(l.Versions) != 1 || l.Versions[0].SHA1Hex() != sha1hex(big) {
+		t.Errorf("copy listing %+v", l.Versions)
+	}
+	small, err := tg.m.Upload(ctx, b.Name, "src/small.bin", "application/x-test", big[:1000], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tg.m.CopyLargeFile(ctx, LargeCopyRequest{CopyRequest: CopyRequest{DestBucketID: b.ID, DestName: "dst/small.bin"}, Source: small})
+	if err == nil || !strings.Contains(err.Error(), "at least two parts") {
+		t.Errorf("large copy of a source of the minimum part size: %v", err)
+	}
+	if l := tg.listing(t, b.Name, "dst/small.bin"); len(l.Versions)+len(l.Unfinished) != 0 {
+		t.Errorf("refused large copy left %+v %+v", l.Versions, l.Unfinished)
+	}
+}

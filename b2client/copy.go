@@ -192,8 +192,15 @@ func (o nativeObjects) CopyLargeFile(ctx context.Context, r LargeCopyRequest) (L
 		part = (size + 9999) / 10000
 	}
 	nparts := int((size + part - 1) / part)
-	if nparts < 1 {
-		nparts = 1
+	if nparts < 2 {
+		// B2 refuses to finish a large file of one part: split the source
+		// in two, the first part at least the minimum.
+		part = max(absMin, (size+1)/2)
+		if part >= size {
+			return LargeCopyResult{}, &Error{Op: op, Class: Permanent, Message: fmt.Sprintf(
+				"source is %d bytes: a large file needs at least two parts, all but the last of %d bytes or more; copy it with CopyFile", size, absMin)}
+		}
+		nparts = 2
 	}
 
 	// Every large copy carries the source id marker (when there is room),

@@ -50,12 +50,14 @@ func TestAPIPersistenceRestart(t *testing.T) {
 	lf := m.call("b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large/unfinished", "contentType": "b2/x-auto"})
 	pu := m.call("b2_get_upload_part_url", map[string]any{"fileId": jstr(lf, "fileId")})
 	part := []byte("0123456789abcdef")
-	req, _ := http.NewRequest("POST", jstr(pu, "uploadUrl"), bytes.NewReader(part))
-	req.Header.Set("Authorization", jstr(pu, "authorizationToken"))
-	req.Header.Set("X-Bz-Part-Number", "1")
-	req.Header.Set("X-Bz-Content-Sha1", sha1hex(part))
-	if r, err := doReq(hc, req); err != nil || r.Status != 200 {
-		t.Fatalf("upload_part: %v %v", r, err)
+	for _, n := range []string{"1", "2"} { // B2 large files have at least two parts
+		req, _ := http.NewRequest("POST", jstr(pu, "uploadUrl"), bytes.NewReader(part))
+		req.Header.Set("Authorization", jstr(pu, "authorizationToken"))
+		req.Header.Set("X-Bz-Part-Number", n)
+		req.Header.Set("X-Bz-Content-Sha1", sha1hex(part))
+		if r, err := doReq(hc, req); err != nil || r.Status != 200 {
+			t.Fatalf("upload_part %s: %v %v", n, r, err)
+		}
 	}
 	lf2 := m.call("b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large/done", "contentType": "text/plain"})
 	m.call("b2_copy_part", map[string]any{"sourceFileId": jstr(m.upload(bid, "b/part-src", []byte("part source"), nil), "fileId"), "largeFileId": jstr(lf2, "fileId"), "partNumber": 1})
@@ -107,8 +109,8 @@ func TestAPIPersistenceRestart(t *testing.T) {
 		t.Errorf("new version after restart must be newest: %v", vs)
 	}
 	// Finishing the large file started before the restart.
-	m2.call("b2_finish_large_file", map[string]any{"fileId": jstr(lf, "fileId"), "partSha1Array": []string{sha1hex(part)}})
-	if r := m2.byName(bn, "large/unfinished"); !bytes.Equal(r.Raw, part) {
+	m2.call("b2_finish_large_file", map[string]any{"fileId": jstr(lf, "fileId"), "partSha1Array": []string{sha1hex(part), sha1hex(part)}})
+	if r := m2.byName(bn, "large/unfinished"); !bytes.Equal(r.Raw, append(append([]byte{}, part...), part...)) {
 		t.Errorf("finished-after-restart large file: %v", r)
 	}
 	// A restart after these writes still has them.

@@ -45,7 +45,7 @@
 //     A sub-range of a small file gets a freshly computed SHA-1.
 //   - Hide markers carry contentSha1 "none" (not null) in b2_hide_file
 //     replies and listings: Backblaze's Python SDK (b2sdk 1.17) fails on a
-//     null there, and its simulator answers "none".
+//     null there, and its simulator answers "none". Folder entries keep null.
 //   - b2_copy_file answers action "copy"; the version is stored and listed as
 //     "upload". Copies share the source content (reference counted).
 //   - list_file_names: nextFileName is the last name + " "; when the last
@@ -67,8 +67,9 @@
 //     Content-Location, Content-Range and Expires are refused (400).
 //   - Percent-decoding uses form rules ('+' is a space) for X-Bz-File-Name,
 //     X-Bz-Info-* values and the /file/<bucket>/<name> path alike.
-//   - do_not_verify uploads are hashed by the emulator and report the real
-//     SHA-1 (no "unverified:" prefix).
+//   - File-info values may contain line breaks (they travel percent-encoded)
+//     except under b2-* keys, which are replayed as HTTP headers; other
+//     control characters are refused.
 //   - b2_create_key: v4 takes only bucketIds, v1–v3 only bucketId; the other
 //     field is refused with 400. Keys restricted to buckets may only hold the
 //     bucket-level capabilities. create/list/delete_key, create/update/
@@ -87,8 +88,9 @@
 //     shortening compliance → 403 access_denied; shortening or removing
 //     governance without bypassGovernance → 403 access_denied.
 //   - Bucket names 6–63 of [A-Za-z0-9-], no "b2-" prefix, unique
-//     case-insensitively; a taken name is duplicate_bucket_name even for the
-//     caller's own bucket. Validation failures are 400 bad_request.
+//     case-insensitively across all accounts; a taken name is
+//     duplicate_bucket_name even for the caller's own bucket. Validation
+//     failures are 400 bad_request.
 //   - Not emulated: SSE-C (refused with 400). SSE-B2 is recorded and
 //     reported, not performed. Event notifications, lifecycle execution and
 //     replication are emulated with the choices listed under "Events,
@@ -97,6 +99,10 @@
 //     run a few milliseconds ahead of the clock).
 //   - Stats classes count billed transactions: listing calls count one per
 //     1,000 entries returned (at least one).
+//   - An Expect header other than 100-continue is answered 417 by Go's HTTP
+//     server before b2local sees the request (S3 ignores it).
+//   - File ids have B2's shape (see fileIDString); only their bucket id and
+//     internal id are read back, the date/time part is not checked.
 //   - S3 DeleteObject/DeleteObjects with a versionId that exists but belongs
 //     to another key answer InvalidArgument and delete nothing (AWS answers
 //     success; B2's native delete refuses the pair). A versionId that no
@@ -106,6 +112,16 @@
 //     tokens) and bucket (download tokens) keeps at most a fixed number, the
 //     least recently used evicted first. A dropped token answers 401
 //     expired_auth_token, as after its TTL, so clients fetch a new one.
+//
+// Accounts (Options.Accounts): every key and bucket belongs to one account
+// (the master key's id is the account id). A key sees only its account's
+// buckets, keys and files: another account's bucket id answers
+// bad_bucket_id as if it did not exist (token.checkBucket), downloads 401,
+// S3 AccessDenied.
+//
+// Rate limit (ratelimit.go, Options.RateLimit): a token bucket per account;
+// a call over the rate is refused before it takes effect with 429
+// too_many_requests (S3: 503 SlowDown) and Retry-After.
 //
 // Serving (conns.go): the first request header must arrive within
 // Options.IOTimeout, keep-alive connections close after IdleTimeout, and each

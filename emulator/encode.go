@@ -99,12 +99,16 @@ func sha1String(v *version) string {
 	if v.flags&fSHA1 == 0 {
 		return sNone
 	}
+	if v.flags&fUnverified != 0 {
+		// B2 reports a do_not_verify upload's SHA-1 with this prefix.
+		return "unverified:" + hex.EncodeToString(v.sha1[:])
+	}
 	return hex.EncodeToString(v.sha1[:])
 }
 
 // fileObject renders one version (or a folder when v is nil).
 func (c *call) fileObject(b *bucket, name string, v *version, action string) *fileJSON {
-	f := &fileJSON{AccountID: c.s.st.accountID, BucketID: b.ID, FileName: name, FileInfo: infoJSON{}}
+	f := &fileJSON{AccountID: b.Account, BucketID: b.ID, FileName: name, FileInfo: infoJSON{}}
 	if v == nil {
 		f.Action = "folder"
 		if c.v == 1 {
@@ -112,7 +116,7 @@ func (c *call) fileObject(b *bucket, name string, v *version, action string) *fi
 		}
 		return f
 	}
-	f.FileID = strp(fileIDString(b.ID, v.id))
+	f.FileID = strp(fileIDString(b.ID, v.id, v.ts))
 	f.UploadTimestamp = v.ts
 	if v.info != nil {
 		f.FileInfo = infoJSON(append([]kv(nil), v.info...))
@@ -192,7 +196,7 @@ type defRetentionJSON struct {
 }
 
 func (c *call) bucketObject(b *bucket) *bucketJSON {
-	o := &bucketJSON{AccountID: c.s.st.accountID, BucketID: b.ID, BucketName: b.Name, BucketType: b.Type,
+	o := &bucketJSON{AccountID: b.Account, BucketID: b.ID, BucketName: b.Name, BucketType: b.Type,
 		BucketInfo: map[string]string{}, CorsRules: []corsRule{}, LifecycleRules: []lifecycleRule{},
 		Revision: b.Revision, Options: []string{"s3"}}
 	for k, v := range b.Info {
@@ -230,7 +234,7 @@ func (c *call) bucketObject(b *bucket) *bucketJSON {
 
 func (c *call) keyObject(k *appKey, withSecret bool) map[string]any {
 	m := map[string]any{
-		"accountId":           c.s.st.accountID,
+		"accountId":           k.Account,
 		"applicationKeyId":    k.ID,
 		"capabilities":        k.Caps,
 		"expirationTimestamp": nil,
@@ -309,25 +313,23 @@ func appendJSONString(dst []byte, s string) []byte {
 // listEnc holds what is constant across one list page, so the per-entry
 // work is only appending bytes.
 type listEnc struct {
-	head      []byte // {"accountId":<acct>,"action":"
-	bucketID  []byte // ","bucketId":<bid>,"contentLength":
-	fidPrefix []byte // 4_z<bid>_f
-	readRet   bool
-	readHold  bool
-	v1        bool
+	head     []byte // {"accountId":<acct>,"action":"
+	bucketID []byte // ","bucketId":<bid>,"contentLength":
+	bid      string
+	readRet  bool
+	readHold bool
+	v1       bool
 }
 
 func (c *call) newListEnc(bucketID string) *listEnc {
 	e := &listEnc{v1: c.v == 1}
 	e.head = append(e.head, `{"accountId":`...)
-	e.head = appendJSONString(e.head, c.s.st.accountID)
+	e.head = appendJSONString(e.head, c.account())
 	e.head = append(e.head, `,"action":"`...)
 	e.bucketID = append(e.bucketID, `","bucketId":`...)
 	e.bucketID = appendJSONString(e.bucketID, bucketID)
 	e.bucketID = append(e.bucketID, `,"contentLength":`...)
-	e.fidPrefix = append(e.fidPrefix, "4_z"...)
-	e.fidPrefix = append(e.fidPrefix, bucketID...)
-	e.fidPrefix = append(e.fidPrefix, "_f"...)
+	e.bid = bucketID
 	t := c.tok
 	e.readRet = t == nil || t.key.has("readFileRetentions")
 	e.readHold = t == nil || t.key.has("readFileLegalHolds")
@@ -371,6 +373,9 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 		dst = strconv.AppendInt(dst, size, 10)
 		dst = append(dst, `,"contentSha1":"`...)
 		if v.flags&fSHA1 != 0 {
+			if v.flags&fUnverified != 0 {
+				dst = append(dst, "unverified:"...)
+			}
 			dst = hex.AppendEncode(dst, v.sha1[:])
 		} else {
 			dst = append(dst, "none"...)
@@ -385,8 +390,7 @@ func (e *listEnc) appendFile(dst []byte, f *fileSnap) []byte {
 		dst = appendJSONString(dst, v.ctype)
 	}
 	dst = append(dst, `,"fileId":"`...)
-	dst = append(dst, e.fidPrefix...)
-	dst = strconv.AppendUint(dst, v.id, 16)
+	dst = appendFileID(dst, e.bid, v.id, v.ts)
 	dst = append(dst, `","fileInfo":{`...)
 	for i, x := range v.info {
 		if i > 0 {

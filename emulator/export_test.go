@@ -17,3 +17,6 @@ func SetNotifyTimeout(s *Server, d time.Duration) { s.st.notify.timeout.Store(in
 // StopReplication stops s's replication worker, so new versions stay
 // pending (as when b2local is killed before replicating them).
 func StopReplication(s *Server) { s.st.repl.stop() }
+
+// SetRateClock replaces the rate limiter's clock (Options.RateLimit > 0).
+func SetRateClock(s *Server, now func() time.Time) { s.limiter.now = now }

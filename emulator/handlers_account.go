@@ -22,6 +22,22 @@ func (c *call) auth(capability string) (*token, error) {
 	return t, nil
 }
 
+// account is the id of the account the call's key belongs to (the default
+// account for calls without a token).
+func (c *call) account() string {
+	if c.tok != nil {
+		return c.tok.key.Account
+	}
+	return c.s.st.accountID
+}
+
+// sees reports whether the key may see bucket b: b is its account's and on
+// its allow-list (store.mu may be held).
+func (t *token) sees(b *bucket) bool {
+	return b.Account == t.key.Account && t.bucketAllowed(b.ID)
+}
+
+// bucketAllowed checks the key's bucket allow-list only.
 func (t *token) bucketAllowed(id string) bool {
 	if t.key.BucketIDs == nil {
 		return true
@@ -34,9 +50,14 @@ func (t *token) bucketAllowed(id string) bool {
 	return false
 }
 
-func (t *token) checkBucket(id string) error {
+// checkBucket refuses a bucket id outside the key's allow-list, and one of
+// another account as if it did not exist (store.mu not held).
+func (t *token) checkBucket(st *store, id string) error {
 	if !t.bucketAllowed(id) {
 		return errUnauthorized("application key is not allowed to access bucket " + id)
+	}
+	if a := st.bucketAccount(id); a != "" && a != t.key.Account {
+		return errNoBucket(id)
 	}
 	return nil
 }
@@ -75,7 +96,7 @@ func (c *call) checkAccount(p *params, required bool) error {
 		}
 		return nil
 	}
-	if id != c.s.st.accountID {
+	if id != c.account() {
 		return errUnauthorized("accountId does not match the authorized account")
 	}
 	return nil
@@ -131,7 +152,7 @@ func opAuthorize(c *call) (any, error) {
 		prefix = *k.NamePrefix
 	}
 	resp := map[string]any{
-		"accountId":                         st.accountID,
+		"accountId":                         k.Account,
 		"authorizationToken":                tok,
 		"applicationKeyExpirationTimestamp": expiry,
 	}
@@ -170,7 +191,7 @@ func opAuthorize(c *call) (any, error) {
 // ---- keys ----
 
 func opCreateKey(c *call) (any, error) {
-	_, p, err := c.adminArgs("writeKeys")
+	t, p, err := c.adminArgs("writeKeys")
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +273,7 @@ func opCreateKey(c *call) (any, error) {
 		}
 	}
 	k := &appKey{Secret: "K00" + randHex(15), Name: name, Caps: capsOut, NamePrefix: prefix,
-		Expires: expires, capSet: capSet(capsOut)}
+		Expires: expires, Account: t.key.Account, capSet: capSet(capsOut)}
 	if err := c.s.st.createKey(k, bucketIDs); err != nil {
 		return nil, err
 	}
@@ -282,7 +303,7 @@ func opListKeys(c *call) (any, error) {
 		return nil, err
 	}
 	ks := c.s.st.keyList(func(k *appKey) bool {
-		return k.ID >= start && (c.v >= 4 || len(k.BucketIDs) <= 1)
+		return k.Account == c.account() && k.ID >= start && (c.v >= 4 || len(k.BucketIDs) <= 1)
 	})
 	var next any
 	if int64(len(ks)) > max {
@@ -313,7 +334,7 @@ func opDeleteKey(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.s.st.deleteKey(id, func(k *appKey) error {
+	k, err := c.s.st.deleteKey(c.account(), id, func(k *appKey) error {
 		if c.v < 4 && len(k.BucketIDs) > 1 {
 			return errBadRequest("keys restricted to several buckets can only be deleted with /b2api/v4")
 		}
@@ -359,12 +380,12 @@ func (c *call) adminArgs(capability string) (*token, *params, error) {
 
 // bucketArg reads the required bucketId field and checks it against the
 // key's bucket allow-list; whether the bucket exists is the caller's check.
-func (t *token) bucketArg(p *params) (string, error) {
+func (t *token) bucketArg(st *store, p *params) (string, error) {
 	id, err := p.reqStr("bucketId")
 	if err != nil {
 		return "", err
 	}
-	if err := t.checkBucket(id); err != nil {
+	if err := t.checkBucket(st, id); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -376,7 +397,7 @@ func (c *call) bucketArgs(capability string) (*token, *params, string, error) {
 	if err != nil {
 		return nil, nil, "", err
 	}
-	id, err := t.bucketArg(p)
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, nil, "", err
 	}

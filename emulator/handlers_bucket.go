@@ -209,7 +209,7 @@ func opCreateBucket(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bucket{Name: name, Revision: 1}
+	b := &bucket{Name: name, Revision: 1, Account: t.key.Account}
 	bs.apply(b)
 	out, err := c.s.st.createBucket(b)
 	if err != nil {
@@ -226,7 +226,7 @@ func opUpdateBucket(c *call) (any, error) {
 	if err := c.checkAccount(p, false); err != nil {
 		return nil, err
 	}
-	id, err := p.reqStr("bucketId")
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +310,7 @@ func opListBuckets(c *call) (any, error) {
 		}
 	}
 	bs := st.bucketList(func(b *bucket) bool {
-		return (!hasID || b.ID == id) && (!hasName || b.Name == name) && types[b.Type] && t.bucketAllowed(b.ID)
+		return (!hasID || b.ID == id) && (!hasName || b.Name == name) && types[b.Type] && t.sees(b)
 	})
 	out := make([]*bucketJSON, 0, len(bs))
 	for i := range bs {
@@ -320,14 +320,14 @@ func opListBuckets(c *call) (any, error) {
 }
 
 func opDeleteBucket(c *call) (any, error) {
-	_, p, err := c.adminArgs("deleteBuckets")
+	t, p, err := c.adminArgs("deleteBuckets")
 	if err != nil {
 		return nil, err
 	}
 	if err := c.checkAccount(p, true); err != nil {
 		return nil, err
 	}
-	id, err := p.reqStr("bucketId")
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, err
 	}

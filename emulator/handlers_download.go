@@ -102,8 +102,8 @@ func (c *call) downloadAuth(b *bucket, name string, byName bool) error {
 	if !t.key.has("readFiles") {
 		return errUnauthorized("application key does not have the readFiles capability")
 	}
-	if err := t.checkBucket(b.ID); err != nil {
-		return err
+	if !t.sees(b) {
+		return errUnauthorized("application key is not allowed to access bucket " + b.Name)
 	}
 	return t.checkName(name)
 }
@@ -197,7 +197,7 @@ func (c *call) serveContent(o *opened) error {
 	size, segs := v.size, v.segs
 	h := c.w.Header()
 	ct := v.ctype
-	h.Set("X-Bz-File-Id", fileIDString(b.ID, v.id))
+	h.Set("X-Bz-File-Id", fileIDString(b.ID, v.id, v.ts))
 	h.Set("X-Bz-File-Name", encodeB2(name))
 	h.Set("X-Bz-Content-Sha1", sha1String(v))
 	h.Set("X-Bz-Upload-Timestamp", strconv.FormatInt(v.ts, 10))
@@ -213,7 +213,10 @@ func (c *call) serveContent(o *opened) error {
 			h.Set(hdr, x.v)
 			continue
 		}
-		h.Set("X-Bz-Info-"+x.k, encodeB2(x.v))
+		// Written directly: B2 sends these names lower-case (keys are
+		// stored lower-case) and SDKs keep the case when they build the
+		// file info from the headers; h.Set would canonicalise them.
+		h["x-bz-info-"+x.k] = []string{encodeB2(x.v)}
 	}
 	if v.flags&fSSE != 0 {
 		h.Set("X-Bz-Server-Side-Encryption", "AES256")

@@ -292,11 +292,12 @@ func (c *call) uploadAuth(kind uint8) (t *token, urlID string, err error) {
 	}
 	c.tok = t
 	urlID, _, _ = strings.Cut(c.tail, "/")
-	want := t.bucketID
+	ok := urlID == t.bucketID
 	if kind == tokPart {
-		want = fileIDString(t.bucketID, t.fileID)
+		bid, id, valid := parseFileID(urlID)
+		ok = valid && bid == t.bucketID && id == t.fileID
 	}
-	if urlID != want {
+	if !ok {
 		return nil, "", errCode(401, "bad_auth_token", "upload authorization token does not belong to this upload URL")
 	}
 	if !t.busy.CompareAndSwap(false, true) {
@@ -400,7 +401,7 @@ func (c *call) listCall(prefixField string) (p *params, b *bucket, prefix string
 }
 
 func (c *call) listArgs(p *params, t *token, prefixField string) (*bucket, string, int, error) {
-	id, err := t.bucketArg(p)
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -510,8 +511,8 @@ func opListFileVersions(c *call) (any, error) {
 	var nn, ni any
 	if nextName != "" {
 		nn = nextName
-		if nextID != 0 {
-			ni = fileIDString(b.ID, nextID)
+		if nextID != "" {
+			ni = nextID
 		}
 	}
 	out := getListBuf(len(snaps.s))
@@ -533,7 +534,7 @@ func (c *call) fileArg(p *params, t *token, field string) (string, string, uint6
 	if !ok {
 		return "", "", 0, errBadRequest(fmt.Sprintf("malformed %s: %s", field, fid))
 	}
-	if err := t.checkBucket(bid); err != nil {
+	if err := t.checkBucket(c.s.st, bid); err != nil {
 		return "", "", 0, err
 	}
 	return fid, bid, id, nil
@@ -680,7 +681,7 @@ func opCopyFile(c *call) (any, error) {
 	} else if ok {
 		dstBID = s
 	}
-	if err := t.checkBucket(dstBID); err != nil {
+	if err := t.checkBucket(c.s.st, dstBID); err != nil {
 		return nil, err
 	}
 	if err := t.checkName(name); err != nil {

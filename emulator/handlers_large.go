@@ -204,7 +204,7 @@ func opCancelLargeFile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"fileId": fid, "accountId": st.accountID, "bucketId": bid, "fileName": f.name}, nil
+	return map[string]any{"fileId": fid, "accountId": c.account(), "bucketId": bid, "fileName": f.name}, nil
 }
 
 func opListParts(c *call) (any, error) {
@@ -265,8 +265,8 @@ func opListUnfinished(c *call) (any, error) {
 	}
 	refs, nextID := c.s.st.unfinished(b, startID, prefix, max)
 	var next any
-	if nextID != 0 {
-		next = fileIDString(b.ID, nextID)
+	if nextID != "" {
+		next = nextID
 	}
 	files := make([]*fileJSON, len(refs))
 	for i, f := range refs {

@@ -25,7 +25,7 @@ func opSetNotificationRules(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := t.bucketArg(p)
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func opGetNotificationRules(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := t.bucketArg(p)
+	id, err := t.bucketArg(c.s.st, p)
 	if err != nil {
 		return nil, err
 	}

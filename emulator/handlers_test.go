@@ -378,7 +378,7 @@ func TestHandlerListEncodingMatchesFileObject(t *testing.T) {
 	k := st.keys[DefaultKeyID]
 	for _, ver := range []int{1, 4} {
 		c := &call{s: s, v: ver, tok: &token{key: k}}
-		b := &bucket{ID: strings.Repeat("a", 24)}
+		b := &bucket{ID: strings.Repeat("a", 24), Account: s.st.accountID}
 		vs := []*version{
 			{id: 1, ts: 5, size: 3, kind: kindUpload, flags: fSHA1 | fMD5 | fSSE, ctype: "text/pl\"ain", info: []kv{{"a", "x\ny"}, {"b", "é"}}, retMode: retGovernance, retainUntil: 9, hold: holdOn},
 			{id: 2, ts: 6, kind: kindHide, ctype: hideCT},

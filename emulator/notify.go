@@ -111,9 +111,9 @@ func (st *store) notifyEvents(evs []storeEvent) {
 				if !r.IsEnabled || r.IsSuspended || !strings.HasPrefix(ev.name, r.ObjectNamePrefix) || !r.matches(ev.typ) {
 					continue
 				}
-				pe := payloadEvent{AccountID: st.accountID, BucketID: b.ID, BucketName: b.Name, EventID: randHex(16),
+				pe := payloadEvent{AccountID: b.Account, BucketID: b.ID, BucketName: b.Name, EventID: randHex(16),
 					EventTimestamp: ev.ts, EventType: ev.typ, EventVersion: 1, MatchedRuleName: r.Name,
-					ObjectName: ev.name, ObjectVersionID: fileIDString(b.ID, ev.v.id)}
+					ObjectName: ev.name, ObjectVersionID: fileIDString(b.ID, ev.v.id, ev.v.ts)}
 				size := ev.v.size
 				pe.ObjectSize = &size
 				// batch with the previous delivery of the same rule (maxEventsPerBatch)

@@ -10,6 +10,9 @@ const (
 	DefaultKey       = "K00b2localDevelopmentMasterKey"
 )
 
+// Account is an account's master application key.
+type Account struct{ KeyID, Key string }
+
 // Options configures a Server. The zero value is a usable in-memory emulator
 // with the development credentials and no faults.
 type Options struct {
@@ -19,6 +22,12 @@ type Options struct {
 	// Master credentials; empty means DefaultKeyID / DefaultKey.
 	MasterKeyID string
 	MasterKey   string
+
+	// Accounts are further accounts in the same b2local, each with its own
+	// buckets and keys (bucket names are unique across all of them, as on
+	// B2). An account's id is its master key id. When the master key above
+	// is unset, the first entry is the default account.
+	Accounts []Account
 
 	// TokenTTL is the lifetime of account authorization tokens (default 24h).
 	TokenTTL time.Duration
@@ -45,6 +54,11 @@ type Options struct {
 	Latency time.Duration
 	// Seed makes fault injection reproducible (0 = random).
 	Seed int64
+
+	// RateLimit, when positive, allows each account this many API requests
+	// per second (token bucket, burst of one second); beyond it calls answer
+	// 429 too_many_requests (S3: 503 SlowDown) with Retry-After (ratelimit.go).
+	RateLimit float64
 
 	// Limits, overridable so tests can exercise large-file paths with small
 	// data. Zero means B2's value.

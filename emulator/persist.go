@@ -467,6 +467,7 @@ type bucketRec struct {
 	RetUnit   string            `json:"retUnit,omitempty"`
 	SSE       bool              `json:"sse,omitempty"`
 	Options   []string          `json:"options,omitempty"`
+	Account   string            `json:"account,omitempty"` // "" = the default account
 }
 
 type keyRec struct {
@@ -480,6 +481,7 @@ type keyRec struct {
 	NamePrefix *string  `json:"namePrefix,omitempty"`
 	Expires    int64    `json:"expires,omitempty"`
 	Created    int64    `json:"created,omitempty"`
+	Account    string   `json:"account,omitempty"` // "" = the default account
 }
 
 func u64key(n uint64) []byte {
@@ -535,7 +537,7 @@ func opDelPart(id uint64, n int) dbOp { return dbOp{bkt: bktParts, key: partKey(
 func opBucket(b *bucket) dbOp {
 	r := bucketRec{ID: b.ID, Name: b.Name, Type: b.Type, Info: b.Info, CORS: b.CORS, Lifecycle: b.Lifecycle,
 		Revision: b.Revision, Lock: b.Lock, RetMode: b.Retention.Mode, RetPeriod: b.Retention.Period,
-		RetUnit: b.Retention.Unit, SSE: b.SSE, Options: b.Options}
+		RetUnit: b.Retention.Unit, SSE: b.SSE, Options: b.Options, Account: b.Account}
 	val, _ := json.Marshal(r)
 	return dbOp{bkt: bktBuckets, key: []byte(b.ID), val: val}
 }
@@ -544,7 +546,7 @@ func opDelBucket(id string) dbOp { return dbOp{bkt: bktBuckets, key: []byte(id)}
 
 func (p *persister) opKey(k *appKey) dbOp {
 	r := keyRec{ID: k.ID, Sealed: p.sealSecret(k.ID, k.Secret), Name: k.Name, Caps: k.Caps, BucketIDs: k.BucketIDs,
-		NamePrefix: k.NamePrefix, Expires: k.Expires, Created: k.Created}
+		NamePrefix: k.NamePrefix, Expires: k.Expires, Created: k.Created, Account: k.Account}
 	val, _ := json.Marshal(r)
 	return dbOp{bkt: bktKeys, key: []byte(k.ID), val: val}
 }
@@ -587,7 +589,7 @@ func (p *persister) load(st *store) error {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
 			}
-			if r.ID == st.opts.MasterKeyID {
+			if k := st.keys[r.ID]; k != nil && k.master {
 				return nil
 			}
 			secret, err := p.openSecret(r.ID, r.Sealed)
@@ -595,7 +597,10 @@ func (p *persister) load(st *store) error {
 				return err
 			}
 			k := &appKey{ID: r.ID, Secret: secret, Name: r.Name, Caps: r.Caps, BucketIDs: r.BucketIDs,
-				NamePrefix: r.NamePrefix, Expires: r.Expires, Created: r.Created}
+				NamePrefix: r.NamePrefix, Expires: r.Expires, Created: r.Created, Account: r.Account}
+			if k.Account == "" {
+				k.Account = st.accountID
+			}
 			k.capSet = capSet(k.Caps)
 			st.keys[k.ID] = k
 			return nil
@@ -609,7 +614,10 @@ func (p *persister) load(st *store) error {
 			}
 			b := &bucket{ID: r.ID, Name: r.Name, Type: r.Type, Info: r.Info, CORS: r.CORS, Lifecycle: r.Lifecycle,
 				Revision: r.Revision, Lock: r.Lock, Retention: defaultRetention{Mode: r.RetMode, Period: r.RetPeriod, Unit: r.RetUnit},
-				SSE: r.SSE, Options: r.Options}
+				SSE: r.SSE, Options: r.Options, Account: r.Account}
+			if b.Account == "" {
+				b.Account = st.accountID
+			}
 			newBucketState(b)
 			st.buckets[b.ID] = b
 			st.bucketNames[lower(b.Name)] = b

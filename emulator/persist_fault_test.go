@@ -144,7 +144,7 @@ func (l *storageLog) get() []string {
 func TestDiskFullChangesAreUndone(t *testing.T) {
 	dir := t.TempDir()
 	var logs storageLog
-	s, c := newWB(t, Options{Dir: dir, Logf: logs.logf})
+	s, c := newWB(t, Options{Dir: dir, Logf: logs.logf, AbsoluteMinimumPartSize: 10})
 	bid := c.bucket("diskfull-bkt", "allPrivate")
 	empty := c.bucket("diskfull-empty", "allPrivate")
 	acked := map[string]string{}
@@ -158,8 +158,10 @@ func TestDiskFullChangesAreUndone(t *testing.T) {
 	lf := c.call("b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large", "contentType": "text/plain"})
 	lfID := lf["fileId"].(string)
 	part := bytes.Repeat([]byte("p"), 1000)
-	if st, m := c.uploadPart(lfID, 1, part); st != 200 {
-		t.Fatalf("upload part: %d %v", st, m)
+	for n := 1; n <= 2; n++ { // B2 large files have at least two parts
+		if st, m := c.uploadPart(lfID, n, part); st != 200 {
+			t.Fatalf("upload part %d: %d %v", n, st, m)
+		}
 	}
 	key := c.call("b2_create_key", map[string]any{"accountId": c.acct, "keyName": "k1", "capabilities": []string{"listFiles"}})
 	before := c.stateOf()
@@ -188,7 +190,7 @@ func TestDiskFullChangesAreUndone(t *testing.T) {
 		{"b2_delete_file_version", map[string]any{"fileName": "keep/0", "fileId": ids[0]}},
 		{"b2_start_large_file", map[string]any{"bucketId": bid, "fileName": "large2", "contentType": "text/plain"}},
 		{"b2_copy_part", map[string]any{"sourceFileId": ids[2], "largeFileId": lfID, "partNumber": 2}},
-		{"b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part)}}},
+		{"b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part), sha1Hex(part)}}},
 		{"b2_cancel_large_file", map[string]any{"fileId": lfID}},
 		{"b2_create_bucket", map[string]any{"accountId": c.acct, "bucketName": "diskfull-new", "bucketType": "allPrivate"}},
 		{"b2_update_bucket", map[string]any{"accountId": c.acct, "bucketId": bid, "bucketType": "allPublic"}},
@@ -229,8 +231,8 @@ func TestDiskFullChangesAreUndone(t *testing.T) {
 	acked[c.upload(bid, "new", data)] = sha1Hex(data)
 	cp := c.call("b2_copy_file", map[string]any{"sourceFileId": ids[1], "fileName": "copy"})
 	acked[cp["fileId"].(string)] = acked[ids[1]]
-	c.call("b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part)}})
-	acked[lfID] = sha1Hex(part)
+	c.call("b2_finish_large_file", map[string]any{"fileId": lfID, "partSha1Array": []string{sha1Hex(part), sha1Hex(part)}})
+	acked[lfID] = sha1Hex(append(append([]byte{}, part...), part...))
 	live := c.stateOf()
 	checkVersions(t, c, acked, gone)
 	if err := s.Close(); err != nil {
@@ -250,7 +252,7 @@ func TestDiskFullChangesAreUndone(t *testing.T) {
 // restart and the set of acknowledged changes agree exactly.
 func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 	dir := t.TempDir()
-	s, c := newWB(t, Options{Dir: dir})
+	s, c := newWB(t, Options{Dir: dir, AbsoluteMinimumPartSize: 10})
 	bid := c.bucket("diskfull-conc", "allPrivate")
 	seed := []byte("shared seed content")
 	src := c.upload(bid, "seed", seed)
@@ -365,12 +367,16 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 				mu.Lock()
 				listed[lf] = true
 				mu.Unlock()
+				// Two parts (B2's minimum): an upload, and a copy of the seed,
+				// which shares the seed's content file.
 				st, m = c.uploadPart(lf, 1, part)
 				if ok("part", st, m) {
 					mu.Lock()
 					withPart[lf] = true
 					mu.Unlock()
-				} else {
+					st, m = c.try("b2_copy_part", map[string]any{"sourceFileId": src, "largeFileId": lf, "partNumber": 2})
+				}
+				if !ok("part", st, m) {
 					if st, m := c.try("b2_cancel_large_file", map[string]any{"fileId": lf}); ok("cancel", st, m) {
 						mu.Lock()
 						gone[lf] = true
@@ -378,11 +384,11 @@ func TestDiskFullUnderConcurrentChanges(t *testing.T) {
 					}
 					continue
 				}
-				if st, m := c.try("b2_finish_large_file", map[string]any{"fileId": lf, "partSha1Array": []string{sha1Hex(part)}}); ok("finish", st, m) {
+				if st, m := c.try("b2_finish_large_file", map[string]any{"fileId": lf, "partSha1Array": []string{sha1Hex(part), sum}}); ok("finish", st, m) {
 					mu.Lock()
 					delete(listed, lf)
 					delete(withPart, lf)
-					acked[lf] = sha1Hex(part)
+					acked[lf] = sha1Hex(append(append([]byte{}, part...), seed...))
 					mu.Unlock()
 				}
 			}

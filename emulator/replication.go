@@ -171,7 +171,7 @@ func (st *store) checkReplication(b *bucket, cfg *replConfig) error {
 	}
 	if s := cfg.AsReplicationSource; s != nil {
 		k := st.keys[s.SourceApplicationKeyID]
-		if k == nil {
+		if k == nil || k.Account != b.Account {
 			return errBadRequest(fmt.Sprintf("sourceApplicationKeyId %s is not a key of this account", s.SourceApplicationKeyID))
 		}
 		if err := keyMayUse(k, b.ID, "readFiles"); err != nil {
@@ -189,7 +189,7 @@ func (st *store) checkReplication(b *bucket, cfg *replConfig) error {
 	if d := cfg.AsReplicationDestination; d != nil {
 		for src, dst := range d.SourceToDestinationKeyMapping {
 			k := st.keys[dst]
-			if k == nil {
+			if k == nil || k.Account != b.Account {
 				return errBadRequest(fmt.Sprintf("sourceToDestinationKeyMapping: %s maps to %s, which is not a key of this account", src, dst))
 			}
 			if err := keyMayUse(k, b.ID, "writeFiles"); err != nil {
@@ -341,7 +341,7 @@ func (r *replicator) work(st *store) {
 			if err := st.replicate(bid, id); err != nil {
 				// not committed (disk full, …): the version is still
 				// pending; try again later
-				st.logf("b2local: replicating version %s: %v; retrying in %v", fileIDString(bid, id), err, replRetry)
+				st.logf("b2local: replicating version %d of bucket %s: %v; retrying in %v", id, bid, err, replRetry)
 				time.AfterFunc(replRetry, func() { r.add(st, bid, id) })
 			}
 		}
@@ -422,7 +422,7 @@ func (st *store) replicaTx(tx *txn, b *bucket, name string, v *version) error {
 	if d := db.ext.repl; d != nil && d.AsReplicationDestination != nil {
 		dk = st.keys[d.AsReplicationDestination.SourceToDestinationKeyMapping[srcKeyID]]
 	}
-	if dk == nil {
+	if dk == nil || dk.Account != db.Account {
 		return fmt.Errorf("destination bucket %s maps no key of its own to source key %s (asReplicationDestination)", db.Name, srcKeyID)
 	}
 	if err := keyMayUse(dk, db.ID, "writeFiles"); err != nil {

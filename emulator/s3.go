@@ -342,6 +342,10 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, s3err(503, "ServiceUnavailable", "emulator is shutting down"), x.reqID)
 		return
 	}
+	if err := s.throttle(r, true); err != nil {
+		writeS3Error(w, r, err, x.reqID)
+		return
+	}
 	fc := s.faults.Load()
 	if fc.latency > 0 {
 		t := time.NewTimer(fc.latency)
@@ -364,7 +368,7 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, err, x.reqID)
 		return
 	}
-	if o := r.Header.Get("X-Amz-Expected-Bucket-Owner"); o != "" && o != s.st.accountID {
+	if o := r.Header.Get("X-Amz-Expected-Bucket-Owner"); o != "" && o != s.st.accountOfKey(requestKeyID(r, true, s.st)) {
 		writeS3Error(w, r, errAccessDenied("the bucket is not owned by "+o), x.reqID)
 		return
 	}
@@ -437,7 +441,7 @@ func (x *s3req) lookupBucket(name string) (*bucket, error) {
 		}
 		return nil, errNoSuchBucket(name)
 	}
-	if x.tok != nil && !x.tok.bucketAllowed(b.ID) {
+	if x.tok != nil && !x.tok.sees(b) {
 		return nil, errAccessDenied("application key is not allowed to access bucket " + name)
 	}
 	return b, nil

@@ -8,7 +8,13 @@ import (
 	"strconv"
 )
 
-func (x *s3req) owner() s3Owner { return s3Owner{ID: x.st.accountID, DisplayName: x.st.accountID} }
+func (x *s3req) owner() s3Owner {
+	id := x.st.accountID
+	if x.k != nil {
+		id = x.k.Account
+	}
+	return s3Owner{ID: id, DisplayName: id}
+}
 
 func (x *s3req) region() string {
 	if x.sig != nil && x.sig.region != "" {
@@ -21,7 +27,7 @@ func s3ListBuckets(x *s3req) error {
 	if err := x.need("listBuckets"); err != nil {
 		return err
 	}
-	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.bucketAllowed(b.ID) })
+	bs := x.st.bucketList(func(b *bucket) bool { return x.tok.sees(b) })
 	now := x.st.nowMs()
 	res := s3ListBucketsResult{NS: s3NS, Owner: x.owner(), Buckets: []s3BucketXML{}}
 	for _, b := range bs {
@@ -76,10 +82,10 @@ func s3CreateBucket(x *s3req) error {
 	default:
 		return errInvalidArgument("x-amz-bucket-object-lock-enabled must be true or false")
 	}
-	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock})
+	old, err := x.st.createBucket(&bucket{Name: name, Revision: 1, Type: typ, Lock: lock, Account: x.k.Account})
 	switch {
 	case err == nil:
-	case refusalOf(err) == refNameTaken && old.Name == name:
+	case refusalOf(err) == refNameTaken && old.Name == name && old.Account == x.k.Account:
 		return s3err(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
 	case refusalOf(err) == refNameTaken:
 		return s3err(409, "BucketAlreadyExists", "The requested bucket name is not available: "+old.Name)
@@ -219,10 +225,9 @@ func s3ListObjectsV2(x *s3req) error {
 		start, after = sa+"\x00", sa
 		res.StartAfter = x.s3Encode(sa)
 	}
-	if x.q.Has("continuation-token") {
-		tokStr := x.q.Get("continuation-token")
+	if tokStr := x.q.Get("continuation-token"); tokStr != "" { // empty: from the start, as S3
 		raw, err := base64.RawURLEncoding.DecodeString(tokStr)
-		if err != nil || tokStr == "" {
+		if err != nil {
 			return errInvalidArgument("The continuation token provided is incorrect")
 		}
 		start, after = string(raw), ""
@@ -319,7 +324,7 @@ func s3ListObjectVersions(x *s3req) error {
 			res.CommonPrefixes = append(res.CommonPrefixes, s3Prefix{Prefix: x.s3Encode(it.name)})
 			continue
 		}
-		e := s3VersionEntry{Key: x.s3Encode(it.name), VersionID: fileIDString(b.ID, it.v.id), IsLatest: it.latest,
+		e := s3VersionEntry{Key: x.s3Encode(it.name), VersionID: fileIDString(b.ID, it.v.id, it.v.ts), IsLatest: it.latest,
 			LastModified: s3Time(it.v.ts), Owner: ow}
 		if it.v.kind == kindHide {
 			e.XMLName.Local = "DeleteMarker"
@@ -337,7 +342,7 @@ func s3ListObjectVersions(x *s3req) error {
 		last := items[len(items)-1]
 		res.NextKeyMarker = x.s3Encode(last.name)
 		if !last.prefix {
-			res.NextVersionIDMarker = fileIDString(b.ID, last.v.id)
+			res.NextVersionIDMarker = fileIDString(b.ID, last.v.id, last.v.ts)
 		}
 	}
 	writeXML(x.w, 200, res)

@@ -54,7 +54,7 @@ func s3CreateMultipartUpload(x *s3req) error {
 	if f.v.flags&fSSE != 0 {
 		x.w.Header().Set("X-Amz-Server-Side-Encryption", "AES256")
 	}
-	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, f.v.id)})
+	writeXML(x.w, 200, s3InitiateResult{NS: s3NS, Bucket: b.Name, Key: x.key, UploadID: fileIDString(b.ID, f.v.id, f.v.ts)})
 	return nil
 }
 
@@ -123,7 +123,7 @@ func s3UploadPartCopy(x *s3req) error {
 		return x.refusal(err, b.Name)
 	}
 	sv, sb := &from.v, from.b
-	x.w.Header().Set("X-Amz-Copy-Source-Version-Id", fileIDString(sb.ID, sv.id))
+	x.w.Header().Set("X-Amz-Copy-Source-Version-Id", fileIDString(sb.ID, sv.id, sv.ts))
 	writeXML(x.w, 200, s3CopyResult{XMLName: xml.Name{Local: "CopyPartResult"}, NS: s3NS, ETag: partETag(pt), LastModified: s3Time(pt.ts)})
 	return nil
 }
@@ -161,7 +161,7 @@ func s3CompleteMultipartUpload(x *s3req) error {
 		}
 		return x.refusal(err, b.Name)
 	}
-	vid := fileIDString(b.ID, f.v.id)
+	vid := fileIDString(b.ID, f.v.id, f.v.ts)
 	x.w.Header().Set("X-Amz-Version-Id", vid)
 	if lf.sse {
 		x.w.Header().Set("X-Amz-Server-Side-Encryption", "AES256")
@@ -263,7 +263,7 @@ func s3ListMultipartUploads(x *s3req) error {
 			res.IsTruncated = true
 			break
 		}
-		uid := fileIDString(b.ID, lf.id)
+		uid := fileIDString(b.ID, lf.id, lf.ts)
 		res.Uploads = append(res.Uploads, s3UploadXML{Key: name, UploadID: uid, Initiator: x.owner(), Owner: x.owner(),
 			StorageClass: "STANDARD", Initiated: s3Time(lf.ts)})
 		count++

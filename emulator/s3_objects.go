@@ -26,7 +26,7 @@ func (s *Server) etag(b *bucket, v *version) string {
 	if e, ok := s.s3.getETag(v.id); ok {
 		return e
 	}
-	sum := md5.Sum([]byte(fileIDString(b.ID, v.id)))
+	sum := md5.Sum([]byte(fileIDString(b.ID, v.id, v.ts)))
 	return `"` + hex.EncodeToString(sum[:]) + `-1"`
 }
 
@@ -62,13 +62,15 @@ func (x *s3req) metaFromHeaders(name string) (string, []kv, error) {
 	for _, m := range s3HeaderInfo {
 		v := h.Get(m.header)
 		if m.header == "Content-Encoding" {
+			// Stored as sent ("deflate, gzip"), less the aws-chunked
+			// transfer coding, as S3 does.
 			var keep []string
 			for _, p := range strings.Split(v, ",") {
-				if p = strings.TrimSpace(p); p != "" && p != "aws-chunked" {
+				if t := strings.TrimSpace(p); t != "" && t != "aws-chunked" {
 					keep = append(keep, p)
 				}
 			}
-			v = strings.Join(keep, ",")
+			v = strings.TrimSpace(strings.Join(keep, ","))
 		}
 		if v != "" {
 			info = append(info, kv{m.info, v})
@@ -191,7 +193,7 @@ func (x *s3req) setObjectHeaders(b *bucket, v *version) {
 	h.Set("ETag", x.s.etag(b, v))
 	h.Set("Last-Modified", httpTime(v.ts))
 	h.Set("Content-Type", v.ctype)
-	h.Set("X-Amz-Version-Id", fileIDString(b.ID, v.id))
+	h.Set("X-Amz-Version-Id", fileIDString(b.ID, v.id, v.ts))
 	h.Set("Accept-Ranges", "bytes")
 	if v.repl != replNone {
 		h.Set("X-Amz-Replication-Status", strings.ToUpper(replStrings[v.repl]))
@@ -201,7 +203,7 @@ func (x *s3req) setObjectHeaders(b *bucket, v *version) {
 			h.Set(hdr, e.v)
 			continue
 		}
-		h.Set("X-Amz-Meta-"+e.k, e.v)
+		h["x-amz-meta-"+e.k] = []string{e.v} // as S3 sends it; h.Set would canonicalise
 	}
 	if v.flags&fSSE != 0 {
 		h.Set("X-Amz-Server-Side-Encryption", "AES256")
@@ -308,7 +310,7 @@ func (x *s3req) readableVersion(b *bucket, key, vid string, forCopy bool) (*vers
 	if v.kind == kindHide {
 		e := errNoSuchKey(key)
 		if !forCopy {
-			e.header = map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": fileIDString(b.ID, v.id)}
+			e.header = map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": fileIDString(b.ID, v.id, v.ts)}
 		}
 		return nil, e
 	}
@@ -472,7 +474,7 @@ func s3PutObject(x *s3req) error {
 	}
 	v := &f.v
 	etag := x.s.etag(b, v)
-	vid := fileIDString(b.ID, v.id)
+	vid := fileIDString(b.ID, v.id, v.ts)
 	h := x.w.Header()
 	h.Set("ETag", etag)
 	h.Set("X-Amz-Version-Id", vid)
@@ -632,8 +634,8 @@ func s3CopyObject(x *s3req) error {
 	}
 	v := &f.v
 	etag := x.s.etag(db, v)
-	vid := fileIDString(db.ID, v.id)
-	srcVID := fileIDString(sb.ID, from.v.id)
+	vid := fileIDString(db.ID, v.id, v.ts)
+	srcVID := fileIDString(sb.ID, from.v.id, from.v.ts)
 	h := x.w.Header()
 	h.Set("X-Amz-Version-Id", vid)
 	h.Set("X-Amz-Copy-Source-Version-Id", srcVID)
@@ -675,7 +677,7 @@ func (x *s3req) deleted(it deleteItem, r deleteResult) (s3Deleted, error) {
 		return out, r.err
 	}
 	if r.f.v.kind == kindHide {
-		out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(r.f.b.ID, r.f.v.id)
+		out.DeleteMarker, out.DeleteMarkerVersionID = true, fileIDString(r.f.b.ID, r.f.v.id, r.f.v.ts)
 	}
 	if it.id != 0 {
 		x.s.s3.dropETag(it.id)

@@ -195,6 +195,9 @@ func (x *s3req) canonicalRequest(path string, signed []string, query, payload st
 				v = strconv.FormatInt(r.ContentLength, 10)
 			}
 			b.WriteString(v)
+		case "transfer-encoding":
+			// net/http moves this header out of r.Header.
+			b.WriteString(strings.Join(r.TransferEncoding, ","))
 		default:
 			vs := r.Header.Values(h)
 			for i, v := range vs {
@@ -469,9 +472,10 @@ func (x *s3req) body() (*s3Body, error) {
 		payload = x.sig.payload
 	}
 	bs := &bodySums{}
-	md5Hdr := r.Header.Get("Content-Md5")
+	md5Vals, md5Sent := r.Header["Content-Md5"]
+	md5Hdr := strings.Join(md5Vals, ",")
 	var wantMD5 []byte
-	if md5Hdr != "" {
+	if md5Sent { // an empty value is refused too, as S3 does
 		b, err := base64.StdEncoding.DecodeString(md5Hdr)
 		if err != nil || len(b) != 16 {
 			return nil, s3err(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")

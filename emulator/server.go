@@ -38,7 +38,10 @@ type Server struct {
 	rngMu  sync.Mutex
 	rng    *rand.Rand
 
+	limiter *rateLimiter // nil: no rate limit (ratelimit.go)
+
 	faultCount atomic.Int64
+	throttled  atomic.Int64
 	totalCount atomic.Int64
 	classCount [3]atomic.Int64
 	otherCalls atomic.Int64
@@ -58,18 +61,38 @@ type faultConfig struct {
 // Stats are the per-call counters served at GET /_b2local/stats.
 // Calls counts every API request by operation name, including faulted ones;
 // Classes counts B2 transactions by class (listing calls count one per 1,000
-// entries returned, at least one); Faults counts injected failures.
+// entries returned, at least one); Faults counts injected failures and
+// Throttled the calls refused by the rate limit.
 type Stats struct {
-	Calls   map[string]int64 `json:"calls"`
-	Classes map[string]int64 `json:"classes"`
-	Faults  int64            `json:"faults"`
-	Total   int64            `json:"total"`
+	Calls     map[string]int64 `json:"calls"`
+	Classes   map[string]int64 `json:"classes"`
+	Faults    int64            `json:"faults"`
+	Throttled int64            `json:"throttled"`
+	Total     int64            `json:"total"`
 }
+
+// ErrBadLimits wraps NewServer's refusal of inconsistent Options limits.
+var ErrBadLimits = errors.New("emulator: bad limits")
 
 // NewServer opens (or creates) the emulator state described by opts.
 func NewServer(opts Options) (*Server, error) {
+	opts.Accounts = append([]Account(nil), opts.Accounts...)
+	if opts.MasterKeyID == "" && opts.MasterKey == "" && len(opts.Accounts) > 0 {
+		opts.MasterKeyID, opts.MasterKey = opts.Accounts[0].KeyID, opts.Accounts[0].Key
+		opts.Accounts = opts.Accounts[1:]
+	}
 	if opts.MasterKeyID == "" && opts.MasterKey == "" {
 		opts.MasterKeyID, opts.MasterKey = DefaultKeyID, DefaultKey
+	}
+	seen := map[string]bool{opts.MasterKeyID: true}
+	for _, a := range opts.Accounts {
+		if a.KeyID == "" || a.Key == "" {
+			return nil, errors.New("emulator: every account needs a key id and a key")
+		}
+		if seen[a.KeyID] {
+			return nil, fmt.Errorf("emulator: account %s is given twice", a.KeyID)
+		}
+		seen[a.KeyID] = true
 	}
 	if opts.MasterKeyID == "" || opts.MasterKey == "" {
 		return nil, errors.New("emulator: master key id and key must both be set")
@@ -88,6 +111,12 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.MaxCopySize <= 0 {
 		opts.MaxCopySize = 5_000_000_000
+	}
+	if opts.AbsoluteMinimumPartSize > opts.RecommendedPartSize {
+		return nil, fmt.Errorf("%w: absolute minimum part size %d is above the recommended part size %d", ErrBadLimits, opts.AbsoluteMinimumPartSize, opts.RecommendedPartSize)
+	}
+	if opts.RateLimit < 0 {
+		return nil, fmt.Errorf("%w: rate limit %v must not be negative", ErrBadLimits, opts.RateLimit)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -115,6 +144,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s.setFaults(opts.FailRate, opts.FailCodes, opts.Latency)
+	s.limiter = newRateLimiter(opts.RateLimit)
 	s.mux = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
@@ -201,6 +231,7 @@ func (s *Server) Stats() Stats {
 		st.Classes[c] = s.classCount[i].Load()
 	}
 	st.Faults = s.faultCount.Load()
+	st.Throttled = s.throttled.Load()
 	st.Total = s.totalCount.Load()
 	return st
 }
@@ -215,6 +246,7 @@ func (s *Server) ResetStats() {
 		s.classCount[i].Store(0)
 	}
 	s.faultCount.Store(0)
+	s.throttled.Store(0)
 	s.totalCount.Store(0)
 }
 
@@ -353,6 +385,10 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, op *opDef, v 
 	}()
 	if s.closed.Load() {
 		writeError(w, r, &apiError{status: 503, code: "service_unavailable", msg: "emulator is shutting down"})
+		return
+	}
+	if err := s.throttle(r, false); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	fc := s.faults.Load()

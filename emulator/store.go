@@ -116,6 +116,7 @@ type defaultRetention struct {
 
 type bucket struct {
 	ID        string
+	Account   string // owning account's id
 	Name      string
 	Type      string
 	Info      map[string]string
@@ -142,7 +143,8 @@ type appKey struct {
 	Caps       []string
 	BucketIDs  []string // nil = all buckets
 	NamePrefix *string
-	Expires    int64 // ms; 0 = never
+	Account    string // owning account's id
+	Expires    int64  // ms; 0 = never
 	Created    int64
 	master     bool
 
@@ -198,9 +200,11 @@ func newMemStore(opts Options) *store {
 	}
 	st.tok.init()
 	st.initClock()
-	master := &appKey{ID: opts.MasterKeyID, Secret: opts.MasterKey, Name: "master", Caps: allCapabilities, master: true}
-	master.capSet = capSet(master.Caps)
-	st.keys[master.ID] = master
+	for _, a := range append([]Account{{opts.MasterKeyID, opts.MasterKey}}, opts.Accounts...) {
+		master := &appKey{ID: a.KeyID, Secret: a.Key, Name: "master", Caps: allCapabilities, Account: a.KeyID, master: true}
+		master.capSet = capSet(master.Caps)
+		st.keys[master.ID] = master
+	}
 	return st
 }
 
@@ -255,26 +259,86 @@ func (st *store) intern(ct string) string {
 	return ct
 }
 
-// File ids: "4_z<bucketId>_f<hex id>" — compact, computed on demand.
-func fileIDString(bucketID string, id uint64) string {
-	buf := make([]byte, 0, 3+len(bucketID)+2+16)
-	buf = append(buf, "4_z"...)
-	buf = append(buf, bucketID...)
-	buf = append(buf, "_f"...)
-	buf = strconv.AppendUint(buf, id, 16)
-	return string(buf)
+// File ids have B2's shape (83 characters), e.g.
+// 4_z27c88f1d182b150646ff0b16_f1004ba650fe24e6b_d20180809_m012036_c005_v0001000_t0028:
+// bucket id, "_f1" + the version's internal id in 15 hex digits, its upload
+// date and time (UTC), a fixed data centre and server version, and the id's
+// last four decimal digits. Only the bucket id and internal id are read back.
+const fileIDLen = 83
+
+func fileIDString(bucketID string, id uint64, ts int64) string {
+	return string(appendFileID(make([]byte, 0, fileIDLen), bucketID, id, ts))
 }
 
-// parseFileID splits a file id; ok is false when malformed.
+func appendFileID(dst []byte, bucketID string, id uint64, ts int64) []byte {
+	dst = append(dst, "4_z"...)
+	dst = append(dst, bucketID...)
+	dst = append(dst, "_f1"...)
+	var h [16]byte
+	hex := strconv.AppendUint(h[:0], id, 16)
+	for i := len(hex); i < 15; i++ {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, hex...)
+	t := time.UnixMilli(ts).UTC()
+	if t.Year() < 1970 || t.Year() > 9999 {
+		t = time.Unix(0, 0).UTC() // keep the fixed width
+	}
+	dst = t.AppendFormat(append(dst, "_d"...), "20060102")
+	dst = t.AppendFormat(append(dst, "_m"...), "150405")
+	dst = append(dst, "_c005_v0001000_t"...)
+	return appendDigits(dst, id%10000, 4)
+}
+
+func appendDigits(dst []byte, n uint64, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendUint(d[:0], n, 10)
+	for i := len(s); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...)
+}
+
+// parseFileID splits a file id into bucket id and internal id; ok is false
+// unless s has the shape fileIDString makes.
 func parseFileID(s string) (bucketID string, id uint64, ok bool) {
-	if len(s) < 3+24+3 || !strings.HasPrefix(s, "4_z") || s[27:29] != "_f" {
+	if len(s) != fileIDLen || !strings.HasPrefix(s, "4_z") || s[27:30] != "_f1" ||
+		s[45:47] != "_d" || s[55:57] != "_m" || s[63:65] != "_c" || s[68:70] != "_v" || s[77:79] != "_t" {
 		return "", 0, false
 	}
-	n, err := strconv.ParseUint(s[29:], 16, 64)
+	for _, r := range [][2]int{{47, 55}, {57, 63}, {65, 68}, {70, 77}, {79, 83}} {
+		for i := r[0]; i < r[1]; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return "", 0, false
+			}
+		}
+	}
+	n, err := strconv.ParseUint(s[30:45], 16, 64)
 	if err != nil || n == 0 {
 		return "", 0, false
 	}
 	return s[3:27], n, true
+}
+
+// accountOfKey is the account owning application key id (the default
+// account for an unknown or empty id).
+func (st *store) accountOfKey(id string) string {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if k := st.keys[id]; k != nil {
+		return k.Account
+	}
+	return st.accountID
+}
+
+// bucketAccount is the account owning bucket id ("" when there is none).
+func (st *store) bucketAccount(id string) string {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if b := st.buckets[id]; b != nil {
+		return b.Account
+	}
+	return ""
 }
 
 func randHex(nbytes int) string {

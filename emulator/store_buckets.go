@@ -13,7 +13,19 @@ const (
 	refNoKey                          // no such application key
 )
 
-// createBucket adds b (name and settings filled in; the id is assigned).
+// bucketCount is the number of buckets of account (store.mu held).
+func (st *store) bucketCount(account string) int {
+	n := 0
+	for _, b := range st.buckets {
+		if b.Account == account {
+			n++
+		}
+	}
+	return n
+}
+
+// createBucket adds b (name, account and settings filled in; the id is
+// assigned). Names are unique across all accounts.
 // A name in use, also in another case, is refNameTaken and returns the
 // bucket holding it.
 func (st *store) createBucket(b *bucket) (bucket, error) {
@@ -23,7 +35,7 @@ func (st *store) createBucket(b *bucket) (bucket, error) {
 			out = *old
 			return refuse(refNameTaken, errCode(400, "duplicate_bucket_name", "Bucket name is already in use: "+b.Name))
 		}
-		if len(st.buckets) >= maxBuckets {
+		if st.bucketCount(b.Account) >= maxBuckets {
 			return refuse(refTooMany, errCode(400, "too_many_buckets", fmt.Sprintf("account already has %d buckets", maxBuckets)))
 		}
 		for {
@@ -58,7 +70,7 @@ func (st *store) updateBucket(id string, bs *bucketSettings, ifRev *int64) (buck
 		}
 		lockAfter := b.Lock || (bs.lock != nil && *bs.lock)
 		if bs.retention != nil && bs.retention.Mode != "" && !lockAfter {
-			return errCode(400, "file_lock_conflict", "defaultRetention needs a bucket with Object Lock enabled")
+			return errNoFileLock(b)
 		}
 		if ifRev != nil && *ifRev != b.Revision {
 			return errCode(409, "conflict", fmt.Sprintf("bucket revision is %d, not %d", b.Revision, *ifRev))
@@ -113,7 +125,7 @@ func (st *store) createKey(k *appKey, bucketIDs []string) error {
 		uniq := map[string]bool{}
 		var ids []string
 		for _, id := range bucketIDs {
-			if st.buckets[id] == nil {
+			if b := st.buckets[id]; b == nil || b.Account != k.Account {
 				return errNoBucket(id)
 			}
 			if !uniq[id] {
@@ -124,7 +136,7 @@ func (st *store) createKey(k *appKey, bucketIDs []string) error {
 		k.BucketIDs = ids
 		k.Created = st.nowMs()
 		for {
-			k.ID = newKeyID(st.accountID)
+			k.ID = newKeyID(k.Account)
 			if st.keys[k.ID] == nil {
 				break
 			}
@@ -136,12 +148,12 @@ func (st *store) createKey(k *appKey, bucketIDs []string) error {
 
 // deleteKey removes key id (never the master key); allowed refuses keys
 // the caller's API version cannot delete.
-func (st *store) deleteKey(id string, allowed func(k *appKey) error) (*appKey, error) {
+func (st *store) deleteKey(account, id string, allowed func(k *appKey) error) (*appKey, error) {
 	var k *appKey
 	err := st.mutate(func(tx *txn) error {
 		k = st.keys[id]
 		switch {
-		case k == nil:
+		case k == nil || k.Account != account:
 			return refuse(refNoKey, errBadRequest("no such application key: "+id))
 		case k.master:
 			return errBadRequest("the master application key cannot be deleted")

@@ -34,8 +34,14 @@ func refusalOf(err error) refusal {
 	return 0
 }
 
+// errNoFileLock refuses an Object Lock setting (retention, legal hold,
+// default retention) on a bucket without Object Lock, in B2's words.
+func errNoFileLock(b *bucket) *apiError {
+	return errCode(400, "bucket_missing_file_lock", "The bucket "+b.Name+" does not have file lock enabled")
+}
+
 func errNoBucket(id string) *storeError {
-	return refuse(refNoBucket, errCode(400, "bad_bucket_id", "no such bucket: "+id))
+	return refuse(refNoBucket, errCode(400, "bad_bucket_id", "Bucket "+id+" does not exist"))
 }
 
 func errNoLarge(fid string) *storeError {

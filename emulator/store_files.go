@@ -238,7 +238,7 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 		}
 		db = st.buckets[dstID]
 		if db == nil {
-			return refuse(refNoBucket, errCode(400, "bad_bucket_id", "no such destination bucket: "+dstID))
+			return refuse(refNoBucket, errCode(400, "bad_bucket_id", "Bucket "+dstID+" does not exist"))
 		}
 		off, n, err := src.span(sv.size)
 		if err != nil {
@@ -272,7 +272,7 @@ func (st *store) copyVersion(dstID, name string, nf *newFile, copyMeta bool, src
 	if err = st.hashCopy(v); err == nil {
 		err = st.mutate(func(tx *txn) error {
 			if st.buckets[db.ID] != db {
-				return refuse(refNoBucket, errCode(400, "bad_bucket_id", "destination bucket was deleted: "+db.ID))
+				return refuse(refNoBucket, errCode(400, "bad_bucket_id", "Bucket "+db.ID+" does not exist"))
 			}
 			st.place(tx, db, name, v, 0)
 			tx.emit("b2:ObjectCreated:Copy", db, name, v)
@@ -347,7 +347,7 @@ func (st *store) largeFile(find findLarge) (*largeFile, error) {
 // stillOpen refuses a large file finished or cancelled since it was looked up.
 func (st *store) stillOpen(lf *largeFile) error {
 	if st.large[lf.v.id] != lf {
-		return refuse(refNoLarge, errBadRequest("large file was finished or cancelled: "+fileIDString(lf.b.ID, lf.v.id)))
+		return refuse(refNoLarge, errBadRequest("large file was finished or cancelled: "+fileIDString(lf.b.ID, lf.v.id, lf.v.ts)))
 	}
 	return nil
 }
@@ -462,7 +462,8 @@ func (st *store) cancelLarge(find findLarge) (fileRef, error) {
 
 // nativeParts checks b2_finish_large_file's partSha1Array against the
 // uploaded parts: parts 1..n, all uploaded and listed, matching SHA-1s,
-// every part but the last at least the minimum part size.
+// at least two of them (B2 refuses a one-part large file), every part but
+// the last at least the minimum part size.
 func (st *store) nativeParts(lf *largeFile, shas []string) ([]int, error) {
 	for i := 1; i <= len(lf.parts) || i <= len(shas); i++ {
 		if lf.parts[i] == nil {
@@ -479,6 +480,9 @@ func (st *store) nativeParts(lf *largeFile, shas []string) ([]int, error) {
 		}
 		nums[i-1] = i
 	}
+	if len(shas) < 2 {
+		return nil, errBadRequest(fmt.Sprintf("large files must have at least 2 parts; this one has %d (upload a file of one part with b2_upload_file)", len(shas)))
+	}
 	for i := 1; i < len(shas); i++ {
 		if pt := lf.parts[i]; pt.size < st.opts.AbsoluteMinimumPartSize {
 			return nil, errBadRequest(fmt.Sprintf("Part number %d is %d bytes; every part but the last must be at least %d bytes", i, pt.size, st.opts.AbsoluteMinimumPartSize))
@@ -492,7 +496,7 @@ func (st *store) nativeParts(lf *largeFile, shas []string) ([]int, error) {
 // applyLock sets retention/hold on a new version (store.mu held).
 func (st *store) applyLock(b *bucket, v *version, lr lockReq) error {
 	if (lr.hasRet || lr.hold != holdUnset) && !b.Lock {
-		return errBadRequest("file retention and legal hold need a bucket with Object Lock enabled")
+		return errNoFileLock(b)
 	}
 	now := st.opts.Now()
 	if lr.hasRet {
@@ -538,12 +542,12 @@ func (st *store) lockTarget(bucketID string, id uint64, name, fid string) (*buck
 	if b == nil {
 		return nil, nil, errNoBucket(bucketID)
 	}
+	if !b.Lock {
+		return nil, nil, errNoFileLock(b)
+	}
 	e, v := b.find(id)
 	if v == nil || e.name != name {
 		return nil, nil, refuse(refNoVersion, errCode(400, "file_not_present", fmt.Sprintf("File not present: %s %s", name, fid)))
-	}
-	if !b.Lock {
-		return nil, nil, errBadRequest("bucket " + b.Name + " does not have Object Lock enabled")
 	}
 	if v.kind == kindHide {
 		return nil, nil, errBadRequest("hide markers have no retention or legal hold")

@@ -138,9 +138,13 @@ func (st *store) listNames(b *bucket, start, prefix, delim string, max int, emit
 
 // listVersions walks one b2_list_file_versions page of b (see
 // bucket.walkVersions).
-func (st *store) listVersions(b *bucket, start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (nextName string, nextID uint64, err error) {
+func (st *store) listVersions(b *bucket, start string, startID uint64, prefix, delim string, max int, emit func(name string, v *version)) (nextName, nextID string, err error) {
 	err = st.inBucket(b, func() error {
-		nextName, nextID = b.walkVersions(start, startID, prefix, delim, max, emit)
+		var id uint64
+		nextName, id = b.walkVersions(start, startID, prefix, delim, max, emit)
+		if _, v := b.find(id); v != nil {
+			nextID = fileIDString(b.ID, v.id, v.ts)
+		}
 		return nil
 	})
 	return nextName, nextID, err
@@ -174,8 +178,8 @@ func (st *store) listParts(find findLarge, first, max int) (parts []*part, next 
 }
 
 // unfinished lists up to max unfinished large files of b under prefix with
-// ids from startID on, by id, and the id of the next one (0: none).
-func (st *store) unfinished(b *bucket, startID uint64, prefix string, max int) (files []fileRef, next uint64) {
+// ids from startID on, by id, and the file id of the next one ("": none).
+func (st *store) unfinished(b *bucket, startID uint64, prefix string, max int) (files []fileRef, next string) {
 	_ = st.read(func() error {
 		var lfs []*largeFile
 		for id, lf := range st.large {
@@ -185,7 +189,7 @@ func (st *store) unfinished(b *bucket, startID uint64, prefix string, max int) (
 		}
 		sort.Slice(lfs, func(i, j int) bool { return lfs[i].v.id < lfs[j].v.id })
 		if len(lfs) > max {
-			next = lfs[max].v.id
+			next = fileIDString(b.ID, lfs[max].v.id, lfs[max].v.ts)
 			lfs = lfs[:max]
 		}
 		for _, lf := range lfs {

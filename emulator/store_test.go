@@ -185,13 +185,27 @@ func TestStoreListVersionsPagination(t *testing.T) {
 
 func TestStoreFileIDRoundTrip(t *testing.T) {
 	bid := "0123456789abcdef01234567"
-	s := fileIDString(bid, 0xabc)
-	b, id, ok := parseFileID(s)
-	if !ok || b != bid || id != 0xabc || len(s) > 200 {
-		t.Errorf("round trip %q → %q %x %v", s, b, id, ok)
+	ts := time.Date(2026, 3, 1, 12, 34, 56, 0, time.UTC).UnixMilli()
+	for i, id := range []uint64{1, 0xabc, 1<<60 - 1, 7} {
+		at := []int64{ts, ts, 0, 1 << 60}[i] // 1<<60 ms is past year 9999
+		s := fileIDString(bid, id, at)
+		b, got, ok := parseFileID(s)
+		if !ok || b != bid || got != id || len(s) != 83 {
+			t.Errorf("round trip %q → %q %x %v", s, b, got, ok)
+		}
 	}
-	if _, _, ok := parseFileID("4_zshort"); ok {
-		t.Error("malformed id accepted")
+	// B2's shape, checked against a real id's layout.
+	want := "4_z0123456789abcdef01234567_f1000000000000abc_d20260301_m123456_c005_v0001000_t2748"
+	if s := fileIDString(bid, 0xabc, ts); s != want {
+		t.Errorf("file id %q, want %q", s, want)
+	}
+	for _, bad := range []string{"4_zshort", "4_z0123456789abcdef01234567_f1abc",
+		"4_z0123456789abcdef01234567_f1000000000000abc_d2026030x_m123456_c005_v0001000_t2748",
+		"4_z0123456789abcdef01234567_f1000000000000000_d20260301_m123456_c005_v0001000_t0000",
+		"4_z27c88f1d182b150646ff0b16_f1004ba650fe24e6b_d20180809_m012036_c100_v0001015_t00280"} {
+		if _, _, ok := parseFileID(bad); ok {
+			t.Errorf("malformed id %q accepted", bad)
+		}
 	}
 }
 

@@ -100,12 +100,16 @@ func validInfo(info []kv) error {
 				return errBadRequest(fmt.Sprintf("file info key %q contains the invalid character %q", x.k, c))
 			}
 		}
+		// Values travel percent-encoded, so B2 accepts line breaks in them
+		// except in the b2-* keys, which are replayed as HTTP headers.
+		reserved := strings.HasPrefix(x.k, "b2-")
 		for i := 0; i < len(x.v); i++ {
-			if x.v[i] < 0x20 && x.v[i] != '\t' || x.v[i] == 0x7f {
-				return errBadRequest(fmt.Sprintf("file info %q contains a control character", x.k))
+			c := x.v[i]
+			if (c < 0x20 && c != '\t' && (reserved || (c != '\n' && c != '\r'))) || c == 0x7f {
+				return errBadRequest(fmt.Sprintf("file info %q contains the control character %q", x.k, c))
 			}
 		}
-		if strings.HasPrefix(x.k, "b2-") {
+		if reserved {
 			if _, ok := reservedInfo[x.k]; !ok {
 				return errBadRequest(fmt.Sprintf("file info key %q: keys starting with 'b2-' are reserved; allowed are b2-content-disposition, b2-content-language, b2-expires, b2-cache-control, b2-content-encoding", x.k))
 			}

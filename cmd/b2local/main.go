@@ -4,10 +4,13 @@
 //	b2local [-addr 127.0.0.1:8787] [-data DIR] [-key-id ID] [-key SECRET]
 //	        [-fail-rate P] [-fail-codes 503,429] [-latency DURATION] [-token-ttl DURATION]
 //	        [-idle-timeout DURATION] [-io-timeout DURATION] [-max-conns N]
+//	        [-rate-limit N] [-max-copy-size BYTES] [-absolute-min-part-size BYTES]
+//	        [-recommended-part-size BYTES] [-account KEY_ID:KEY]...
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,6 +48,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ioTimeout := fs.Duration("io-timeout", emulator.DefaultIOTimeout, "longest wait for a client to send request bytes or accept response bytes")
 	maxConns := fs.Int("max-conns", 0, "most open client connections; at the cap the longest-idle one is closed (default 3/4 of the descriptor limit)")
 	signedPayload := fs.Bool("s3-signed-payload", false, "S3 API: refuse requests whose payload SHA-256 is not signed (UNSIGNED-PAYLOAD, unsigned streaming), as B2 does")
+	rateLimit := fs.Float64("rate-limit", 0, "API requests per second per account; beyond it 429 too_many_requests (S3: 503 SlowDown) with Retry-After (0 = unlimited)")
+	maxCopy := fs.Int64("max-copy-size", 0, "largest b2_copy_file / S3 CopyObject result in bytes (0 = B2's 5,000,000,000)")
+	minPart := fs.Int64("absolute-min-part-size", 0, "smallest large-file part but the last, in bytes (0 = B2's 5,000,000)")
+	recPart := fs.Int64("recommended-part-size", 0, "recommendedPartSize reported by b2_authorize_account, in bytes (0 = B2's 100,000,000)")
+	var accountFlags accountList
+	fs.Var(&accountFlags, "account", "an account as KEY_ID:KEY, repeatable; the first is the default account (instead of -key-id/-key); each has its own buckets and keys, bucket names are unique across all")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,6 +63,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *idle <= 0 || *ioTimeout <= 0 || *maxConns < 0 {
 		fmt.Fprintln(stderr, "b2local: -idle-timeout and -io-timeout must be positive, -max-conns not negative")
+		return 2
+	}
+	if *rateLimit < 0 || *maxCopy < 0 || *minPart < 0 || *recPart < 0 {
+		fmt.Fprintln(stderr, "b2local: -rate-limit, -max-copy-size, -absolute-min-part-size and -recommended-part-size must not be negative")
 		return 2
 	}
 	var codes []int
@@ -73,8 +86,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "b2local: -fail-rate/-fail-codes/-latency: %v\n", err)
 		return 2
 	}
+	accounts, err := accountFlags.parse()
+	if err != nil {
+		fmt.Fprintf(stderr, "b2local: %v\n", err)
+		return 2
+	}
 	id, secret := *keyID, *key
 	source := "flags"
+	if len(accounts) > 0 {
+		if id != "" || secret != "" {
+			fmt.Fprintln(stderr, "b2local: give the default account either with -key-id/-key or as the first -account, not both")
+			return 2
+		}
+		id, secret = accounts[0].KeyID, accounts[0].Key
+		accounts = accounts[1:]
+	}
 	if id == "" && secret == "" {
 		id, secret = os.Getenv("B2_APPLICATION_KEY_ID"), os.Getenv("B2_APPLICATION_KEY")
 		source = "environment"
@@ -90,8 +116,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv, err := emulator.NewServer(emulator.Options{
 		Dir: *data, MasterKeyID: id, MasterKey: secret, TokenTTL: *tokenTTL,
 		FailRate: *failRate, FailCodes: codes, Latency: *latency,
-		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns, S3SignedPayload: *signedPayload,
+		IdleTimeout: *idle, IOTimeout: *ioTimeout, MaxConns: *maxConns,
+		Accounts: accounts, RateLimit: *rateLimit, MaxCopySize: *maxCopy, AbsoluteMinimumPartSize: *minPart, RecommendedPartSize: *recPart, S3SignedPayload: *signedPayload,
 	})
+	if errors.Is(err, emulator.ErrBadLimits) {
+		fmt.Fprintf(stderr, "b2local: %v\n", err)
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "b2local: %v\n", err)
 		return 1
@@ -113,6 +144,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "master key id: %s (key from %s)\n", id, source)
 	}
 	fmt.Fprintf(stdout, "control endpoints: %s/_b2local/ (stats, faults, expire-tokens; Authorization: Bearer <master application key>)\n", url)
+	for _, a := range accounts {
+		fmt.Fprintf(stdout, "further account: %s\n", a.KeyID)
+	}
 	if *data != "" {
 		fmt.Fprintf(stdout, "state directory: %s\n", *data)
 	} else {
@@ -125,4 +159,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// accountList collects repeated -account KEY_ID:KEY flags. Set accepts
+// anything; parse checks them afterwards, so that a malformed value (which
+// may be a bare secret) is never echoed as the flag package would.
+type accountList []string
+
+func (l *accountList) String() string     { return fmt.Sprintf("%d accounts", len(*l)) }
+func (l *accountList) Set(v string) error { *l = append(*l, v); return nil }
+
+func (l accountList) parse() ([]emulator.Account, error) {
+	var out []emulator.Account
+	seen := map[string]bool{}
+	for i, v := range l {
+		id, key, ok := strings.Cut(v, ":")
+		if !ok || id == "" || key == "" {
+			return nil, fmt.Errorf("-account #%d: want KEY_ID:KEY", i+1)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("-account: %s is given twice", id)
+		}
+		seen[id] = true
+		out = append(out, emulator.Account{KeyID: id, Key: key})
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"encoding/json"
 	"net"
 	"net/http"
 	"regexp"
@@ -77,10 +78,19 @@ func TestServeBadFlags(t *testing.T) {
 		{"-idle-timeout", "0s"},
 		{"-io-timeout", "-1s"},
 		{"-max-conns", "-1"},
+		{"-rate-limit", "-1"},
+		{"-max-copy-size", "-5"},
+		{"-absolute-min-part-size", "200", "-recommended-part-size", "100"},
+		{"-account", "onlyasecretK00"},
+		{"-account", "a:b", "-account", "a:c"},
+		{"-account", "a:b", "-key-id", "x", "-key", "y"},
 	} {
 		var out, errOut syncBuf
 		if code := serve(context.Background(), args, &out, &errOut); code != 2 || errOut.String() == "" {
 			t.Errorf("%v: exit code %d, stderr %q", args, code, errOut.String())
+		}
+		if strings.Contains(errOut.String()+out.String(), "onlyasecretK00") {
+			t.Errorf("%v: a malformed -account value is echoed: %q", args, errOut.String())
 		}
 	}
 }
@@ -159,5 +169,67 @@ func TestServeS3SignedPayload(t *testing.T) {
 		}
 		cancel()
 		<-done
+	}
+}
+
+// startServe runs serve with args on a free port until the test ends and
+// returns its URL.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuf
+	done := make(chan int)
+	go func() { done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), &out, &errOut) }()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(`listening on (http://\S+)`)
+	for i := 0; i < 500; i++ {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
+	return ""
+}
+
+func authorize(t *testing.T, url, id, key string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/b2api/v2/b2_authorize_account", nil)
+	req.SetBasicAuth(id, key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res, m
+}
+
+// The limit flags reach the server: reported by b2_authorize_account, and
+// -rate-limit refuses the call beyond the burst.
+func TestServeLimitFlags(t *testing.T) {
+	url := startServe(t, "-max-copy-size", "3000", "-absolute-min-part-size", "100", "-recommended-part-size", "2000", "-rate-limit", "0.01")
+	res, m := authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey")
+	if res.StatusCode != 200 || m["absoluteMinimumPartSize"] != 100.0 || m["recommendedPartSize"] != 2000.0 {
+		t.Errorf("authorize: %d %v", res.StatusCode, m)
+	}
+	res, m = authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey")
+	if res.StatusCode != 429 || m["code"] != "too_many_requests" || res.Header.Get("Retry-After") == "" {
+		t.Errorf("second call at 0.01/s: %d %v", res.StatusCode, m)
+	}
+}
+
+// -account: the first is the default account, each authorizes as its own.
+func TestServeAccounts(t *testing.T) {
+	url := startServe(t, "-account", "acctone0001:K00one", "-account", "accttwo0002:K00two")
+	for id, key := range map[string]string{"acctone0001": "K00one", "accttwo0002": "K00two"} {
+		res, m := authorize(t, url, id, key)
+		if res.StatusCode != 200 || m["accountId"] != id {
+			t.Errorf("authorize %s: %d %v", id, res.StatusCode, m)
+		}
+	}
+	if res, _ := authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey"); res.StatusCode != 401 {
+		t.Errorf("development key with -account: %d", res.StatusCode)
 	}
 }

@@ -262,8 +262,11 @@ func (v *textView) finish(res executor.Result, err error) {
 	if summary != "" {
 		fmt.Fprintln(v.w, summary)
 	}
-	counts := fmt.Sprintf("Resources: %d added, %d changed, %d replaced, %d destroyed. Objects: %s moved.",
-		res.Added, res.Changed, res.Replaced, res.Destroyed, commas(res.Moved))
+	cs := applySummary(res, v.prog.movesMoved())
+	counts := cs.line()
+	if x := cs.extras(); x != "" {
+		counts += "\n" + x
+	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(v.m.Stderr, "Warning: %s: %s: skipped, it changed since the plan (%s)\n", s.Address, s.Object, s.Reason)
 	}

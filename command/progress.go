@@ -35,6 +35,17 @@ type moveProgress struct {
 	started, ended                   time.Time
 }
 
+// movesMoved is how many moves moved objects.
+func (g *progress) movesMoved() int {
+	n := 0
+	for _, m := range g.moves {
+		if m.done > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 func newProgress(p *planner.Plan) *progress {
 	g := &progress{byAddr: map[string]*moveProgress{}}
 	g.setPlan(p)

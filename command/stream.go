@@ -525,9 +525,8 @@ func (v *streamView) finish(res executor.Result, err error) { v.summary(res, err
 // else, and outputs (b2plan has none).
 func (v *streamView) summary(res executor.Result, err error) {
 	t := now()
-	cs := changeSummary{Add: res.Added + res.Replaced, Change: res.Changed + v.movesDone(), Remove: res.Destroyed + res.Replaced,
-		Operation: "apply", B2planReplace: res.Replaced, B2planObjects: res.Moved, B2planBytes: res.MovedBytes}
-	counts := fmt.Sprintf("Resources: %d added, %d changed, %d destroyed.", cs.Add, cs.Change, cs.Remove)
+	cs := applySummary(res, v.movesDone())
+	counts := cs.line()
 	level, msg := "info", "Apply complete! "+counts
 	switch {
 	case res.Interrupted:
@@ -567,6 +566,38 @@ func (v *streamView) summary(res executor.Result, err error) {
 
 // movesDone is the number of moves that moved objects (each counts as one
 // changed resource).
+// applySummary counts an apply as Terraform does: a replacement is 1 added
+// and 1 destroyed, a move that moved objects 1 changed (moves is how many
+// did). It is the one rule behind the human and the JSON apply summaries.
+func applySummary(res executor.Result, moves int) changeSummary {
+	return changeSummary{Add: res.Added + res.Replaced, Change: res.Changed + moves, Remove: res.Destroyed + res.Replaced,
+		Operation: "apply", B2planReplace: res.Replaced, B2planObjects: res.Moved, B2planBytes: res.MovedBytes}
+}
+
+// line is Terraform's "Resources: N added, N changed, N destroyed.".
+func (cs changeSummary) line() string {
+	return fmt.Sprintf("Resources: %d added, %d changed, %d destroyed.", cs.Add, cs.Change, cs.Remove)
+}
+
+// extras is b2plan's second summary line ("" when there is nothing to add).
+func (cs changeSummary) extras() string {
+	var parts []string
+	if cs.B2planReplace > 0 {
+		one := "key replacement"
+		if cs.B2planReplace > 1 {
+			one += "s"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (each 1 added and 1 destroyed)", cs.B2planReplace, one))
+	}
+	if cs.B2planObjects > 0 {
+		parts = append(parts, fmt.Sprintf("%s objects moved (%s)", commas(cs.B2planObjects), humanBytes(cs.B2planBytes)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "b2plan: " + strings.Join(parts, ", ") + "."
+}
+
 func (v *streamView) movesDone() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -1,0 +1,232 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/emulator"
+)
+
+// scaleEnv is a b2local on a loopback port with a bucket "scale-data" seeded
+// with n names under in/, one or two versions each (versions = "all"
+// moves them with their histories), and the expected destination
+// histories computed while seeding.
+type scaleEnv struct {
+	t    *testing.T
+	srv  *emulator.Server
+	url  string
+	dir  string
+	want map[string][]string // destination name → "upload:sha1" newest first
+	vers int                 // versions seeded
+}
+
+func newScaleEnv(t *testing.T, n int, latency time.Duration) *scaleEnv {
+	t.Helper()
+	srv, err := emulator.NewServer(emulator.Options{Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b2client.NewMutator(conn)
+	if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: "scale-data"}); err != nil {
+		t.Fatal(err)
+	}
+	e := &scaleEnv{t: t, srv: srv, url: url, dir: t.TempDir(), want: map[string][]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			name := fmt.Sprintf("in/d%02d/f%05d", i%17, i)
+			var hist []string
+			for j := 0; j < 1+i%2; j++ {
+				d := fmt.Sprintf("object %d version %d", i, j)
+				if _, err := m.Upload(ctx, "scale-data", name, "text/plain", []byte(d), nil); err != nil {
+					t.Error(err)
+					return
+				}
+				s := sha1.Sum([]byte(d))
+				hist = append([]string{"upload:" + hex.EncodeToString(s[:])}, hist...)
+			}
+			mu.Lock()
+			e.want["out/"+name[3:]] = hist
+			e.vers += len(hist)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	cfg := `move "reorg" {
+  bucket   = "scale-data"
+  from     = "in/"
+  to       = "out/"
+  versions = "all"
+}
+`
+	if err := os.WriteFile(filepath.Join(e.dir, "main.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
+	return e
+}
+
+func (e *scaleEnv) env() []string {
+	return []string{"B2_ENDPOINT=" + e.url, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey,
+		"HOME=" + e.dir, "PATH=" + os.Getenv("PATH")}
+}
+
+// run runs the CLI in-process.
+func (e *scaleEnv) run(args ...string) (code int, stdout, stderr string) {
+	var o, er bytes.Buffer
+	code = RunWithEnv(args, e.env(), strings.NewReader(""), &o, &er)
+	return code, o.String(), er.String()
+}
+
+// verify checks with raw listings (plain HTTP and JSON) that every
+// history is at the destination exactly once, nothing is left at the
+// source, no B2 call copied or deleted a version twice (emulator call
+// counts), and a new plan is empty.
+func (e *scaleEnv) verify() {
+	t := e.t
+	t.Helper()
+	got := newRawB2(t, e.url, "scale-data").history()
+	for name, hist := range e.want {
+		if !slices.Equal(got[name], hist) {
+			t.Errorf("%s: history %v, want %v", name, got[name], hist)
+		}
+	}
+	for name := range got {
+		if strings.HasPrefix(name, "in/") {
+			t.Errorf("%s is still at the source: %v", name, got[name])
+		} else if e.want[name] == nil {
+			t.Errorf("unexpected name %s: %v", name, got[name])
+		}
+	}
+	st := e.srv.Stats()
+	if c, d := st.Calls["b2_copy_file"], st.Calls["b2_delete_file_version"]; c != int64(e.vers) || d != int64(e.vers) {
+		t.Errorf("%d copies and %d deletes for %d versions: work was done twice or not at all", c, d, e.vers)
+	}
+	if code, out, errOut := e.run("plan", "-detailed-exitcode", "-no-color", e.dir); code != 0 {
+		t.Errorf("plan after the move: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestMaxDurationResumes applies a move under a time budget far too small
+// for it: every run stops starting work at its deadline, finishes what is
+// in flight and exits ExitIncomplete; re-running carries on until exit 0,
+// and the result is the move done exactly once.
+func TestMaxDurationResumes(t *testing.T) {
+	e := newScaleEnv(t, 400, 10*time.Millisecond)
+	runs, incomplete := 0, 0
+	for {
+		runs++
+		if runs > 100 {
+			t.Fatalf("no convergence after %d runs", runs-1)
+		}
+		code, out, errOut := e.run("apply", "-auto-approve", "-no-color", "-parallelism=4", "-max-duration=700ms", e.dir)
+		if code == ExitOK {
+			break
+		}
+		if code != ExitIncomplete {
+			t.Fatalf("run %d: exit %d, want %d or 0\n%s%s", runs, code, ExitIncomplete, out, errOut)
+		}
+		if !strings.Contains(errOut, "Incomplete: the time budget (-max-duration=700ms) ran out") {
+			t.Fatalf("run %d: no incomplete message:\n%s", runs, errOut)
+		}
+		incomplete++
+	}
+	if incomplete == 0 {
+		t.Fatal("the first run completed within its budget: the test proves nothing (raise the latency or N)")
+	}
+	t.Logf("%d runs, %d incomplete", runs, incomplete)
+	e.verify()
+}
+
+// TestShardedApply applies one saved plan with four concurrent processes,
+// -shard=1/4 … 4/4, on one b2local: every name is moved by exactly one
+// shard (emulator call counts) with its whole history, verified object by
+// object with raw listings; a shard applied again, and the whole plan
+// after its shards, are refused.
+func TestShardedApply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	e := newScaleEnv(t, 800, 2*time.Millisecond)
+	plan := filepath.Join(t.TempDir(), "move.b2plan")
+	if code, out, errOut := e.run("plan", "-no-color", "-out="+plan, e.dir); code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	outs := make([]bytes.Buffer, n)
+	cmds := make([]*exec.Cmd, n)
+	for k := range cmds {
+		cmd := exec.Command(exe, "apply", "-no-color", "-parallelism=4", fmt.Sprintf("-shard=%d/%d", k+1, n), plan)
+		cmd.Env = append(e.env(), runMainEnv+"=1")
+		cmd.Stdout, cmd.Stderr = &outs[k], &outs[k]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[k] = cmd
+	}
+	for k, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("shard %d/%d: %v\n%s", k+1, n, err, outs[k].String())
+		}
+	}
+	e.verify()
+	if code, _, errOut := e.run("apply", "-shard=2/4", plan); code != ExitError || !strings.Contains(errOut, "was applied before") {
+		t.Errorf("shard 2/4 applied twice: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := e.run("apply", plan); code != ExitError || !strings.Contains(errOut, "was applied before") {
+		t.Errorf("the whole plan applied after its shards: exit %d %s", code, errOut)
+	}
+}
+
+// TestShardFlagErrors: bad -shard and -max-duration values are refused
+// with what to write instead.
+func TestShardFlagErrors(t *testing.T) {
+	e := &scaleEnv{t: t, dir: t.TempDir(), url: "http://127.0.0.1:1"}
+	for _, c := range []struct{ arg, want string }{
+		{"-shard=0/4", "shards are numbered from 1"},
+		{"-shard=5/4", "1 ≤ K ≤ N"},
+		{"-shard=2", "want K/N"},
+		{"-shard=a/b", "want K/N"},
+		{"-max-duration=-1s", "want a positive duration"},
+	} {
+		code, _, errOut := e.run("apply", "-auto-approve", c.arg, e.dir)
+		if code != ExitError || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, %q; want 1 and %q", c.arg, code, errOut, c.want)
+		}
+	}
+}

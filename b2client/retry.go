@@ -109,12 +109,23 @@ func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
 // once per call on 401 expired_auth_token / bad_auth_token (the default
 // re-authorises the connection).
 func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
-	return c.retryOp(ctx, func() string { return op }, nonIdempotent, reauth, attempt)
+	// Authorisation is not subject to the account's concurrency window
+	// (it runs inside calls that hold a slot, and B2 limits it apart).
+	return c.retryLoop(ctx, func() string { return op }, nonIdempotent, reauth, attempt, op != authorizeOp)
 }
+
+// authorizeOp is the operation name of b2_authorize_account.
+const authorizeOp = "authorize account"
 
 // retryOp is retry with the operation's description computed only when a
 // message needs it (per-object calls build it from several names).
 func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
+	return c.retryLoop(ctx, opf, nonIdempotent, reauth, attempt, true)
+}
+
+// retryLoop is retryOp; gated attempts each take a slot of the account's
+// concurrency window (adaptive.go).
+func (c *Conn) retryLoop(ctx context.Context, opf func() string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult, gated bool) (int, error) {
 	op := ""
 	opText := func() string {
 		if op == "" {
@@ -129,7 +140,17 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 			return n - 1, fmt.Errorf("%s: %w", opText(), err)
 		}
 		stale := c.current()
-		r := attempt(ctx)
+		var r attemptResult
+		if ad := c.adaptive; ad != nil && gated {
+			if err := ad.acquire(ctx); err != nil {
+				return n - 1, fmt.Errorf("%s: %w", opText(), err)
+			}
+			t0 := time.Now()
+			r = attempt(ctx)
+			ad.release(&r, time.Since(t0))
+		} else {
+			r = attempt(ctx)
+		}
 		if r.ok() {
 			return n, nil
 		}
@@ -158,7 +179,7 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 				return n, e
 			}
 		}
-		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && opText() != "authorize account" {
+		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && !reauthed && opText() != authorizeOp {
 			reauthed = true
 			var err error
 			if reauth != nil {

@@ -228,6 +228,10 @@ func runApply(m *Meta, args []string) int {
 		return b2client.Observe(ctx, conn, req)
 	})
 	opts.Grace, opts.Abort = in.grace, in.abort
+	// The account's adaptive window (docs/moves.md, "Adaptive
+	// concurrency") never exceeds what -parallelism workers can have in
+	// flight, large copies' 4 parts each included.
+	conn.Adaptive().SetCeiling(4 * *par)
 	view.start(p)
 	res, err := opts.Apply(ctx, p, b2client.NewMutator(conn), view)
 	view.finish(res, err)

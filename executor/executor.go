@@ -229,11 +229,19 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	r.phase(bucketsCU, r.applyBucket)
 	r.phase(keysC, r.createKey)
-	r.phase(bucketsCU, r.bucketDeferredInfo) // info values that needed new ids
+	// Info values that needed new ids (only the buckets that have some:
+	// after a stop, only those are work left).
+	var deferred []*planner.Change
+	for _, ch := range bucketsCU {
+		if ch.Bucket != nil && len(ch.Bucket.Deferred) > 0 {
+			deferred = append(deferred, ch)
+		}
+	}
+	r.phase(deferred, r.bucketDeferredInfo)
 	r.phase(folders, r.createFolder)
 	for _, mv := range p.Moves {
 		if r.stopped() {
-			r.leave(int64(len(mv.Ops)))
+			r.leave(mv.Names(r.opts.Shard))
 			continue
 		}
 		r.move(mv)

@@ -43,3 +43,21 @@ func (s *Shard) Has(rel string) bool {
 	h.Write([]byte(rel))
 	return int(h.Sum32()%uint32(s.N))+1 == s.K
 }
+
+// Names counts the source names of the move's operations that belong to
+// shard s (all of them when s is nil).
+func (m *Move) Names(s *Shard) int64 {
+	var n int64
+	for i := 0; i < len(m.Ops); {
+		name := m.Sources[m.Ops[i].Src].Name
+		j := i + 1
+		for j < len(m.Ops) && m.Sources[m.Ops[j].Src].Name == name {
+			j++
+		}
+		if s.Has(name[len(m.From):]) {
+			n++
+		}
+		i = j
+	}
+	return n
+}

@@ -28,6 +28,7 @@ type scaleEnv struct {
 	srv  *emulator.Server
 	url  string
 	dir  string
+	s3   bool // b2plan goes through the S3-compatible API
 	want map[string][]string // destination name → "upload:sha1" newest first
 	vers int                 // versions seeded
 }
@@ -98,7 +99,11 @@ func newScaleEnv(t *testing.T, n int, latency time.Duration) *scaleEnv {
 }
 
 func (e *scaleEnv) env() []string {
-	return []string{"B2_ENDPOINT=" + e.url, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey,
+	ep := e.url
+	if e.s3 {
+		ep = "s3://" + strings.TrimPrefix(e.url, "http://") // loopback: plain HTTP
+	}
+	return []string{"B2_ENDPOINT=" + ep, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey,
 		"HOME=" + e.dir, "PATH=" + os.Getenv("PATH")}
 }
 
@@ -130,7 +135,12 @@ func (e *scaleEnv) verify() {
 		}
 	}
 	st := e.srv.Stats()
-	if c, d := st.Calls["b2_copy_file"], st.Calls["b2_delete_file_version"]; c != int64(e.vers) || d != int64(e.vers) {
+	if e.s3 {
+		// Deletes are batched (DeleteObjects) for names with one version.
+		if c := st.Calls["s3_CopyObject"]; c != int64(e.vers) {
+			t.Errorf("%d copies for %d versions: work was done twice or not at all", c, e.vers)
+		}
+	} else if c, d := st.Calls["b2_copy_file"], st.Calls["b2_delete_file_version"]; c != int64(e.vers) || d != int64(e.vers) {
 		t.Errorf("%d copies and %d deletes for %d versions: work was done twice or not at all", c, d, e.vers)
 	}
 	if code, out, errOut := e.run("plan", "-detailed-exitcode", "-no-color", e.dir); code != 0 {
@@ -178,7 +188,14 @@ func TestShardedApply(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
+	t.Run("native", func(t *testing.T) { shardedApply(t, false) })
+	// Over S3 each shard sweeps its own names after its batched deletes.
+	t.Run("s3", func(t *testing.T) { shardedApply(t, true) })
+}
+
+func shardedApply(t *testing.T, s3 bool) {
 	e := newScaleEnv(t, 800, 2*time.Millisecond)
+	e.s3 = s3
 	plan := filepath.Join(t.TempDir(), "move.b2plan")
 	if code, out, errOut := e.run("plan", "-no-color", "-out="+plan, e.dir); code != 0 {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)

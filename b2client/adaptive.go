@@ -13,8 +13,10 @@ import (
 // account and endpoint in the process. The window is AIMD:
 //
 //   - additive increase: +1 per window's worth of successful requests
-//     (about one per round trip), up to the ceiling;
-//   - multiplicative decrease (×Backoff) on a 429 or 503, and when the
+//     (about one per round trip), a quarter of that once within 5% of the
+//     window of the last decrease, up to the ceiling;
+//   - multiplicative decrease (×Backoff, of the requests in flight when
+//     the window is larger) on a 429 or 503, and when the
 //     median latency of the recent requests rises well above the lowest
 //     seen (queueing: more than twice it and 20 ms over), at most once per
 //     round trip, so one burst of refusals counts as one signal;
@@ -31,6 +33,7 @@ type Adaptive struct {
 	wake     chan struct{} // closed and replaced when a slot frees
 
 	lastDecrease time.Time
+	wmax         float64           // the window at the last decrease
 	lat          [64]time.Duration // recent successful request latencies (ring)
 	nlat         int
 	med          time.Duration // median of lat, recomputed every 16 samples
@@ -142,7 +145,15 @@ func (a *Adaptive) release(r *attemptResult, lat time.Duration) {
 			if float64(a.inflight+1) >= a.window-1 {
 				// Grow only a window in use: one that callers do not
 				// fill says nothing about the account's limit.
-				a.window = min(a.ceiling, a.window+1/max(1, a.window))
+				// Back up to near the window of the last decrease
+				// at one per round trip, then probe beyond it four
+				// times slower: a rate limit is a fixed ceiling, and
+				// each probe past it costs refused requests.
+				inc := 1 / max(1, a.window)
+				if a.window >= 0.95*a.wmax {
+					inc /= 4
+				}
+				a.window = min(a.ceiling, a.window+inc)
 			}
 		}
 	}
@@ -156,7 +167,10 @@ func (a *Adaptive) decrease(now time.Time) {
 		return
 	}
 	a.lastDecrease = now
-	a.window = max(1, a.window*Backoff)
+	// From what was in flight (this request included), not from a
+	// window larger than callers use (it starts at the ceiling).
+	a.wmax = min(a.window, float64(a.inflight+1))
+	a.window = max(1, a.wmax*Backoff)
 	a.minWindow = min(a.minWindow, a.window)
 	a.decreases++
 }

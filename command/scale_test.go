@@ -28,7 +28,7 @@ type scaleEnv struct {
 	srv  *emulator.Server
 	url  string
 	dir  string
-	s3   bool // b2plan goes through the S3-compatible API
+	s3   bool                // b2plan goes through the S3-compatible API
 	want map[string][]string // destination name → "upload:sha1" newest first
 	vers int                 // versions seeded
 }

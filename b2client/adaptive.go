@@ -206,3 +206,14 @@ func (a *Adaptive) computeMedian() time.Duration {
 	slices.Sort(s)
 	return s[n/2]
 }
+
+// AdaptiveWindows reports the stats of every account window of this
+// process (bench/ prints them).
+func AdaptiveWindows() []AdaptiveStats {
+	var out []AdaptiveStats
+	adaptives.Range(func(_, v any) bool {
+		out = append(out, v.(*Adaptive).Stats())
+		return true
+	})
+	return out
+}

@@ -55,6 +55,15 @@ const cliEnv = "B2PLAN_BENCH_CLI"
 
 func main() {
 	if os.Getenv(cliEnv) == "1" {
+		if os.Getenv("B2PLAN_BENCH_TRACE") != "" { // the account window, every 500 ms
+			go func() {
+				for range time.Tick(500 * time.Millisecond) {
+					for _, w := range b2client.AdaptiveWindows() {
+						fmt.Fprintf(os.Stderr, "window %.1f (min %.1f) requests %d throttled %d decreases %d\n", w.Window, w.MinWindow, w.Requests, w.Throttled, w.Decreases)
+					}
+				}
+			}()
+		}
 		if f := os.Getenv("B2PLAN_BENCH_CPUPROFILE"); f != "" {
 			if fh, err := os.Create(f); err == nil {
 				pprof.StartCPUProfile(fh)
@@ -337,6 +346,9 @@ func runB2plan(url, bucket string, par int, res *result) error {
 		cmd.Env = env
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		if os.Getenv("B2PLAN_BENCH_TRACE") != "" {
+			cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+		}
 		if err := cmd.Run(); err != nil {
 			return 0, fmt.Errorf("b2plan %s: %v: %s", args[0], err, stderr.String())
 		}

@@ -267,6 +267,8 @@ func (v *textView) finish(res executor.Result, err error) {
 		fmt.Fprintf(v.w, "\nApply interrupted: %d operations in flight were cancelled (listed below), nothing else was started. %s\nRun apply again to finish: it is safe.\n", res.Cancelled, counts)
 	case res.Interrupted:
 		fmt.Fprintf(v.w, "\nApply interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun apply again to finish: it is safe.\n", counts)
+	case res.Incomplete && len(res.Failures) == 0:
+		fmt.Fprintf(v.w, "\nApply incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", commas(res.NotStarted), counts)
 	case err != nil:
 		fmt.Fprintf(v.w, "\nApply failed. %s\n", counts)
 	default:
@@ -352,6 +354,8 @@ func (v *jsonView) finish(res executor.Result, err error) {
 	switch {
 	case res.Interrupted:
 		typ = "apply_interrupted"
+	case res.Incomplete && len(res.Failures) == 0:
+		typ = "apply_incomplete" // -max-duration ran out: run again
 	case err != nil:
 		typ = "apply_failed"
 	}
@@ -366,7 +370,7 @@ func (v *jsonView) finish(res executor.Result, err error) {
 	v.write(jsonEvent{Type: typ, Summary: map[string]any{
 		"added": res.Added, "changed": res.Changed, "replaced": res.Replaced, "destroyed": res.Destroyed,
 		"objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails, "skipped": skips,
-		"secret_files": res.SecretFiles, "cancelled": res.Cancelled,
+		"secret_files": res.SecretFiles, "cancelled": res.Cancelled, "not_started": res.NotStarted,
 	}})
 }
 

@@ -154,6 +154,13 @@ func (e *scaleEnv) verify() {
 // and the result is the move done exactly once.
 func TestMaxDurationResumes(t *testing.T) {
 	e := newScaleEnv(t, 400, 10*time.Millisecond)
+	// A budget spent before the apply starts: nothing is started, the JSON
+	// stream ends with apply_incomplete counting every name.
+	code, out, errOut := e.run("apply", "-auto-approve", "-json", "-max-duration=1ns", e.dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitIncomplete || !strings.Contains(lines[len(lines)-1], `"type":"apply_incomplete"`) || !strings.Contains(lines[len(lines)-1], `"not_started":400`) {
+		t.Fatalf("-max-duration=1ns -json: exit %d, last event %s\n%s", code, lines[len(lines)-1], errOut)
+	}
 	runs, incomplete := 0, 0
 	for {
 		runs++
@@ -167,8 +174,8 @@ func TestMaxDurationResumes(t *testing.T) {
 		if code != ExitIncomplete {
 			t.Fatalf("run %d: exit %d, want %d or 0\n%s%s", runs, code, ExitIncomplete, out, errOut)
 		}
-		if !strings.Contains(errOut, "Incomplete: the time budget (-max-duration=700ms) ran out") {
-			t.Fatalf("run %d: no incomplete message:\n%s", runs, errOut)
+		if !strings.Contains(errOut, "Incomplete: the time budget (-max-duration=700ms) ran out") || !strings.Contains(out, "Apply incomplete: the time budget ran out") {
+			t.Fatalf("run %d: no incomplete message:\n%s\n%s", runs, out, errOut)
 		}
 		incomplete++
 	}

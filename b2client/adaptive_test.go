@@ -187,3 +187,24 @@ func TestAdaptiveUnderRateLimit(t *testing.T) {
 		t.Errorf("adaptive window throttled %d times, a fixed pool %d: want less than half", adT, fixedT)
 	}
 }
+
+// TestAdaptiveNestedCall: a call made inside an attempt (an upload through
+// the raw fallback looks up its bucket) rides on the attempt's slot, so a
+// window of one does not deadlock.
+func TestAdaptiveNestedCall(t *testing.T) {
+	tg := newEmulatorTarget(t, emulator.Options{})
+	b := tg.bucket(t, BucketSpec{})
+	dst := tg.bucket(t, BucketSpec{})
+	mk := tg.key(t, KeySpec{Capabilities: []string{"listBuckets", "writeFiles"}, BucketIDs: []string{b.ID, dst.ID}})
+	mc, err := tg.connectAs(t, mk.Key.ID, mk.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	mc.adaptive = newAdaptive(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := NewMutator(mc).UploadEmpty(ctx, dst.Name, "multi/.bzEmpty"); err != nil {
+		t.Fatalf("upload with a window of one: %v", err)
+	}
+}

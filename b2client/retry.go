@@ -114,6 +114,10 @@ func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth 
 	return c.retryLoop(ctx, func() string { return op }, nonIdempotent, reauth, attempt, op != authorizeOp)
 }
 
+// slotKey marks the context of an attempt that holds a slot of the
+// account's window.
+type slotKey struct{}
+
 // authorizeOp is the operation name of b2_authorize_account.
 const authorizeOp = "authorize account"
 
@@ -141,12 +145,14 @@ func (c *Conn) retryLoop(ctx context.Context, opf func() string, nonIdempotent b
 		}
 		stale := c.current()
 		var r attemptResult
-		if ad := c.adaptive; ad != nil && gated {
+		if ad := c.adaptive; ad != nil && gated && ctx.Value(slotKey{}) == nil {
 			if err := ad.acquire(ctx); err != nil {
 				return n - 1, fmt.Errorf("%s: %w", opText(), err)
 			}
 			t0 := time.Now()
-			r = attempt(ctx)
+			// Calls the attempt makes itself (an upload looking up its
+			// bucket) use its slot: waiting for another could deadlock.
+			r = attempt(context.WithValue(ctx, slotKey{}, true))
 			ad.release(&r, time.Since(t0))
 		} else {
 			r = attempt(ctx)

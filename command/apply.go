@@ -54,7 +54,8 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-ov
 Flags:
   -auto-approve     do not ask for confirmation
   -json             print the plan and progress as JSON, one event per line
-  -parallelism=N    concurrent operations (default 32)
+  -parallelism=N    concurrent operations (default 32), a ceiling: the calls in flight adapt
+                    below it to the account's rate limit (429/503 answers, rising latency)
   -max-duration=DURATION  time budget (for example 5h30m, counted from the start of apply):
                     at the deadline nothing new is started and what is in flight is finished;
                     when work was left, exit 75 ("incomplete, run again"): plan and apply again

@@ -241,6 +241,10 @@ func runApply(m *Meta, args []string) int {
 		return ExitInterrupted
 	case errors.Is(err, executor.ErrIncomplete):
 		fmt.Fprintf(m.Stderr, "\nIncomplete: the time budget (-max-duration=%v) ran out with %d objects or resources not started; what was started is finished. Run plan and apply again to carry on (exit %d).\n", *maxDur, res.NotStarted, ExitIncomplete)
+		if res.Moved+int64(res.Added+res.Changed+res.Replaced+res.Destroyed+len(res.Skipped)) == 0 {
+			// Running again with the same budget would do the same.
+			fmt.Fprintf(m.Stderr, "Warning: nothing was done: reading the account and planning took the whole budget (%v since apply started). Raise -max-duration.\n", time.Since(deadline.Add(-*maxDur)).Round(time.Millisecond))
+		}
 		return ExitIncomplete
 	case err != nil:
 		return ExitError

@@ -158,7 +158,8 @@ func TestMaxDurationResumes(t *testing.T) {
 	// stream ends with apply_incomplete counting every name.
 	code, out, errOut := e.run("apply", "-auto-approve", "-json", "-max-duration=1ns", e.dir)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != ExitIncomplete || !strings.Contains(lines[len(lines)-1], `"type":"apply_incomplete"`) || !strings.Contains(lines[len(lines)-1], `"not_started":400`) {
+	if code != ExitIncomplete || !strings.Contains(lines[len(lines)-1], `"type":"apply_incomplete"`) || !strings.Contains(lines[len(lines)-1], `"not_started":400`) ||
+		!strings.Contains(errOut, "Warning: nothing was done: reading the account and planning took the whole budget") {
 		t.Fatalf("-max-duration=1ns -json: exit %d, last event %s\n%s", code, lines[len(lines)-1], errOut)
 	}
 	runs, incomplete := 0, 0

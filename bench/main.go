@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ func main() {
 	rateLimit := flag.Int("rate-limit", 0, "b2local's own rate limit, requests per second (emulator.Options.RateLimit)")
 	frontLimit := flag.Float64("front-limit", 0, "bench's own rate limit in front of b2local, requests per second (token bucket, burst 0.1 s, 429 with Retry-After: 1)")
 	minimal := flag.Bool("minimal", true, "also run the minimal loop")
+	flag.BoolVar(&withRclone, "rclone", false, "also move with rclone (needs rclone on PATH)")
 	flag.BoolVar(&saved, "saved", false, "b2plan plan -out, then apply PLANFILE (reports plan memory and plan file size)")
 	flag.Parse()
 	profile = *cpuprofile
@@ -190,13 +192,16 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 		return err
 	}
 	m := b2client.NewMutator(conn)
-	var best [2]result
+	var best [3]result
 	movers := []int{0}
 	if minimal {
-		movers = []int{0, 1}
+		movers = append(movers, 1)
+	}
+	if withRclone {
+		movers = append(movers, 2)
 	}
 	for r := 0; r < rounds; r++ {
-		buckets := [2]string{fmt.Sprintf("bench-b2plan-%d", r), fmt.Sprintf("bench-loop-%d", r)}
+		buckets := [3]string{fmt.Sprintf("bench-b2plan-%d", r), fmt.Sprintf("bench-loop-%d", r), fmt.Sprintf("bench-rclone-%d", r)}
 		for _, which := range movers {
 			b := buckets[which]
 			if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: b}); err != nil {
@@ -207,8 +212,9 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 			}
 		}
 		order := movers
-		if r%2 == 1 && minimal {
-			order = []int{1, 0}
+		if r%2 == 1 {
+			order = slices.Clone(movers)
+			slices.Reverse(order)
 		}
 		for _, which := range order {
 			srv.ResetStats()
@@ -218,8 +224,10 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 			start := time.Now()
 			if which == 0 {
 				err = runB2plan(url, buckets[0], par, &res)
-			} else {
+			} else if which == 1 {
 				err = runLoop(url, buckets[1], par)
+			} else {
+				err = runRclone(url, buckets[2], par)
 			}
 			res.d = time.Since(start)
 			res.cpu = cpuTime() - cpu0
@@ -230,7 +238,7 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 			res.calls = res.stats.Total
 			_, res.throttled = th.Counts()
 			if err := verify(ctx, conn, buckets[which], n); err != nil {
-				return fmt.Errorf("%s: %w", []string{"b2plan", "loop"}[which], err)
+				return fmt.Errorf("%s: %w", moverNames[which], err)
 			}
 			if best[which].d == 0 || res.d < best[which].d {
 				best[which] = res
@@ -244,7 +252,7 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 		if r.rss > 0 {
 			rss = fmt.Sprintf("%.1f MB", float64(r.rss)/1e6)
 		}
-		fmt.Printf("%9d  %-8s %10s %10.0f %10.4f %9.2f%% %9s %9.1f %9s\n", n, []string{"b2plan", "minimal"}[i], r.d.Round(time.Millisecond),
+		fmt.Printf("%9d  %-8s %10s %10.0f %10.4f %9.2f%% %9s %9.1f %9s\n", n, moverNames[i], r.d.Round(time.Millisecond),
 			rate, float64(r.calls)/float64(n), 100*float64(r.throttled)/float64(max(1, r.calls+r.throttled)), rss,
 			float64(r.cpu.Microseconds())/float64(n), projection(1e8/rate))
 	}
@@ -257,9 +265,15 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 	if minimal {
 		line += fmt.Sprintf("; time b2plan/minimal = %.3f", b.d.Seconds()/best[1].d.Seconds())
 	}
+	if withRclone {
+		line += fmt.Sprintf("; time b2plan/rclone = %.3f", b.d.Seconds()/best[2].d.Seconds())
+	}
 	if limit > 0 {
 		fl := time.Duration(floor / limit * float64(time.Second))
 		line += fmt.Sprintf("; rate floor %v, b2plan/floor = %.3f", fl.Round(time.Millisecond), b.d.Seconds()/fl.Seconds())
+		if withRclone {
+			line += fmt.Sprintf(", rclone/floor = %.3f", best[2].d.Seconds()/fl.Seconds())
+		}
 	}
 	if saved {
 		line += fmt.Sprintf("; plan peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
@@ -370,6 +384,35 @@ func runB2plan(url, bucket string, par int, res *result) error {
 	}
 	res.rss, err = run("apply", "-auto-approve", "-parallelism="+strconv.Itoa(par), dir)
 	return err
+}
+
+var moverNames = []string{"b2plan", "minimal", "rclone"}
+
+// withRclone adds rclone (-rclone) as a third mover.
+var withRclone bool
+
+// runRclone moves src/ to dst/ with "rclone move" on the b2 backend
+// pointed at the emulator: server-side copies, then hard deletes of the
+// sources (--b2-hard-delete; rclone hides them otherwise), par transfers
+// and checkers.
+func runRclone(url, bucket string, par int) error {
+	p := strconv.Itoa(par)
+	cmd := exec.Command("rclone", "move", ":b2:"+bucket+"/src", ":b2:"+bucket+"/dst",
+		"--b2-endpoint", url, "--b2-hard-delete", "--transfers", p, "--checkers", p,
+		"--config", "/dev/null", "--retries", "10", "--low-level-retries", "20")
+	cmd.Env = append(os.Environ(), "RCLONE_B2_ACCOUNT="+emulator.DefaultKeyID, "RCLONE_B2_KEY="+emulator.DefaultKey)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("rclone move: %v: %s", err, tail(string(out), 2000))
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // runLoop is the minimal mover: authorize, list every version under src/,

@@ -16,10 +16,11 @@ import (
 //     (about one per round trip), a quarter of that once within 5% of the
 //     window of the last decrease, up to the ceiling;
 //   - multiplicative decrease (×Backoff, of the requests in flight when
-//     the window is larger) on a 429 or 503, and when the
-//     median latency of the recent requests rises well above the lowest
-//     seen (queueing: more than twice it and 20 ms over), at most once per
-//     round trip, so one burst of refusals counts as one signal;
+//     the window is larger) on a 429 or 503, and when the median latency
+//     of the recent requests of one native call (b2_copy_file, …; each
+//     has its own durations) rises well above its lowest (queueing: more
+//     than twice it and 20 ms over), at most once per round trip, so one
+//     burst of refusals counts as one signal;
 //   - Retry-After is honoured by the refused call, which waits it out (the
 //     retry policy) without holding a slot.
 //
@@ -33,12 +34,9 @@ type Adaptive struct {
 	wake     chan struct{} // closed and replaced when a slot frees
 
 	lastDecrease time.Time
-	wmax         float64           // the window at the last decrease
-	lat          [64]time.Duration // recent successful request latencies (ring)
-	nlat         int
-	med          time.Duration // median of lat, recomputed every 16 samples
-	base, next   time.Duration // lowest latency of the current and next period
-	baseSince    time.Time
+	wmax         float64 // the window at the last decrease
+	rtt          time.Duration
+	lats         map[string]*latencies // per native call: their durations differ (a list page, a 100 MB part copy)
 
 	requests, throttled, decreases int64
 	minWindow                      float64
@@ -133,28 +131,41 @@ func (a *Adaptive) release(r *attemptResult, lat time.Duration) {
 	defer a.mu.Unlock()
 	a.inflight--
 	a.requests++
+	var l *latencies
+	if r.api != "" {
+		if l = a.lats[r.api]; l == nil {
+			if a.lats == nil {
+				a.lats = map[string]*latencies{}
+			}
+			l = &latencies{}
+			a.lats[r.api] = l
+		}
+	}
 	switch {
 	case r.err == nil && (r.status == 429 || r.status == 503):
 		a.throttled++
 		a.decrease(now)
 	case r.ok():
-		a.sample(now, lat)
-		if rtt := a.median(); a.base > 0 && rtt > 2*a.base && rtt-a.base > 20*time.Millisecond {
-			a.decrease(now)
-		} else {
-			if float64(a.inflight+1) >= a.window-1 {
-				// Grow only a window in use: one that callers do not
-				// fill says nothing about the account's limit.
-				// Back up to near the window of the last decrease
-				// at one per round trip, then probe beyond it four
-				// times slower: a rate limit is a fixed ceiling, and
-				// each probe past it costs refused requests.
-				inc := 1 / max(1, a.window)
-				if a.window >= 0.95*a.wmax {
-					inc /= 4
-				}
-				a.window = min(a.ceiling, a.window+inc)
+		if l != nil {
+			l.sample(now, lat)
+			if l.med > 0 {
+				a.rtt = l.med
 			}
+		}
+		if l != nil && l.med > 0 && l.med > 2*l.base && l.med-l.base > 20*time.Millisecond {
+			a.decrease(now)
+		} else if float64(a.inflight+1) >= a.window-1 {
+			// Grow only a window in use: one that callers do not fill
+			// says nothing about the account's limit. Back up to near
+			// the window of the last decrease at one per round trip,
+			// then probe beyond it four times slower: a rate limit is a
+			// fixed ceiling, and each probe past it costs refused
+			// requests.
+			inc := 1 / max(1, a.window)
+			if a.window >= 0.95*a.wmax {
+				inc /= 4
+			}
+			a.window = min(a.ceiling, a.window+inc)
 		}
 	}
 	a.signal()
@@ -162,8 +173,7 @@ func (a *Adaptive) release(r *attemptResult, lat time.Duration) {
 
 // decrease shrinks the window, at most once per round trip.
 func (a *Adaptive) decrease(now time.Time) {
-	rtt := max(a.median(), 10*time.Millisecond)
-	if now.Sub(a.lastDecrease) < rtt {
+	if now.Sub(a.lastDecrease) < max(a.rtt, 10*time.Millisecond) {
 		return
 	}
 	a.lastDecrease = now
@@ -175,36 +185,34 @@ func (a *Adaptive) decrease(now time.Time) {
 	a.decreases++
 }
 
-func (a *Adaptive) sample(now time.Time, lat time.Duration) {
-	a.lat[a.nlat%len(a.lat)] = lat
-	a.nlat++
-	if a.base == 0 || lat < a.base {
-		a.base = lat
-	}
-	if a.next == 0 || lat < a.next {
-		a.next = lat
-	}
-	if a.nlat%16 == 0 {
-		a.med = a.computeMedian()
-	}
-	if now.Sub(a.baseSince) > basePeriod { // forget old lows: the path may have changed
-		a.base, a.next, a.baseSince = a.next, lat, now
-	}
+// latencies are the recent durations of one native call.
+type latencies struct {
+	lat        [64]time.Duration // ring
+	n          int
+	med        time.Duration // median of lat, recomputed every 16 samples (0 before)
+	base, next time.Duration // lowest latency of the current and next period
+	since      time.Time
 }
 
-// median is the median latency of the recent successful requests (0 before
-// there are 16).
-func (a *Adaptive) median() time.Duration { return a.med }
-
-func (a *Adaptive) computeMedian() time.Duration {
-	n := min(a.nlat, len(a.lat))
-	if n < 16 {
-		return 0
+func (l *latencies) sample(now time.Time, lat time.Duration) {
+	l.lat[l.n%len(l.lat)] = lat
+	l.n++
+	if l.base == 0 || lat < l.base {
+		l.base = lat
 	}
-	s := make([]time.Duration, n)
-	copy(s, a.lat[:n])
-	slices.Sort(s)
-	return s[n/2]
+	if l.next == 0 || lat < l.next {
+		l.next = lat
+	}
+	if l.n%16 == 0 {
+		k := min(l.n, len(l.lat))
+		s := make([]time.Duration, k)
+		copy(s, l.lat[:k])
+		slices.Sort(s)
+		l.med = s[k/2]
+	}
+	if now.Sub(l.since) > basePeriod { // forget old lows: the path may have changed
+		l.base, l.next, l.since = l.next, lat, now
+	}
 }
 
 // AdaptiveWindows reports the stats of every account window of this

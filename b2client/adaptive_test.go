@@ -14,7 +14,7 @@ import (
 // TestAdaptiveWindow checks the AIMD rules on the window itself.
 func TestAdaptiveWindow(t *testing.T) {
 	a := newAdaptive(32)
-	ok := attemptResult{status: 200}
+	ok := attemptResult{status: 200, api: "b2_copy_file"}
 	tooMany := attemptResult{status: 429, retryAfter: time.Second}
 	use := func(r attemptResult, lat time.Duration) {
 		if err := a.acquire(context.Background()); err != nil {
@@ -85,6 +85,24 @@ func TestAdaptiveWindow(t *testing.T) {
 	}
 	if w := a.Stats().Window; w >= 32 {
 		t.Fatalf("window %v after latency rose from 5 ms to 200 ms, want a decrease", w)
+	}
+	// Calls of different durations do not look like queueing: quick list
+	// pages next to slow part copies leave the window alone.
+	c := newAdaptive(8)
+	for i := 0; i < 200; i++ {
+		for j := 0; j < 8; j++ {
+			c.acquire(context.Background())
+		}
+		for j := 0; j < 8; j++ {
+			r, lat := attemptResult{status: 200, api: "b2_list_file_versions"}, 5*time.Millisecond
+			if j%2 == 1 {
+				r, lat = attemptResult{status: 200, api: "b2_copy_part"}, 2*time.Second
+			}
+			c.release(&r, lat)
+		}
+	}
+	if s := c.Stats(); s.Decreases != 0 || s.Window != 8 {
+		t.Fatalf("mixed calls: %+v, want no decrease", s)
 	}
 	// A lower ceiling brings the window down at once.
 	a.SetCeiling(4)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -99,6 +100,9 @@ type attemptResult struct {
 	sent bool
 	// s3 says code is an S3 error code (classified by classifyS3).
 	s3 bool
+	// api names the native call ("b2_copy_file"; "" when unknown): the
+	// adaptive window compares latencies per call.
+	api string
 }
 
 func (r attemptResult) ok() bool { return r.err == nil && r.status == 200 }
@@ -252,7 +256,18 @@ func (c *Conn) doJSON(ctx context.Context, method, url, authz string, body []byt
 		req.Header["User-Agent"] = []string{c.ua}
 	}
 	hresp, err := c.client.Do(req)
-	return c.finish(hresp, err, wrote, resp)
+	r := c.finish(hresp, err, wrote, resp)
+	r.api = apiName(url)
+	return r
+}
+
+// apiName is the last path element of url, without the query
+// ("b2_copy_file").
+func apiName(url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		url = url[:i]
+	}
+	return url[strings.LastIndexByte(url, '/')+1:]
 }
 
 // jsonContentType is the Content-Type header of every JSON request (never

@@ -106,6 +106,9 @@ type Conn struct {
 	auth   *authInfo
 
 	blz blazerState
+
+	// adaptive is the concurrency window of the account (adaptive.go).
+	adaptive *Adaptive
 }
 
 // authInfo is an immutable snapshot of one authorisation.
@@ -204,6 +207,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c.auth = a
+	c.adaptive = adaptiveFor(c.endpoint.APIBase+"\x00"+c.endpoint.S3Base, a.accountID)
 	if ep.Kind == KindS3 {
 		c.s3 = newS3State(c)
 	}

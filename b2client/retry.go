@@ -116,6 +116,9 @@ type attemptResult struct {
 	// final ends the call with this error (a step of the attempt already
 	// ran its own retries).
 	final error
+	// api names the native call ("b2_copy_file"; "" when unknown): the
+	// adaptive window compares latencies per call.
+	api string
 }
 
 func (r attemptResult) ok() bool { return r.err == nil && r.final == nil && r.status == 200 }
@@ -126,12 +129,27 @@ func (r attemptResult) ok() bool { return r.err == nil && r.final == nil && r.st
 // on 401 expired_auth_token / bad_auth_token (the default re-authorises the
 // connection).
 func (c *Conn) retry(ctx context.Context, op string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
-	return c.retryOp(ctx, func() string { return op }, nonIdempotent, reauth, attempt)
+	// Authorisation is not subject to the account's concurrency window
+	// (it runs inside calls that hold a slot, and B2 limits it apart).
+	return c.retryLoop(ctx, func() string { return op }, nonIdempotent, reauth, attempt, op != authorizeOp)
 }
+
+// slotKey marks the context of an attempt that holds a slot of the
+// account's window.
+type slotKey struct{}
+
+// authorizeOp is the operation name of b2_authorize_account.
+const authorizeOp = "authorize account"
 
 // retryOp is retry with the operation's description computed only when a
 // message needs it (per-object calls build it from several names).
 func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult) (int, error) {
+	return c.retryLoop(ctx, opf, nonIdempotent, reauth, attempt, true)
+}
+
+// retryLoop is retryOp; gated attempts each take a slot of the account's
+// concurrency window (adaptive.go).
+func (c *Conn) retryLoop(ctx context.Context, opf func() string, nonIdempotent bool, reauth func(ctx context.Context, stale *authInfo) error, attempt func(context.Context) attemptResult, gated bool) (int, error) {
 	op := ""
 	opText := func() string {
 		if op == "" {
@@ -146,7 +164,7 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 			return n - 1, fmt.Errorf("%s: %w", opText(), err)
 		}
 		stale := c.current()
-		if reauth == nil && stale != nil && c.tokenOld(stale.issued) && opText() != "authorize account" {
+		if reauth == nil && stale != nil && c.tokenOld(stale.issued) && opText() != authorizeOp {
 			// The token is about to expire (B2's lifetime, as observed):
 			// renew it now rather than spend an attempt on a refusal. A
 			// failure here is left to the attempt.
@@ -154,7 +172,19 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 				stale = c.current()
 			}
 		}
-		r := attempt(ctx)
+		var r attemptResult
+		if ad := c.adaptive; ad != nil && gated && ctx.Value(slotKey{}) == nil {
+			if err := ad.acquire(ctx); err != nil {
+				return n - 1, fmt.Errorf("%s: %w", opText(), err)
+			}
+			t0 := time.Now()
+			// Calls the attempt makes itself (an upload looking up its
+			// bucket) use its slot: waiting for another could deadlock.
+			r = attempt(context.WithValue(ctx, slotKey{}, true))
+			ad.release(&r, time.Since(t0))
+		} else {
+			r = attempt(ctx)
+		}
 		if r.ok() {
 			return n, nil
 		}
@@ -197,7 +227,7 @@ func (c *Conn) retryOp(ctx context.Context, opf func() string, nonIdempotent boo
 		// more than once during one call's retries), but give up when
 		// tokens fresh from a re-authorisation are refused at once three
 		// times in a row: that would repeat forever.
-		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && freshRefused < 3 && reauths < p.MaxAttempts && opText() != "authorize account" {
+		if r.status == 401 && (r.code == "expired_auth_token" || r.code == "bad_auth_token") && freshRefused < 3 && reauths < p.MaxAttempts && opText() != authorizeOp {
 			reauths++
 			freshRefused++
 			if reauth == nil && stale != nil {
@@ -375,7 +405,18 @@ func (c *Conn) doJSON(ctx context.Context, method, url, authz string, body []byt
 		req.Header["User-Agent"] = []string{c.ua}
 	}
 	hresp, err := c.client.Do(req)
-	return c.finish(hresp, err, wrote, resp)
+	r := c.finish(hresp, err, wrote, resp)
+	r.api = apiName(url)
+	return r
+}
+
+// apiName is the last path element of url, without the query
+// ("b2_copy_file").
+func apiName(url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		url = url[:i]
+	}
+	return url[strings.LastIndexByte(url, '/')+1:]
 }
 
 // jsonContentType is the Content-Type header of every JSON request (never

@@ -7,13 +7,19 @@
 //	go run ./bench                       # N = 10,000
 //	go run ./bench -n 10000,100000 -parallelism 16
 //	go run ./bench -api s3               # b2plan through the S3-compatible API
+//	go run ./bench -front-limit 500 -latency 50ms -minimal=false
+//	go run ./bench -n 30000,300000 -saved -minimal=false   # plan file and plan/apply memory
 //
-// Calls are counted by the emulator (/_b2local/stats). The floor is one copy
-// and one delete per object plus one list call per 10,000 objects; with
-// -api s3 (endpoint s3://127.0.0.1:PORT) it is one CopyObject per object,
-// one DeleteObjects per 1,000 and the listing (ListObjectVersions per 1,000
-// plus b2_list_file_versions per 10,000, for the SHA-1s). The minimal loop
-// stays on the native API.
+// b2plan runs as a child process (this program re-executed as the CLI), so
+// that its peak RSS is its own; calls are counted by the emulator
+// (/_b2local/stats), 429 and 503 answers by a counting front
+// (bench/throttle). The floor is one copy and one delete per object plus
+// one list call per 10,000 objects; with -api s3 (endpoint
+// s3://127.0.0.1:PORT) it is one CopyObject per object, one DeleteObjects
+// per 1,000 and the listing (ListObjectVersions per 1,000 plus
+// b2_list_file_versions per 10,000, for the SHA-1s). The minimal loop stays
+// on the native API. With a rate limit the time floor is floor calls /
+// rate.
 package main
 
 import (
@@ -24,10 +30,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,34 +45,103 @@ import (
 	"time"
 
 	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/bench/throttle"
 	"github.com/b2plan/b2plan/command"
 	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/executor"
 )
 
+// cliEnv makes this program run as the b2plan CLI (the measured child).
+const cliEnv = "B2PLAN_BENCH_CLI"
+
 func main() {
+	if os.Getenv(cliEnv) == "1" {
+		if os.Getenv("B2PLAN_BENCH_TRACE") != "" { // the account window, every 500 ms
+			go func() {
+				for range time.Tick(500 * time.Millisecond) {
+					for _, w := range b2client.AdaptiveWindows() {
+						fmt.Fprintf(os.Stderr, "window %.1f (min %.1f) requests %d throttled %d decreases %d\n", w.Window, w.MinWindow, w.Requests, w.Throttled, w.Decreases)
+					}
+				}
+			}()
+		}
+		if f := os.Getenv("B2PLAN_BENCH_CPUPROFILE"); f != "" {
+			if fh, err := os.Create(f); err == nil {
+				pprof.StartCPUProfile(fh)
+				code := command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				fh.Close()
+				os.Exit(code)
+			}
+		}
+		os.Exit(command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	ns := flag.String("n", "10000", "comma-separated object counts")
 	par := flag.Int("parallelism", executor.DefaultParallelism, "concurrency of both movers")
 	rounds := flag.Int("rounds", 1, "measurements per N (the best of each is reported)")
 	latency := flag.Duration("latency", 0, "latency the emulator adds to every call (seeding too)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the b2plan runs to this file")
 	flag.StringVar(&api, "api", "native", "API b2plan uses: native or s3")
+	rateLimit := flag.Int("rate-limit", 0, "b2local's own rate limit, requests per second (emulator.Options.RateLimit)")
+	frontLimit := flag.Float64("front-limit", 0, "bench's own rate limit in front of b2local, requests per second (token bucket, burst 0.1 s, 429 with Retry-After: 1)")
+	minimal := flag.Bool("minimal", true, "also run the minimal loop")
+	flag.BoolVar(&withRclone, "rclone", false, "also move with rclone (needs rclone on PATH)")
+	flag.BoolVar(&saved, "saved", false, "b2plan plan -out, then apply PLANFILE (reports plan memory and plan file size)")
 	flag.Parse()
 	profile = *cpuprofile
 	if api != "native" && api != "s3" {
 		fail(fmt.Errorf("bad -api %q: want native or s3", api))
 	}
-	fmt.Printf("b2plan folder-move benchmark: b2plan over the %s API, parallelism %d, emulator latency %v, GOMAXPROCS default\n\n", api, *par, *latency)
-	fmt.Printf("%9s  %-8s %10s %12s %11s %13s %14s\n", "N", "mover", "time", "objects/s", "calls/obj", "B2 calls", "CPU µs/object")
+	opts := emulator.Options{Latency: *latency}
+	limit := *frontLimit
+	if *rateLimit > 0 {
+		if *frontLimit > 0 {
+			fail(fmt.Errorf("-rate-limit and -front-limit: choose one"))
+		}
+		if err := setRateLimit(&opts, *rateLimit); err != nil {
+			fail(err)
+		}
+		limit = float64(*rateLimit)
+	}
+	fmt.Printf("b2plan folder-move benchmark: b2plan over the %s API, parallelism %d, emulator latency %v, rate limit %s, GOMAXPROCS default\n\n",
+		api, *par, *latency, limitText(*rateLimit, *frontLimit))
+	fmt.Printf("%9s  %-8s %10s %10s %10s %10s %9s %9s %9s\n", "N", "mover", "time", "objects/s", "calls/obj", "throttled", "peak RSS", "CPU µs/o", "100M obj")
 	for _, f := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
 			fail(fmt.Errorf("bad -n %q", f))
 		}
-		if err := benchN(n, *par, *rounds, *latency); err != nil {
+		if err := benchN(n, *par, *rounds, opts, *frontLimit, limit, *minimal); err != nil {
 			fail(err)
 		}
 	}
+}
+
+func limitText(rate int, front float64) string {
+	switch {
+	case rate > 0:
+		return fmt.Sprintf("%d/s (b2local)", rate)
+	case front > 0:
+		return fmt.Sprintf("%g/s (bench front)", front)
+	}
+	return "none"
+}
+
+// setRateLimit sets b2local's own rate limit, which only emulators that
+// have it (Options.RateLimit) offer.
+func setRateLimit(o *emulator.Options, n int) error {
+	f := reflect.ValueOf(o).Elem().FieldByName("RateLimit")
+	switch {
+	case !f.IsValid():
+		return fmt.Errorf("-rate-limit %d: this b2local has no rate limit (emulator.Options.RateLimit); use -front-limit %d for bench's own token bucket in front of it", n, n)
+	case f.CanInt():
+		f.SetInt(int64(n))
+	case f.CanFloat():
+		f.SetFloat(float64(n))
+	default:
+		return fmt.Errorf("-rate-limit: emulator.Options.RateLimit is a %s, not a number of requests per second", f.Type())
+	}
+	return nil
 }
 
 func fail(err error) {
@@ -75,34 +154,56 @@ var profile string
 // api is the API b2plan is pointed at: "native" or "s3".
 var api = "native"
 
+var saved bool
+
 type result struct {
-	d     time.Duration
-	cpu   time.Duration // process CPU (client and emulator) during the run
-	calls int64
-	stats emulator.Stats
+	d         time.Duration
+	cpu       time.Duration // CPU of this process and its children during the run
+	calls     int64
+	throttled int64 // 429 and 503 answers
+	rss       int64 // peak RSS of the b2plan child (bytes); plan's with -saved in planRSS
+	planRSS   int64
+	planBytes int64
+	stats     emulator.Stats
 }
 
-func benchN(n, par, rounds int, latency time.Duration) error {
-	srv, err := emulator.NewServer(emulator.Options{Latency: latency})
+func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, minimal bool) error {
+	srv, err := emulator.NewServer(opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	url, err := srv.Start("127.0.0.1:0")
+	// b2local served through a counting (and, with -front-limit, limiting)
+	// front on a loopback listener.
+	th := throttle.New(srv.Handler(), front)
+	th.Rate, th.Latency = front, opts.Latency
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	hs := &http.Server{Handler: th}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String()
 	ctx := context.Background()
-	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, Transport: srv.Transport(),
+	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: srv.URL(), Transport: srv.Transport(),
 		KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Getenv: func(string) string { return "" }})
 	if err != nil {
 		return err
 	}
 	m := b2client.NewMutator(conn)
-	var best [2]result
+	var best [3]result
+	movers := []int{0}
+	if minimal {
+		movers = append(movers, 1)
+	}
+	if withRclone {
+		movers = append(movers, 2)
+	}
 	for r := 0; r < rounds; r++ {
-		buckets := [2]string{fmt.Sprintf("bench-b2plan-%d", r), fmt.Sprintf("bench-loop-%d", r)}
-		for _, b := range buckets {
+		buckets := [3]string{fmt.Sprintf("bench-b2plan-%d", r), fmt.Sprintf("bench-loop-%d", r), fmt.Sprintf("bench-rclone-%d", r)}
+		for _, which := range movers {
+			b := buckets[which]
 			if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: b}); err != nil {
 				return err
 			}
@@ -110,30 +211,23 @@ func benchN(n, par, rounds int, latency time.Duration) error {
 				return err
 			}
 		}
-		order := []int{0, 1}
+		order := movers
 		if r%2 == 1 {
-			order = []int{1, 0}
+			order = slices.Clone(movers)
+			slices.Reverse(order)
 		}
 		for _, which := range order {
 			srv.ResetStats()
+			th.Reset()
 			var res result
 			cpu0 := cpuTime()
 			start := time.Now()
 			if which == 0 {
-				if profile != "" {
-					f, perr := os.Create(profile)
-					if perr != nil {
-						return perr
-					}
-					pprof.StartCPUProfile(f)
-					defer func() { pprof.StopCPUProfile(); f.Close() }()
-				}
-				err = runB2plan(url, buckets[0], par)
-				if profile != "" {
-					pprof.StopCPUProfile()
-				}
-			} else {
+				err = runB2plan(url, buckets[0], par, &res)
+			} else if which == 1 {
 				err = runLoop(url, buckets[1], par)
+			} else {
+				err = runRclone(url, buckets[2], par)
 			}
 			res.d = time.Since(start)
 			res.cpu = cpuTime() - cpu0
@@ -142,35 +236,72 @@ func benchN(n, par, rounds int, latency time.Duration) error {
 			}
 			res.stats = srv.Stats()
 			res.calls = res.stats.Total
+			_, res.throttled = th.Counts()
 			if err := verify(ctx, conn, buckets[which], n); err != nil {
-				return fmt.Errorf("%s: %w", []string{"b2plan", "loop"}[which], err)
+				return fmt.Errorf("%s: %w", moverNames[which], err)
 			}
 			if best[which].d == 0 || res.d < best[which].d {
 				best[which] = res
 			}
 		}
 	}
-	for i, name := range []string{"b2plan", "minimal"} {
+	for _, i := range movers {
 		r := best[i]
-		fmt.Printf("%9d  %-8s %10s %12.0f %11.4f %13d %14.1f\n", n, name, r.d.Round(time.Millisecond),
-			float64(n)/r.d.Seconds(), float64(r.calls)/float64(n), r.calls, float64(r.cpu.Microseconds())/float64(n))
+		rate := float64(n) / r.d.Seconds()
+		rss := "-"
+		if r.rss > 0 {
+			rss = fmt.Sprintf("%.1f MB", float64(r.rss)/1e6)
+		}
+		fmt.Printf("%9d  %-8s %10s %10.0f %10.4f %9.2f%% %9s %9.1f %9s\n", n, moverNames[i], r.d.Round(time.Millisecond),
+			rate, float64(r.calls)/float64(n), 100*float64(r.throttled)/float64(max(1, r.calls+r.throttled)), rss,
+			float64(r.cpu.Microseconds())/float64(n), projection(1e8/rate))
 	}
 	floor := 2*float64(n) + float64((n+9999)/10000)
 	if api == "s3" {
 		floor = float64(n) + 2*float64((n+999)/1000) + float64((n+9999)/10000)
 	}
-	fmt.Printf("%9d  ratio    time b2plan/minimal = %.3f; calls b2plan/floor = %.4f (floor %.0f); b2plan calls by API: %v\n\n",
-		n, best[0].d.Seconds()/best[1].d.Seconds(), float64(best[0].calls)/floor, floor, best[0].stats.Calls)
+	b := best[0]
+	line := fmt.Sprintf("%9d  b2plan   calls/floor = %.4f (floor %.0f)", n, float64(b.calls)/floor, floor)
+	if minimal {
+		line += fmt.Sprintf("; time b2plan/minimal = %.3f", b.d.Seconds()/best[1].d.Seconds())
+	}
+	if withRclone {
+		line += fmt.Sprintf("; time b2plan/rclone = %.3f", b.d.Seconds()/best[2].d.Seconds())
+	}
+	if limit > 0 {
+		fl := time.Duration(floor / limit * float64(time.Second))
+		line += fmt.Sprintf("; rate floor %v, b2plan/floor = %.3f", fl.Round(time.Millisecond), b.d.Seconds()/fl.Seconds())
+		if withRclone {
+			line += fmt.Sprintf(", rclone/floor = %.3f", best[2].d.Seconds()/fl.Seconds())
+		}
+	}
+	if saved {
+		line += fmt.Sprintf("; plan peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
+	}
+	fmt.Printf("%s; calls by API: %v\n\n", line, b.stats.Calls)
 	return nil
+}
+
+// projection formats how long 100,000,000 objects take at the measured
+// rate (seconds given).
+func projection(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%.1f d", d.Hours()/24)
+	}
+	return fmt.Sprintf("%.1f h", d.Hours())
 }
 
 // cpuTime is the CPU time (user + system) used by this process so far.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err == nil {
+			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return t
 }
 
 // seed uploads n small objects under src/ (in-process transport: fast).
@@ -203,9 +334,10 @@ func seed(ctx context.Context, m *b2client.Mutator, bucket string, n int) error 
 	return first
 }
 
-// runB2plan runs "b2plan apply -auto-approve" in-process on a configuration
-// that moves src/ to dst/.
-func runB2plan(url, bucket string, par int) error {
+// runB2plan runs "b2plan apply -auto-approve" (or, with -saved, "plan
+// -out" then "apply PLANFILE") as a child process on a configuration that
+// moves src/ to dst/, and records its peak RSS (and the plan's).
+func runB2plan(url, bucket string, par int, res *result) error {
 	dir, err := os.MkdirTemp("", "b2plan-bench-")
 	if err != nil {
 		return err
@@ -219,13 +351,68 @@ func runB2plan(url, bucket string, par int) error {
 	if api == "s3" {
 		endpoint = "s3://" + strings.TrimPrefix(url, "http://") // loopback: plain HTTP
 	}
-	env := []string{"B2_ENDPOINT=" + endpoint, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey}
-	var stderr bytes.Buffer
-	code := command.RunWithEnv([]string{"apply", "-auto-approve", "-parallelism=" + strconv.Itoa(par), dir}, env, strings.NewReader(""), io.Discard, &stderr)
-	if code != 0 {
-		return fmt.Errorf("b2plan apply exited %d: %s", code, stderr.String())
+	env := append(os.Environ(), cliEnv+"=1", "B2_ENDPOINT="+endpoint, "B2_APPLICATION_KEY_ID="+emulator.DefaultKeyID, "B2_APPLICATION_KEY="+emulator.DefaultKey)
+	if profile != "" {
+		env = append(env, "B2PLAN_BENCH_CPUPROFILE="+profile)
+	}
+	run := func(args ...string) (int64, error) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		if os.Getenv("B2PLAN_BENCH_TRACE") != "" {
+			cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+		}
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("b2plan %s: %v: %s", args[0], err, stderr.String())
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			return ru.Maxrss * 1024, nil // Linux: kilobytes
+		}
+		return 0, nil
+	}
+	if saved {
+		planFile := filepath.Join(dir, "move.plan")
+		if res.planRSS, err = run("plan", "-out="+planFile, dir); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(planFile); err == nil {
+			res.planBytes = fi.Size()
+		}
+		res.rss, err = run("apply", "-parallelism="+strconv.Itoa(par), planFile)
+		return err
+	}
+	res.rss, err = run("apply", "-auto-approve", "-parallelism="+strconv.Itoa(par), dir)
+	return err
+}
+
+var moverNames = []string{"b2plan", "minimal", "rclone"}
+
+// withRclone adds rclone (-rclone) as a third mover.
+var withRclone bool
+
+// runRclone moves src/ to dst/ with "rclone move" on the b2 backend
+// pointed at the emulator: server-side copies, then hard deletes of the
+// sources (--b2-hard-delete; rclone hides them otherwise), par transfers
+// and checkers.
+func runRclone(url, bucket string, par int) error {
+	p := strconv.Itoa(par)
+	cmd := exec.Command("rclone", "move", ":b2:"+bucket+"/src", ":b2:"+bucket+"/dst",
+		"--b2-endpoint", url, "--b2-hard-delete", "--transfers", p, "--checkers", p,
+		"--config", "/dev/null", "--retries", "10", "--low-level-retries", "20")
+	cmd.Env = append(os.Environ(), "RCLONE_B2_ACCOUNT="+emulator.DefaultKeyID, "RCLONE_B2_KEY="+emulator.DefaultKey)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("rclone move: %v: %s", err, tail(string(out), 2000))
 	}
 	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // runLoop is the minimal mover: authorize, list every version under src/,

@@ -24,6 +24,7 @@ func init() {
 		Synopsis: "Plan and carry out the changes (or apply a saved plan)",
 		Help: `
 Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-overwrite-secret-files]
+                                   [-max-duration=DURATION] [-shard=K/N]
                                    [-var NAME=VALUE]... [-var-file=FILE]... [-target=ADDRESS]...
                                    [DIR | FILE.hcl | PLANFILE]
 
@@ -53,7 +54,15 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-ov
 Flags:
   -auto-approve     do not ask for confirmation
   -json             print Terraform's machine-readable stream (JSON Lines; docs/json-formats.md)
-  -parallelism=N    concurrent operations (default 32)
+  -parallelism=N    concurrent operations (default 32), a ceiling: the calls in flight adapt
+                    below it to the account's rate limit (429/503 answers, rising latency)
+  -max-duration=DURATION  time budget (for example 5h30m, counted from the start of apply):
+                    at the deadline nothing new is started and what is in flight is finished;
+                    when work was left, exit 75 ("incomplete, run again"): plan and apply again
+                    to carry on (a saved plan is applied once, so run plan -out again)
+  -shard=K/N        apply only shard K of N (1 ≤ K ≤ N) of every move's objects: N processes
+                    (CI matrix jobs, a Kubernetes Indexed Job) apply one plan in parallel; the
+                    plan may hold moves only (docs/moves.md, "Sharded apply")
   -overwrite-secret-files  write secret files even over another live key's secret
   -target=ADDRESS   apply only this address and what it depends on (repeatable; for
                     exceptional situations: the result may be incomplete)
@@ -62,6 +71,7 @@ Flags:
   -no-color         no colour
 
 Exit status: 0 success, 1 error (every failure is listed; also an internal error),
+75 incomplete: -max-duration ran out with work left, run plan and apply again,
 130 interrupted.
 
 Examples:
@@ -80,6 +90,8 @@ func runApply(m *Meta, args []string) int {
 	jsonOut := fs.Bool("json", false, "")
 	par := fs.Int("parallelism", executor.DefaultParallelism, "")
 	overwrite := fs.Bool("overwrite-secret-files", false, "")
+	maxDur := fs.Duration("max-duration", 0, "")
+	shardFlag := fs.String("shard", "", "")
 	var vars, varFiles, targets stringList
 	fs.Var(&vars, "var", "")
 	fs.Var(&varFiles, "var-file", "")
@@ -92,6 +104,19 @@ func runApply(m *Meta, args []string) int {
 	}
 	if *par < 1 {
 		return m.Errorf("-parallelism must be at least 1")
+	}
+	var deadline time.Time
+	if *maxDur < 0 {
+		return m.Errorf("-max-duration=%v: want a positive duration, for example -max-duration=5h30m", *maxDur)
+	} else if *maxDur > 0 {
+		deadline = time.Now().Add(*maxDur)
+	}
+	var shard *planner.Shard
+	if *shardFlag != "" {
+		var err error
+		if shard, err = planner.ParseShard(*shardFlag); err != nil {
+			return m.Errorf("%v", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -116,7 +141,7 @@ func runApply(m *Meta, args []string) int {
 		p     *planner.Plan
 		accts []*account // every provider's account, with provider aliases (accounts.go)
 		conn  *b2client.Conn
-		opts  = executor.Options{Parallelism: *par}
+		opts  = executor.Options{Parallelism: *par, Deadline: deadline, Shard: shard}
 		mark  func() error
 	)
 	arg := fs.Arg(0)
@@ -126,7 +151,7 @@ func runApply(m *Meta, args []string) int {
 		}
 		var code int
 		var ok bool
-		p, conn, mark, code, ok = m.loadSavedPlan(ctx, m.Path(arg), &opts)
+		p, conn, mark, code, ok = m.loadSavedPlan(ctx, m.Path(arg), &opts, shard)
 		if conn != nil {
 			defer conn.Close()
 		}
@@ -202,6 +227,11 @@ func runApply(m *Meta, args []string) int {
 	if ctx.Err() != nil {
 		return notChanged()
 	}
+	if shard != nil {
+		if err := shardable(p); err != nil {
+			return m.Errorf("%v", err)
+		}
+	}
 	if accts == nil {
 		caps, buckets := applyCaps(p)
 		if err := conn.Require(caps, buckets); err != nil {
@@ -217,6 +247,10 @@ func runApply(m *Meta, args []string) int {
 		return b2client.Observe(ctx, conn, req)
 	})
 	opts.Grace, opts.Abort = in.grace, in.abort
+	// The account's adaptive window (docs/moves.md, "Adaptive
+	// concurrency") never exceeds what -parallelism workers can have in
+	// flight, large copies' 4 parts each included.
+	conn.Adaptive().SetCeiling(4 * *par)
 	view.start(p)
 	actx := ctx
 	if tv, ok := view.(*textView); ok { // retries and throttling in the progress display
@@ -235,11 +269,34 @@ func runApply(m *Meta, args []string) int {
 	switch {
 	case errors.Is(err, executor.ErrInterrupted):
 		return ExitInterrupted
+	case errors.Is(err, executor.ErrIncomplete):
+		fmt.Fprintf(m.Stderr, "\nIncomplete: the time budget (-max-duration=%v) ran out with %d objects or resources not started; what was started is finished. Run plan and apply again to carry on (exit %d).\n", *maxDur, res.NotStarted, ExitIncomplete)
+		if res.Moved+int64(res.Added+res.Changed+res.Replaced+res.Destroyed+len(res.Skipped)) == 0 {
+			// Running again with the same budget would do the same.
+			fmt.Fprintf(m.Stderr, "Warning: nothing was done: reading the account and planning took the whole budget (%v since apply started). Raise -max-duration.\n", time.Since(deadline.Add(-*maxDur)).Round(time.Millisecond))
+		}
+		return ExitIncomplete
 	case err != nil:
 		return ExitError
 	}
 	m.applyOutputs(ctx, conn, accts, p, *jsonOut)
 	return ExitOK
+}
+
+// ExitIncomplete is apply's exit status when -max-duration ran out with work
+// left: not a failure; run plan and apply again to carry on (75 is
+// EX_TEMPFAIL of sysexits.h, "try again later").
+const ExitIncomplete = 75
+
+// shardable refuses a sharded apply of a plan with changes besides moves:
+// every shard would make them, and moves may need them first.
+func shardable(p *planner.Plan) error {
+	for _, ch := range p.Changes {
+		if ch.Action != planner.NoOp {
+			return fmt.Errorf("-shard applies moves only, but the plan also changes %s (%s): apply those first without -shard (for example with -target=%s), then plan again and apply the shards", ch.Address, ch.Action, ch.Address)
+		}
+	}
+	return nil
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses. An
@@ -281,6 +338,8 @@ func appliedFiles(planPath, endpoint string) []string {
 	return out
 }
 
+// appliedBefore says whether id is recorded in files; an id ending in "*"
+// matches every id that starts with the rest (any shard of a plan).
 func appliedBefore(files []string, id string) bool {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -288,7 +347,8 @@ func appliedBefore(files []string, id string) bool {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.TrimSpace(line) == id {
+			line = strings.TrimSpace(line)
+			if pre, ok := strings.CutSuffix(id, "*"); ok && strings.HasPrefix(line, pre) || line == id {
 				return true
 			}
 		}
@@ -328,7 +388,7 @@ func syncFile(path string) error {
 // loadSavedPlan reads a saved plan, connects to its endpoint and checks that
 // it may be applied: not applied before, same endpoint and account, not
 // stale. mark records it as applied (called just before executing).
-func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Options) (p *planner.Plan, conn *b2client.Conn, mark func() error, code int, ok bool) {
+func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Options, shard *planner.Shard) (p *planner.Plan, conn *b2client.Conn, mark func() error, code int, ok bool) {
 	p, err := planner.ReadFile(path)
 	if err != nil {
 		return nil, nil, nil, m.Errorf("%v", err), false
@@ -352,8 +412,13 @@ func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Op
 		return nil, nil, nil, m.Errorf("the saved plan names no endpoint: re-run plan"), false
 	}
 	files := appliedFiles(path, p.Endpoint)
-	if appliedBefore(files, p.ID) {
-		return nil, nil, nil, m.Errorf("the saved plan %s (id %s) was applied before: a plan is applied at most once; re-run plan", path, p.ID), false
+	id := p.ID
+	if shard != nil {
+		// Each shard of a plan is applied at most once.
+		id += " shard " + shard.String()
+	}
+	if appliedBefore(files, p.ID) || appliedBefore(files, id) || (shard == nil && appliedBefore(files, p.ID+" shard *")) {
+		return nil, nil, nil, m.Errorf("the saved plan %s (id %s) was applied before: a plan is applied at most once; re-run plan", path, id), false
 	}
 	conn, err = m.connect(ctx, ep, "", "")
 	if err != nil {
@@ -374,7 +439,7 @@ func (m *Meta) loadSavedPlan(ctx context.Context, path string, opts *executor.Op
 		return nil, conn, nil, m.Errorf("%v", err), false
 	}
 	opts.Current = cur
-	mark = func() error { return recordApplied(files, p.ID) }
+	mark = func() error { return recordApplied(files, id) }
 	return p, conn, mark, 0, true
 }
 

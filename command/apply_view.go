@@ -281,6 +281,8 @@ func (v *textView) finish(res executor.Result, err error) {
 		fmt.Fprintf(v.w, "\nApply interrupted: %d operations in flight were cancelled (listed below), nothing else was started. %s\nRun apply again to finish: it is safe.\n", res.Cancelled, counts)
 	case res.Interrupted:
 		fmt.Fprintf(v.w, "\nApply interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun apply again to finish: it is safe.\n", counts)
+	case res.Incomplete && len(res.Failures) == 0:
+		fmt.Fprintf(v.w, "\nApply incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", commas(res.NotStarted), counts)
 	case err != nil:
 		fmt.Fprintf(v.w, "\nApply failed. %s\n", counts)
 	default:

@@ -531,6 +531,8 @@ func (v *streamView) summary(res executor.Result, err error) {
 	switch {
 	case res.Interrupted:
 		level, msg = "error", "Apply interrupted. "+counts
+	case res.Incomplete && len(res.Failures) == 0:
+		level, msg = "warn", "Apply incomplete: the time budget (-max-duration) ran out; run plan and apply again to carry on. "+counts
 	case err != nil:
 		level, msg = "error", "Apply failed. "+counts
 	}
@@ -551,21 +553,21 @@ func (v *streamView) summary(res executor.Result, err error) {
 	switch {
 	case res.Interrupted:
 		status = "interrupted"
+	case res.Incomplete && len(res.Failures) == 0:
+		status = "incomplete" // -max-duration ran out with work left: run again (exit 75)
 	case err != nil:
 		status = "failed"
 	}
 	v.s.emit(t, level, fmt.Sprintf("b2plan: apply %s; %d objects moved (%d bytes), %d failures, %d skipped", status, res.Moved, res.MovedBytes, len(res.Failures), len(res.Skipped)),
 		msgApplySummary, "summary", map[string]any{"status": status, "added": res.Added, "changed": res.Changed, "replaced": res.Replaced,
 			"destroyed": res.Destroyed, "objects_moved": res.Moved, "bytes_moved": res.MovedBytes, "failures": fails,
-			"skipped": skips, "secret_files": secrets, "cancelled": res.Cancelled})
+			"skipped": skips, "secret_files": secrets, "cancelled": res.Cancelled, "not_started": res.NotStarted})
 	if err != nil { // what failed in one line; resource failures also have their own diagnostics
 		v.s.diagnostic(JSONDiagnostic{Severity: "error", Summary: errText(err)})
 	}
 	v.s.emit(t, "info", "Outputs: 0", msgOutputs, "outputs", map[string]any{})
 }
 
-// movesDone is the number of moves that moved objects (each counts as one
-// changed resource).
 // applySummary counts an apply as Terraform does: a replacement is 1 added
 // and 1 destroyed, a move that moved objects 1 changed (moves is how many
 // did). It is the one rule behind the human and the JSON apply summaries.
@@ -598,6 +600,8 @@ func (cs changeSummary) extras() string {
 	return "b2plan: " + strings.Join(parts, ", ") + "."
 }
 
+// movesDone is the number of moves that moved objects (each counts as one
+// changed resource).
 func (v *streamView) movesDone() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -57,6 +57,15 @@ type Options struct {
 	// Abort, when closed, cancels the calls in flight at once (a second
 	// interrupt). nil = never.
 	Abort <-chan struct{}
+	// Deadline, when set, is the time budget of the run (apply
+	// -max-duration): from then on nothing new is started, and what is in
+	// flight is finished (not cancelled, unlike an interrupt). When work
+	// was left unstarted, Result.Incomplete is set and Apply returns
+	// ErrIncomplete; a re-plan carries on from where it stopped.
+	Deadline time.Time
+	// Shard, when set, applies only that shard of every move's objects
+	// (apply -shard=K/N).
+	Shard *planner.Shard
 }
 
 // Failure is one failed resource or object.
@@ -94,12 +103,21 @@ type Result struct {
 	// interrupt (each is also in Failures, its error wrapping
 	// ErrCancelled). A re-run of apply completes them.
 	Cancelled int
+	// Incomplete is set when Options.Deadline stopped the run with work
+	// not started (NotStarted counts the objects and resources left); run
+	// plan and apply again to carry on.
+	Incomplete bool
+	NotStarted int64
 	// Secrets lists the secret files written (paths only).
 	SecretFiles []string
 }
 
 // ErrInterrupted is returned (wrapped) when ctx was cancelled.
 var ErrInterrupted = errors.New("apply interrupted")
+
+// ErrIncomplete is returned (wrapped) when Options.Deadline stopped the run
+// before everything was started.
+var ErrIncomplete = errors.New("apply incomplete: the time budget ran out")
 
 // ErrCancelled is wrapped by the Failure of an operation in flight whose
 // calls were cancelled after an interrupt.
@@ -177,6 +195,11 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	stop, halt := context.WithCancel(ctx)
 	defer halt()
+	if !o.Deadline.IsZero() {
+		var cancelStop context.CancelFunc
+		stop, cancelStop = context.WithDeadline(stop, o.Deadline)
+		defer cancelStop()
+	}
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	finished := make(chan struct{})
@@ -206,11 +229,20 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	r.phase(bucketsCU, r.applyBucket)
 	r.phase(keysC, r.createKey)
-	r.phase(bucketsCU, r.bucketDeferredInfo) // info values that needed new ids
+	// Info values that needed new ids (only the buckets that have some:
+	// after a stop, only those are work left).
+	var deferred []*planner.Change
+	for _, ch := range bucketsCU {
+		if ch.Bucket != nil && len(ch.Bucket.Deferred) > 0 {
+			deferred = append(deferred, ch)
+		}
+	}
+	r.phase(deferred, r.bucketDeferredInfo)
 	r.phase(folders, r.createFolder)
 	for _, mv := range p.Moves {
 		if r.stopped() {
-			break
+			r.leave(mv.Names(r.opts.Shard))
+			continue
 		}
 		r.move(mv)
 	}
@@ -225,6 +257,8 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	r.mu.Unlock()
 	if ctx.Err() != nil {
 		res.Interrupted = true
+	} else if res.NotStarted > 0 {
+		res.Incomplete = true
 	}
 	sort.SliceStable(res.Failures, func(i, j int) bool {
 		if res.Failures[i].Address != res.Failures[j].Address {
@@ -239,11 +273,24 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		return res, fmt.Errorf("apply failed: %s", res.Failures[0])
 	case len(res.Failures) > 1:
 		return res, fmt.Errorf("apply failed: %d operations failed (first: %s)", len(res.Failures), res.Failures[0])
+	case res.Incomplete:
+		return res, fmt.Errorf("%w: %d objects or resources not started; run plan and apply again to carry on", ErrIncomplete, res.NotStarted)
 	}
 	return res, nil
 }
 
 func (r *run) stopped() bool { return r.stop.Err() != nil }
+
+// leave records n objects or resources not started because the run was
+// stopped.
+func (r *run) leave(n int64) {
+	if n <= 0 {
+		return
+	}
+	r.mu.Lock()
+	r.res.NotStarted += n
+	r.mu.Unlock()
+}
 
 // cancelAfterGrace cancels the operations in flight (cancel) Grace after
 // ctx is done, or at once on abort; it returns when Apply finishes.
@@ -366,13 +413,15 @@ func (r *run) phase(list []*planner.Change, f func(*planner.Change) error) {
 	}
 	sem := make(chan struct{}, r.opts.Parallelism)
 	var wg sync.WaitGroup
-	for _, ch := range list {
+	for i, ch := range list {
 		if r.stopped() {
+			r.leave(int64(len(list) - i))
 			break
 		}
 		sem <- struct{}{}
 		if r.stopped() { // stopped while waiting for a slot
 			<-sem
+			r.leave(int64(len(list) - i))
 			break
 		}
 		wg.Add(1)

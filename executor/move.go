@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -73,6 +74,9 @@ func (r *run) move(mv *planner.Move) {
 	// source id marker): cancel them. Not fatal: they hold no data that is
 	// not at the source, and a later apply tries again.
 	for _, u := range mv.Abandoned {
+		if rel, ok := strings.CutPrefix(u.Name, mv.To); ok && !r.opts.Shard.Has(rel) {
+			continue // another shard's
+		}
 		msg := fmt.Sprintf("cancelled the abandoned copy %s (%s)", u.Name, u.FileID)
 		if err := r.m.CancelLargeFile(r.work, u.FileID, u.Name); err != nil {
 			msg = fmt.Sprintf("could not cancel the abandoned copy %s (%s): %v", u.Name, u.FileID, err)
@@ -100,7 +104,8 @@ func (r *run) move(mv *planner.Move) {
 			defer r.catchPanic()
 			for g := range groups {
 				if r.stopped() {
-					continue // queued before the interrupt: not started
+					r.leave(1) // queued before the stop: not started
+					continue
 				}
 				if n, ok := r.moveObject(mr, g); ok {
 					tally(n)
@@ -109,19 +114,26 @@ func (r *run) move(mv *planner.Move) {
 		}()
 	}
 	ops := mv.Ops
-dispatch:
 	for i := 0; i < len(ops); {
 		name := mv.Sources[ops[i].Src].Name
 		j := i + 1
 		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
 			j++
 		}
-		select {
-		case groups <- ops[i:j:j]:
-		case <-r.stop.Done():
-			break dispatch
-		}
+		g := ops[i:j:j]
 		i = j
+		if !r.opts.Shard.Has(name[len(mv.From):]) {
+			continue // another shard's
+		}
+		if r.stopped() {
+			r.leave(1)
+			continue
+		}
+		select {
+		case groups <- g:
+		case <-r.stop.Done():
+			r.leave(1)
+		}
 	}
 	close(groups)
 	wg.Wait()
@@ -143,6 +155,9 @@ dispatch:
 	done := Event{Kind: MoveDone, Address: mv.Address, Action: planner.MoveObjects, Objects: moved, Bytes: bytes}
 	if r.stopped() {
 		done.Message = "interrupted"
+		if r.stop.Err() == context.DeadlineExceeded && r.work.Err() == nil {
+			done.Message = "time budget ran out"
+		}
 	}
 	r.emit(done)
 }
@@ -366,6 +381,10 @@ func (r *run) sweep(mr *moveRun) {
 		j := i + 1
 		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
 			j++
+		}
+		if !r.opts.Shard.Has(name[len(mv.From):]) {
+			i = j
+			continue // another shard's
 		}
 		dest := mv.To + name[len(mv.From):]
 		lo := sort.Search(len(dst), func(k int) bool { return dst[k].Name >= dest })

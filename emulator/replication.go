@@ -419,12 +419,18 @@ func (st *store) replicaTx(tx *txn, b *bucket, name string, v *version) error {
 	if db == nil {
 		return fmt.Errorf("destination bucket %s does not exist", r.DestinationBucketID)
 	}
-	var dk *appKey
+	var dkID string
 	if d := db.ext.repl; d != nil && d.AsReplicationDestination != nil {
-		dk = st.keys[d.AsReplicationDestination.SourceToDestinationKeyMapping[srcKeyID]]
+		dkID = d.AsReplicationDestination.SourceToDestinationKeyMapping[srcKeyID]
 	}
-	if dk == nil || dk.Account != db.Account {
-		return fmt.Errorf("destination bucket %s maps no key of its own to source key %s (asReplicationDestination)", db.Name, srcKeyID)
+	dk := st.keys[dkID]
+	switch {
+	case dkID == "":
+		return fmt.Errorf("destination bucket %s maps no key to source key %s (asReplicationDestination)", db.Name, srcKeyID)
+	case dk == nil:
+		return fmt.Errorf("destination key %s of bucket %s was deleted", dkID, db.Name)
+	case dk.Account != db.Account:
+		return fmt.Errorf("destination key %s is not a key of bucket %s's account", dkID, db.Name)
 	}
 	if err := st.keyMayUse(dk, db.ID, "writeFiles"); err != nil {
 		return err

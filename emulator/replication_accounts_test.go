@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/b2plan/b2plan/emulator"
 )
 
@@ -24,7 +27,7 @@ import (
 // other's bucket.
 func TestReplicationAcrossAccounts(t *testing.T) {
 	clk := &fakeClock{}
-	_, base, hc := startServer(t, emulator.Options{Now: clk.Now,
+	srv, base, hc := startServer(t, emulator.Options{Now: clk.Now,
 		Accounts: []emulator.Account{{KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey}, {KeyID: acct2ID, Key: acct2Key}}})
 	a := master(t, hc, base, 3)
 	b := login(t, hc, base, 3, acct2ID, acct2Key)
@@ -65,7 +68,7 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	wantErr(t, "B maps A's source key to a key of account A", mapping(b, dst, map[string]any{srcKey: otherAKey}), 400, "bad_request")
 	wantErr(t, "B maps A's source key to A's master key", mapping(b, dst, map[string]any{srcKey: emulator.DefaultKeyID}), 400, "bad_request")
 	wantErr(t, "A sets the destination mapping on B's bucket", mapping(a, dst, map[string]any{srcKey: otherAKey}), 400, "bad_bucket_id")
-	wantErr(t, "A uses B's key as its source key", source(a, src, dstKey, replRule("all", dst, "", 1, false)), 400, "bad_request")
+	wantErr(t, "A uses B's unrestricted reading key as its source key", source(a, src, bReader, replRule("all", dst, "", 1, false)), 400, "bad_request")
 	wantErr(t, "B replicates from A's bucket", source(b, src, dstKey, replRule("all", dst, "", 1, false)), 400, "bad_bucket_id")
 
 	for bucket, m := range map[string]map[string]any{
@@ -120,6 +123,14 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	if sh := a.byID(jstr(up, "fileId")).Header.Get("X-Bz-Replication-Status"); sh != "completed" {
 		t.Errorf("source download X-Bz-Replication-Status %q", sh)
 	}
+	ho, err := s3For(srv, hc, bReader, bReaderSecret).HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(dstName), Key: aws.String("docs/report.bin")})
+	if err != nil || ho.ReplicationStatus != "REPLICA" || aws.ToInt64(ho.ContentLength) != int64(len(data)) {
+		t.Errorf("B's S3 HEAD of the replica: %v %v", ho, err)
+	}
+	_, err = s3For(srv, hc, bReader, bReaderSecret).HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(srcName), Key: aws.String("docs/report.bin")})
+	if err == nil {
+		t.Errorf("B's S3 HEAD of A's source succeeded")
+	}
 
 	// Failures: each leaves the source "failed" and its destination empty.
 	if r := b.try("b2_delete_key", map[string]any{"applicationKeyId": goneKey}); r.Status != 200 {
@@ -138,6 +149,42 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	}
 	if l := jlist(rd.call("b2_list_file_versions", map[string]any{"bucketId": dst}), "files"); len(l) != 1 {
 		t.Errorf("B's good destination holds %d versions after the failures, want 1", len(l))
+	}
+
+	// An expired key is refused when the configuration is set, too.
+	wantErr(t, "B maps A's source key to its expired key", mapping(b, expiring, map[string]any{srcKey: expiringKey}), 400, "bad_request")
+
+	// Both ways: B replicates dst back into A's src. The replica already in
+	// dst is not replicated back (includeExistingFiles or not); B's own
+	// upload is, and its replica in A is not replicated to B again.
+	bSrcKey, _, _ := b.createKey(map[string]any{"keyName": "b-source", "capabilities": []string{"readFiles"}, "bucketId": dst})
+	aDstKey, _, _ := a.createKey(map[string]any{"keyName": "a-dest", "capabilities": []string{"writeFiles"}, "bucketId": src})
+	r = a.try("b2_update_bucket", map[string]any{"accountId": a.accountID, "bucketId": src, "replicationConfiguration": map[string]any{
+		"asReplicationSource":      map[string]any{"sourceApplicationKeyId": srcKey, "replicationRules": []any{replRule("all", dst, "", 1, false)}},
+		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{bSrcKey: aDstKey}}}})
+	if r.Status != 200 {
+		t.Fatalf("A's bucket as source and destination: %v", r)
+	}
+	if r := b.try("b2_update_bucket", map[string]any{"accountId": b.accountID, "bucketId": dst, "replicationConfiguration": map[string]any{
+		"asReplicationSource":      map[string]any{"sourceApplicationKeyId": bSrcKey, "replicationRules": []any{replRule("back", src, "", 1, true)}},
+		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{srcKey: dstKey}}}}); r.Status != 200 {
+		t.Fatalf("B's bucket as source and destination: %v", r)
+	}
+	fromB := b.upload(dst, "fromb.txt", []byte("written in B"), nil)
+	waitStatus(t, b, jstr(fromB, "fileId"), "completed")
+	got := map[string]string{}
+	for _, f := range jlist(a.call("b2_list_file_versions", map[string]any{"bucketId": src}), "files") {
+		got[jstr(f, "fileName")] += jstr(f, "replicationStatus") + ";"
+	}
+	if got["fromb.txt"] != "replica;" || got["docs/report.bin"] != "completed;" {
+		t.Errorf("A's bucket after B replicates back: %v", got)
+	}
+	got = map[string]string{}
+	for _, f := range jlist(b.call("b2_list_file_versions", map[string]any{"bucketId": dst}), "files") {
+		got[jstr(f, "fileName")] += jstr(f, "replicationStatus") + ";"
+	}
+	if len(got) != 2 || got["fromb.txt"] != "completed;" || got["docs/report.bin"] != "replica;" {
+		t.Errorf("B's bucket after replicating back: %v", got)
 	}
 
 	// Neither account reads the other's bucket, replica or not.

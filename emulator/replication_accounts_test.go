@@ -23,8 +23,9 @@ import (
 // "completed". Keys of the wrong account are refused in either part of the
 // configuration; a destination whose mapping does not cover the source key,
 // whose key was deleted or has expired, or which was never configured,
-// leaves the source "failed" and no replica; neither account reads the
-// other's bucket.
+// leaves the source "failed" and no replica, as does a deleted source key.
+// Replication both ways between the accounts does not loop. Neither
+// account reads the other's bucket.
 func TestReplicationAcrossAccounts(t *testing.T) {
 	clk := &fakeClock{}
 	srv, base, hc := startServer(t, emulator.Options{Now: clk.Now,
@@ -165,6 +166,7 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("A's bucket as source and destination: %v", r)
 	}
+	before := b.upload(dst, "before.txt", []byte("in B before its rule"), nil)
 	if r := b.try("b2_update_bucket", map[string]any{"accountId": b.accountID, "bucketId": dst, "replicationConfiguration": map[string]any{
 		"asReplicationSource":      map[string]any{"sourceApplicationKeyId": bSrcKey, "replicationRules": []any{replRule("back", src, "", 1, true)}},
 		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{srcKey: dstKey}}}}); r.Status != 200 {
@@ -172,18 +174,19 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	}
 	fromB := b.upload(dst, "fromb.txt", []byte("written in B"), nil)
 	waitStatus(t, b, jstr(fromB, "fileId"), "completed")
+	waitStatus(t, b, jstr(before, "fileId"), "completed")
 	got := map[string]string{}
 	for _, f := range jlist(a.call("b2_list_file_versions", map[string]any{"bucketId": src}), "files") {
 		got[jstr(f, "fileName")] += jstr(f, "replicationStatus") + ";"
 	}
-	if got["fromb.txt"] != "replica;" || got["docs/report.bin"] != "completed;" {
+	if len(got) != 7 || got["fromb.txt"] != "replica;" || got["before.txt"] != "replica;" || got["docs/report.bin"] != "completed;" {
 		t.Errorf("A's bucket after B replicates back: %v", got)
 	}
 	got = map[string]string{}
 	for _, f := range jlist(b.call("b2_list_file_versions", map[string]any{"bucketId": dst}), "files") {
 		got[jstr(f, "fileName")] += jstr(f, "replicationStatus") + ";"
 	}
-	if len(got) != 2 || got["fromb.txt"] != "completed;" || got["docs/report.bin"] != "replica;" {
+	if len(got) != 3 || got["fromb.txt"] != "completed;" || got["before.txt"] != "completed;" || got["docs/report.bin"] != "replica;" {
 		t.Errorf("B's bucket after replicating back: %v", got)
 	}
 
@@ -202,6 +205,14 @@ func TestReplicationAcrossAccounts(t *testing.T) {
 	if d := dk.byID(jstr(up, "fileId")); d.Status != 401 {
 		t.Errorf("B's destination key downloads A's source by id: %d", d.Status)
 	}
+	// A deletes its source key: A's next upload fails, B gets nothing.
+	a.call("b2_delete_key", map[string]any{"applicationKeyId": srcKey})
+	late := a.upload(src, "late.txt", []byte("after the source key is gone"), nil)
+	waitStatus(t, a, jstr(late, "fileId"), "failed")
+	if l := jlist(b.call("b2_list_file_names", map[string]any{"bucketId": dst, "prefix": "late"}), "files"); len(l) != 0 {
+		t.Errorf("replicated with a deleted source key: %v", l)
+	}
+
 	wantErr(t, "A lists B's destination", a.try("b2_list_file_names", map[string]any{"bucketId": dst}), 400, "bad_bucket_id")
 	if d := a.byID(jstr(rep, "fileId")); d.Status != 401 {
 		t.Errorf("A downloads B's replica by id: %d", d.Status)

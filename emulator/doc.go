@@ -212,19 +212,21 @@
 // transactions of at most 1,000 changes each.
 //
 // Replication (replication.go): replicationConfiguration ({} clears it)
-// needs writeBucketReplications; the source key must exist, have readFiles
-// and be allowed on the source bucket; destination buckets must exist
-// (looked up by id in the whole store, so another account's bucket works)
-// and differ from the source; priority 1–2^31-1; rule names 1–64 of
-// [A-Za-z0-9_-]; at most 10 rules; each destination key of
-// sourceToDestinationKeyMapping must be a key with writeFiles allowed on
-// the destination bucket. A new upload, copy or finished large file under
+// needs writeBucketReplications; the source key must be an unexpired key
+// of the source bucket's account with readFiles allowed on the source
+// bucket; destination buckets must exist (looked up by id in the whole
+// store, so another account's bucket works) and differ from the source;
+// priority 1–2^31-1; rule names 1–64 of [A-Za-z0-9_-]; at most 10 rules;
+// each destination key of sourceToDestinationKeyMapping must be an
+// unexpired key of the destination bucket's account with writeFiles
+// allowed on it. A new upload, copy or finished large file under
 // an enabled rule is "pending" in the reply that creates it; a background
 // worker then creates the replica (same name, bytes shared with the source,
 // digests, content type, info and upload timestamp; the destination's
 // default retention applies) and marks the source "completed" in one
-// transaction, or "failed" when the source key no longer reads, or the
-// destination bucket is gone or maps no writing key to the source key. When
+// transaction, or "failed" when the source key no longer reads (deleted,
+// expired), or the destination bucket is gone or maps no writing key to
+// the source key (none mapped, deleted or expired). When
 // rules overlap, the one with the highest priority decides. With
 // includeExistingFiles, setting the rule marks existing never-replicated
 // versions under it pending. Hide markers, deletions and replicas are not

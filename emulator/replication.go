@@ -174,7 +174,7 @@ func (st *store) checkReplication(b *bucket, cfg *replConfig) error {
 		if k == nil || k.Account != b.Account {
 			return errBadRequest(fmt.Sprintf("sourceApplicationKeyId %s is not a key of this account", s.SourceApplicationKeyID))
 		}
-		if err := keyMayUse(k, b.ID, "readFiles"); err != nil {
+		if err := st.keyMayUse(k, b.ID, "readFiles"); err != nil {
 			return errBadRequest("sourceApplicationKeyId: " + err.Error())
 		}
 		for _, r := range s.ReplicationRules {
@@ -192,7 +192,7 @@ func (st *store) checkReplication(b *bucket, cfg *replConfig) error {
 			if k == nil || k.Account != b.Account {
 				return errBadRequest(fmt.Sprintf("sourceToDestinationKeyMapping: %s maps to %s, which is not a key of this account", src, dst))
 			}
-			if err := keyMayUse(k, b.ID, "writeFiles"); err != nil {
+			if err := st.keyMayUse(k, b.ID, "writeFiles"); err != nil {
 				return errBadRequest("sourceToDestinationKeyMapping: " + err.Error())
 			}
 		}
@@ -213,8 +213,12 @@ func replLockConflict(b *bucket, bs *bucketSettings) error {
 	return nil
 }
 
-// keyMayUse tells whether key k may use capability c on bucket id (now).
-func keyMayUse(k *appKey, id, c string) error {
+// keyMayUse tells whether key k may use capability c on bucket id now
+// (store.mu held): not expired, has c, allowed on the bucket.
+func (st *store) keyMayUse(k *appKey, id, c string) error {
+	if k.Expires != 0 && st.nowMs() >= k.Expires {
+		return fmt.Errorf("key %s has expired", k.ID)
+	}
 	if !k.has(c) {
 		return fmt.Errorf("key %s lacks the %s capability", k.ID, c)
 	}
@@ -408,24 +412,27 @@ func (st *store) replicaTx(tx *txn, b *bucket, name string, v *version) error {
 	if sk == nil {
 		return fmt.Errorf("source key %s was deleted", srcKeyID)
 	}
-	if sk.Expires != 0 && st.nowMs() >= sk.Expires {
-		return fmt.Errorf("source key %s has expired", srcKeyID)
-	}
-	if err := keyMayUse(sk, b.ID, "readFiles"); err != nil {
+	if err := st.keyMayUse(sk, b.ID, "readFiles"); err != nil {
 		return err
 	}
 	db := st.buckets[r.DestinationBucketID]
 	if db == nil {
 		return fmt.Errorf("destination bucket %s does not exist", r.DestinationBucketID)
 	}
-	var dk *appKey
+	var dkID string
 	if d := db.ext.repl; d != nil && d.AsReplicationDestination != nil {
-		dk = st.keys[d.AsReplicationDestination.SourceToDestinationKeyMapping[srcKeyID]]
+		dkID = d.AsReplicationDestination.SourceToDestinationKeyMapping[srcKeyID]
 	}
-	if dk == nil || dk.Account != db.Account {
-		return fmt.Errorf("destination bucket %s maps no key of its own to source key %s (asReplicationDestination)", db.Name, srcKeyID)
+	dk := st.keys[dkID]
+	switch {
+	case dkID == "":
+		return fmt.Errorf("destination bucket %s maps no key to source key %s (asReplicationDestination)", db.Name, srcKeyID)
+	case dk == nil:
+		return fmt.Errorf("destination key %s of bucket %s was deleted", dkID, db.Name)
+	case dk.Account != db.Account:
+		return fmt.Errorf("destination key %s is not a key of bucket %s's account", dkID, db.Name)
 	}
-	if err := keyMayUse(dk, db.ID, "writeFiles"); err != nil {
+	if err := st.keyMayUse(dk, db.ID, "writeFiles"); err != nil {
 		return err
 	}
 	nf := &newFile{ctype: v.ctype, info: v.info, sse: v.flags&fSSE != 0}

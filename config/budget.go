@@ -263,16 +263,7 @@ func (l *loader) charge(iterations, built, walked int, rng *hcl.Range) {
 // charged wraps a library function for one loader: its results are charged to the budget, and
 // once the budget is spent it is not called any more (its result is unknown).
 func (l *loader) charged(f function.Function) function.Function {
-	params := f.Params()
-	for i := range params {
-		params[i].AllowMarked, params[i].AllowUnknown, params[i].AllowDynamicType = true, true, true
-	}
-	var varParam *function.Parameter
-	if vp := f.VarParam(); vp != nil {
-		p := *vp
-		p.AllowMarked, p.AllowUnknown, p.AllowDynamicType = true, true, true
-		varParam = &p
-	}
+	params, varParam := permissiveParams(f)
 	return function.New(&function.Spec{
 		Description: f.Description(),
 		Params:      params,

@@ -108,16 +108,7 @@ func checkLiterals(node hclsyntax.Node) hcl.Diagnostics {
 // The wrapper's parameters accept marked, unknown and dynamic values and hand them all to f,
 // which deals with them (and carries the marks to its result) as its own parameters say.
 func bounded(f function.Function, pre func(args []cty.Value) error) function.Function {
-	params := f.Params()
-	for i := range params {
-		params[i].AllowMarked, params[i].AllowUnknown, params[i].AllowDynamicType = true, true, true
-	}
-	var varParam *function.Parameter
-	if vp := f.VarParam(); vp != nil {
-		p := *vp
-		p.AllowMarked, p.AllowUnknown, p.AllowDynamicType = true, true, true
-		varParam = &p
-	}
+	params, varParam := permissiveParams(f)
 	return function.New(&function.Spec{
 		Description: f.Description(),
 		Params:      params,
@@ -375,4 +366,21 @@ func checkJSONDepth(args []cty.Value) error {
 		}
 	}
 	return nil
+}
+
+// permissiveParams are f's parameters accepting marked, unknown and dynamic values, for a
+// wrapper that hands its arguments to f unchanged (f then deals with them as its own
+// parameters say).
+func permissiveParams(f function.Function) ([]function.Parameter, *function.Parameter) {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked, params[i].AllowUnknown, params[i].AllowDynamicType = true, true, true
+	}
+	var varParam *function.Parameter
+	if vp := f.VarParam(); vp != nil {
+		p := *vp
+		p.AllowMarked, p.AllowUnknown, p.AllowDynamicType = true, true, true
+		varParam = &p
+	}
+	return params, varParam
 }

@@ -171,32 +171,11 @@ func (d *Desired) ForProvider(alias string) *Desired {
 		out.Provider = *p
 	}
 	out.ProviderAliases, out.Outputs = nil, nil
-	out.Buckets, out.Keys, out.Folders, out.Moves, out.DataSources = nil, nil, nil, nil, nil
-	for _, b := range d.Buckets {
-		if b.Provider == alias {
-			out.Buckets = append(out.Buckets, b)
-		}
-	}
-	for _, k := range d.Keys {
-		if k.Provider == alias {
-			out.Keys = append(out.Keys, k)
-		}
-	}
-	for _, f := range d.Folders {
-		if f.Provider == alias {
-			out.Folders = append(out.Folders, f)
-		}
-	}
-	for _, m := range d.Moves {
-		if m.Provider == alias {
-			out.Moves = append(out.Moves, m)
-		}
-	}
-	for _, ds := range d.DataSources {
-		if ds.Provider == alias {
-			out.DataSources = append(out.DataSources, ds)
-		}
-	}
+	out.Buckets = OfProvider(d.Buckets, alias, func(b *Bucket) string { return b.Provider })
+	out.Keys = OfProvider(d.Keys, alias, func(k *Key) string { return k.Provider })
+	out.Folders = OfProvider(d.Folders, alias, func(f *Folder) string { return f.Provider })
+	out.Moves = OfProvider(d.Moves, alias, func(m *Move) string { return m.Provider })
+	out.DataSources = OfProvider(d.DataSources, alias, func(ds *DataSource) string { return ds.Provider })
 	return &out
 }
 
@@ -281,4 +260,16 @@ func (l *loader) rangeAt(addr string, def hcl.Range) hcl.Range {
 		return r
 	}
 	return def
+}
+
+// OfProvider returns the elements of xs that belong to the provider alias ("" = the default),
+// as provider tells.
+func OfProvider[T any](xs []*T, alias string, provider func(*T) string) []*T {
+	var out []*T
+	for _, x := range xs {
+		if provider(x) == alias {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -107,7 +107,6 @@ func (p *Plan) Providers() []string {
 func (p *Plan) ForProvider(alias string) *Plan {
 	c := *p
 	c.Accounts, c.Outputs = nil, nil
-	c.Changes, c.Moves, c.Drift = nil, nil, nil
 	if alias != "" {
 		c.Endpoint, c.AccountID = "", ""
 		for _, a := range p.Accounts {
@@ -116,20 +115,8 @@ func (p *Plan) ForProvider(alias string) *Plan {
 			}
 		}
 	}
-	for _, ch := range p.Changes {
-		if ch.Provider == alias {
-			c.Changes = append(c.Changes, ch)
-		}
-	}
-	for _, m := range p.Moves {
-		if m.Provider == alias {
-			c.Moves = append(c.Moves, m)
-		}
-	}
-	for _, dr := range p.Drift {
-		if dr.Provider == alias {
-			c.Drift = append(c.Drift, dr)
-		}
-	}
+	c.Changes = config.OfProvider(p.Changes, alias, func(ch *Change) string { return ch.Provider })
+	c.Moves = config.OfProvider(p.Moves, alias, func(m *Move) string { return m.Provider })
+	c.Drift = config.OfProvider(p.Drift, alias, func(d *Drift) string { return d.Provider })
 	return &c
 }

@@ -117,7 +117,7 @@ func TestPersistCrash(t *testing.T) {
 		deleting := map[string]bool{}
 		sc := bufio.NewScanner(out)
 		n := 0
-		for sc.Scan() && n < 300 {
+		for n < 300 && sc.Scan() { // n first: a line scanned and then dropped could be a BEGIN delete
 			f := strings.Fields(sc.Text())
 			if len(f) >= 4 && f[0] == "ACK" && f[1] == "upload" {
 				uploads[f[3]] = ack{f[3], f[4]}

@@ -184,7 +184,6 @@ bucket "notify-media" {
 	e.write(dir, strings.Replace(src, `"web"`, `"ops"`, 1))
 	code, so, se = e.run("plan", varArg, "-out="+planPath, dir)
 	check("plan -out (header change)", code, 0, so, se)
-	t.Logf("DEBUG plan:\n%s", so)
 	if !strings.Contains(so, "notification_rules") {
 		t.Errorf("plan of a header change does not show notification_rules:\n%s", so)
 	}
@@ -210,7 +209,6 @@ bucket "notify-media" {
 	const secret2 = "AnotherSecretAnotherSecret123456"
 	code, so, se = e.run("plan", "-var=hook_secret="+secret2, dir)
 	check("plan (secret change)", code, 0, so, se)
-	t.Logf("DEBUG plan2:\n%s", so)
 	if !strings.Contains(so, "signing secret changes") {
 		t.Errorf("plan of a secret change does not say so:\n%s", so)
 	}

@@ -55,8 +55,8 @@ type Bucket struct {
 	KeepOnlyLastVersion bool
 	CORSRules           []CORSRule
 	// Encryption is "none" (default) or "SSE-B2".
-	Encryption     string
-	ObjectLock     *ObjectLock
+	Encryption string
+	ObjectLock *ObjectLock
 	// NotificationRules are the notification_rule blocks (notify.go).
 	NotificationRules []NotificationRule
 	PreventDestroy    bool

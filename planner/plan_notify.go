@@ -97,6 +97,7 @@ func (pl *planner) planNotify(db *config.Bucket, ch *Change, lb *live.Bucket) {
 		byName[have[i].Name] = &have[i]
 	}
 	nc := &NotifyChange{}
+	newSecret := map[string]bool{}
 	changed := len(want) != len(have)
 	for _, w := range want {
 		r := NotifyRule{NotifyRule: w}
@@ -121,6 +122,7 @@ func (pl *planner) planNotify(db *config.Bucket, ch *Change, lb *live.Bucket) {
 			}
 			if (w.Secret != "") != (h.Secret != "") || (w.Secret != "" && r.SecretSource == SecretConfig) {
 				ch.Notes = append(ch.Notes, fmt.Sprintf("notification rule %q: the signing secret changes", w.Name))
+				newSecret[w.Name] = true
 				changed = true
 			}
 		}
@@ -132,9 +134,9 @@ func (pl *planner) planNotify(db *config.Bucket, ch *Change, lb *live.Bucket) {
 		}
 	}
 	if lb != nil {
-		ch.Before = append(ch.Before, notifyAttr(have, true))
+		ch.Before = append(ch.Before, notifyAttr(have, true, nil))
 	}
-	ch.After = append(ch.After, notifyAttr(want, false))
+	ch.After = append(ch.After, notifyAttr(want, false, newSecret))
 	if !changed {
 		return
 	}
@@ -197,8 +199,12 @@ type webhookJSON struct {
 	SigningSecret *string           `json:"signing_secret"`
 }
 
-// notifyAttr renders rules as the notification_rules attribute.
-func notifyAttr(rules []live.NotifyRule, observed bool) Attr {
+// changedSecretText shows a signing secret that the change replaces.
+const changedSecretText = "(sensitive value, changed)"
+
+// notifyAttr renders rules as the notification_rules attribute; the rules
+// named in newSecret show changedSecretText.
+func notifyAttr(rules []live.NotifyRule, observed bool, newSecret map[string]bool) Attr {
 	list := []notifyJSON{}
 	var sens []any
 	for _, r := range rules {
@@ -211,6 +217,9 @@ func notifyAttr(rules []live.NotifyRule, observed bool) Attr {
 		m := map[string]any{}
 		if r.Secret != "" {
 			t := config.SensitiveText
+			if newSecret[r.Name] {
+				t = changedSecretText
+			}
 			j.Webhook.SigningSecret = &t
 			m["webhook"] = map[string]bool{"signing_secret": true}
 		}

@@ -160,3 +160,13 @@ func (c *Conn) observeNotify(ctx context.Context, out *live.Live, names []string
 	}
 	return nil
 }
+
+// ObserveNotify adds to l the notification rules of every bucket l holds,
+// when the key may read them (readBucketNotifications); import uses it.
+func ObserveNotify(ctx context.Context, c *Conn, l *live.Live) error {
+	names := make([]string, 0, len(l.Buckets))
+	for _, b := range l.Buckets {
+		names = append(names, b.Name)
+	}
+	return c.observeNotify(ctx, l, names)
+}

@@ -205,6 +205,22 @@ bucket "notify-media" {
 		t.Errorf("after the saved plan: %v", tc)
 	}
 
+	// Import writes the rule with its secret as a sensitive variable; with
+	// the variable set, the imported configuration re-plans empty.
+	impDir := filepath.Join(e.dir, "imported")
+	os.MkdirAll(impDir, 0o755)
+	code, so, se = e.run("import", "-buckets=notify-media", "-out="+filepath.Join(impDir, "main.hcl"))
+	check("import", code, 0, so, se)
+	imported, _ := os.ReadFile(filepath.Join(impDir, "main.hcl"))
+	outputs = append(outputs, string(imported))
+	if !strings.Contains(string(imported), "notification_rule {") || !strings.Contains(string(imported), "var.notify_media_on_upload_signing_secret") {
+		t.Fatalf("import:\n%s", imported)
+	}
+	var o, er bytes.Buffer
+	code = RunWithEnv([]string{"plan", "-detailed-exitcode", impDir},
+		append(e.env(), "B2PLAN_VAR_notify_media_on_upload_signing_secret="+secret), strings.NewReader(""), &o, &er)
+	check("plan of the import", code, 0, o.String(), er.String())
+
 	// A changed secret is shown as a change without its value.
 	const secret2 = "AnotherSecretAnotherSecret123456"
 	code, so, se = e.run("plan", "-var=hook_secret="+secret2, dir)

@@ -242,3 +242,40 @@ bucket "notify-media" {
 		}
 	}
 }
+
+// A key that may not read notification rules cannot plan declared rules;
+// one that may read but not write them cannot apply, and nothing changes.
+func TestNotificationRulesCapabilities(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `bucket "notify-caps" {
+  notification_rule {
+    name        = "on-upload"
+    event_types = ["b2:ObjectCreated:*"]
+    webhook { url = "https://hooks.example.com/b2" }
+  }
+}
+`)
+	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "notify-caps", "bucketType": "allPrivate"})
+	runAs := func(caps ...string) (int, string) {
+		k := e.rawCall("b2_create_key", map[string]any{"keyName": "caps-" + fmt.Sprint(len(caps)), "capabilities": caps})
+		env := []string{"B2_ENDPOINT=" + e.url, "B2_APPLICATION_KEY_ID=" + k["applicationKeyId"].(string),
+			"B2_APPLICATION_KEY=" + k["applicationKey"].(string), "HOME=" + e.dir, "PATH=" + os.Getenv("PATH")}
+		var o, er bytes.Buffer
+		code := RunWithEnv([]string{"apply", "-auto-approve", dir}, env, strings.NewReader(""), &o, &er)
+		return code, o.String() + er.String()
+	}
+	code, out := runAs("listBuckets", "writeBuckets")
+	if code == 0 || !strings.Contains(out, "readBucketNotifications") {
+		t.Errorf("without readBucketNotifications: exit %d\n%s", code, out)
+	}
+	code, out = runAs("listBuckets", "writeBuckets", "readBucketNotifications")
+	if code == 0 || !strings.Contains(out, "writeBucketNotifications") {
+		t.Errorf("without writeBucketNotifications: exit %d\n%s", code, out)
+	}
+	bl := e.rawCall("b2_list_buckets", map[string]any{"bucketName": "notify-caps"})
+	id := bl["buckets"].([]any)[0].(map[string]any)["bucketId"].(string)
+	if rules := e.rawCall("b2_get_bucket_notification_rules", map[string]any{"bucketId": id})["eventNotificationRules"].([]any); len(rules) != 0 {
+		t.Errorf("rules were set by a refused apply: %v", rules)
+	}
+}

@@ -279,3 +279,54 @@ func TestNotificationRulesCapabilities(t *testing.T) {
 		t.Errorf("rules were set by a refused apply: %v", rules)
 	}
 }
+
+// A rule B2 suspends (its webhook kept failing) is drift with B2's reason,
+// and apply resumes it. b2local suspends after about 31 s of retries, so
+// this runs only with B2PLAN_TEST_SUSPEND=1.
+func TestNotificationRuleSuspendedDrift(t *testing.T) {
+	if os.Getenv("B2PLAN_TEST_SUSPEND") == "" {
+		t.Skip("set B2PLAN_TEST_SUSPEND=1 (takes about 35 s)")
+	}
+	e := newKeyEnv(t)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, fmt.Sprintf(`bucket "notify-susp" {
+  notification_rule {
+    name        = "on-upload"
+    event_types = ["b2:ObjectCreated:*"]
+    webhook { url = %q }
+  }
+}
+`, failing.URL))
+	if code, so, se := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s%s", code, so, se)
+	}
+	bl := e.rawCall("b2_list_buckets", map[string]any{"bucketName": "notify-susp"})
+	id := bl["buckets"].([]any)[0].(map[string]any)["bucketId"].(string)
+	e.uploadRaw(id, "a.txt", []byte("x"))
+	suspended := func() bool {
+		rules := e.rawCall("b2_get_bucket_notification_rules", map[string]any{"bucketId": id})["eventNotificationRules"].([]any)
+		return rules[0].(map[string]any)["isSuspended"] == true
+	}
+	for start := time.Now(); !suspended(); time.Sleep(500 * time.Millisecond) {
+		if time.Since(start) > 90*time.Second {
+			t.Fatal("the rule was not suspended within 90 s")
+		}
+	}
+	code, so, se := e.run("plan", "-detailed-exitcode", dir)
+	if code != ExitChanges || !strings.Contains(so, "suspended by B2: webhook answered HTTP 500") || !strings.Contains(so, "is_suspended") {
+		t.Fatalf("plan of a suspended rule: %d\n%s%s", code, so, se)
+	}
+	if code, so, se := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s%s", code, so, se)
+	}
+	if suspended() {
+		t.Error("apply did not resume the rule")
+	}
+	if code, so, _ := e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Errorf("re-plan after resuming: %d\n%s", code, so)
+	}
+}

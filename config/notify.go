@@ -141,10 +141,13 @@ func (s *scope) webhook(b *hclsyntax.Block, r *NotificationRule) bool {
 	} else {
 		good = false
 	}
-	nest := s.nest
+	nest, before := s.nest, len(s.l.diags)
 	s.nest = "notification_rule.signing_secret"
 	v, a, ok := s.str(b.Body, "signing_secret", strOpt{})
 	s.nest = nest
+	if a != nil && !ok && len(s.l.diags) == before {
+		a = nil // null: no secret, deliveries unsigned
+	}
 	if a != nil {
 		if ok {
 			s.l.secrets[v] = true // whatever its source, it never appears in a message

@@ -175,3 +175,28 @@ func TestSigningSecretNeverInDiagnostics(t *testing.T) {
 		}
 	}
 }
+
+// A null signing_secret (an unset nullable variable) means unsigned
+// deliveries, not a dropped rule.
+func TestNotificationRuleNullSecret(t *testing.T) {
+	d := load(t, `
+variable "s" {
+  type      = string
+  sensitive = true
+  default   = null
+}
+bucket "acme-media" {
+  notification_rule {
+    name        = "on-upload"
+    event_types = ["b2:ObjectCreated:*"]
+    webhook {
+      url            = "https://hooks.example.com/b2"
+      signing_secret = var.s
+    }
+  }
+}
+`, VarInputs{})
+	if rules := d.Buckets[0].NotificationRules; len(rules) != 1 || rules[0].SigningSecret.IsSet() {
+		t.Fatalf("rules: %+v", rules)
+	}
+}

@@ -60,7 +60,12 @@ const (
 func (l *loader) notificationRule(s *scope, bk *Bucket, b *hclsyntax.Block) {
 	r := NotificationRule{Enabled: true, Range: b.DefRange()}
 	good := true
-	if name, a, ok := s.str(b.Body, "name", strOpt{required: true}); a != nil && ok {
+	// The name is an identity (plans, notes and errors name the rule): a
+	// sensitive value is refused (nest not listed in sensitiveAttrs).
+	s.nest = "notification_rule.name"
+	name, a, ok := s.str(b.Body, "name", strOpt{required: true})
+	s.nest = "notification_rule"
+	if a != nil && ok {
 		r.Name = name
 		if p := notificationRuleNameProblem(name); p != "" {
 			s.diag(a.Expr.Range(), "Invalid notification rule name", p)

@@ -200,3 +200,25 @@ bucket "acme-media" {
 		t.Fatalf("rules: %+v", rules)
 	}
 }
+
+// A rule's name is shown in plans, notes and errors: it may not be sensitive.
+func TestNotificationRuleSensitiveNameRefused(t *testing.T) {
+	src := `
+variable "n" {
+  type      = string
+  sensitive = true
+  default   = "hidden-rule"
+}
+bucket "acme-media" {
+  notification_rule {
+    name        = var.n
+    event_types = ["b2:ObjectCreated:*"]
+    webhook { url = "https://hooks.example.com/b2" }
+  }
+}
+`
+	_, diags := LoadSources("/cfg", map[string][]byte{"main.hcl": []byte(src)}, VarInputs{})
+	if !strings.Contains(dump(diags), "Sensitive value not allowed here") {
+		t.Errorf("diags:\n%s", dump(diags))
+	}
+}

@@ -97,6 +97,10 @@ func (pl *planner) planNotify(db *config.Bucket, ch *Change, lb *live.Bucket) {
 		byName[have[i].Name] = &have[i]
 	}
 	nc := &NotifyChange{}
+	hidden := false // the rules hold a sensitive value (config.Bucket.Sensitive)
+	for _, a := range db.Sensitive {
+		hidden = hidden || a == "notification_rules"
+	}
 	newSecret := map[string]bool{}
 	changed := len(want) != len(have)
 	for _, w := range want {
@@ -114,7 +118,11 @@ func (pl *planner) planNotify(db *config.Bucket, ch *Change, lb *live.Bucket) {
 			changed = true
 		} else {
 			if h.Suspended {
-				ch.Notes = append(ch.Notes, fmt.Sprintf("notification rule %q is suspended by B2: %s; apply sends it again, which resumes it", h.Name, reasonOrNone(h.SuspensionReason)))
+				reason := reasonOrNone(h.SuspensionReason)
+				if hidden {
+					reason = config.SensitiveText // B2's reason may quote the webhook URL
+				}
+				ch.Notes = append(ch.Notes, fmt.Sprintf("notification rule %q is suspended by B2: %s; apply sends it again, which resumes it", h.Name, reason))
 				changed = true
 			}
 			if !notifyEqual(w, *h) {

@@ -78,6 +78,11 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if req.Buckets {
+		if err := c.observeNotify(ctx, out, req.Notify); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -147,6 +147,11 @@ func runImport(m *Meta, args []string) int {
 	if err != nil {
 		return m.Errorf("read the account: %v", err)
 	}
+	if miss := conn.MissingCapabilities([]string{"readBucketNotifications"}); len(miss) > 0 {
+		fmt.Fprintln(m.Stderr, "Warning: the application key lacks readBucketNotifications: notification rules are not imported.")
+	} else if err := b2client.ObserveNotify(ctx, conn, l); err != nil {
+		return m.Errorf("read the notification rules: %v", err)
+	}
 	res, err := importer.Generate(l, importer.Options{Buckets: buckets, Keys: keys, Now: time.Now(),
 		Source:   fmt.Sprintf("%s (account %s)", conn.Endpoint(), conn.AccountID()),
 		Declared: declared, DeclaredVars: config.VarInputs{Env: m.Env}})

@@ -205,6 +205,7 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 					if ch.Bucket.Desired.ObjectLock.Enabled {
 						add("writeBucketRetentions")
 					}
+					add(planner.NotifyCaps(ch.Bucket.Notify)...)
 				}
 			case planner.Delete:
 				add("deleteBuckets")

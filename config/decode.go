@@ -234,6 +234,8 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 			}
 		case "object_lock":
 			bk.ObjectLock = s.objectLock(nb)
+		case "notification_rule":
+			l.notificationRule(s, bk, nb)
 		}
 		s.nest = ""
 	}
@@ -243,6 +245,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	if len(bk.CORSRules) > 100 {
 		s.diag(b.DefRange(), "Too many CORS rules", "B2 allows at most 100 CORS rules per bucket.")
 	}
+	s.checkNotificationRules(bk, b)
 	bk.Deferred = s.deferred
 	bk.Sensitive = s.planSensitive()
 	l.d.Buckets = append(l.d.Buckets, bk)

@@ -198,8 +198,8 @@ func newLoader() *loader {
 }
 
 func (l *loader) addSource(name string, src []byte) {
-	if bytes.Contains(src, []byte("application_key")) {
-		l.maskLiterals(name, src, func(n string) bool { return n == "application_key" })
+	if bytes.Contains(src, []byte("application_key")) || bytes.Contains(src, []byte("signing_secret")) {
+		l.maskLiterals(name, src, func(n string) bool { return n == "application_key" || n == "signing_secret" })
 	}
 	if d := nestingProblem(src, name); d != nil {
 		l.diags = append(l.diags, d)

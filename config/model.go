@@ -55,9 +55,11 @@ type Bucket struct {
 	KeepOnlyLastVersion bool
 	CORSRules           []CORSRule
 	// Encryption is "none" (default) or "SSE-B2".
-	Encryption     string
-	ObjectLock     *ObjectLock
-	PreventDestroy bool
+	Encryption string
+	ObjectLock *ObjectLock
+	// NotificationRules are the notification_rule blocks (notify.go).
+	NotificationRules []NotificationRule
+	PreventDestroy    bool
 	// Deferred lists the attributes whose value is only known after apply (see doc.go).
 	Deferred []Deferred
 	// Sensitive names the plan attributes (name, info, ...) derived from a sensitive value,

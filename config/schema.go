@@ -62,6 +62,7 @@ var schemas = map[string]*schema{
 				}},
 				once: []string{"default_retention"},
 			},
+			"notification_rule": notificationRuleSchema, // notify.go
 		},
 		once: []string{"object_lock"},
 	},

@@ -41,6 +41,8 @@ var sensitiveAttrs = map[string]map[string][]string{
 		"type": {"type"}, "encryption": {"encryption"}, "info": {"info"},
 		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil,
 		"lifecycle_rule": {"lifecycle_rules"}, "cors_rule": {"cors_rules"}, "object_lock": {"object_lock"},
+		// The signing secret is always secret (never shown, whatever its source): it marks nothing.
+		"notification_rule": {"notification_rules"}, "notification_rule.signing_secret": nil,
 	},
 	// Not duration, renew_before, secret_file: plans explain replacements with the durations,
 	// and apply reports where it wrote a secret; neither is a secret.

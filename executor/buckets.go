@@ -93,7 +93,10 @@ func (r *run) applyBucket1(ch *planner.Change, name string) error {
 		r.ids[ch.Address] = b.ID
 		r.bucketID[strings.ToLower(name)] = b.ID
 		r.mu.Unlock()
-		return nil
+		return r.applyNotify(bc, b.ID, name)
+	}
+	if onlyNotify(bc) {
+		return r.applyNotify(bc, bc.ID, name)
 	}
 	// Update, guarded by the revision the plan was made from.
 	u := b2client.BucketUpdate{}
@@ -135,7 +138,7 @@ func (r *run) applyBucket1(ch *planner.Change, name string) error {
 			return fmt.Errorf("set default retention: %w", err)
 		}
 	}
-	return nil
+	return r.applyNotify(bc, b.ID, name)
 }
 
 // update calls UpdateBucket with ifRevisionIs = rev (when known); a conflict

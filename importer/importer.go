@@ -98,7 +98,7 @@ func Generate(l *live.Live, opts Options) (*Result, error) {
 	for range len(g.items) + 1 {
 		src := g.render()
 		sources[importFile] = src
-		_, diags := config.LoadSources(g.declaredDir(), sources, g.opts.DeclaredVars)
+		_, diags := config.LoadSources(g.declaredDir(), sources, g.validationVars())
 		refused := false
 		for _, d := range diags {
 			if d.Severity != hcl.DiagError || baseline[diagKey(d)] {
@@ -491,7 +491,10 @@ func quotedAll(s []string) []string {
 func (g *generator) block(it *item, refs map[string]string) []byte {
 	f := hclwrite.NewEmptyFile()
 	if it.kind == "bucket" {
-		g.bucketBlock(f.Body().AppendNewBlock("bucket", []string{it.label}).Body(), it.b)
+		g.notifyVars(f.Body(), it)
+		bb := f.Body().AppendNewBlock("bucket", []string{it.label}).Body()
+		g.bucketBlock(bb, it.b)
+		g.notifyBlocks(bb, it)
 	} else {
 		g.keyBlock(f.Body().AppendNewBlock("key", []string{it.label}).Body(), it.k, refs)
 	}

@@ -10,6 +10,8 @@ type Request struct {
 	Buckets  bool            // every bucket the key may list
 	Keys     bool            // every application key (needs listKeys)
 	Prefixes []PrefixRequest // file versions under these (bucket, prefix) pairs
+	// Notify names buckets whose event notification rules to read (notify.go).
+	Notify []string
 }
 
 // PrefixRequest names one listing: every version under Prefix in BucketName.
@@ -30,6 +32,9 @@ type Live struct {
 	Buckets  []Bucket  // sorted by name
 	Keys     []Key     // sorted by name, then id
 	Listings []Listing // in the order of Request.Prefixes
+	// NotifyRules holds the rules of each bucket of Request.Notify that
+	// exists, by bucket id.
+	NotifyRules map[string][]NotifyRule
 }
 
 // Bucket returns the bucket with that name (B2 names compare

@@ -89,6 +89,9 @@ type Attr struct {
 	Value     json.RawMessage `json:"value,omitempty"`
 	Unknown   bool            `json:"unknown,omitempty"`
 	Sensitive bool            `json:"sensitive,omitempty"`
+	// SensitivePaths marks sensitive values nested in Value (Terraform's
+	// after_sensitive shape), e.g. notification_rules' signing secrets.
+	SensitivePaths json.RawMessage `json:"sensitive_paths,omitempty"`
 }
 
 // Change is the planned action for one bucket, key or folder address.
@@ -131,6 +134,8 @@ type BucketChange struct {
 	// Update flags: which fields b2_update_bucket must send.
 	SetType, SetInfo, SetLifecycleRules, SetCORSRules, SetEncryption bool
 	EnableObjectLock, SetDefaultRetention                            bool
+	// Notify is the rule set to write (plan_notify.go); nil = unchanged.
+	Notify *NotifyChange `json:"notify,omitempty"`
 }
 
 // KeyChange is what the executor needs for a key.

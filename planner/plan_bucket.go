@@ -254,6 +254,7 @@ func (pl *planner) planBuckets() {
 			ch := newChange(db.Address, "bucket", Create)
 			ch.After = bucketAttrs(want, nil, unknown)
 			ch.Bucket = &BucketChange{Desired: want, Deferred: unknown}
+			pl.planNotify(db, ch, nil)
 			if !pl.l.ObservedBuckets {
 				ch.Notes = append(ch.Notes, "buckets were not observed")
 			}
@@ -311,6 +312,7 @@ func (pl *planner) planBuckets() {
 		if len(ch.Changed) > 0 {
 			ch.Action = Update
 		}
+		pl.planNotify(db, ch, lb)
 		pl.p.Changes = append(pl.p.Changes, ch)
 	}
 }

@@ -44,6 +44,9 @@ type fileHeader struct {
 
 // WriteFile writes p to path (mode 0600, atomically through a temporary file).
 func WriteFile(path string, p *Plan) error {
+	if err := secretsInPlan(p); err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".b2plan-*.tmp")
 	if err != nil {

@@ -282,6 +282,7 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 // planner reads sub-ranges).
 func LiveRequest(d *config.Desired, known *live.Live) live.Request {
 	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d)}
+	req.Notify = notifyRequest(d)
 	var ps []live.PrefixRequest
 	for _, f := range d.Folders {
 		ps = append(ps, live.PrefixRequest{BucketName: f.Bucket, Prefix: f.Path})

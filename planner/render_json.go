@@ -90,7 +90,7 @@ type jsonStateResource struct {
 	ProviderName    string                     `json:"provider_name"`
 	SchemaVersion   int                        `json:"schema_version"`
 	Values          map[string]json.RawMessage `json:"values"`
-	SensitiveValues map[string]bool            `json:"sensitive_values"`
+	SensitiveValues map[string]any             `json:"sensitive_values"`
 }
 
 type jsonSummary struct {
@@ -186,11 +186,13 @@ func sensitiveMap(list []Attr) any {
 	return sensitiveValues(list)
 }
 
-func sensitiveValues(list []Attr) map[string]bool {
-	out := map[string]bool{}
+func sensitiveValues(list []Attr) map[string]any {
+	out := map[string]any{}
 	for _, a := range list {
 		if a.Sensitive {
 			out[a.Name] = true
+		} else if len(a.SensitivePaths) > 0 {
+			out[a.Name] = a.SensitivePaths
 		}
 	}
 	return out
@@ -318,7 +320,7 @@ func moveChange(m *Move) jsonResourceChange {
 			AfterUnknown: map[string]bool{}, BeforeSensitive: map[string]bool{}, AfterSensitive: map[string]bool{}}}
 }
 
-func stateResource(r jsonResourceChange, values map[string]json.RawMessage, sens map[string]bool) jsonStateResource {
+func stateResource(r jsonResourceChange, values map[string]json.RawMessage, sens map[string]any) jsonStateResource {
 	return jsonStateResource{Address: r.Address, Mode: r.Mode, Type: r.Type, Name: r.Name, Index: r.Index,
 		ProviderName: r.ProviderName, Values: values, SensitiveValues: sens}
 }
@@ -388,8 +390,8 @@ func JSONDocument(p *Plan, o DocOptions) any {
 	for _, m := range p.Moves {
 		r := moveChange(m)
 		doc.ResourceChanges = append(doc.ResourceChanges, r)
-		*planned = append(*planned, stateResource(r, r.Change.After, map[string]bool{}))
-		*prior = append(*prior, stateResource(r, r.Change.Before, map[string]bool{}))
+		*planned = append(*planned, stateResource(r, r.Change.After, map[string]any{}))
+		*prior = append(*prior, stateResource(r, r.Change.Before, map[string]any{}))
 	}
 	for _, d := range p.Drift {
 		var del *Change

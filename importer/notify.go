@@ -1,0 +1,109 @@
+package importer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Event notification rules of imported buckets. B2 reports each rule's
+// signing secret, but import never writes a secret into configuration: a
+// rule with one references a variable declared sensitive = true, generated
+// next to the bucket, whose value the user supplies (B2PLAN_VAR_NAME or
+// -var). While the generated file is validated, placeholders stand in.
+
+// secretVar is the variable holding the signing secret of rule r of the
+// bucket labelled label.
+func secretVar(label, rule string) string {
+	clean := func(s string) string {
+		return strings.Map(func(c rune) rune {
+			if (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
+				return c
+			}
+			return '_'
+		}, s)
+	}
+	return strings.ToLower(clean(label) + "_" + clean(rule) + "_signing_secret")
+}
+
+// notifyRules are the rules of an imported bucket, sorted by name (nil when
+// none or not read).
+func (g *generator) notifyRules(b *live.Bucket) []live.NotifyRule {
+	rules := append([]live.NotifyRule(nil), g.l.NotifyRules[b.ID]...)
+	sort.Slice(rules, func(i, j int) bool { return rules[i].Name < rules[j].Name })
+	return rules
+}
+
+// notifyVars writes the variable blocks of a bucket's signing secrets.
+func (g *generator) notifyVars(file *hclwrite.Body, it *item) {
+	for _, r := range g.notifyRules(it.b) {
+		if r.Secret == "" {
+			continue
+		}
+		name := secretVar(it.label, r.Name)
+		vb := file.AppendNewBlock("variable", []string{name}).Body()
+		comment(vb, fmt.Sprintf("The signing secret of notification rule %q of bucket %q. B2 holds it;\nb2plan never copies secrets into configuration: set B2PLAN_VAR_%s.", r.Name, it.b.Name, name))
+		vb.SetAttributeRaw("type", exprTokens("string"))
+		vb.SetAttributeValue("sensitive", cty.True)
+		file.AppendNewline()
+	}
+}
+
+// notifyBlocks writes a bucket's notification_rule blocks.
+func (g *generator) notifyBlocks(body *hclwrite.Body, it *item) {
+	if g.l.NotifyRules != nil {
+		if _, read := g.l.NotifyRules[it.b.ID]; !read {
+			comment(body, "notification rules: not readable with the importing key (it lacks\nreadBucketNotifications), so not declared; plan leaves them alone.")
+			return
+		}
+	}
+	for _, r := range g.notifyRules(it.b) {
+		nb := body.AppendNewBlock("notification_rule", nil).Body()
+		if r.Suspended {
+			comment(nb, "B2 suspended this rule: "+oneLine(r.SuspensionReason)+"\nThe next apply sends it again, which resumes it.")
+		}
+		nb.SetAttributeValue("name", cty.StringVal(r.Name))
+		nb.SetAttributeRaw("event_types", exprTokens(multiLineList(quotedAll(r.EventTypes))))
+		if r.Prefix != "" {
+			nb.SetAttributeValue("prefix", cty.StringVal(r.Prefix))
+		}
+		if !r.Enabled {
+			nb.SetAttributeValue("enabled", cty.False)
+		}
+		wb := nb.AppendNewBlock("webhook", nil).Body()
+		wb.SetAttributeValue("url", cty.StringVal(r.URL))
+		if r.Secret != "" {
+			wb.SetAttributeRaw("signing_secret", exprTokens("var."+secretVar(it.label, r.Name)))
+		}
+		if len(r.Headers) > 0 {
+			m := map[string]cty.Value{}
+			for k, v := range r.Headers {
+				m[k] = cty.StringVal(v)
+			}
+			wb.SetAttributeValue("headers", cty.MapVal(m))
+		}
+	}
+}
+
+// validationVars are the declared variables plus a placeholder for every
+// generated signing secret variable, for validating the generated file.
+func (g *generator) validationVars() config.VarInputs {
+	in := g.opts.DeclaredVars
+	in.Vars = append([]string(nil), in.Vars...)
+	for _, it := range g.items {
+		if it.kind != "bucket" || it.b == nil {
+			continue
+		}
+		for _, r := range g.notifyRules(it.b) {
+			if r.Secret != "" {
+				in.Vars = append(in.Vars, secretVar(it.label, r.Name)+"="+strings.Repeat("0", 32))
+			}
+		}
+	}
+	return in
+}

@@ -83,8 +83,13 @@ Examples:
 	})
 }
 
-func runApply(m *Meta, args []string) int {
-	c := commands["apply"]
+func runApply(m *Meta, args []string) int { return applyCommand(m, args, "apply") }
+
+// applyCommand runs apply, or destroy (name "destroy": the plan deletes what the
+// configuration declares; destroy.go).
+func applyCommand(m *Meta, args []string, name string) int {
+	c := commands[name]
+	destroy := name == "destroy"
 	fs := m.FlagSet(c)
 	auto := fs.Bool("auto-approve", false, "")
 	jsonOut := fs.Bool("json", false, "")
@@ -146,6 +151,9 @@ func runApply(m *Meta, args []string) int {
 	)
 	arg := fs.Arg(0)
 	if arg != "" && isPlanFile(m.Path(arg)) {
+		if destroy {
+			return m.Errorf("destroy takes a configuration (DIR or FILE.hcl), not a saved plan: to apply a saved plan, run \"b2plan apply %s\"", arg)
+		}
 		if len(vars)+len(varFiles)+len(targets) > 0 {
 			return m.Errorf("-var, -var-file and -target cannot be used with a saved plan: they were fixed when it was made")
 		}
@@ -182,7 +190,7 @@ func runApply(m *Meta, args []string) int {
 			return m.Errorf("nothing was changed")
 		}
 	} else {
-		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets})
+		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets, destroy: destroy})
 		defer pl.close()
 		if !ok {
 			if ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type planInput struct {
 	vars     []string
 	varFiles []string
 	targets  []string
+	// destroy plans the deletion of what the configuration declares (b2plan destroy).
+	destroy bool
 }
 
 // pipeline is the shared front half of plan and apply: load the
@@ -49,6 +52,7 @@ type pipeline struct {
 	// accounts are every provider's connection when the configuration has provider
 	// aliases (accounts.go); nil otherwise.
 	accounts []*account
+	destroy  bool // planInput.destroy
 }
 
 func (pl *pipeline) close() {
@@ -256,7 +260,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		path = "."
 	}
 	d, diags := config.Load(m.Path(path), config.VarInputs{Vars: in.vars, VarFiles: in.varFiles, Env: m.Env})
-	pl = &pipeline{m: m, desired: d}
+	pl = &pipeline{m: m, desired: d, destroy: in.destroy}
 	if hasErrors(diags) {
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
 		return pl, ExitError, false
@@ -286,9 +290,12 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
 		return pl, m.Errorf("read the account: %v", err), false
 	}
-	if d.Settings.Prune {
+	if d.Settings.Prune || in.destroy {
 		req2 := planner.LiveRequest(d, l)
-		if len(req2.Prefixes) != len(req.Prefixes) {
+		if in.destroy {
+			req2 = planner.DestroyRequest(d, l)
+		}
+		if !reflect.DeepEqual(req2, req) {
 			if l, err = b2client.Observe(ctx, conn, req2); err != nil {
 				m.WriteDiagnostics(m.Stderr, diags, d.Files)
 				return pl, m.Errorf("read the account: %v", err), false
@@ -316,7 +323,8 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		partSize = absMinPart
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
-		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d))})
+		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
+		Destroy: in.destroy})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {

@@ -195,6 +195,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		bk.LifecycleRules = append(bk.LifecycleRules, LifecycleRule{Prefix: "", DaysFromHidingToDeleting: &one, Range: a.SrcRange})
 	}
 	bk.PreventDestroy, _, _ = s.boolean(body, "prevent_destroy")
+	bk.ForceDestroy, _, _ = s.boolean(body, "force_destroy")
 	var ruleRanges []hcl.Range // subject for overlap diagnostics, parallel to LifecycleRules
 	for range bk.LifecycleRules {
 		ruleRanges = append(ruleRanges, body.Attributes["keep_only_last_version"].SrcRange)

@@ -58,6 +58,9 @@ type Bucket struct {
 	Encryption     string
 	ObjectLock     *ObjectLock
 	PreventDestroy bool
+	// ForceDestroy lets destroy delete the bucket when it holds file versions or unfinished
+	// large files: they are deleted first (b2plan destroy, docs/commands.md).
+	ForceDestroy bool
 	// Deferred lists the attributes whose value is only known after apply (see doc.go).
 	Deferred []Deferred
 	// Sensitive names the plan attributes (name, info, ...) derived from a sensitive value,

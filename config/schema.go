@@ -44,7 +44,7 @@ var schemas = map[string]*schema{
 	"module": {anyAttrs: true, required: []string{"source"}},
 	"output": {attrs: []string{"value", "description", "sensitive"}, required: []string{"value"}},
 	"bucket": {
-		attrs: []string{"for_each", "provider", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy"},
+		attrs: []string{"for_each", "provider", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy", "force_destroy"},
 		blocks: map[string]*schema{
 			"lifecycle_rule": {attrs: []string{
 				"prefix", "days_from_uploading_to_hiding", "days_from_hiding_to_deleting",

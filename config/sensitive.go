@@ -39,7 +39,7 @@ func isSensitive(v cty.Value) bool { return v.HasMarkDeep(sensitiveMark{}) }
 var sensitiveAttrs = map[string]map[string][]string{
 	"bucket": {
 		"type": {"type"}, "encryption": {"encryption"}, "info": {"info"},
-		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil,
+		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil, "force_destroy": nil,
 		"lifecycle_rule": {"lifecycle_rules"}, "cors_rule": {"cors_rules"}, "object_lock": {"object_lock"},
 	},
 	// Not duration, renew_before, secret_file: plans explain replacements with the durations,

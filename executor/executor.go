@@ -209,7 +209,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}, plannedKeys: map[string]bool{}}
 	r.seedIDs()
 
-	var bucketsCU, keysC, folders, keysD, bucketsD []*planner.Change
+	var bucketsCU, keysC, folders, foldersD, keysD, bucketsD []*planner.Change
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Type == "bucket" && (ch.Action == planner.Create || ch.Action == planner.Update):
@@ -225,6 +225,8 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 			keysD = append(keysD, ch)
 		case ch.Type == "folder" && ch.Action == planner.Create:
 			folders = append(folders, ch)
+		case ch.Type == "folder" && ch.Action == planner.Delete:
+			foldersD = append(foldersD, ch)
 		}
 	}
 	r.phase(bucketsCU, r.applyBucket)
@@ -247,6 +249,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		r.move(mv)
 	}
 	r.phase(keysD, r.deleteKey)
+	r.phase(foldersD, r.deleteFolder) // destroy.go
 	r.phase(bucketsD, r.deleteBucket)
 
 	if r.panicked != nil {
@@ -339,11 +342,7 @@ func (r *run) seedIDs() {
 	for _, ch := range r.p.Changes {
 		if ch.Bucket != nil && ch.Bucket.ID != "" {
 			r.ids[ch.Address] = ch.Bucket.ID
-			name := ch.Name
-			if ch.Bucket.Desired != nil {
-				name = ch.Bucket.Desired.Name
-			}
-			r.bucketID[strings.ToLower(name)] = ch.Bucket.ID
+			r.bucketID[strings.ToLower(bucketName(ch))] = ch.Bucket.ID
 		}
 		if ch.Key != nil && ch.Key.OldID != "" {
 			r.plannedKeys[ch.Key.OldID] = true

@@ -131,6 +131,13 @@ type BucketChange struct {
 	// Update flags: which fields b2_update_bucket must send.
 	SetType, SetInfo, SetLifecycleRules, SetCORSRules, SetEncryption bool
 	EnableObjectLock, SetDefaultRetention                            bool
+	// Name is the bucket's name for a delete of a declared bucket (destroy), whose Change.Name
+	// is the block label.
+	Name string `json:"name,omitempty"`
+	// Empty and Unfinished are what a delete with force_destroy removes before the bucket:
+	// every file version, and every unfinished large file (plan_destroy.go).
+	Empty      []ObjectRef `json:"empty,omitempty"`
+	Unfinished []ObjectRef `json:"unfinished,omitempty"`
 }
 
 // KeyChange is what the executor needs for a key.
@@ -159,6 +166,8 @@ type FolderChange struct {
 	Path   string `json:"path"`
 	// Placeholder is the file name to upload (Path + ".bzEmpty").
 	Placeholder string `json:"placeholder"`
+	// Versions are the placeholder's versions a destroy deletes (Action Delete).
+	Versions []ObjectRef `json:"versions,omitempty"`
 }
 
 // DeferredValue is an attribute known only after apply (see config.Deferred).
@@ -198,6 +207,8 @@ type Plan struct {
 	AccountID     string    `json:"account_id,omitempty"`
 	Targets       []string  `json:"targets,omitempty"`
 	Prune         bool      `json:"prune,omitempty"`
+	// Destroy marks a plan of b2plan destroy (Options.Destroy).
+	Destroy bool `json:"destroy,omitempty"`
 	// MaxCopyFileSize and PartSize are the copy limits the plan assumed
 	// (Options; plan file 1.1). 0 = B2's defaults (not given, or a 1.0 file).
 	MaxCopyFileSize int64 `json:"max_copy_file_size,omitempty"`

@@ -168,10 +168,18 @@ func (pl *planner) expandTargets() bool {
 			continue
 		}
 		seen[a] = true
-		for _, dep := range pl.dependencies(a) {
+		deps := pl.dependencies(a)
+		if pl.opts.Destroy { // destroying a resource destroys what needs it first
+			deps = pl.dependents(a)
+		}
+		for _, dep := range deps {
 			if !pl.isTargeted(dep) {
 				pl.targets[dep] = true
-				pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because %s depends on it", dep, a))
+				note := fmt.Sprintf("-target: %s is included because %s depends on it", dep, a)
+				if pl.opts.Destroy {
+					note = fmt.Sprintf("-target: %s is included because it depends on %s", dep, a)
+				}
+				pl.p.Notes = append(pl.p.Notes, note)
 			}
 			queue = append(queue, dep)
 		}

@@ -186,8 +186,10 @@ key "other" {
 		t.Fatalf("a refused destroy deleted buckets: %v", bs)
 	}
 
-	code, out, errOut = e.run("destroy", "-auto-approve", "-target=bucket.scratch", dir)
-	if code != 0 || !strings.Contains(out, "key.scratch will be destroyed") || strings.Contains(out, "key.other") {
+	// The JSON stream is apply's: planned deletions, then the summary.
+	code, out, errOut = e.run("destroy", "-auto-approve", "-json", "-target=bucket.scratch", dir)
+	if code != 0 || !strings.Contains(out, `"resource":{"addr":"key.scratch"`) || strings.Contains(out, "key.other") ||
+		!strings.Contains(out, `"action":"delete"`) || !strings.Contains(out, `"remove":2`) {
 		t.Fatalf("destroy -target: %d\n%s\n%s", code, out, errOut)
 	}
 	bs := strings.Join(e.rawBuckets(), ",")

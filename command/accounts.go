@@ -230,7 +230,7 @@ func (m *Meta) runAccounts(ctx context.Context, pl *pipeline, in planInput, path
 	}
 	pl.live = pl.accounts[0].live
 	p, pdiags := planner.ComputeAccounts(d, snaps, planner.Options{Targets: in.targets, Now: time.Now(),
-		SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)), Destroy: pl.destroy})
+		SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)), Destroy: pl.destroy, Replace: in.replace})
 	p.Destroy = pl.destroy
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)

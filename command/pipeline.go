@@ -35,6 +35,8 @@ type planInput struct {
 	vars     []string
 	varFiles []string
 	targets  []string
+	// replace are the -replace addresses (planner.Options.Replace).
+	replace []string
 	// destroy plans the deletion of what the configuration declares (b2plan destroy).
 	destroy bool
 }
@@ -324,11 +326,11 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
-		Destroy: in.destroy})
+		Destroy: in.destroy, Replace: in.replace})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {
-		if strings.HasPrefix(x.Summary, planner.NoTargetMatch) { // no plan to show
+		if strings.HasPrefix(x.Summary, planner.NoTargetMatch) || strings.HasPrefix(x.Summary, planner.NoReplaceMatch) { // no plan to show
 			m.WriteDiagnostics(m.Stderr, pl.diags, d.Files)
 			return pl, ExitError, false
 		}

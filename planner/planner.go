@@ -48,6 +48,9 @@ type Options struct {
 	// Destroy plans the deletion of everything the configuration declares (b2plan destroy,
 	// plan_destroy.go) instead of its creation.
 	Destroy bool
+	// Replace lists the addresses whose replacement is forced (-replace, replace.go): keys
+	// (a new key and secret, then the old key is deleted).
+	Replace []string
 }
 
 func (pl *planner) unmanagedPrefix() string {
@@ -121,6 +124,9 @@ func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 		}
 	}
 	if !pl.expandTargets() {
+		return pl
+	}
+	if !pl.checkReplace() {
 		return pl
 	}
 	if opts.Destroy {

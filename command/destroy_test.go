@@ -3,10 +3,12 @@ package command
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // upload puts one file into the raw client's bucket with plain HTTP; hdr adds headers
@@ -176,10 +178,15 @@ key "other" {
 	}
 	locked := newRawB2(t, e.url, "destroy-locked")
 	locked.upload("held.txt", "x", map[string]string{"X-Bz-File-Legal-Hold": "on"})
+	until := fmt.Sprint(time.Now().Add(24 * time.Hour).UnixMilli())
+	locked.upload("kept.txt", "y", map[string]string{"X-Bz-File-Retention-Mode": "governance",
+		"X-Bz-File-Retention-Retain-Until-Timestamp": until})
 
 	code, out, errOut := e.run("destroy", "-auto-approve", dir)
 	if code != 1 || !strings.Contains(errOut, "Bucket destroy-keep has prevent_destroy") ||
-		!strings.Contains(errOut, "held.txt") || !strings.Contains(errOut, "Object Lock") {
+		!strings.Contains(errOut, "held.txt") || !strings.Contains(errOut, "legal hold on") ||
+		!strings.Contains(errOut, "kept.txt") || !strings.Contains(errOut, "retention governance") ||
+		!strings.Contains(errOut, "Object Lock") {
 		t.Fatalf("destroy of protected buckets: %d\n%s\n%s", code, out, errOut)
 	}
 	if bs := e.rawBuckets(); len(bs) != 3 {

@@ -214,6 +214,12 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 				}
 			case planner.Delete:
 				add("deleteBuckets")
+				if ch.Bucket != nil && len(ch.Bucket.Empty) > 0 {
+					add("deleteFiles")
+				}
+				if ch.Bucket != nil && len(ch.Bucket.Unfinished) > 0 {
+					add("writeFiles") // b2_cancel_large_file
+				}
 			}
 		case "key":
 			switch ch.Action {
@@ -227,6 +233,16 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 		case "folder":
 			if ch.Action == planner.Create && ch.Folder != nil {
 				add("writeFiles")
+			}
+			if ch.Action == planner.Delete {
+				add("deleteFiles")
+			}
+		case "object":
+			switch ch.Action {
+			case planner.Create, planner.Update:
+				add("writeFiles")
+			case planner.Delete:
+				add("deleteFiles")
 			}
 		}
 	}

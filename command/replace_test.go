@@ -87,10 +87,10 @@ key "other" {
 	}
 	for addr, want := range map[string]string{
 		"bucket.site": "is a bucket",
-		"key.nope":    "declares no key key.nope",
+		"key.nope":    "declares no key or object key.nope",
 	} {
 		code, out, errOut := e.run("apply", "-auto-approve", "-replace="+addr, dir)
-		if code != 1 || !strings.Contains(errOut, "No key matches -replace="+addr) || !strings.Contains(errOut, want) ||
+		if code != 1 || !strings.Contains(errOut, "No key or object matches -replace="+addr) || !strings.Contains(errOut, want) ||
 			strings.Contains(out, "will be") {
 			t.Errorf("-replace=%s: %d\n%s\n%s", addr, code, out, errOut)
 		}

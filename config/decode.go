@@ -99,6 +99,8 @@ func (l *loader) decodeInstance(kind string, s *scope, b *hclsyntax.Block, addr 
 		return l.decodeKey(s, b, addr, forEach)
 	case "folder":
 		return l.decodeFolder(s, b, addr)
+	case "object":
+		return l.decodeObject(s, b, addr)
 	default:
 		return l.decodeMove(s, b, addr)
 	}

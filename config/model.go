@@ -24,6 +24,7 @@ type Desired struct {
 	Buckets []*Bucket
 	Keys    []*Key
 	Folders []*Folder
+	Objects []*Object // object.go
 	Moves   []*Move
 	// DataSources are the data blocks: lookups the caller performs (data.go).
 	DataSources []*DataSource

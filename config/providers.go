@@ -171,7 +171,7 @@ func (d *Desired) ForProvider(alias string) *Desired {
 		out.Provider = *p
 	}
 	out.ProviderAliases, out.Outputs = nil, nil
-	out.Buckets, out.Keys, out.Folders, out.Moves, out.DataSources = nil, nil, nil, nil, nil
+	out.Buckets, out.Keys, out.Folders, out.Objects, out.Moves, out.DataSources = nil, nil, nil, nil, nil, nil
 	for _, b := range d.Buckets {
 		if b.Provider == alias {
 			out.Buckets = append(out.Buckets, b)
@@ -185,6 +185,11 @@ func (d *Desired) ForProvider(alias string) *Desired {
 	for _, f := range d.Folders {
 		if f.Provider == alias {
 			out.Folders = append(out.Folders, f)
+		}
+	}
+	for _, o := range d.Objects {
+		if o.Provider == alias {
+			out.Objects = append(out.Objects, o)
 		}
 	}
 	for _, m := range d.Moves {
@@ -235,6 +240,9 @@ func (l *loader) validateProviders() {
 	}
 	for _, f := range l.d.Folders {
 		inherit(f.Address, &f.Provider, f.Bucket, l.rangeAt(f.Address, f.Range))
+	}
+	for _, o := range l.d.Objects {
+		inherit(o.Address, &o.Provider, o.Bucket, l.rangeAt(o.Address, o.Range))
 	}
 	for _, m := range l.d.Moves {
 		inherit(m.Address, &m.Provider, m.Bucket, l.rangeAt(m.Address, m.Range))

@@ -209,7 +209,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}, plannedKeys: map[string]bool{}}
 	r.seedIDs()
 
-	var bucketsCU, keysC, folders, foldersD, keysD, bucketsD []*planner.Change
+	var bucketsCU, keysC, folders, foldersD, objects, objectsD, keysD, bucketsD []*planner.Change
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Type == "bucket" && (ch.Action == planner.Create || ch.Action == planner.Update):
@@ -227,6 +227,10 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 			folders = append(folders, ch)
 		case ch.Type == "folder" && ch.Action == planner.Delete:
 			foldersD = append(foldersD, ch)
+		case ch.Type == "object" && (ch.Action == planner.Create || ch.Action == planner.Update):
+			objects = append(objects, ch)
+		case ch.Type == "object" && ch.Action == planner.Delete:
+			objectsD = append(objectsD, ch)
 		}
 	}
 	r.phase(bucketsCU, r.applyBucket)
@@ -241,6 +245,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	r.phase(deferred, r.bucketDeferredInfo)
 	r.phase(folders, r.createFolder)
+	r.phase(objects, r.uploadObject) // objects.go
 	for _, mv := range p.Moves {
 		if r.stopped() {
 			r.leave(mv.Names(r.opts.Shard))
@@ -250,6 +255,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	r.phase(keysD, r.deleteKey)
 	r.phase(foldersD, r.deleteFolder) // destroy.go
+	r.phase(objectsD, r.deleteObject)
 	r.phase(bucketsD, r.deleteBucket)
 
 	if r.panicked != nil {

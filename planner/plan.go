@@ -117,6 +117,7 @@ type Change struct {
 	Bucket *BucketChange `json:"bucket,omitempty"`
 	Key    *KeyChange    `json:"key,omitempty"`
 	Folder *FolderChange `json:"folder,omitempty"`
+	Object *ObjectChange `json:"object,omitempty"` // plan_object.go
 }
 
 // BucketChange is what the executor needs for a bucket.

@@ -18,16 +18,16 @@ type ObjectRef struct {
 const destroyShown = 5
 
 // planDestroy plans the deletion of what the configuration declares (b2plan destroy): the
-// keys, the folder placeholders and the buckets that exist. The executor deletes keys and
-// folders before buckets, so nothing is deleted before what refers to it.
+// keys, the folder placeholders, the objects and the buckets that exist. The executor deletes
+// keys, folders and objects before buckets, so nothing is deleted before what refers to it.
 //
 // A bucket with prevent_destroy is a plan error. A bucket holding versions other than the
-// placeholders of declared folders is a plan error unless it has force_destroy; then every
-// version and unfinished large file is deleted first, and a version under Object Lock
-// (retention or legal hold) is a plan error naming it.
+// placeholders of declared folders and the versions of declared objects is a plan error
+// unless it has force_destroy; then every version and unfinished large file is deleted first,
+// and a version under Object Lock (retention or legal hold) is a plan error naming it.
 func (pl *planner) planDestroy() {
 	pl.p.Destroy = true
-	placeholders := map[string]bool{} // bucket\x00fileID of placeholders deleted by folder changes
+	placeholders := map[string]bool{} // bucket\x00fileID of versions deleted by folder and object changes
 	for _, dk := range pl.d.Keys {
 		if !pl.targeted(dk.Address) {
 			continue
@@ -66,6 +66,7 @@ func (pl *planner) planDestroy() {
 			{Name: "placeholder", Value: raw(ph)}}
 		pl.p.Changes = append(pl.p.Changes, ch)
 	}
+	pl.destroyObjects(placeholders)
 	for _, db := range pl.d.Buckets {
 		if !pl.targeted(db.Address) {
 			continue

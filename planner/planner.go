@@ -49,7 +49,7 @@ type Options struct {
 	// plan_destroy.go) instead of its creation.
 	Destroy bool
 	// Replace lists the addresses whose replacement is forced (-replace, replace.go): keys
-	// (a new key and secret, then the old key is deleted).
+	// (a new key and secret, then the old key is deleted) and objects (uploaded again).
 	Replace []string
 }
 
@@ -135,6 +135,7 @@ func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 		pl.planKeys() // may drop key ids that change
 		pl.planBuckets()
 		pl.planFolders()
+		pl.planObjects()
 		pl.planMoves()
 		pl.planDrift()
 	}
@@ -314,7 +315,7 @@ func LiveRequest(d *config.Desired, known *live.Live) live.Request {
 			}
 		}
 	}
-	req.Prefixes = ps
+	req.Prefixes = append(ps, objectPrefixes(d)...)
 	return compactPrefixes(req)
 }
 

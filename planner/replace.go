@@ -5,14 +5,14 @@ import (
 )
 
 // NoReplaceMatch begins the summary of the error for a -replace address that names no
-// declared key; like NoTargetMatch, the plan is then not shown.
-const NoReplaceMatch = "No key matches -replace="
+// declared key or object; like NoTargetMatch, the plan is then not shown.
+const NoReplaceMatch = "No key or object matches -replace="
 
 // ReplaceReason is the reason of a replacement forced with -replace.
 const ReplaceReason = "replacement requested with -replace"
 
-// checkReplace validates Options.Replace: every address must be a declared key (or a for_each
-// instance of one). It reports false (with an error) otherwise.
+// checkReplace validates Options.Replace: every address must be a declared key or object (or
+// a for_each instance of one). It reports false (with an error) otherwise.
 func (pl *planner) checkReplace() bool {
 	ok := true
 	for _, r := range pl.opts.Replace {
@@ -22,11 +22,16 @@ func (pl *planner) checkReplace() bool {
 				matched = true
 			}
 		}
+		for _, o := range pl.d.Objects {
+			if matchesTarget(o.Address, r) {
+				matched = true
+			}
+		}
 		if matched {
 			continue
 		}
 		ok = false
-		why := "The configuration declares no key " + r + "."
+		why := "The configuration declares no key or object " + r + "."
 		for _, b := range pl.d.Buckets {
 			if matchesTarget(b.Address, r) {
 				why = r + " is a bucket: B2 cannot replace a bucket in place (its name is its identity, and deleting it deletes its files). Delete it with \"b2plan destroy -target=" + r + "\" and apply again if that is what you mean."
@@ -39,7 +44,10 @@ func (pl *planner) checkReplace() bool {
 		for _, k := range pl.d.Keys {
 			keys = append(keys, k.Address)
 		}
-		pl.errorf(nil, NoReplaceMatch+r, "-replace=%s: %s -replace takes the address of a declared key (key.NAME, key.NAME[\"KEY\"]).%s", r, why, targetSuggestion(r, keys))
+		for _, o := range pl.d.Objects {
+			keys = append(keys, o.Address)
+		}
+		pl.errorf(nil, NoReplaceMatch+r, "-replace=%s: %s -replace takes the address of a declared key or object (key.NAME, object.NAME, key.NAME[\"KEY\"]).%s", r, why, targetSuggestion(r, keys))
 	}
 	return ok
 }

@@ -17,9 +17,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// MaxObjectSize is the largest object block b2plan uploads: objects are small managed files
-// (index pages, robots.txt, configuration), uploaded with one b2_upload_file.
-const MaxObjectSize = 100 << 20
+// MaxObjectSize is the largest object block b2plan uploads: objects are managed files (index
+// pages, robots.txt, configuration), hashed at every load; above the part size they are
+// uploaded as large files.
+const MaxObjectSize = 10 << 30
 
 // Object is one declared file in a bucket (object block): its content comes from Source (a
 // file, read at load) or Content (inline text).
@@ -81,7 +82,7 @@ func (l *loader) decodeObject(s *scope, b *hclsyntax.Block, addr string) map[str
 			s.diag(sa.Expr.Range(), "Cannot read object source", fmt.Sprintf("%s: %s is not a regular file.", addr, p))
 			break
 		} else if st.Size() > MaxObjectSize {
-			s.diag(sa.Expr.Range(), "Object too large", fmt.Sprintf("%s: %s has %d bytes; object blocks upload at most %d bytes (100 MiB) with one b2_upload_file, for small managed files. Upload large files with a B2 client (b2, rclone).", addr, p, st.Size(), MaxObjectSize))
+			s.diag(sa.Expr.Range(), "Object too large", fmt.Sprintf("%s: %s has %d bytes; object blocks upload at most %d bytes (10 GiB): they are for managed files, hashed at every plan. Upload larger files with a B2 client (b2, rclone).", addr, p, st.Size(), MaxObjectSize))
 			break
 		}
 		data = f
@@ -96,7 +97,7 @@ func (l *loader) decodeObject(s *scope, b *hclsyntax.Block, addr string) map[str
 		case err != nil:
 			s.diag(sa.Expr.Range(), "Cannot read object source", fmt.Sprintf("%s: %v", addr, err))
 		case n > MaxObjectSize:
-			s.diag(b.DefRange(), "Object too large", fmt.Sprintf("%s: the content has more than %d bytes (100 MiB), the most an object block uploads.", addr, MaxObjectSize))
+			s.diag(b.DefRange(), "Object too large", fmt.Sprintf("%s: the content has more than %d bytes (10 GiB), the most an object block uploads.", addr, MaxObjectSize))
 		default:
 			o.SHA1, o.Size = hex.EncodeToString(h.Sum(nil)), n
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,5 +206,30 @@ key "other" {
 	}
 	if ks := e.rawKeys(); len(ks["scratch"]) != 0 || len(ks["other"]) != 1 {
 		t.Errorf("after destroy -target=bucket.scratch: keys %v", ks)
+	}
+}
+
+// TestDestroyTwoAccounts: destroy of a configuration with a provider alias deletes each
+// account's resources (the key and folder of the backup account before its bucket); each
+// state directory is read back afterwards.
+func TestDestroyTwoAccounts(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cfg")
+	writeFiles(t, cfg, map[string]string{"main.hcl": twoAccounts})
+	env := []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	if code, out, errOut := runLocal(t, env, "apply", "-auto-approve", cfg); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := runLocal(t, env, "destroy", "-auto-approve", cfg)
+	if code != 0 || !strings.Contains(out, "Resources: 0 added, 0 changed, 4 destroyed") {
+		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
+	}
+	def := openState(t, filepath.Join(cfg, ".b2plan/local"))
+	bak := openState(t, filepath.Join(cfg, ".b2plan/local-backup"))
+	if b1, b2 := def.rawBuckets(), bak.rawBuckets(); len(b1)+len(b2) != 0 {
+		t.Errorf("buckets left: %v %v", b1, b2)
+	}
+	if ks := bak.rawKeys(); len(ks["acme-vault-reader"]) != 0 {
+		t.Errorf("keys left: %v", ks)
 	}
 }

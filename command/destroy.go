@@ -39,6 +39,7 @@ or a failed deletion, listed), 130 interrupted.
 Examples:
   b2plan destroy
   b2plan destroy -target=bucket.scratch -auto-approve
+  b2plan plan -destroy -out=destroy.plan && b2plan apply destroy.plan
 `,
 		Run: func(m *Meta, args []string) int { return applyCommand(m, args, "destroy") },
 	})

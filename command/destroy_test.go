@@ -233,3 +233,31 @@ func TestDestroyTwoAccounts(t *testing.T) {
 		t.Errorf("keys left: %v", ks)
 	}
 }
+
+// TestPlanDestroySaved: plan -destroy -out saves a destroy plan (objects, a force_destroy
+// bucket, a key), apply FILE carries it out, and a second plan -destroy has nothing to do.
+func TestPlanDestroySaved(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	src, err := os.ReadFile("../examples/site.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write(dir, string(src))
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	planFile := filepath.Join(e.dir, "destroy.plan")
+	if code, out, errOut := e.run("plan", "-destroy", "-out="+planFile, dir); code != 0 || !strings.Contains(out, "4 to destroy") {
+		t.Fatalf("plan -destroy: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := e.run("apply", planFile); code != 0 || !strings.Contains(out, "4 destroyed") {
+		t.Fatalf("apply of the destroy plan: %d\n%s\n%s", code, out, errOut)
+	}
+	if bs, ks := e.rawBuckets(), e.rawKeys(); len(bs) != 0 || len(ks["deploy"]) != 0 {
+		t.Errorf("left after the destroy plan: buckets %v keys %v", bs, ks)
+	}
+	if code, out, errOut := e.run("plan", "-destroy", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("second plan -destroy: %d\n%s\n%s", code, out, errOut)
+	}
+}

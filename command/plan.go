@@ -14,7 +14,7 @@ func init() {
 		Name:     "plan",
 		Synopsis: "Read the live account and show what apply would change",
 		Help: `
-Usage: b2plan [global flags] plan [-out=FILE] [-json] [-detailed-exitcode] [-var NAME=VALUE]...
+Usage: b2plan [global flags] plan [-out=FILE] [-json] [-detailed-exitcode] [-destroy] [-var NAME=VALUE]...
                                   [-var-file=FILE]... [-target=ADDRESS]... [-replace=ADDRESS]...
                                   [DIR | FILE]
 
@@ -35,6 +35,8 @@ Flags:
   -target=ADDRESS       plan only this address and what it depends on (repeatable), e.g.
                         -target=bucket.assets; an address that matches nothing is an error.
                         For exceptional situations: the plan may be incomplete (a warning says so)
+  -destroy              plan the deletion of what the configuration declares, as "b2plan destroy"
+                        does; with -out, "b2plan apply FILE" carries it out
   -replace=ADDRESS      force the replacement of this key (repeatable), e.g. -replace=key.ci
                         after its secret leaked: a new key and secret, then the old key is deleted
   -var NAME=VALUE       set an input variable (repeatable)
@@ -60,6 +62,7 @@ func runPlan(m *Meta, args []string) int {
 	out := fs.String("out", "", "")
 	jsonOut := fs.Bool("json", false, "")
 	detailed := fs.Bool("detailed-exitcode", false, "")
+	destroy := fs.Bool("destroy", false, "")
 	var vars, varFiles, targets, replace stringList
 	fs.Var(&replace, "replace", "")
 	fs.Var(&vars, "var", "")
@@ -71,12 +74,15 @@ func runPlan(m *Meta, args []string) int {
 	if fs.NArg() > 1 {
 		return m.Errorf("plan takes at most one DIR or FILE; got %d arguments.\n\nRun \"b2plan plan -help\" for usage.", fs.NArg())
 	}
+	if *destroy && len(replace) > 0 {
+		return m.Errorf("-replace cannot be used with -destroy: a destroy plan deletes, it does not replace")
+	}
 	if *jsonOut {
 		m.startStream(m.Stdout)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	pl, code, ok := m.runPipeline(ctx, planInput{path: fs.Arg(0), vars: vars, varFiles: varFiles, targets: targets, replace: replace})
+	pl, code, ok := m.runPipeline(ctx, planInput{path: fs.Arg(0), vars: vars, varFiles: varFiles, targets: targets, replace: replace, destroy: *destroy})
 	defer pl.close()
 	if !ok {
 		if ctx.Err() != nil {

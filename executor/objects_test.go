@@ -11,6 +11,7 @@ import (
 
 	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/executor"
+	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
 )
 
@@ -68,5 +69,33 @@ func TestObjectLargeUpload(t *testing.T) {
 	}
 	if ch == nil || ch.Action != planner.Update {
 		t.Errorf("plan of a changed source: %+v", ch)
+	}
+}
+
+// TestObjectLargeUploadFaults: with 30% of calls failing (503), a large object's parts are
+// retried (each with a new part URL) and the file finishes with the declared SHA-1; no
+// unfinished large file is left behind.
+func TestObjectLargeUploadFaults(t *testing.T) {
+	e := newEnv(t, emulator.Options{AbsoluteMinimumPartSize: 100, RecommendedPartSize: 500, FailRate: 0.3, Seed: 15})
+	data := bytes.Repeat([]byte("fault-tolerant!\n"), 400) // 6,400 bytes: 13 parts of 500
+	os.WriteFile(filepath.Join(e.dir, "blob.bin"), data, 0o644)
+	e.mustApply(e.plan(largeObjectHCL), executor.Options{PartSize: 500})
+	vs := e.versions("objects-large", "")
+	var files, started int
+	for _, v := range vs {
+		if v.Action == live.ActionStart {
+			started++
+			continue
+		}
+		files++
+		if v.Name != "blob.bin" || v.SHA1Hex() != sha(string(data)) {
+			t.Errorf("version %s: SHA-1 %s", v.Name, v.SHA1Hex())
+		}
+	}
+	if files != 1 || started != 0 {
+		t.Errorf("%d files, %d unfinished large files; want 1 and 0", files, started)
+	}
+	if st := e.stats(); st.Faults == 0 {
+		t.Errorf("no fault was injected: %+v", st)
 	}
 }

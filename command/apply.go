@@ -38,8 +38,8 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-ov
   reported. A plan file is applied at most once, and only to the endpoint and account it
   was made for.
 
-  Order: buckets, keys, folders, moves (server-side copy, verify, then delete or hide the
-  source), old keys, deleted buckets.
+  Order: buckets, keys, folders, objects, moves (server-side copy, verify, then delete or
+  hide the source), old keys, deleted folders and objects, deleted buckets.
 
   Interrupt (Ctrl-C): before anything is changed (planning, the "yes" prompt), apply stops
   at once (exit 130, nothing changed). While applying, the first interrupt starts nothing

@@ -70,3 +70,24 @@ func TestDestroyNotListed(t *testing.T) {
 		t.Fatalf("unlisted bucket: %v %v", errorsOf(diags), summary(p))
 	}
 }
+
+// TestProtectedRename: a bucket with prevent_destroy created while prune deletes another
+// (possibly its old name) is a plan error; without prevent_destroy the prune goes ahead.
+func TestProtectedRename(t *testing.T) {
+	for _, protect := range []bool{true, false} {
+		d := desired(func(d *config.Desired) {
+			d.Settings = config.Settings{OwnsBuckets: []string{"site-*"}, Prune: true}
+			d.Buckets = []*config.Bucket{{Address: "bucket.site", Name: "site-new", PreventDestroy: protect}}
+		})
+		old := liveBucket("site-old")
+		l := &live.Live{Buckets: []live.Bucket{old}, Listings: []live.Listing{{BucketName: "site-old", BucketID: old.ID}}}
+		p, diags := Compute(d, l, opts())
+		errs := strings.Join(errorsOf(diags), ";")
+		if protect && (!strings.Contains(errs, "Possible rename of a protected bucket") || !strings.Contains(diags[0].Detail, `"site-old"`)) {
+			t.Errorf("protected: %v", errorsOf(diags))
+		}
+		if !protect && (diags.HasErrors() || !strings.Contains(strings.Join(summary(p), ";"), `delete unmanaged.bucket["site-old"]`)) {
+			t.Errorf("unprotected: %v %v", errorsOf(diags), summary(p))
+		}
+	}
+}

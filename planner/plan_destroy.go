@@ -185,3 +185,32 @@ func (pl *planner) dependents(addr string) []string {
 	}
 	return out
 }
+
+// checkProtectedRenames refuses a plan that creates a bucket with prevent_destroy while prune
+// deletes another: b2plan keeps no state, so it cannot tell a renamed bucket (the block's
+// name changed, the old bucket is now undeclared) from a new one, and prevent_destroy must
+// not let a rename delete the old bucket.
+func (pl *planner) checkProtectedRenames() {
+	var pruned []string
+	for _, ch := range pl.p.Changes {
+		if ch.Type == "bucket" && ch.Action == Delete && strings.HasPrefix(ch.Address, "unmanaged.") {
+			pruned = append(pruned, fmt.Sprintf("%q", ch.Name))
+		}
+	}
+	if len(pruned) == 0 {
+		return
+	}
+	for _, ch := range pl.p.Changes {
+		if ch.Type != "bucket" || ch.Action != Create {
+			continue
+		}
+		for _, db := range pl.d.Buckets {
+			if db.Address != ch.Address || !db.PreventDestroy {
+				continue
+			}
+			pl.errorf(rangePtr(db.Range), "Possible rename of a protected bucket",
+				"%s sets prevent_destroy = true and is created as %q, while prune = true deletes bucket %s in the same plan. b2plan keeps no state, so it cannot tell a renamed bucket from a new one: if that was this block's old name, prevent_destroy forbids deleting it. Keep the old name in the block; or, if the deletion is intended, create the new bucket first (b2plan apply -target=%s) and prune in a later apply.",
+				db.Address, db.Name, strings.Join(pruned, ", "), db.Address)
+		}
+	}
+}

@@ -138,6 +138,7 @@ func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 		pl.planObjects()
 		pl.planMoves()
 		pl.planDrift()
+		pl.checkProtectedRenames() // plan_destroy.go
 	}
 	pl.planOutputs()
 	pl.markSensitive()

@@ -162,8 +162,12 @@ func (m *Meta) observeAccounts(ctx context.Context, pl *pipeline, d *config.Desi
 		if err != nil {
 			return fmt.Errorf("read the account of %s: %w", config.ProviderLabel(a.alias), err)
 		}
-		if d.Settings.Prune {
-			if req2 := planner.LiveRequest(sub, l); !reflect.DeepEqual(req2, req) {
+		if d.Settings.Prune || pl.destroy {
+			req2 := planner.LiveRequest(sub, l)
+			if pl.destroy {
+				req2 = planner.DestroyRequest(sub, l)
+			}
+			if !reflect.DeepEqual(req2, req) {
 				if l, err = b2client.Observe(ctx, a.conn, req2); err != nil {
 					return fmt.Errorf("read the account of %s: %w", config.ProviderLabel(a.alias), err)
 				}
@@ -226,7 +230,8 @@ func (m *Meta) runAccounts(ctx context.Context, pl *pipeline, in planInput, path
 	}
 	pl.live = pl.accounts[0].live
 	p, pdiags := planner.ComputeAccounts(d, snaps, planner.Options{Targets: in.targets, Now: time.Now(),
-		SecretKeyIDs: secretfile.KeyIDs(secretFiles(d))})
+		SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)), Destroy: pl.destroy, Replace: in.replace})
+	p.Destroy = pl.destroy
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	return 0, true

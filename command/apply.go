@@ -26,7 +26,7 @@ func init() {
 Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-overwrite-secret-files]
                                    [-max-duration=DURATION] [-shard=K/N]
                                    [-var NAME=VALUE]... [-var-file=FILE]... [-target=ADDRESS]...
-                                   [DIR | FILE.hcl | PLANFILE]
+                                   [-replace=ADDRESS]... [DIR | FILE.hcl | PLANFILE]
 
   With a configuration (DIR, default the current directory, or one FILE.hcl): plans as
   "b2plan plan" does, prints the plan, asks for confirmation ("yes") on a terminal, then
@@ -38,8 +38,8 @@ Usage: b2plan [global flags] apply [-auto-approve] [-json] [-parallelism=N] [-ov
   reported. A plan file is applied at most once, and only to the endpoint and account it
   was made for.
 
-  Order: buckets, keys, folders, moves (server-side copy, verify, then delete or hide the
-  source), old keys, deleted buckets.
+  Order: buckets, keys, folders, objects, moves (server-side copy, verify, then delete or
+  hide the source), old keys, deleted folders and objects, deleted buckets.
 
   Interrupt (Ctrl-C): before anything is changed (planning, the "yes" prompt), apply stops
   at once (exit 130, nothing changed). While applying, the first interrupt starts nothing
@@ -66,6 +66,8 @@ Flags:
   -overwrite-secret-files  write secret files even over another live key's secret
   -target=ADDRESS   apply only this address and what it depends on (repeatable; for
                     exceptional situations: the result may be incomplete)
+  -replace=ADDRESS  force the replacement of this key (repeatable): a new key and secret
+                    (written to its secret_file), then the old key is deleted
   -var NAME=VALUE   set an input variable (repeatable)
   -var-file=FILE    read input variables from a file (repeatable)
   -no-color         no colour
@@ -83,8 +85,13 @@ Examples:
 	})
 }
 
-func runApply(m *Meta, args []string) int {
-	c := commands["apply"]
+func runApply(m *Meta, args []string) int { return applyCommand(m, args, "apply") }
+
+// applyCommand runs apply, or destroy (name "destroy": the plan deletes what the
+// configuration declares; destroy.go).
+func applyCommand(m *Meta, args []string, name string) int {
+	c := commands[name]
+	destroy := name == "destroy"
 	fs := m.FlagSet(c)
 	auto := fs.Bool("auto-approve", false, "")
 	jsonOut := fs.Bool("json", false, "")
@@ -92,7 +99,8 @@ func runApply(m *Meta, args []string) int {
 	overwrite := fs.Bool("overwrite-secret-files", false, "")
 	maxDur := fs.Duration("max-duration", 0, "")
 	shardFlag := fs.String("shard", "", "")
-	var vars, varFiles, targets stringList
+	var vars, varFiles, targets, replace stringList
+	fs.Var(&replace, "replace", "")
 	fs.Var(&vars, "var", "")
 	fs.Var(&varFiles, "var-file", "")
 	fs.Var(&targets, "target", "")
@@ -145,9 +153,15 @@ func runApply(m *Meta, args []string) int {
 		mark  func() error
 	)
 	arg := fs.Arg(0)
+	if destroy && len(replace) > 0 {
+		return m.Errorf("-replace cannot be used with destroy: destroy deletes, it does not replace")
+	}
 	if arg != "" && isPlanFile(m.Path(arg)) {
-		if len(vars)+len(varFiles)+len(targets) > 0 {
-			return m.Errorf("-var, -var-file and -target cannot be used with a saved plan: they were fixed when it was made")
+		if destroy {
+			return m.Errorf("destroy takes a configuration (DIR or FILE.hcl), not a saved plan: to apply a saved plan, run \"b2plan apply %s\"", arg)
+		}
+		if len(vars)+len(varFiles)+len(targets)+len(replace) > 0 {
+			return m.Errorf("-var, -var-file, -target and -replace cannot be used with a saved plan: they were fixed when it was made")
 		}
 		var code int
 		var ok bool
@@ -182,7 +196,7 @@ func runApply(m *Meta, args []string) int {
 			return m.Errorf("nothing was changed")
 		}
 	} else {
-		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets})
+		pl, code, ok := m.runPipeline(ctx, planInput{path: arg, vars: vars, varFiles: varFiles, targets: targets, replace: replace, destroy: destroy})
 		defer pl.close()
 		if !ok {
 			if ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type planInput struct {
 	vars     []string
 	varFiles []string
 	targets  []string
+	// replace are the -replace addresses (planner.Options.Replace).
+	replace []string
+	// destroy plans the deletion of what the configuration declares (b2plan destroy).
+	destroy bool
 }
 
 // pipeline is the shared front half of plan and apply: load the
@@ -49,6 +54,7 @@ type pipeline struct {
 	// accounts are every provider's connection when the configuration has provider
 	// aliases (accounts.go); nil otherwise.
 	accounts []*account
+	destroy  bool // planInput.destroy
 }
 
 func (pl *pipeline) close() {
@@ -209,6 +215,12 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 				}
 			case planner.Delete:
 				add("deleteBuckets")
+				if ch.Bucket != nil && len(ch.Bucket.Empty) > 0 {
+					add("deleteFiles")
+				}
+				if ch.Bucket != nil && len(ch.Bucket.Unfinished) > 0 {
+					add("writeFiles") // b2_cancel_large_file
+				}
 			}
 		case "key":
 			switch ch.Action {
@@ -222,6 +234,16 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 		case "folder":
 			if ch.Action == planner.Create && ch.Folder != nil {
 				add("writeFiles")
+			}
+			if ch.Action == planner.Delete {
+				add("deleteFiles")
+			}
+		case "object":
+			switch ch.Action {
+			case planner.Create, planner.Update:
+				add("writeFiles")
+			case planner.Delete:
+				add("deleteFiles")
 			}
 		}
 	}
@@ -257,7 +279,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		path = "."
 	}
 	d, diags := config.Load(m.Path(path), config.VarInputs{Vars: in.vars, VarFiles: in.varFiles, Env: m.Env})
-	pl = &pipeline{m: m, desired: d}
+	pl = &pipeline{m: m, desired: d, destroy: in.destroy}
 	if hasErrors(diags) {
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
 		return pl, ExitError, false
@@ -287,9 +309,12 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
 		return pl, m.Errorf("read the account: %v", err), false
 	}
-	if d.Settings.Prune {
+	if d.Settings.Prune || in.destroy {
 		req2 := planner.LiveRequest(d, l)
-		if len(req2.Prefixes) != len(req.Prefixes) {
+		if in.destroy {
+			req2 = planner.DestroyRequest(d, l)
+		}
+		if !reflect.DeepEqual(req2, req) {
 			if l, err = b2client.Observe(ctx, conn, req2); err != nil {
 				m.WriteDiagnostics(m.Stderr, diags, d.Files)
 				return pl, m.Errorf("read the account: %v", err), false
@@ -317,11 +342,12 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		partSize = absMinPart
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
-		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d))})
+		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
+		Destroy: in.destroy, Replace: in.replace})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {
-		if strings.HasPrefix(x.Summary, planner.NoTargetMatch) { // no plan to show
+		if strings.HasPrefix(x.Summary, planner.NoTargetMatch) || strings.HasPrefix(x.Summary, planner.NoReplaceMatch) { // no plan to show
 			m.WriteDiagnostics(m.Stderr, pl.diags, d.Files)
 			return pl, ExitError, false
 		}

@@ -14,8 +14,9 @@ func init() {
 		Name:     "plan",
 		Synopsis: "Read the live account and show what apply would change",
 		Help: `
-Usage: b2plan [global flags] plan [-out=FILE] [-json] [-detailed-exitcode] [-var NAME=VALUE]...
-                                  [-var-file=FILE]... [-target=ADDRESS]... [DIR | FILE]
+Usage: b2plan [global flags] plan [-out=FILE] [-json] [-detailed-exitcode] [-destroy] [-var NAME=VALUE]...
+                                  [-var-file=FILE]... [-target=ADDRESS]... [-replace=ADDRESS]...
+                                  [DIR | FILE]
 
   Loads the configuration (every *.hcl file of DIR, default the current directory, or just
   FILE), reads the live account (buckets, keys, and the object listings of the folders and
@@ -34,6 +35,10 @@ Flags:
   -target=ADDRESS       plan only this address and what it depends on (repeatable), e.g.
                         -target=bucket.assets; an address that matches nothing is an error.
                         For exceptional situations: the plan may be incomplete (a warning says so)
+  -destroy              plan the deletion of what the configuration declares, as "b2plan destroy"
+                        does; with -out, "b2plan apply FILE" carries it out
+  -replace=ADDRESS      force the replacement of this key (repeatable), e.g. -replace=key.ci
+                        after its secret leaked: a new key and secret, then the old key is deleted
   -var NAME=VALUE       set an input variable (repeatable)
   -var-file=FILE        read input variables from a file (repeatable)
   -no-color             no colour
@@ -57,7 +62,9 @@ func runPlan(m *Meta, args []string) int {
 	out := fs.String("out", "", "")
 	jsonOut := fs.Bool("json", false, "")
 	detailed := fs.Bool("detailed-exitcode", false, "")
-	var vars, varFiles, targets stringList
+	destroy := fs.Bool("destroy", false, "")
+	var vars, varFiles, targets, replace stringList
+	fs.Var(&replace, "replace", "")
 	fs.Var(&vars, "var", "")
 	fs.Var(&varFiles, "var-file", "")
 	fs.Var(&targets, "target", "")
@@ -67,12 +74,15 @@ func runPlan(m *Meta, args []string) int {
 	if fs.NArg() > 1 {
 		return m.Errorf("plan takes at most one DIR or FILE; got %d arguments.\n\nRun \"b2plan plan -help\" for usage.", fs.NArg())
 	}
+	if *destroy && len(replace) > 0 {
+		return m.Errorf("-replace cannot be used with -destroy: a destroy plan deletes, it does not replace")
+	}
 	if *jsonOut {
 		m.startStream(m.Stdout)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	pl, code, ok := m.runPipeline(ctx, planInput{path: fs.Arg(0), vars: vars, varFiles: varFiles, targets: targets})
+	pl, code, ok := m.runPipeline(ctx, planInput{path: fs.Arg(0), vars: vars, varFiles: varFiles, targets: targets, replace: replace, destroy: *destroy})
 	defer pl.close()
 	if !ok {
 		if ctx.Err() != nil {

@@ -231,12 +231,16 @@ func streamAction(a planner.Action) string {
 
 // streamReason is the reason keyword of a planned change: the plan
 // document's action_reason (planner.ActionReason) in the stream's
-// vocabulary, where Terraform shortens replace_because_cannot_update.
+// vocabulary, where Terraform shortens replace_because_cannot_update and replace_by_request.
 func streamReason(ch *planner.Change) string {
-	if r := planner.ActionReason(ch); r != "replace_because_cannot_update" {
+	switch r := planner.ActionReason(ch); r {
+	case "replace_because_cannot_update":
+		return "cannot_update"
+	case "replace_by_request":
+		return "requested"
+	default:
 		return r
 	}
-	return "cannot_update"
 }
 
 // resInfo is what the stream needs of an address.

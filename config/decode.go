@@ -99,6 +99,8 @@ func (l *loader) decodeInstance(kind string, s *scope, b *hclsyntax.Block, addr 
 		return l.decodeKey(s, b, addr, forEach)
 	case "folder":
 		return l.decodeFolder(s, b, addr)
+	case "object":
+		return l.decodeObject(s, b, addr)
 	default:
 		return l.decodeMove(s, b, addr)
 	}
@@ -195,6 +197,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 		bk.LifecycleRules = append(bk.LifecycleRules, LifecycleRule{Prefix: "", DaysFromHidingToDeleting: &one, Range: a.SrcRange})
 	}
 	bk.PreventDestroy, _, _ = s.boolean(body, "prevent_destroy")
+	bk.ForceDestroy, _, _ = s.boolean(body, "force_destroy")
 	var ruleRanges []hcl.Range // subject for overlap diagnostics, parallel to LifecycleRules
 	for range bk.LifecycleRules {
 		ruleRanges = append(ruleRanges, body.Attributes["keep_only_last_version"].SrcRange)

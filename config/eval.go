@@ -209,6 +209,7 @@ func (l *loader) sortItems() {
 	sort.SliceStable(l.d.Buckets, func(i, j int) bool { return less(l.d.Buckets[i].Address, l.d.Buckets[j].Address) })
 	sort.SliceStable(l.d.Keys, func(i, j int) bool { return less(l.d.Keys[i].Address, l.d.Keys[j].Address) })
 	sort.SliceStable(l.d.Folders, func(i, j int) bool { return less(l.d.Folders[i].Address, l.d.Folders[j].Address) })
+	sort.SliceStable(l.d.Objects, func(i, j int) bool { return less(l.d.Objects[i].Address, l.d.Objects[j].Address) })
 	sort.SliceStable(l.d.Moves, func(i, j int) bool { return less(l.d.Moves[i].Address, l.d.Moves[j].Address) })
 	sort.SliceStable(l.d.DataSources, func(i, j int) bool { return less(l.d.DataSources[i].Address, l.d.DataSources[j].Address) })
 }
@@ -383,7 +384,7 @@ func (s *scope) diag(subject hcl.Range, summary, detail string) {
 	s.l.diags = append(s.l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject.Ptr()})
 }
 
-var refRoots = []string{"var", "local", "bucket", "key", "folder", "move", "data", "module", "each"}
+var refRoots = []string{"var", "local", "bucket", "key", "folder", "object", "move", "data", "module", "each"}
 
 // checkRefs reports references to undeclared things, with did-you-mean. It returns false when
 // the expression must not be evaluated.
@@ -423,7 +424,7 @@ func (s *scope) checkRefs(expr hcl.Expression) bool {
 					fmt.Sprintf("There is no local value named %q.%s Define it in a locals block or fix the name.", name, didYouMean(name, names)))
 				ok = false
 			}
-		case "bucket", "key", "folder", "move":
+		case "bucket", "key", "folder", "object", "move":
 			if name == "" {
 				s.diag(rng, "Invalid reference", fmt.Sprintf("Write %s.LABEL.ATTRIBUTE, e.g. %s.example.name, to refer to a %s block.", root, root, root))
 				ok = false

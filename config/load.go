@@ -160,7 +160,7 @@ type loader struct {
 	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)
 }
 
-var blockKinds = []string{"bucket", "key", "folder", "move"}
+var blockKinds = []string{"bucket", "key", "folder", "object", "move"}
 
 func newLoader() *loader {
 	l := &loader{

@@ -24,6 +24,7 @@ type Desired struct {
 	Buckets []*Bucket
 	Keys    []*Key
 	Folders []*Folder
+	Objects []*Object // object.go
 	Moves   []*Move
 	// DataSources are the data blocks: lookups the caller performs (data.go).
 	DataSources []*DataSource
@@ -60,6 +61,9 @@ type Bucket struct {
 	// NotificationRules are the notification_rule blocks (notify.go).
 	NotificationRules []NotificationRule
 	PreventDestroy    bool
+	// ForceDestroy lets destroy delete the bucket when it holds file versions or unfinished
+	// large files: they are deleted first (b2plan destroy, docs/commands.md).
+	ForceDestroy bool
 	// Deferred lists the attributes whose value is only known after apply (see doc.go).
 	Deferred []Deferred
 	// Sensitive names the plan attributes (name, info, ...) derived from a sensitive value,

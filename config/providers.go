@@ -174,6 +174,7 @@ func (d *Desired) ForProvider(alias string) *Desired {
 	out.Buckets = OfProvider(d.Buckets, alias, func(b *Bucket) string { return b.Provider })
 	out.Keys = OfProvider(d.Keys, alias, func(k *Key) string { return k.Provider })
 	out.Folders = OfProvider(d.Folders, alias, func(f *Folder) string { return f.Provider })
+	out.Objects = OfProvider(d.Objects, alias, func(o *Object) string { return o.Provider })
 	out.Moves = OfProvider(d.Moves, alias, func(m *Move) string { return m.Provider })
 	out.DataSources = OfProvider(d.DataSources, alias, func(ds *DataSource) string { return ds.Provider })
 	return &out
@@ -214,6 +215,9 @@ func (l *loader) validateProviders() {
 	}
 	for _, f := range l.d.Folders {
 		inherit(f.Address, &f.Provider, f.Bucket, l.rangeAt(f.Address, f.Range))
+	}
+	for _, o := range l.d.Objects {
+		inherit(o.Address, &o.Provider, o.Bucket, l.rangeAt(o.Address, o.Range))
 	}
 	for _, m := range l.d.Moves {
 		inherit(m.Address, &m.Provider, m.Bucket, l.rangeAt(m.Address, m.Range))

@@ -22,10 +22,10 @@ type schema struct {
 
 var topLevel = map[string]int{ // block type → number of labels
 	"b2plan": 0, "provider": 1, "variable": 1, "locals": 0,
-	"bucket": 1, "key": 1, "folder": 1, "move": 1, "output": 1, "data": 2, "module": 1,
+	"bucket": 1, "key": 1, "folder": 1, "object": 1, "move": 1, "output": 1, "data": 2, "module": 1,
 }
 
-var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "move", "output", "data", "module"}
+var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "object", "move", "output", "data", "module"}
 
 var schemas = map[string]*schema{
 	"b2plan": {
@@ -44,7 +44,7 @@ var schemas = map[string]*schema{
 	"module": {anyAttrs: true, required: []string{"source"}},
 	"output": {attrs: []string{"value", "description", "sensitive"}, required: []string{"value"}},
 	"bucket": {
-		attrs: []string{"for_each", "provider", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy"},
+		attrs: []string{"for_each", "provider", "name", "type", "info", "keep_only_last_version", "encryption", "prevent_destroy", "force_destroy"},
 		blocks: map[string]*schema{
 			"lifecycle_rule": {attrs: []string{
 				"prefix", "days_from_uploading_to_hiding", "days_from_hiding_to_deleting",
@@ -69,6 +69,8 @@ var schemas = map[string]*schema{
 	"key": {attrs: []string{"for_each", "provider", "name", "access", "capabilities", "buckets", "name_prefix",
 		"duration", "renew_before", "secret_file"}},
 	"folder": {attrs: []string{"for_each", "provider", "bucket", "path"}, required: []string{"bucket", "path"}},
+	"object": {attrs: []string{"for_each", "provider", "bucket", "name", "source", "content", "content_type", "info"},
+		required: []string{"bucket", "name"}},
 	"move": {attrs: []string{"for_each", "provider", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict", "verify"},
 		required: []string{"bucket", "from", "to"}},
 }

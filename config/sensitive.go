@@ -39,7 +39,7 @@ func isSensitive(v cty.Value) bool { return v.HasMarkDeep(sensitiveMark{}) }
 var sensitiveAttrs = map[string]map[string][]string{
 	"bucket": {
 		"type": {"type"}, "encryption": {"encryption"}, "info": {"info"},
-		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil,
+		"keep_only_last_version": {"lifecycle_rules"}, "prevent_destroy": nil, "force_destroy": nil,
 		"lifecycle_rule": {"lifecycle_rules"}, "cors_rule": {"cors_rules"}, "object_lock": {"object_lock"},
 		// The signing secret is always secret (never shown, whatever its source): it marks nothing.
 		"notification_rule": {"notification_rules"}, "notification_rule.signing_secret": nil,

@@ -51,6 +51,9 @@ func bucketName(ch *planner.Change) string {
 	if ch.Bucket != nil && ch.Bucket.Desired != nil {
 		return ch.Bucket.Desired.Name
 	}
+	if ch.Bucket != nil && ch.Bucket.Name != "" {
+		return ch.Bucket.Name
+	}
 	return ch.Name
 }
 
@@ -207,7 +210,10 @@ func (r *run) deleteBucket(ch *planner.Change) error {
 		return errors.New("plan has no bucket id for this delete")
 	}
 	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action})
-	if err := r.m.DeleteBucket(r.work, ch.Bucket.ID, ch.Name); err != nil {
+	if err := r.emptyBucket(ch); err != nil { // force_destroy (destroy.go)
+		return err
+	}
+	if err := r.m.DeleteBucket(r.work, ch.Bucket.ID, bucketName(ch)); err != nil {
 		return err
 	}
 	r.count(planner.Delete)

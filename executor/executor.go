@@ -209,7 +209,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		ids: map[string]string{}, bucketID: map[string]string{}, failed: map[string]bool{}, newKeys: map[string]bool{}, plannedKeys: map[string]bool{}}
 	r.seedIDs()
 
-	var bucketsCU, keysC, folders, keysD, bucketsD []*planner.Change
+	var bucketsCU, keysC, folders, foldersD, objects, objectsD, keysD, bucketsD []*planner.Change
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Type == "bucket" && (ch.Action == planner.Create || ch.Action == planner.Update):
@@ -225,6 +225,12 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 			keysD = append(keysD, ch)
 		case ch.Type == "folder" && ch.Action == planner.Create:
 			folders = append(folders, ch)
+		case ch.Type == "folder" && ch.Action == planner.Delete:
+			foldersD = append(foldersD, ch)
+		case ch.Type == "object" && (ch.Action == planner.Create || ch.Action == planner.Update):
+			objects = append(objects, ch)
+		case ch.Type == "object" && ch.Action == planner.Delete:
+			objectsD = append(objectsD, ch)
 		}
 	}
 	r.phase(bucketsCU, r.applyBucket)
@@ -239,6 +245,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	}
 	r.phase(deferred, r.bucketDeferredInfo)
 	r.phase(folders, r.createFolder)
+	r.phase(objects, r.uploadObject) // objects.go
 	for _, mv := range p.Moves {
 		if r.stopped() {
 			r.leave(mv.Names(r.opts.Shard))
@@ -247,6 +254,8 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		r.move(mv)
 	}
 	r.phase(keysD, r.deleteKey)
+	r.phase(foldersD, r.deleteFolder) // destroy.go
+	r.phase(objectsD, r.deleteObject)
 	r.phase(bucketsD, r.deleteBucket)
 
 	if r.panicked != nil {
@@ -339,11 +348,7 @@ func (r *run) seedIDs() {
 	for _, ch := range r.p.Changes {
 		if ch.Bucket != nil && ch.Bucket.ID != "" {
 			r.ids[ch.Address] = ch.Bucket.ID
-			name := ch.Name
-			if ch.Bucket.Desired != nil {
-				name = ch.Bucket.Desired.Name
-			}
-			r.bucketID[strings.ToLower(name)] = ch.Bucket.ID
+			r.bucketID[strings.ToLower(bucketName(ch))] = ch.Bucket.ID
 		}
 		if ch.Key != nil && ch.Key.OldID != "" {
 			r.plannedKeys[ch.Key.OldID] = true

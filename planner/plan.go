@@ -120,6 +120,7 @@ type Change struct {
 	Bucket *BucketChange `json:"bucket,omitempty"`
 	Key    *KeyChange    `json:"key,omitempty"`
 	Folder *FolderChange `json:"folder,omitempty"`
+	Object *ObjectChange `json:"object,omitempty"` // plan_object.go
 }
 
 // BucketChange is what the executor needs for a bucket.
@@ -136,6 +137,13 @@ type BucketChange struct {
 	EnableObjectLock, SetDefaultRetention                            bool
 	// Notify is the rule set to write (plan_notify.go); nil = unchanged.
 	Notify *NotifyChange `json:"notify,omitempty"`
+	// Name is the bucket's name for a delete of a declared bucket (destroy), whose Change.Name
+	// is the block label.
+	Name string `json:"name,omitempty"`
+	// Empty and Unfinished are what a delete with force_destroy removes before the bucket:
+	// every file version, and every unfinished large file (plan_destroy.go).
+	Empty      []ObjectRef `json:"empty,omitempty"`
+	Unfinished []ObjectRef `json:"unfinished,omitempty"`
 }
 
 // KeyChange is what the executor needs for a key.
@@ -164,6 +172,8 @@ type FolderChange struct {
 	Path   string `json:"path"`
 	// Placeholder is the file name to upload (Path + ".bzEmpty").
 	Placeholder string `json:"placeholder"`
+	// Versions are the placeholder's versions a destroy deletes (Action Delete).
+	Versions []ObjectRef `json:"versions,omitempty"`
 }
 
 // DeferredValue is an attribute known only after apply (see config.Deferred).
@@ -203,6 +213,8 @@ type Plan struct {
 	AccountID     string    `json:"account_id,omitempty"`
 	Targets       []string  `json:"targets,omitempty"`
 	Prune         bool      `json:"prune,omitempty"`
+	// Destroy marks a plan of b2plan destroy (Options.Destroy).
+	Destroy bool `json:"destroy,omitempty"`
 	// MaxCopyFileSize and PartSize are the copy limits the plan assumed
 	// (Options; plan file 1.1). 0 = B2's defaults (not given, or a 1.0 file).
 	MaxCopyFileSize int64 `json:"max_copy_file_size,omitempty"`

@@ -130,6 +130,9 @@ func (pl *planner) planKeys() {
 			ch.Changed = append(ch.Changed, "expires")
 			why = append(why, r)
 		}
+		if pl.replaceRequested(dk.Address) {
+			why = append(why, ReplaceReason)
+		}
 		if len(why) > 0 {
 			ch.Action = Replace
 			ch.Reason = strings.Join(why, "; ")

@@ -45,6 +45,12 @@ type Options struct {
 	// Provider is the alias of the account planned ("" = the default provider); its
 	// unmanaged resources are addressed unmanaged.b2.ALIAS.bucket["name"] (accounts.go).
 	Provider string
+	// Destroy plans the deletion of everything the configuration declares (b2plan destroy,
+	// plan_destroy.go) instead of its creation.
+	Destroy bool
+	// Replace lists the addresses whose replacement is forced (-replace, replace.go): keys
+	// (a new key and secret, then the old key is deleted) and objects (uploaded again).
+	Replace []string
 }
 
 func (pl *planner) unmanagedPrefix() string {
@@ -120,11 +126,20 @@ func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 	if !pl.expandTargets() {
 		return pl
 	}
-	pl.planKeys() // may drop key ids that change
-	pl.planBuckets()
-	pl.planFolders()
-	pl.planMoves()
-	pl.planDrift()
+	if !pl.checkReplace() {
+		return pl
+	}
+	if opts.Destroy {
+		pl.planDestroy()
+	} else {
+		pl.planKeys() // may drop key ids that change
+		pl.planBuckets()
+		pl.planFolders()
+		pl.planObjects()
+		pl.planMoves()
+		pl.planDrift()
+		pl.checkProtectedRenames() // plan_destroy.go
+	}
 	pl.planOutputs()
 	pl.markSensitive()
 	pl.p.Variables = planVariables(d)
@@ -302,7 +317,15 @@ func LiveRequest(d *config.Desired, known *live.Live) live.Request {
 			}
 		}
 	}
-	// Drop duplicates and prefixes covered by a shorter one of the same bucket.
+	req.Prefixes = append(ps, objectPrefixes(d)...)
+	return compactPrefixes(req)
+}
+
+// compactPrefixes sorts req.Prefixes and drops duplicates and prefixes covered by a shorter
+// one of the same bucket.
+func compactPrefixes(req live.Request) live.Request {
+	ps := req.Prefixes
+	req.Prefixes = nil
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := strings.ToLower(ps[i].BucketName), strings.ToLower(ps[j].BucketName)
 		if a != b {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -230,10 +231,16 @@ func attrMap(list []Attr, unknown map[string]bool) map[string]json.RawMessage {
 func ActionReason(ch *Change) string {
 	switch ch.Action {
 	case Replace:
+		if ch.Reason == ReplaceReason {
+			return "replace_by_request" // -replace, and nothing else differs
+		}
 		return "replace_because_cannot_update" // B2 application keys are immutable
 	case Delete:
 		if ch.Key != nil && ch.Key.Deposed {
 			return "" // Terraform gives deposed objects no reason: "deposed" says it
+		}
+		if !strings.HasPrefix(ch.Address, "unmanaged.") {
+			return "" // a declared resource: b2plan destroy, where Terraform gives no reason
 		}
 		return "delete_because_no_resource_config"
 	}

@@ -40,6 +40,9 @@ func (pl *planner) targetableAddresses() []string {
 	for _, f := range pl.d.Folders {
 		add(f.Address)
 	}
+	for _, o := range pl.d.Objects {
+		add(o.Address)
+	}
 	for _, m := range pl.d.Moves {
 		add(m.Address)
 	}
@@ -98,6 +101,11 @@ func (pl *planner) dependencies(addr string) []string {
 			bucket(f.Bucket)
 		}
 	}
+	for _, o := range pl.d.Objects {
+		if o.Address == addr {
+			bucket(o.Bucket)
+		}
+	}
 	for _, m := range pl.d.Moves {
 		if m.Address == addr {
 			bucket(m.Bucket)
@@ -119,6 +127,9 @@ func (pl *planner) declaredAddresses() []string {
 	}
 	for _, f := range pl.d.Folders {
 		out = append(out, f.Address)
+	}
+	for _, o := range pl.d.Objects {
+		out = append(out, o.Address)
 	}
 	for _, m := range pl.d.Moves {
 		out = append(out, m.Address)
@@ -168,10 +179,18 @@ func (pl *planner) expandTargets() bool {
 			continue
 		}
 		seen[a] = true
-		for _, dep := range pl.dependencies(a) {
+		deps := pl.dependencies(a)
+		if pl.opts.Destroy { // destroying a resource destroys what needs it first
+			deps = pl.dependents(a)
+		}
+		for _, dep := range deps {
 			if !pl.isTargeted(dep) {
 				pl.targets[dep] = true
-				pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because %s depends on it", dep, a))
+				note := fmt.Sprintf("-target: %s is included because %s depends on it", dep, a)
+				if pl.opts.Destroy {
+					note = fmt.Sprintf("-target: %s is included because it depends on %s", dep, a)
+				}
+				pl.p.Notes = append(pl.p.Notes, note)
 			}
 			queue = append(queue, dep)
 		}

@@ -1,0 +1,97 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
+)
+
+// Uploader is implemented by a Mutator that uploads small files (*b2client.Mutator: one
+// b2_upload_file, which checks the SHA-1 it is sent). Object changes need it.
+type Uploader interface {
+	Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error)
+}
+
+// LargeUploader is implemented by a Mutator that uploads large files in parts
+// (*b2client.Mutator). Objects larger than the part size need it.
+type LargeUploader interface {
+	UploadLarge(ctx context.Context, bucketName, name, contentType string, src io.ReaderAt, size int64, sha1Hex string, info map[string]string, partSize int64) (live.Version, error)
+}
+
+// uploadObject uploads a declared object (create, update: a new version of the name): with
+// one b2_upload_file up to the part size, as a large file above it. The content must still
+// have the SHA-1 the plan compared: a source file changed since is not uploaded.
+func (r *run) uploadObject(ch *planner.Change) error {
+	oc := ch.Object
+	if oc == nil {
+		return errors.New("plan has no object data for this change")
+	}
+	if r.bucketFailed(oc.Bucket) {
+		return fmt.Errorf("not uploaded: bucket %q failed", oc.Bucket)
+	}
+	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action})
+	var src io.ReaderAt = strings.NewReader(oc.Content)
+	if oc.Source != "" {
+		f, err := os.Open(oc.Source)
+		if err != nil {
+			return fmt.Errorf("read source: %w", err)
+		}
+		defer f.Close()
+		src = f
+	}
+	h := sha1.New()
+	n, err := io.Copy(h, io.NewSectionReader(src, 0, oc.Size+1))
+	if err != nil {
+		return fmt.Errorf("read source %s: %w", oc.Source, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != oc.SHA1 || n != oc.Size {
+		return fmt.Errorf("the content changed since the plan (SHA-1 %s, %d bytes; planned %s, %d bytes): nothing uploaded; run plan again", got, n, oc.SHA1, oc.Size)
+	}
+	part := r.opts.PartSize
+	if part <= 0 {
+		part = r.p.CopyLimits().PartSize
+	}
+	var v live.Version
+	if lu, ok := r.m.(LargeUploader); ok && oc.Size > part {
+		v, err = lu.UploadLarge(r.work, oc.Bucket, oc.Name, oc.ContentType, src, oc.Size, oc.SHA1, oc.Info, part)
+	} else if up, ok := r.m.(Uploader); ok {
+		data := make([]byte, oc.Size)
+		if _, err := src.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && int64(len(data)) == oc.Size) {
+			return fmt.Errorf("read source %s: %w", oc.Source, err)
+		}
+		v, err = up.Upload(r.work, oc.Bucket, oc.Name, oc.ContentType, data, oc.Info)
+	} else {
+		return errors.New("this connection cannot upload files")
+	}
+	if err != nil {
+		return err
+	}
+	if v.HasSHA1() && v.SHA1Hex() != oc.SHA1 {
+		return fmt.Errorf("B2 stored SHA-1 %s, not %s", v.SHA1Hex(), oc.SHA1)
+	}
+	r.count(ch.Action)
+	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action})
+	return nil
+}
+
+// deleteObject deletes the versions of a destroyed object.
+func (r *run) deleteObject(ch *planner.Change) error {
+	if ch.Object == nil {
+		return errors.New("plan has no object data for this change")
+	}
+	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action})
+	if err := r.deleteVersions(ch.Object.Versions, nil); err != nil {
+		return err
+	}
+	r.count(planner.Delete)
+	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action})
+	return nil
+}

@@ -169,27 +169,7 @@ func (l *loader) decodeBucket(s *scope, b *hclsyntax.Block, addr string, forEach
 	bk.Type, _ = s.enum(body, "type", []string{"allPrivate", "allPublic"}, "allPrivate")
 	bk.Encryption, _ = s.enum(body, "encryption", []string{"none", "SSE-B2"}, "none")
 	if info, a, ok := s.strMap(body, "info", true); a != nil && ok {
-		if len(info) > 10 {
-			s.diag(a.Expr.Range(), "Too many bucket info entries", fmt.Sprintf("B2 stores at most 10 bucket info entries; this map has %d. Remove some.", len(info)))
-		}
-		keys := make([]string, 0, len(info))
-		for k := range info {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			lk := strings.ToLower(k)
-			if p := infoKeyProblem(k); p != "" {
-				s.diag(s.mapItemRange(a, k, true), "Invalid bucket info key", p)
-				continue
-			}
-			if _, dup := bk.Info[lk]; dup {
-				s.diag(s.mapItemRange(a, k, true), "Duplicate bucket info key",
-					fmt.Sprintf("B2 lowercases bucket info keys, so %q collides with another key that differs only in case. Keep one of them.", k))
-				continue
-			}
-			bk.Info[lk] = info[k]
-		}
+		s.infoEntries(a, info, "bucket", bk.Info)
 	}
 	if v, a, ok := s.boolean(body, "keep_only_last_version"); ok && v {
 		one := 1
@@ -668,4 +648,30 @@ func (l *loader) providerOf(s *scope, body *hclsyntax.Body, addr string) string 
 		l.providerSet[addr] = *rng
 	}
 	return alias
+}
+
+// infoEntries checks a bucket or file info map (what: "bucket" or "file") as B2 does — at most 10
+// entries, valid keys, lowercased without collisions — and adds the valid entries to into.
+func (s *scope) infoEntries(a *hclsyntax.Attribute, info map[string]string, what string, into map[string]string) {
+	if len(info) > 10 {
+		s.diag(a.Expr.Range(), "Too many "+what+" info entries", fmt.Sprintf("B2 stores at most 10 %s info entries; this map has %d. Remove some.", what, len(info)))
+	}
+	keys := make([]string, 0, len(info))
+	for k := range info {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if p := infoKeyProblem(k); p != "" {
+			s.diag(s.mapItemRange(a, k, true), "Invalid "+what+" info key", p)
+			continue
+		}
+		if _, dup := into[lk]; dup {
+			s.diag(s.mapItemRange(a, k, true), "Duplicate "+what+" info key",
+				fmt.Sprintf("B2 lowercases %s info keys, so %q collides with another key that differs only in case. Keep one of them.", what, k))
+			continue
+		}
+		into[lk] = info[k]
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -111,28 +110,8 @@ func (l *loader) decodeObject(s *scope, b *hclsyntax.Block, addr string) map[str
 		o.ContentType = DefaultContentType(o.Name)
 	}
 	if info, a, ok := s.strMap(b.Body, "info", false); a != nil && ok {
-		if len(info) > 10 {
-			s.diag(a.Expr.Range(), "Too many file info entries", fmt.Sprintf("B2 stores at most 10 file info entries; this map has %d. Remove some.", len(info)))
-		}
 		o.Info = map[string]string{}
-		keys := make([]string, 0, len(info))
-		for k := range info {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			lk := strings.ToLower(k)
-			if p := infoKeyProblem(k); p != "" {
-				s.diag(s.mapItemRange(a, k, true), "Invalid file info key", p)
-				continue
-			}
-			if _, dup := o.Info[lk]; dup {
-				s.diag(s.mapItemRange(a, k, true), "Duplicate file info key",
-					fmt.Sprintf("B2 lowercases file info keys, so %q collides with another key that differs only in case. Keep one of them.", k))
-				continue
-			}
-			o.Info[lk] = info[k]
-		}
+		s.infoEntries(a, info, "file", o.Info)
 	}
 	l.d.Objects = append(l.d.Objects, o)
 	return map[string]cty.Value{"bucket": strOr(bOK, bn), "name": strOr(nOK, name), "sha1": cty.StringVal(o.SHA1)}

@@ -97,24 +97,8 @@ func TestServeBadFlags(t *testing.T) {
 
 // -idle-timeout reaches the server: an idle client is disconnected.
 func TestServeIdleTimeoutFlag(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuf
-	done := make(chan int)
-	go func() {
-		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-idle-timeout", "200ms", "-io-timeout", "200ms"}, &out, &errOut)
-	}()
-	re := regexp.MustCompile(`listening on http://(\S+)`)
-	var addr string
-	for i := 0; i < 500 && addr == ""; i++ {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if addr == "" {
-		t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
-	}
+	url, _ := startServe(t, "-idle-timeout", "200ms", "-io-timeout", "200ms")
+	addr := strings.TrimPrefix(url, "http://")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -126,33 +110,18 @@ func TestServeIdleTimeoutFlag(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("idle connection not closed by the server")
 	}
-	cancel()
-	<-done
 }
 
 // -s3-signed-payload refuses an S3 request signed with UNSIGNED-PAYLOAD;
 // without it the same request is accepted.
 func TestServeS3SignedPayload(t *testing.T) {
 	for _, strict := range []bool{false, true} {
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut syncBuf
-		done := make(chan int)
-		args := []string{"-addr", "127.0.0.1:0"}
+		var args []string
 		if strict {
 			args = append(args, "-s3-signed-payload")
 		}
-		go func() { done <- serve(ctx, args, &out, &errOut) }()
-		re := regexp.MustCompile(`listening on (http://\S+)`)
-		var url string
-		for i := 0; i < 500 && url == ""; i++ {
-			if m := re.FindStringSubmatch(out.String()); m != nil {
-				url = m[1]
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if url == "" {
-			t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
-		}
+		url, out := startServe(t, args...)
+		ctx := context.Background()
 		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
 			Credentials: credentials.NewStaticCredentialsProvider(emulator.DefaultKeyID, emulator.DefaultKey, ""),
 			APIOptions:  []func(*middleware.Stack) error{v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware}})
@@ -167,29 +136,27 @@ func TestServeS3SignedPayload(t *testing.T) {
 		if strict != strings.Contains(out.String(), "must sign their payload") {
 			t.Errorf("startup message %q", out.String())
 		}
-		cancel()
-		<-done
 	}
 }
 
 // startServe runs serve with args on a free port until the test ends and
-// returns its URL.
-func startServe(t *testing.T, args ...string) string {
+// returns its URL and what it printed.
+func startServe(t *testing.T, args ...string) (string, *syncBuf) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuf
+	out, errOut := &syncBuf{}, &syncBuf{}
 	done := make(chan int)
-	go func() { done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), &out, &errOut) }()
+	go func() { done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out, errOut) }()
 	t.Cleanup(func() { cancel(); <-done })
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	for i := 0; i < 500; i++ {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], out
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
-	return ""
+	return "", nil
 }
 
 func authorize(t *testing.T, url, id, key string) (*http.Response, map[string]any) {
@@ -209,7 +176,7 @@ func authorize(t *testing.T, url, id, key string) (*http.Response, map[string]an
 // The limit flags reach the server: reported by b2_authorize_account, and
 // -rate-limit refuses the call beyond the burst.
 func TestServeLimitFlags(t *testing.T) {
-	url := startServe(t, "-max-copy-size", "3000", "-absolute-min-part-size", "100", "-recommended-part-size", "2000", "-rate-limit", "0.01")
+	url, _ := startServe(t, "-max-copy-size", "3000", "-absolute-min-part-size", "100", "-recommended-part-size", "2000", "-rate-limit", "0.01")
 	res, m := authorize(t, url, "b2local00001", "K00b2localDevelopmentMasterKey")
 	if res.StatusCode != 200 || m["absoluteMinimumPartSize"] != 100.0 || m["recommendedPartSize"] != 2000.0 {
 		t.Errorf("authorize: %d %v", res.StatusCode, m)
@@ -222,7 +189,7 @@ func TestServeLimitFlags(t *testing.T) {
 
 // -account: the first is the default account, each authorizes as its own.
 func TestServeAccounts(t *testing.T) {
-	url := startServe(t, "-account", "acctone0001:K00one", "-account", "accttwo0002:K00two")
+	url, _ := startServe(t, "-account", "acctone0001:K00one", "-account", "accttwo0002:K00two")
 	for id, key := range map[string]string{"acctone0001": "K00one", "accttwo0002": "K00two"} {
 		res, m := authorize(t, url, id, key)
 		if res.StatusCode != 200 || m["accountId"] != id {

@@ -8,18 +8,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/emulator"
 )
 
@@ -130,31 +127,10 @@ func crashRunHidden(t *testing.T, kills int) {
 	// Small part sizes and copy limit: the large files without SHA-1
 	// below (8,000 bytes) take the large-copy path (b2_copy_file refuses
 	// them as too large), the one a kill can interrupt half-way.
-	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond,
-		AbsoluteMinimumPartSize: 1000, RecommendedPartSize: 3000, MaxCopySize: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url, m, b := seededEmulator(t, emulator.Options{Latency: 2 * time.Millisecond,
+		AbsoluteMinimumPartSize: 1000, RecommendedPartSize: 3000, MaxCopySize: 5000}, "crash-data")
 	ctx := context.Background()
-	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
-		Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := b2client.NewMutator(conn)
-	b, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: "crash-data"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw := newRawB2(t, url, "crash-data")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := max(1200, kills*100)
 	sum := func(s string) string { h := sha1.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
 	var mu sync.Mutex
@@ -286,35 +262,13 @@ func crashRunHidden(t *testing.T, kills int) {
 		}
 		return moved
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	killed := 0
-	for attempt := 0; killed < kills && attempt < kills*4; attempt++ {
-		cmd := apply()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(60+rng.IntN(240)) * time.Millisecond
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			t.Logf("apply finished before the kill at %v (err %v)", delay, err)
-			attempt = kills * 4
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			killed++
-		}
-		t.Logf("kill %d after %v: %d of %d histories complete at the destination", killed, delay, check(false), n)
-	}
-	if killed < kills {
-		t.Errorf("only %d kills happened before the move completed, want %d", killed, kills)
-	}
+	killRepeatedly(t, kills, 7, 60*time.Millisecond, 240*time.Millisecond, apply,
+		func() string { return fmt.Sprintf("%d of %d histories complete at the destination", check(false), n) })
 	if out, err := apply().CombinedOutput(); err != nil {
 		t.Fatalf("final apply: %v\n%s", err, out)
 	}
 	check(true)
-	t.Logf("killed %d times; at most %d hidden names were visible at the destination after a kill (names in flight)", killed, maxWindow)
+	t.Logf("at most %d hidden names were visible at the destination after a kill (names in flight)", maxWindow)
 	if out, err := cmdOf("plan", "-detailed-exitcode", dir).CombinedOutput(); err != nil {
 		t.Errorf("plan after convergence is not empty: %v\n%s", err, out)
 	}

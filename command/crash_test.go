@@ -3,14 +3,12 @@ package command
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,25 +49,8 @@ func TestCrashSafety(t *testing.T) {
 // crashRun is one kill-and-converge run of a move with the given versions
 // setting, through the native API or (s3) the S3-compatible API.
 func crashRun(t *testing.T, versions string, kills int, s3 bool) {
-	srv, err := emulator.NewServer(emulator.Options{Latency: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url, m, _ := seededEmulator(t, emulator.Options{Latency: 2 * time.Millisecond}, "crash-data")
 	ctx := context.Background()
-	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
-		Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := b2client.NewMutator(conn)
-	if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: "crash-data"}); err != nil {
-		t.Fatal(err)
-	}
 	n := max(3000, kills*300)
 	want := map[string]string{} // destination name → SHA-1 of the newest version
 	wantN := map[string]int{}   // destination name → versions expected there
@@ -140,7 +121,7 @@ move "reorg" {
 	// source or at the destination with its content.
 	check := func(final bool) (moved int) {
 		t.Helper()
-		l, err := b2client.Observe(ctx, conn, live.Request{Prefixes: []live.PrefixRequest{{BucketName: "crash-data", Prefix: ""}}})
+		l, err := b2client.Observe(ctx, m.Conn(), live.Request{Prefixes: []live.PrefixRequest{{BucketName: "crash-data", Prefix: ""}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,33 +172,8 @@ move "reorg" {
 		}
 		return moved
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
-	killed := 0
-	for attempt := 0; killed < kills && attempt < kills*4; attempt++ {
-		cmd := apply()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(40+rng.IntN(200)) * time.Millisecond
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			// Finished before the kill: the move is complete; start over
-			// is impossible, so stop killing.
-			t.Logf("apply finished before the kill at %v (err %v)", delay, err)
-			attempt = kills * 4
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			killed++
-		}
-		t.Logf("kill %d after %v: %d of %d objects at the destination", killed, delay, check(false), n)
-	}
-	t.Logf("killed apply %d times", killed)
-	if killed < kills {
-		t.Errorf("only %d kills happened before the move completed, want %d", killed, kills)
-	}
+	killRepeatedly(t, kills, 42, 40*time.Millisecond, 200*time.Millisecond, apply,
+		func() string { return fmt.Sprintf("%d of %d objects at the destination", check(false), n) })
 	out, err := apply().CombinedOutput()
 	if err != nil {
 		t.Fatalf("final apply: %v\n%s", err, out)

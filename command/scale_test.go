@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/emulator"
 )
 
@@ -35,25 +34,8 @@ type scaleEnv struct {
 
 func newScaleEnv(t *testing.T, n int, latency time.Duration) *scaleEnv {
 	t.Helper()
-	srv, err := emulator.NewServer(emulator.Options{Latency: latency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, url, m, _ := seededEmulator(t, emulator.Options{Latency: latency}, "scale-data")
 	ctx := context.Background()
-	conn, err := b2client.Connect(ctx, b2client.Config{Endpoint: url, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey,
-		Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := b2client.NewMutator(conn)
-	if _, err := m.CreateBucket(ctx, b2client.BucketSpec{Name: "scale-data"}); err != nil {
-		t.Fatal(err)
-	}
 	e := &scaleEnv{t: t, srv: srv, url: url, dir: t.TempDir(), want: map[string][]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

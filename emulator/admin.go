@@ -122,28 +122,13 @@ func (s *Server) serveFaults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errMethod(r.Method))
 		return
 	}
-	if r.Header.Get("Content-Type") == "" {
-		writeError(w, r, errCode(415, "unsupported_media_type", "POST /_b2local/faults takes Content-Type: application/json"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeError(w, r, errBadRequest("reading request body: "+err.Error()))
-		return
-	}
 	var req struct {
 		Rate      float64 `json:"rate"` // absent: 0, injection off
 		Codes     []int   `json:"codes"`
 		LatencyMs *int64  `json:"latencyMs"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, r, errBadJSON(`body must be {"rate": 0..1, "codes": [HTTP statuses], "latencyMs": ms}: `+err.Error()))
-		return
-	}
-	if dec.More() {
-		writeError(w, r, errBadJSON("body must be one JSON object"))
+	if err := readControlJSON(w, r, &req, `{"rate": 0..1, "codes": [HTTP statuses], "latencyMs": ms}`); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	lat := s.faults.Load().latency
@@ -160,4 +145,26 @@ func (s *Server) serveFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setFaults(req.Rate, req.Codes, lat)
 	reply(s.faults.Load())
+}
+
+// readControlJSON decodes the body of a POST to a control endpoint into v:
+// application/json, at most 64 KiB, one object without unknown fields
+// (shape is what the error shows the caller).
+func readControlJSON(w http.ResponseWriter, r *http.Request, v any, shape string) error {
+	if r.Header.Get("Content-Type") == "" {
+		return errCode(415, "unsupported_media_type", "POST "+r.URL.Path+" takes Content-Type: application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		return errBadRequest("reading request body: " + err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadJSON("body must be " + shape + ": " + err.Error())
+	}
+	if dec.More() {
+		return errBadJSON("body must be one JSON object: " + shape)
+	}
+	return nil
 }

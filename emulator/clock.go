@@ -1,11 +1,8 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -121,22 +118,11 @@ func (s *Server) serveClock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errMethod(r.Method))
 		return
 	}
-	if r.Header.Get("Content-Type") == "" {
-		writeError(w, r, errCode(415, "unsupported_media_type", "POST /_b2local/clock takes Content-Type: application/json"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeError(w, r, errBadRequest("reading request body: "+err.Error()))
-		return
-	}
 	var req struct {
 		Advance string `json:"advance"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeError(w, r, errBadJSON(`body must be {"advance": "<duration>"}, e.g. {"advance": "72h"}`))
+	if err := readControlJSON(w, r, &req, `{"advance": "<duration>"}, e.g. {"advance": "72h"}`); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	d, err := parseAdvance(req.Advance)

@@ -185,6 +185,17 @@ func runImport(m *Meta, args []string) int {
 		fmt.Fprintf(m.Stderr, " (%d not imported: commented out, with the reason)", len(res.Skipped))
 	}
 	fmt.Fprintln(m.Stderr, ".")
+	for _, sus := range res.Suspended {
+		fmt.Fprintf(m.Stderr, "Warning: B2 suspended %s. The next plan shows it as drift; apply sends the rule again, which resumes it.\n", sus)
+	}
+	if n := len(res.SecretVars); n > 0 {
+		var envs []string
+		for _, v := range res.SecretVars {
+			envs = append(envs, "B2PLAN_VAR_"+v)
+		}
+		fmt.Fprintf(m.Stderr, "Notification rules sign their webhooks with %s: B2 holds them, and import never writes a secret. Before planning, set %s (or pass -var): each is declared as a sensitive variable.\n",
+			plural(n, "secret"), strings.Join(envs, ", "))
+	}
 	if outPath != "" {
 		fmt.Fprintln(m.Stderr, "Run \"b2plan plan\" on the configuration: it should report no changes.")
 	}

@@ -58,6 +58,12 @@ type Result struct {
 	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
 	// declares them ("bucket NAME", "key NAME").
 	AlreadyDeclared []string
+	// SecretVars are the generated sensitive variables of webhook signing secrets, which
+	// must be set (B2PLAN_VAR_NAME or -var) before the configuration plans.
+	SecretVars []string
+	// Suspended describes the declared notification rules B2 has suspended: the next plan
+	// shows each as drift, and apply resumes it.
+	Suspended []string
 }
 
 // maxKeyLifetime is B2's longest key lifetime (and config's limit on duration).
@@ -92,6 +98,7 @@ func Generate(l *live.Live, opts Options) (*Result, error) {
 	g := &generator{l: l, opts: opts}
 	g.selectItems()
 	g.assignLabels()
+	g.assignSecretVars()
 	// Render, validate with the real loader, and comment out whatever it refuses; a block
 	// can only be refused once, so this ends.
 	sources, baseline := g.declaredSources()
@@ -129,6 +136,8 @@ type generator struct {
 	items []*item // buckets first, then keys, each in live order
 	// already lists the selected resources Options.Declared declares.
 	already []string
+	// secretVars names the variable of each signing secret (label\x00rule → name; notify.go).
+	secretVars map[string]string
 }
 
 // importFile is the name of the generated file while it is validated.
@@ -403,6 +412,13 @@ func (g *generator) render() []byte {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func reasonText(s string) string {
+	if s = oneLine(s); s == "" {
+		return "no reason given"
+	}
+	return s
+}
 
 func (g *generator) header() string {
 	var sb strings.Builder
@@ -691,6 +707,14 @@ func (g *generator) result(src []byte) *Result {
 			r.Skipped = append(r.Skipped, Skipped{Kind: it.kind, Name: it.name(), ID: it.id(), Reason: it.skip})
 		case it.kind == "bucket":
 			r.Buckets = append(r.Buckets, it.b.Name)
+			for _, nr := range g.notifyRules(it.b) {
+				if nr.Secret != "" {
+					r.SecretVars = append(r.SecretVars, g.secretVarOf(it, nr.Name))
+				}
+				if nr.Suspended {
+					r.Suspended = append(r.Suspended, fmt.Sprintf("notification rule %q of bucket %q: %s", nr.Name, it.b.Name, reasonText(nr.SuspensionReason)))
+				}
+			}
 		default:
 			r.Keys = append(r.Keys, it.k.Name)
 		}

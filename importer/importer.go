@@ -36,12 +36,14 @@ type Options struct {
 	// directory still plans after the import.
 	Declared     *config.Desired
 	DeclaredVars config.VarInputs
+	// Objects are the objects to declare (object.go); none by default.
+	Objects []Object
 }
 
 // Skipped is a bucket or key of the selection that is not declared in the output (it appears
 // there as a commented-out block), with the reason.
 type Skipped struct {
-	Kind   string // "bucket" or "key"
+	Kind   string // "bucket", "key" or "object" (Name is BUCKET/NAME)
 	Name   string
 	ID     string
 	Reason string
@@ -54,6 +56,8 @@ type Result struct {
 	// Buckets and Keys are the names declared, in output order.
 	Buckets []string
 	Keys    []string
+	// Objects are the objects declared, as BUCKET/NAME.
+	Objects []string
 	Skipped []Skipped
 	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
 	// declares them ("bucket NAME", "key NAME").
@@ -70,25 +74,32 @@ type Result struct {
 const maxKeyLifetime = 1000 * 24 * time.Hour
 
 type item struct {
-	kind  string // "bucket" or "key"
+	kind  string // "bucket", "key" or "object"
 	label string
 	b     *live.Bucket
 	k     *live.Key
+	o     *Object
 	skip  string // reason it is not declared; "" = declared
 	// lines of the block in the rendered text (1-based, inclusive), when declared
 	first, last int
 }
 
 func (it *item) name() string {
-	if it.b != nil {
+	switch {
+	case it.b != nil:
 		return it.b.Name
+	case it.o != nil:
+		return it.o.Bucket + "/" + it.o.Version.Name
 	}
 	return it.k.Name
 }
 
 func (it *item) id() string {
-	if it.b != nil {
+	switch {
+	case it.b != nil:
 		return it.b.ID
+	case it.o != nil:
+		return it.o.Version.ID
 	}
 	return it.k.ID
 }
@@ -193,6 +204,18 @@ func (g *generator) declaredBucket(name string) (string, bool) {
 	return "", false
 }
 
+func (g *generator) declaredObject(o *Object) bool {
+	if g.opts.Declared == nil {
+		return false
+	}
+	for _, d := range g.opts.Declared.Objects {
+		if strings.EqualFold(d.Bucket, o.Bucket) && d.Name == o.Version.Name {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *generator) declaredKey(name string) bool {
 	if g.opts.Declared == nil {
 		return false
@@ -252,6 +275,14 @@ func (g *generator) selectItems() {
 		it.skip = g.keyProblem(k, count[k.Name])
 		g.items = append(g.items, it)
 	}
+	for i := range g.opts.Objects {
+		o := &g.opts.Objects[i]
+		if g.declaredObject(o) {
+			g.already = append(g.already, "object "+o.Bucket+"/"+o.Version.Name)
+			continue
+		}
+		g.items = append(g.items, &item{kind: "object", o: o, skip: objectProblem(o)})
+	}
 }
 
 // keyProblem says why a key cannot be declared so that the next plan keeps it, or "".
@@ -307,7 +338,7 @@ func Label(name, prefix string) string {
 }
 
 func (g *generator) assignLabels() {
-	used := map[string]map[string]bool{"bucket": {}, "key": {}}
+	used := map[string]map[string]bool{"bucket": {}, "key": {}, "object": {}}
 	if d := g.opts.Declared; d != nil { // the labels of the configuration joined
 		reserve := func(kind, addr string) {
 			label := strings.TrimPrefix(addr, kind+".")
@@ -322,13 +353,19 @@ func (g *generator) assignLabels() {
 		for _, k := range d.Keys {
 			reserve("key", k.Address)
 		}
+		for _, o := range d.Objects {
+			reserve("object", o.Address)
+		}
 	}
 	for _, it := range g.items {
-		prefix := "b_"
-		if it.kind == "key" {
+		prefix, name := "b_", it.name()
+		switch it.kind {
+		case "key":
 			prefix = "k_"
+		case "object":
+			prefix, name = "o_", it.o.Version.Name
 		}
-		base := Label(it.name(), prefix)
+		base := Label(name, prefix)
 		label := base
 		for n := 2; used[it.kind][strings.ToLower(label)]; n++ {
 			label = fmt.Sprintf("%s_%d", base, n)
@@ -511,6 +548,8 @@ func (g *generator) block(it *item, refs map[string]string) []byte {
 		bb := f.Body().AppendNewBlock("bucket", []string{it.label}).Body()
 		g.bucketBlock(bb, it.b)
 		g.notifyBlocks(bb, it)
+	} else if it.kind == "object" {
+		g.objectBlock(f.Body().AppendNewBlock("object", []string{it.label}).Body(), it.o, refs)
 	} else {
 		g.keyBlock(f.Body().AppendNewBlock("key", []string{it.label}).Body(), it.k, refs)
 	}
@@ -715,6 +754,8 @@ func (g *generator) result(src []byte) *Result {
 					r.Suspended = append(r.Suspended, fmt.Sprintf("notification rule %q of bucket %q: %s", nr.Name, it.b.Name, reasonText(nr.SuspensionReason)))
 				}
 			}
+		case it.kind == "object":
+			r.Objects = append(r.Objects, it.name())
 		default:
 			r.Keys = append(r.Keys, it.k.Name)
 		}

@@ -128,7 +128,11 @@ func (o nativeObjects) Upload(ctx context.Context, bucketName, name, contentType
 	return o.m.nativeUpload(ctx, bucketName, name, contentType, data, info)
 }
 
+// Upload over S3; file info S3 metadata cannot carry as it is goes through the native call.
 func (s s3Objects) Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
+	if !s3MetaSafe(info) {
+		return s.nativeObjects.Upload(ctx, bucketName, name, contentType, data, info)
+	}
 	return s.m.s3Upload(ctx, bucketName, name, contentType, data, info)
 }
 
@@ -185,5 +189,8 @@ func (o nativeObjects) UploadLarge(ctx context.Context, r largeUpload) (live.Ver
 }
 
 func (s s3Objects) UploadLarge(ctx context.Context, r largeUpload) (live.Version, error) {
+	if !s3MetaSafe(r.info) {
+		return s.nativeObjects.UploadLarge(ctx, r)
+	}
 	return s.m.s3UploadLarge(ctx, r)
 }

@@ -65,6 +65,22 @@ func s3MetaOf(op string, info map[string]string) (s3Meta, error) {
 	return m, nil
 }
 
+// s3MetaSafe reports whether file info can travel as S3 metadata unchanged: S3 user metadata
+// is US-ASCII (B2's native API percent-encodes UTF-8 instead), so info with other
+// characters is uploaded with the native calls, which the S3 decorator keeps.
+func s3MetaSafe(info map[string]string) bool {
+	for k, v := range info {
+		for _, s := range []string{k, v} {
+			for i := 0; i < len(s); i++ {
+				if s[i] < 0x20 || s[i] > 0x7e {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 // s3ContentType is the Content-Type to send: none for B2's auto-detection.
 func s3ContentType(ct string) *string {
 	if ct == "" || ct == "b2/x-auto" {

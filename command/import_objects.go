@@ -107,6 +107,22 @@ func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.L
 	if len(objs) > maxImportObjects || total > maxImportObjectBytes {
 		return nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), humanBytes(total), maxImportObjects, humanBytes(maxImportObjectBytes))
 	}
+	// A name whose local path is a directory of another's ("a" and "a/b") cannot have both.
+	sources := map[string]string{}
+	for _, o := range objs {
+		if o.Source != "" {
+			sources[o.Source] = o.Version.Name
+		}
+	}
+	for i := range objs {
+		o := &objs[i]
+		for p := path.Dir(o.Source); o.Source != "" && p != "." && p != "/"; p = path.Dir(p) {
+			if other, ok := sources[p]; ok {
+				o.Skip = fmt.Sprintf("its local path %s would be under the file of %q: declare one of the two by hand", o.Source, other)
+				o.Source = ""
+			}
+		}
+	}
 	// Refuse before downloading anything when a file is in the way.
 	for _, o := range objs {
 		if o.Source == "" {
@@ -117,14 +133,20 @@ func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.L
 		}
 	}
 	mut := b2client.NewMutator(conn)
+	var written []string
 	for i := range objs {
 		o := &objs[i]
 		if o.Source == "" {
 			continue
 		}
-		if err := download(ctx, mut, o, filepath.Join(dir, filepath.FromSlash(o.Source))); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(o.Source))
+		if err := download(ctx, mut, o, p); err != nil {
+			for _, w := range written { // leave no partial import behind
+				os.Remove(w)
+			}
 			return nil, err
 		}
+		written = append(written, p)
 	}
 	return objs, nil
 }
@@ -155,6 +177,11 @@ func localNameProblem(name string) string {
 	for _, seg := range strings.Split(name, "/") {
 		if seg == "" || seg == "." || seg == ".." {
 			return fmt.Sprintf("its name %q has an empty, \".\" or \"..\" path segment, which cannot be a local file under files/", name)
+		}
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if len(seg) > 255 {
+			return fmt.Sprintf("its name %q has a path segment longer than 255 bytes, too long for a local file name", name)
 		}
 	}
 	if strings.ContainsAny(name, "\\\x00") {

@@ -26,16 +26,20 @@ func TestImportObjects(t *testing.T) {
 	r.upload("sub/deep.html", "deep", nil)
 	r.upload("bad/./dot.txt", "dot", nil)
 	r.upload("bad/x/.bzEmpty", "", nil)
+	r.upload("conf", "a file", nil)
+	r.upload("conf/x.txt", "under the file's name", nil)
+	r.upload("long/"+strings.Repeat("a", 300), "long", nil)
 
 	dir := filepath.Join(e.dir, "adopt")
 	code, so, se := e.run("import", "-buckets=imp-site", "-keys=none", "-objects=imp-site/*.html", "-objects=imp-site/robots.txt",
-		"-objects=imp-site/bad/*/*", "-out="+filepath.Join(dir, "main.hcl"))
+		"-objects=imp-site/bad/*/*", "-objects=imp-site/conf", "-objects=imp-site/conf/*", "-objects=imp-site/long/*", "-out="+filepath.Join(dir, "main.hcl"))
 	if code != 0 {
 		t.Fatalf("import: %d\n%s\n%s", code, so, se)
 	}
 	src, _ := os.ReadFile(filepath.Join(dir, "main.hcl"))
 	t.Logf("%s\n%s", src, se)
-	if !strings.Contains(se, "Imported 1 bucket and 0 keys, 2 objects") || !strings.Contains(se, `object "imp-site/bad/./dot.txt"`) {
+	if !strings.Contains(se, "Imported 1 bucket and 0 keys, 3 objects") || !strings.Contains(se, `object "imp-site/bad/./dot.txt"`) ||
+		!strings.Contains(se, `would be under the file of "conf"`) || !strings.Contains(se, "longer than 255 bytes") {
 		t.Errorf("stderr:\n%s", se)
 	}
 	for _, want := range []string{`object "index_html" {`, `bucket = bucket.imp_site.name`, `source = "files/imp-site/index.html"`,

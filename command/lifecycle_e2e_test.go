@@ -1,7 +1,10 @@
 package command
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -152,6 +155,14 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	case <-hook.news:
 	case <-time.After(20 * time.Second):
 		t.Fatal("no webhook delivery within 20s of the uploads")
+	}
+	hook.mu.Lock()
+	d := hook.got[0]
+	hook.mu.Unlock()
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(d.body)
+	if want := "v1=" + hex.EncodeToString(mac.Sum(nil)); d.signature != want || d.team != "web" || !strings.Contains(string(d.body), `"objectName":"uploads/`) {
+		t.Errorf("webhook delivery: signature %q (want %q), X-Team %q, body %s", d.signature, want, d.team, d.body)
 	}
 	run(0, "plan", "-detailed-exitcode", varArg, dir)
 

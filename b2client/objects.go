@@ -2,6 +2,9 @@ package b2client
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 
 	"github.com/b2plan/b2plan/live"
 )
@@ -19,6 +22,8 @@ type objectCalls interface {
 	DeleteBatchSize() int
 	HideFile(ctx context.Context, bucketID, name string) (live.Version, error)
 	UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error)
+	Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error)
+	UploadLarge(ctx context.Context, r largeUpload) (live.Version, error)
 }
 
 var (
@@ -111,4 +116,81 @@ func (s s3Objects) HideFile(ctx context.Context, bucketID, name string) (live.Ve
 
 func (s s3Objects) UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error) {
 	return s.m.s3UploadEmpty(ctx, bucketName, name)
+}
+
+// Upload uploads a small file: one b2_upload_file, or one PutObject over S3 (s3_upload.go).
+// The returned version has the SHA-1 of data.
+func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
+	return m.obj.Upload(ctx, bucketName, name, contentType, data, info)
+}
+
+func (o nativeObjects) Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
+	return o.m.nativeUpload(ctx, bucketName, name, contentType, data, info)
+}
+
+// Upload over S3; file info S3 metadata cannot carry as it is goes through the native call.
+func (s s3Objects) Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
+	if !s3MetaSafe(info) {
+		return s.nativeObjects.Upload(ctx, bucketName, name, contentType, data, info)
+	}
+	return s.m.s3Upload(ctx, bucketName, name, contentType, data, info)
+}
+
+// UploadLarge uploads size bytes read from src as a large file whose SHA-1 is sha1Hex
+// (recorded as the file info large_file_sha1, so that the finished file has a SHA-1 to
+// compare): in parts of partSize bytes (0 = the recommended part size; at least the absolute
+// minimum), up to 4 at once, each retried under the shared policy. Natively
+// b2_start_large_file, b2_upload_part, b2_finish_large_file (upload_large.go); over S3
+// CreateMultipartUpload, UploadPart, CompleteMultipartUpload (s3_upload.go). On failure the
+// unfinished file is cancelled.
+func (m *Mutator) UploadLarge(ctx context.Context, bucketName, name, contentType string, src io.ReaderAt, size int64, sha1Hex string, info map[string]string, partSize int64) (live.Version, error) {
+	r := largeUpload{bucket: bucketName, name: name, contentType: contentType, src: src, size: size, sha1: sha1Hex}
+	r.op = fmt.Sprintf("upload large file %s", describe(bucketName, name))
+	r.info = map[string]string{"large_file_sha1": sha1Hex}
+	for k, v := range info {
+		r.info[k] = v
+	}
+	absMin, rec := m.c.PartSizes()
+	if partSize <= 0 {
+		partSize = rec
+	}
+	partSize = max(partSize, absMin)
+	if n := (size + partSize - 1) / partSize; n > 10000 {
+		partSize = (size + 9999) / 10000
+	}
+	r.part, r.nparts = partSize, int((size+partSize-1)/partSize)
+	if r.nparts < 2 {
+		return live.Version{}, &Error{Op: r.op, Class: Permanent, Message: fmt.Sprintf("%d bytes fit in one part of %d: upload it with Upload", size, partSize)}
+	}
+	return m.obj.UploadLarge(ctx, r)
+}
+
+// largeUpload is one UploadLarge, its parts computed.
+type largeUpload struct {
+	op, bucket, name, contentType, sha1 string
+	info                                map[string]string // with large_file_sha1
+	src                                 io.ReaderAt
+	size, part                          int64
+	nparts                              int
+}
+
+// read returns part i (0-based).
+func (r *largeUpload) read(i int) ([]byte, error) {
+	first := int64(i) * r.part
+	data := make([]byte, min(r.part, r.size-first))
+	if _, err := r.src.ReadAt(data, first); err != nil && !(errors.Is(err, io.EOF) && len(data) > 0) {
+		return nil, fmt.Errorf("%s: read part %d: %w", r.op, i+1, err)
+	}
+	return data, nil
+}
+
+func (o nativeObjects) UploadLarge(ctx context.Context, r largeUpload) (live.Version, error) {
+	return o.m.nativeUploadLarge(ctx, r)
+}
+
+func (s s3Objects) UploadLarge(ctx context.Context, r largeUpload) (live.Version, error) {
+	if !s3MetaSafe(r.info) {
+		return s.nativeObjects.UploadLarge(ctx, r)
+	}
+	return s.m.s3UploadLarge(ctx, r)
 }

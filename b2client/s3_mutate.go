@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -280,35 +279,14 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 		return LargeCopyResult{}, err
 	}
 	info := copyInfo(&r.Source, true) // with the marker, as natively
-	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName)}
+	md, err := s3MetaOf(op, info)
+	if err != nil {
+		return LargeCopyResult{}, err
+	}
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String(r.DestName),
+		ContentType: s3ContentType(r.Source.ContentType), CacheControl: md.cacheControl, ContentDisposition: md.disposition,
+		ContentEncoding: md.encoding, ContentLanguage: md.language, Expires: md.expires, Metadata: md.meta}
 	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = s3Lock(r.Lock)
-	if ct := r.Source.ContentType; ct != "" && ct != "b2/x-auto" {
-		in.ContentType = aws.String(ct)
-	}
-	meta := map[string]string{}
-	for k, v := range info {
-		switch strings.ToLower(k) {
-		case "b2-cache-control":
-			in.CacheControl = aws.String(v)
-		case "b2-content-disposition":
-			in.ContentDisposition = aws.String(v)
-		case "b2-content-encoding":
-			in.ContentEncoding = aws.String(v)
-		case "b2-content-language":
-			in.ContentLanguage = aws.String(v)
-		case "b2-expires":
-			t, err := http.ParseTime(v)
-			if err != nil {
-				return LargeCopyResult{}, &Error{Op: op, Class: Permanent, Message: fmt.Sprintf("b2-expires %q is not an HTTP date", v)}
-			}
-			in.Expires = aws.Time(t)
-		default:
-			meta[k] = v
-		}
-	}
-	if len(meta) > 0 {
-		in.Metadata = meta
-	}
 	var created *s3.CreateMultipartUploadOutput
 	if _, err := c.s3Do(ctx, op+": start", false, func(ctx context.Context) error {
 		o, err := c.s3.client.CreateMultipartUpload(ctx, in)

@@ -33,16 +33,16 @@ const EmptySHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 // UploadEmpty with b2_upload_file (see Mutator.UploadEmpty).
 func (o nativeObjects) UploadEmpty(ctx context.Context, bucketName, name string) (live.Version, error) {
 	m := o.m
-	return m.Upload(ctx, bucketName, name, "application/octet-stream", nil, nil)
+	return m.nativeUpload(ctx, bucketName, name, "application/octet-stream", nil, nil)
 }
 
-// Upload uploads a small file (a single b2_upload_file). Uploads go through
+// nativeUpload is Upload with one b2_upload_file. Uploads go through
 // blazer's base package (b2_get_upload_url / b2_upload_file, with its name
 // and file-info encoding), with upload URLs pooled per bucket; a key that
 // blazer's v3 authorisation cannot use (a v4 multi-bucket key) falls back to
 // an equivalent raw upload. Retries follow the shared policy; a failed upload
 // URL is discarded and a new one fetched.
-func (m *Mutator) Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
+func (m *Mutator) nativeUpload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error) {
 	op := fmt.Sprintf("upload %s", describe(bucketName, name))
 	sum := sha1.Sum(data)
 	shaHex := hex.EncodeToString(sum[:])

@@ -1,12 +1,12 @@
 package b2client
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,27 +16,13 @@ import (
 	"github.com/b2plan/b2plan/live"
 )
 
-// UploadLarge uploads size bytes read from src as a B2 large file: b2_start_large_file (with
-// large_file_sha1 = sha1Hex, so that the finished file has a SHA-1 to compare), parts of
-// partSize bytes (0 = the recommended part size; at least the absolute minimum) each with
-// b2_get_upload_part_url + b2_upload_part under the shared retry policy, up to 4 at once, then
-// b2_finish_large_file. On failure the unfinished file is cancelled. A finish whose outcome is
+// nativeUploadLarge is UploadLarge with B2's native calls: b2_start_large_file, parts with
+// b2_get_upload_part_url + b2_upload_part, b2_finish_large_file. A finish whose outcome is
 // unknown is checked with b2_get_file_info.
-func (m *Mutator) UploadLarge(ctx context.Context, bucketName, name, contentType string, src io.ReaderAt, size int64, sha1Hex string, info map[string]string, partSize int64) (live.Version, error) {
+func (m *Mutator) nativeUploadLarge(ctx context.Context, r largeUpload) (live.Version, error) {
 	c := m.c
-	op := fmt.Sprintf("upload large file %s", describe(bucketName, name))
-	absMin, rec := c.PartSizes()
-	if partSize <= 0 {
-		partSize = rec
-	}
-	partSize = max(partSize, absMin)
-	if n := (size + partSize - 1) / partSize; n > 10000 {
-		partSize = (size + 9999) / 10000
-	}
-	nparts := int((size + partSize - 1) / partSize)
-	if nparts < 2 {
-		return live.Version{}, &Error{Op: op, Class: Permanent, Message: fmt.Sprintf("%d bytes fit in one part of %d: upload it with Upload", size, partSize)}
-	}
+	op, bucketName, name, contentType := r.op, r.bucket, r.name, r.contentType
+	nparts := r.nparts
 	b, err := c.bucketByName(ctx, bucketName)
 	if err != nil {
 		return live.Version{}, err
@@ -44,10 +30,7 @@ func (m *Mutator) UploadLarge(ctx context.Context, bucketName, name, contentType
 	if b == nil {
 		return live.Version{}, &Error{Op: op, Class: NotFound, Message: fmt.Sprintf("no bucket named %q in this account", bucketName)}
 	}
-	fi := map[string]string{"large_file_sha1": sha1Hex}
-	for k, v := range info {
-		fi[k] = v
-	}
+	fi := r.info
 	if contentType == "" {
 		contentType = "b2/x-auto"
 	}
@@ -78,17 +61,15 @@ func (m *Mutator) UploadLarge(ctx context.Context, bucketName, name, contentType
 	g.SetLimit(4)
 	for i := 0; i < nparts; i++ {
 		g.Go(guard(func() error {
-			first := int64(i) * partSize
-			n := min(partSize, size-first)
-			data := make([]byte, n)
-			if _, err := src.ReadAt(data, first); err != nil && !(errors.Is(err, io.EOF) && len(data) == int(n)) {
-				return fmt.Errorf("%s: read part %d: %w", op, i+1, err)
+			data, err := r.read(i)
+			if err != nil {
+				return err
 			}
 			sum := sha1.Sum(data)
 			shas[i] = hex.EncodeToString(sum[:])
 			// Uploading a part again replaces it: safe to retry, each attempt with a new
 			// part URL.
-			_, err := c.retry(gctx, fmt.Sprintf("%s: part %d", op, i+1), false, nil, func(ctx context.Context) attemptResult {
+			_, err = c.retry(gctx, fmt.Sprintf("%s: part %d", op, i+1), false, nil, func(ctx context.Context) attemptResult {
 				a := c.current()
 				var up struct {
 					URL   string `json:"uploadUrl"`
@@ -98,11 +79,11 @@ func (m *Mutator) UploadLarge(ctx context.Context, bucketName, name, contentType
 				if r := c.doJSON(ctx, "POST", a.apiURL+"/b2api/v4/b2_get_upload_part_url", a.token, body, &up, false); !r.ok() {
 					return r
 				}
-				req, err := http.NewRequestWithContext(ctx, "POST", up.URL, io.NewSectionReader(src, first, n))
+				req, err := http.NewRequestWithContext(ctx, "POST", up.URL, bytes.NewReader(data))
 				if err != nil {
 					return attemptResult{err: err}
 				}
-				req.ContentLength = n
+				req.ContentLength = int64(len(data))
 				req.Header.Set("Authorization", up.Token)
 				req.Header.Set("X-Bz-Part-Number", strconv.Itoa(i+1))
 				req.Header.Set("X-Bz-Content-Sha1", shas[i])

@@ -230,7 +230,7 @@ func applyCommand(m *Meta, args []string, name string) int {
 		}
 		if !*auto {
 			in.setStage(stagePrompt)
-			if code, ok := m.confirm(ctx); !ok {
+			if code, ok := m.confirm(ctx, destroy); !ok {
 				return code
 			}
 		}
@@ -316,12 +316,16 @@ func shardable(p *planner.Plan) error {
 // confirm asks for "yes" on a terminal; without one it refuses. An
 // interrupt (ctx done) ends the wait at once: the read of the line is
 // left behind, and the process exits.
-func (m *Meta) confirm(ctx context.Context) (int, bool) {
+func (m *Meta) confirm(ctx context.Context, destroy bool) (int, bool) {
 	f, ok := m.Stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return m.Errorf("apply needs confirmation, but stdin is not a terminal: pass -auto-approve, or save the plan with \"b2plan plan -out=FILE\" and run \"b2plan apply FILE\""), false
 	}
-	fmt.Fprint(m.Stdout, "\nDo you want to perform these actions?\n  b2plan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	if destroy { // Terraform's destroy prompt
+		fmt.Fprint(m.Stdout, "\nDo you really want to destroy all resources?\n  b2plan will destroy all the resources shown above.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+	} else {
+		fmt.Fprint(m.Stdout, "\nDo you want to perform these actions?\n  b2plan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	}
 	lines := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
@@ -335,7 +339,7 @@ func (m *Meta) confirm(ctx context.Context) (int, bool) {
 		return ExitInterrupted, false
 	}
 	if strings.TrimSpace(line) != "yes" {
-		fmt.Fprintln(m.Stdout, "\nApply cancelled.")
+		fmt.Fprintf(m.Stdout, "\n%s cancelled.\n", operationWord(destroy))
 		return ExitError, false
 	}
 	fmt.Fprintln(m.Stdout)

@@ -55,6 +55,8 @@ type textView struct {
 	objectLines int
 	stopTk      chan struct{}
 	tkDone      chan struct{}
+	// destroy: the plan is a destroy plan, summarised as Terraform's destroy.
+	destroy bool
 }
 
 func newTextView(m *Meta, w io.Writer) *textView {
@@ -73,10 +75,15 @@ func newTextView(m *Meta, w io.Writer) *textView {
 func (v *textView) retry(r b2client.RetryInfo) { v.prog.retry(r) }
 
 func (v *textView) plan(p *planner.Plan) {
+	v.destroy = p.Destroy
 	_ = planner.RenderHuman(v.w, p, planner.RenderOptions{Color: v.color})
+	if p.Destroy && !p.Errored && !p.HasActions() {
+		fmt.Fprintf(v.w, "\nDestroy complete! %s\n", destroyedLine(executor.Result{}))
+	}
 }
 
 func (v *textView) savedPlan(path string, p *planner.Plan) {
+	v.destroy = p.Destroy
 	fmt.Fprintf(v.w, "Applying the saved plan %s (id %s, made %s).\n%s\n", path, p.ID, p.CreatedAt.Format(time.RFC3339), p.SummaryLine())
 }
 
@@ -267,6 +274,9 @@ func (v *textView) finish(res executor.Result, err error) {
 	if x := cs.extras(); x != "" {
 		counts += "\n" + x
 	}
+	if v.destroy {
+		counts = destroyedLine(res)
+	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(v.m.Stderr, "Warning: %s: %s: skipped, it changed since the plan (%s)\n", s.Address, s.Object, s.Reason)
 	}
@@ -284,9 +294,9 @@ func (v *textView) finish(res executor.Result, err error) {
 	case res.Incomplete && len(res.Failures) == 0:
 		fmt.Fprintf(v.w, "\nApply incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", commas(res.NotStarted), counts)
 	case err != nil:
-		fmt.Fprintf(v.w, "\nApply failed. %s\n", counts)
+		fmt.Fprintf(v.w, "\n%s failed. %s\n", operationWord(v.destroy), counts)
 	default:
-		fmt.Fprintf(v.w, "\nApply complete! %s\n", counts)
+		fmt.Fprintf(v.w, "\n%s complete! %s\n", operationWord(v.destroy), counts)
 	}
 	if len(res.Failures) > 0 {
 		fmt.Fprintf(v.m.Stderr, "\nError: %d operations failed:\n", len(res.Failures))

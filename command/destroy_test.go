@@ -128,7 +128,7 @@ func TestDestroy(t *testing.T) {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"bucket.site will be destroyed", "key.ci will be destroyed", "folder.docs will be destroyed",
-		"4 file versions and 1 unfinished large files", "Resources: 0 added, 0 changed, 5 destroyed"} {
+		"4 file versions and 1 unfinished large files", "Destroy complete! Resources: 5 destroyed."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("destroy output lacks %q:\n%s", want, out)
 		}
@@ -140,7 +140,7 @@ func TestDestroy(t *testing.T) {
 		t.Errorf("key left after destroy: %v", ks)
 	}
 	// Nothing left to destroy: a second run changes nothing.
-	if code, out, errOut := e.run("destroy", "-auto-approve", dir); code != 0 || !strings.Contains(out, "No changes") {
+	if code, out, errOut := e.run("destroy", "-auto-approve", dir); code != 0 || !strings.Contains(out, "No changes. No objects need to be destroyed.") || !strings.Contains(out, "Destroy complete! Resources: 0 destroyed.") {
 		t.Fatalf("second destroy: %d\n%s\n%s", code, out, errOut)
 	}
 }
@@ -221,7 +221,7 @@ func TestDestroyTwoAccounts(t *testing.T) {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut := runLocal(t, env, "destroy", "-auto-approve", cfg)
-	if code != 0 || !strings.Contains(out, "Resources: 0 added, 0 changed, 4 destroyed") {
+	if code != 0 || !strings.Contains(out, "Destroy complete! Resources: 4 destroyed.") {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
 	}
 	def := openState(t, filepath.Join(cfg, ".b2plan/local"))

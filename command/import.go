@@ -22,7 +22,8 @@ func init() {
 		Name:     "import",
 		Synopsis: "Write HCL declaring the buckets and keys that already exist",
 		Help: `
-Usage: b2plan [global flags] import [-out=FILE] [-buckets=GLOB]... [-keys=GLOB]... [DIR]
+Usage: b2plan [global flags] import [-out=FILE] [-buckets=GLOB]... [-keys=GLOB]...
+                                   [-objects=BUCKET/GLOB]... [DIR]
 
   Reads the live account and writes a configuration that declares its buckets (every
   attribute: type, info, lifecycle and CORS rules, encryption, Object Lock) and application
@@ -49,6 +50,12 @@ Flags:
   -out=FILE        write the configuration to FILE instead of stdout; FILE must not exist
   -buckets=GLOB    import only buckets whose name matches GLOB (repeatable; * ? [...])
   -keys=GLOB       import only keys whose name matches GLOB (repeatable)
+  -objects=BUCKET/GLOB
+                   also declare the visible files of BUCKET whose name matches GLOB as
+                   object blocks (repeatable; * does not cross /; at most 100 objects and
+                   100 MB): their content is downloaded to files/BUCKET/NAME next to FILE
+                   (needs -out, never overwrites). None by default: object blocks are for a
+                   few managed files, not for a bucket's contents
   -no-color        no colour
 
 Exit status: 0 success (also when some resources were not imported: see stderr), 1 error.
@@ -56,6 +63,7 @@ Exit status: 0 success (also when some resources were not imported: see stderr),
 Examples:
   b2plan import > main.hcl && b2plan plan
   b2plan import -out=imported.hcl -buckets='acme-*' -keys='acme-*'
+  b2plan import -out=site.hcl -buckets=acme-site -objects='acme-site/*.html' -objects='acme-site/robots.txt'
   b2plan -chdir=infra import -out=adopted.hcl
   B2_ENDPOINT=http://127.0.0.1:8787 b2plan import
 `,
@@ -67,9 +75,10 @@ func runImport(m *Meta, args []string) int {
 	c := commands["import"]
 	fset := m.FlagSet(c)
 	out := fset.String("out", "", "")
-	var bucketGlobs, keyGlobs stringList
+	var bucketGlobs, keyGlobs, objectFlags stringList
 	fset.Var(&bucketGlobs, "buckets", "")
 	fset.Var(&keyGlobs, "keys", "")
+	fset.Var(&objectFlags, "objects", "")
 	if code, done := m.ParseFlags(c, fset, args); done {
 		return code
 	}
@@ -83,6 +92,13 @@ func runImport(m *Meta, args []string) int {
 	keys, err := splitGlobs("-keys", keyGlobs)
 	if err != nil {
 		return m.Errorf("%v", err)
+	}
+	objectGlobs, err := parseObjectGlobs(objectFlags)
+	if err != nil {
+		return m.Errorf("%v", err)
+	}
+	if len(objectGlobs) > 0 && *out == "" {
+		return m.Errorf("-objects needs -out=FILE: the objects' content is downloaded into files/ next to FILE, and their blocks refer to it")
 	}
 	dir := "."
 	if fset.NArg() == 1 {
@@ -152,7 +168,11 @@ func runImport(m *Meta, args []string) int {
 	} else if err := b2client.ObserveNotify(ctx, conn, l); err != nil {
 		return m.Errorf("read the notification rules: %v", err)
 	}
-	res, err := importer.Generate(l, importer.Options{Buckets: buckets, Keys: keys, Now: time.Now(),
+	objs, err := m.importObjects(ctx, conn, l, objectGlobs, joinDir, declared)
+	if err != nil {
+		return m.Errorf("%v", err)
+	}
+	res, err := importer.Generate(l, importer.Options{Buckets: buckets, Keys: keys, Now: time.Now(), Objects: objs,
 		Source:   fmt.Sprintf("%s (account %s)", conn.Endpoint(), conn.AccountID()),
 		Declared: declared, DeclaredVars: config.VarInputs{Env: m.Env}})
 	if err != nil {
@@ -160,7 +180,7 @@ func runImport(m *Meta, args []string) int {
 	}
 	if n := len(res.AlreadyDeclared); n > 0 {
 		fmt.Fprintf(m.Stderr, "Left out %d already declared in %s: %s.\n", n, joinDir, strings.Join(res.AlreadyDeclared, ", "))
-		if len(res.Buckets)+len(res.Keys)+len(res.Skipped) == 0 {
+		if len(res.Buckets)+len(res.Keys)+len(res.Objects)+len(res.Skipped) == 0 {
 			fmt.Fprintf(m.Stderr, "Nothing to import: every selected bucket and key is already declared in %s. Nothing was written.\n", joinDir)
 			return ExitOK
 		}
@@ -180,11 +200,26 @@ func runImport(m *Meta, args []string) int {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(m.Stderr, "Warning: %s %q (%s) not imported: %s\n", s.Kind, s.Name, s.ID, s.Reason)
 	}
-	fmt.Fprintf(m.Stderr, "Imported %s and %s to %s", plural(len(res.Buckets), "bucket"), plural(len(res.Keys), "key"), where)
+	fmt.Fprintf(m.Stderr, "Imported %s and %s", plural(len(res.Buckets), "bucket"), plural(len(res.Keys), "key"))
+	if len(objs) > 0 {
+		fmt.Fprintf(m.Stderr, ", %s (content in %s)", plural(len(res.Objects), "object"), filepath.Join(joinDir, "files"))
+	}
+	fmt.Fprintf(m.Stderr, " to %s", where)
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(m.Stderr, " (%d not imported: commented out, with the reason)", len(res.Skipped))
 	}
 	fmt.Fprintln(m.Stderr, ".")
+	for _, sus := range res.Suspended {
+		fmt.Fprintf(m.Stderr, "Warning: B2 suspended %s. The next plan shows it as drift; apply sends the rule again, which resumes it.\n", sus)
+	}
+	if n := len(res.SecretVars); n > 0 {
+		var envs []string
+		for _, v := range res.SecretVars {
+			envs = append(envs, "B2PLAN_VAR_"+v)
+		}
+		fmt.Fprintf(m.Stderr, "Notification rules sign their webhooks with %s: B2 holds them, and import never writes a secret. Before planning, set %s (or pass -var): each is declared as a sensitive variable.\n",
+			plural(n, "secret"), strings.Join(envs, ", "))
+	}
 	if outPath != "" {
 		fmt.Fprintln(m.Stderr, "Run \"b2plan plan\" on the configuration: it should report no changes.")
 	}

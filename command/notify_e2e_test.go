@@ -281,7 +281,8 @@ func TestNotificationRulesCapabilities(t *testing.T) {
 }
 
 // A rule B2 suspends (its webhook kept failing) is drift with B2's reason,
-// and apply resumes it. b2local suspends after about 31 s of retries, so
+// and apply resumes it; its import is declared as it is and plans only the resumption.
+// b2local suspends after about 31 s of retries, so
 // this runs only with B2PLAN_TEST_SUSPEND=1.
 func TestNotificationRuleSuspendedDrift(t *testing.T) {
 	if os.Getenv("B2PLAN_TEST_SUSPEND") == "" {
@@ -320,8 +321,22 @@ func TestNotificationRuleSuspendedDrift(t *testing.T) {
 	if code != ExitChanges || !strings.Contains(so, "suspended by B2: webhook answered HTTP 500") || !strings.Contains(so, "is_suspended") {
 		t.Fatalf("plan of a suspended rule: %d\n%s%s", code, so, se)
 	}
+	// Import of the suspended rule: declared as it is, with a warning; its plan shows only
+	// the resumption, and after the apply it plans empty.
+	impDir := filepath.Join(e.dir, "imported")
+	code, so, se = e.run("import", "-buckets=notify-susp", "-out="+filepath.Join(impDir, "main.hcl"))
+	if code != 0 || !strings.Contains(se, `Warning: B2 suspended notification rule "on-upload" of bucket "notify-susp": webhook answered HTTP 500`) {
+		t.Fatalf("import of a suspended rule: %d\n%s%s", code, so, se)
+	}
+	if code, so, se := e.run("plan", "-detailed-exitcode", impDir); code != ExitChanges || !strings.Contains(so, "suspended by B2") ||
+		!strings.Contains(so, "Plan: 0 to add, 1 to change, 0 to destroy.") {
+		t.Fatalf("plan of the import of a suspended rule: %d\n%s%s", code, so, se)
+	}
 	if code, so, se := e.run("apply", "-auto-approve", dir); code != 0 {
 		t.Fatalf("apply: %d\n%s%s", code, so, se)
+	}
+	if code, so, _ := e.run("plan", "-detailed-exitcode", impDir); code != 0 {
+		t.Errorf("plan of the import after resuming: %d\n%s", code, so)
 	}
 	if suspended() {
 		t.Error("apply did not resume the rule")

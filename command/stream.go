@@ -295,6 +295,9 @@ type streamView struct {
 	moves   map[string]*streamMove
 	// movedCount is the number of moves that moved objects.
 	movedCount int
+	// destroy: the plan is a destroy plan, summarised as Terraform's destroy
+	// (change_summary operation "destroy").
+	destroy bool
 }
 
 type streamMove struct {
@@ -328,6 +331,7 @@ func (v *streamView) index(p *planner.Plan) {
 }
 
 func (v *streamView) plan(p *planner.Plan) {
+	v.destroy = p.Destroy
 	v.index(p)
 	v.s.plan(p)
 	if !p.Errored && !p.HasActions() {
@@ -337,6 +341,7 @@ func (v *streamView) plan(p *planner.Plan) {
 }
 
 func (v *streamView) savedPlan(path string, p *planner.Plan) {
+	v.destroy = p.Destroy
 	v.index(p)
 	v.s.emit(now(), "info", fmt.Sprintf("Applying the saved plan %s (id %s)", path, p.ID), msgLog)
 	v.s.plan(p)
@@ -531,14 +536,18 @@ func (v *streamView) summary(res executor.Result, err error) {
 	t := now()
 	cs := applySummary(res, v.movesDone())
 	counts := cs.line()
-	level, msg := "info", "Apply complete! "+counts
+	if v.destroy {
+		cs.Operation, counts = "destroy", destroyedLine(res)
+	}
+	op := operationWord(v.destroy)
+	level, msg := "info", op+" complete! "+counts
 	switch {
 	case res.Interrupted:
-		level, msg = "error", "Apply interrupted. "+counts
+		level, msg = "error", op+" interrupted. "+counts
 	case res.Incomplete && len(res.Failures) == 0:
-		level, msg = "warn", "Apply incomplete: the time budget (-max-duration) ran out; run plan and apply again to carry on. "+counts
+		level, msg = "warn", op+" incomplete: the time budget (-max-duration) ran out; run plan and apply again to carry on. "+counts
 	case err != nil:
-		level, msg = "error", "Apply failed. "+counts
+		level, msg = "error", op+" failed. "+counts
 	}
 	v.s.emit(t, level, msg, msgChangeSummary, "changes", cs)
 	fails := []map[string]string{}
@@ -578,6 +587,20 @@ func (v *streamView) summary(res executor.Result, err error) {
 func applySummary(res executor.Result, moves int) changeSummary {
 	return changeSummary{Add: res.Added + res.Replaced, Change: res.Changed + moves, Remove: res.Destroyed + res.Replaced,
 		Operation: "apply", B2planReplace: res.Replaced, B2planObjects: res.Moved, B2planBytes: res.MovedBytes}
+}
+
+// destroyedLine is Terraform's count of a destroy: "Resources: N destroyed.".
+func destroyedLine(res executor.Result) string {
+	return fmt.Sprintf("Resources: %d destroyed.", res.Destroyed+res.Replaced)
+}
+
+// operationWord names what ran in the summary: Terraform says "Destroy
+// complete!" after a destroy plan, "Apply complete!" otherwise.
+func operationWord(destroy bool) string {
+	if destroy {
+		return "Destroy"
+	}
+	return "Apply"
 }
 
 // line is Terraform's "Resources: N added, N changed, N destroyed.".

@@ -15,13 +15,15 @@ import (
 )
 
 // Uploader is implemented by a Mutator that uploads small files (*b2client.Mutator: one
-// b2_upload_file, which checks the SHA-1 it is sent). Object changes need it.
+// b2_upload_file, which checks the SHA-1 it is sent; over an S3 endpoint one PutObject,
+// checked by its ETag). Object changes need it.
 type Uploader interface {
 	Upload(ctx context.Context, bucketName, name, contentType string, data []byte, info map[string]string) (live.Version, error)
 }
 
 // LargeUploader is implemented by a Mutator that uploads large files in parts
-// (*b2client.Mutator). Objects larger than the part size need it.
+// (*b2client.Mutator: native large file calls, or an S3 multipart upload). Objects larger
+// than the part size need it.
 type LargeUploader interface {
 	UploadLarge(ctx context.Context, bucketName, name, contentType string, src io.ReaderAt, size int64, sha1Hex string, info map[string]string, partSize int64) (live.Version, error)
 }

@@ -7,7 +7,9 @@
 // keep_only_last_version preset when they are exactly that —, CORS rules, encryption, Object
 // Lock); keys with their intent (an access preset when the capabilities equal one exactly,
 // otherwise the capability list; buckets by reference to the imported bucket blocks;
-// name_prefix). Secrets are never part of a Live snapshot, so never part of the output.
+// name_prefix); notification rules (signing secrets as sensitive variables, notify.go); and,
+// only when asked (Options.Objects, object.go), object blocks whose content the caller has
+// downloaded. Secrets are never written into the output.
 //
 // What the configuration language cannot declare, or what would make the next plan change
 // something (a bucket type other than allPrivate/allPublic, two keys with one name, an expired

@@ -36,12 +36,14 @@ type Options struct {
 	// directory still plans after the import.
 	Declared     *config.Desired
 	DeclaredVars config.VarInputs
+	// Objects are the objects to declare (object.go); none by default.
+	Objects []Object
 }
 
 // Skipped is a bucket or key of the selection that is not declared in the output (it appears
 // there as a commented-out block), with the reason.
 type Skipped struct {
-	Kind   string // "bucket" or "key"
+	Kind   string // "bucket", "key" or "object" (Name is BUCKET/NAME)
 	Name   string
 	ID     string
 	Reason string
@@ -54,35 +56,50 @@ type Result struct {
 	// Buckets and Keys are the names declared, in output order.
 	Buckets []string
 	Keys    []string
+	// Objects are the objects declared, as BUCKET/NAME.
+	Objects []string
 	Skipped []Skipped
 	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
 	// declares them ("bucket NAME", "key NAME").
 	AlreadyDeclared []string
+	// SecretVars are the generated sensitive variables of webhook signing secrets, which
+	// must be set (B2PLAN_VAR_NAME or -var) before the configuration plans.
+	SecretVars []string
+	// Suspended describes the declared notification rules B2 has suspended: the next plan
+	// shows each as drift, and apply resumes it.
+	Suspended []string
 }
 
 // maxKeyLifetime is B2's longest key lifetime (and config's limit on duration).
 const maxKeyLifetime = 1000 * 24 * time.Hour
 
 type item struct {
-	kind  string // "bucket" or "key"
+	kind  string // "bucket", "key" or "object"
 	label string
 	b     *live.Bucket
 	k     *live.Key
+	o     *Object
 	skip  string // reason it is not declared; "" = declared
 	// lines of the block in the rendered text (1-based, inclusive), when declared
 	first, last int
 }
 
 func (it *item) name() string {
-	if it.b != nil {
+	switch {
+	case it.b != nil:
 		return it.b.Name
+	case it.o != nil:
+		return it.o.Bucket + "/" + it.o.Version.Name
 	}
 	return it.k.Name
 }
 
 func (it *item) id() string {
-	if it.b != nil {
+	switch {
+	case it.b != nil:
 		return it.b.ID
+	case it.o != nil:
+		return it.o.Version.ID
 	}
 	return it.k.ID
 }
@@ -92,6 +109,7 @@ func Generate(l *live.Live, opts Options) (*Result, error) {
 	g := &generator{l: l, opts: opts}
 	g.selectItems()
 	g.assignLabels()
+	g.assignSecretVars()
 	// Render, validate with the real loader, and comment out whatever it refuses; a block
 	// can only be refused once, so this ends.
 	sources, baseline := g.declaredSources()
@@ -129,6 +147,8 @@ type generator struct {
 	items []*item // buckets first, then keys, each in live order
 	// already lists the selected resources Options.Declared declares.
 	already []string
+	// secretVars names the variable of each signing secret (label\x00rule → name; notify.go).
+	secretVars map[string]string
 }
 
 // importFile is the name of the generated file while it is validated.
@@ -182,6 +202,18 @@ func (g *generator) declaredBucket(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+func (g *generator) declaredObject(o *Object) bool {
+	if g.opts.Declared == nil {
+		return false
+	}
+	for _, d := range g.opts.Declared.Objects {
+		if strings.EqualFold(d.Bucket, o.Bucket) && d.Name == o.Version.Name {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *generator) declaredKey(name string) bool {
@@ -243,6 +275,14 @@ func (g *generator) selectItems() {
 		it.skip = g.keyProblem(k, count[k.Name])
 		g.items = append(g.items, it)
 	}
+	for i := range g.opts.Objects {
+		o := &g.opts.Objects[i]
+		if g.declaredObject(o) {
+			g.already = append(g.already, "object "+o.Bucket+"/"+o.Version.Name)
+			continue
+		}
+		g.items = append(g.items, &item{kind: "object", o: o, skip: objectProblem(o)})
+	}
 }
 
 // keyProblem says why a key cannot be declared so that the next plan keeps it, or "".
@@ -298,7 +338,7 @@ func Label(name, prefix string) string {
 }
 
 func (g *generator) assignLabels() {
-	used := map[string]map[string]bool{"bucket": {}, "key": {}}
+	used := map[string]map[string]bool{"bucket": {}, "key": {}, "object": {}}
 	if d := g.opts.Declared; d != nil { // the labels of the configuration joined
 		reserve := func(kind, addr string) {
 			label := strings.TrimPrefix(addr, kind+".")
@@ -313,13 +353,19 @@ func (g *generator) assignLabels() {
 		for _, k := range d.Keys {
 			reserve("key", k.Address)
 		}
+		for _, o := range d.Objects {
+			reserve("object", o.Address)
+		}
 	}
 	for _, it := range g.items {
-		prefix := "b_"
-		if it.kind == "key" {
+		prefix, name := "b_", it.name()
+		switch it.kind {
+		case "key":
 			prefix = "k_"
+		case "object":
+			prefix, name = "o_", it.o.Version.Name
 		}
-		base := Label(it.name(), prefix)
+		base := Label(name, prefix)
 		label := base
 		for n := 2; used[it.kind][strings.ToLower(label)]; n++ {
 			label = fmt.Sprintf("%s_%d", base, n)
@@ -403,6 +449,13 @@ func (g *generator) render() []byte {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func reasonText(s string) string {
+	if s = oneLine(s); s == "" {
+		return "no reason given"
+	}
+	return s
+}
 
 func (g *generator) header() string {
 	var sb strings.Builder
@@ -495,6 +548,8 @@ func (g *generator) block(it *item, refs map[string]string) []byte {
 		bb := f.Body().AppendNewBlock("bucket", []string{it.label}).Body()
 		g.bucketBlock(bb, it.b)
 		g.notifyBlocks(bb, it)
+	} else if it.kind == "object" {
+		g.objectBlock(f.Body().AppendNewBlock("object", []string{it.label}).Body(), it.o, refs)
 	} else {
 		g.keyBlock(f.Body().AppendNewBlock("key", []string{it.label}).Body(), it.k, refs)
 	}
@@ -691,6 +746,16 @@ func (g *generator) result(src []byte) *Result {
 			r.Skipped = append(r.Skipped, Skipped{Kind: it.kind, Name: it.name(), ID: it.id(), Reason: it.skip})
 		case it.kind == "bucket":
 			r.Buckets = append(r.Buckets, it.b.Name)
+			for _, nr := range g.notifyRules(it.b) {
+				if nr.Secret != "" {
+					r.SecretVars = append(r.SecretVars, g.secretVarOf(it, nr.Name))
+				}
+				if nr.Suspended {
+					r.Suspended = append(r.Suspended, fmt.Sprintf("notification rule %q of bucket %q: %s", nr.Name, it.b.Name, reasonText(nr.SuspensionReason)))
+				}
+			}
+		case it.kind == "object":
+			r.Objects = append(r.Objects, it.name())
 		default:
 			r.Keys = append(r.Keys, it.k.Name)
 		}

@@ -91,3 +91,30 @@ func TestProtectedRename(t *testing.T) {
 		}
 	}
 }
+
+// TestNonEmptyNamed: destroy and prune name a non-empty bucket's contents by the same rule:
+// the first five names (versions of one name counted once), then how many entries are left.
+func TestNonEmptyNamed(t *testing.T) {
+	var vs []live.Version
+	for i, n := range []string{"a", "a", "b", "c", "d", "e", "f", "f", "g"} {
+		vs = append(vs, ver(n, "v"+string(rune('0'+i)), 1, byte(i)))
+	}
+	unf := []live.Version{{Name: "big", ID: "u1", Action: live.ActionStart}}
+	lb := liveBucket("bkt-full")
+	listing := live.Listing{BucketName: "bkt-full", BucketID: lb.ID, Versions: vs, Unfinished: unf}
+	want := "9 file versions and 1 unfinished large files (a, b, c, d, e and 4 more)"
+
+	d := desired(func(d *config.Desired) { d.Buckets = []*config.Bucket{{Address: "bucket.b", Name: "bkt-full"}} })
+	o := opts()
+	o.Destroy = true
+	_, diags := Compute(d, &live.Live{Buckets: []live.Bucket{lb}, Listings: []live.Listing{listing}}, o)
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, want) {
+		t.Errorf("destroy: %v", diags)
+	}
+	d = desired(func(d *config.Desired) { d.Settings.OwnsBuckets = []string{"bkt-*"}; d.Settings.Prune = true })
+	_, diags = Compute(d, &live.Live{ObservedBuckets: true, Buckets: []live.Bucket{lb}, Listings: []live.Listing{listing}}, opts())
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, want) ||
+		!strings.Contains(diags[0].Detail, `b2plan destroy -target=bucket.bkt_full`) || strings.Contains(diags[0].Detail, "Even force_destroy") {
+		t.Errorf("prune: %v", diags)
+	}
+}

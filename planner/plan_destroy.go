@@ -90,53 +90,131 @@ func (pl *planner) destroyBucket(db *config.Bucket, lb *live.Bucket, placeholder
 		return
 	}
 	bc := &BucketChange{Name: lb.Name, ID: lb.ID, Revision: lb.Revision}
-	var names []string
-	lockPossible := !(lb.ObjectLock.Readable && !lb.ObjectLock.Enabled)
-	var locked []Locked
-	for i := range vs {
-		v := &vs[i]
-		if v.Action == live.ActionFolder || v.Action == live.ActionStart ||
-			placeholders[strings.ToLower(lb.Name)+"\x00"+v.ID] {
-			continue
-		}
-		bc.Empty = append(bc.Empty, ObjectRef{Name: v.Name, ID: v.ID})
-		if len(names) < destroyShown && (len(names) == 0 || names[len(names)-1] != v.Name) {
-			names = append(names, v.Name)
-		}
-		if is, l := isLocked(v, pl.now.UnixMilli(), lockPossible); is {
-			locked = append(locked, l)
-		}
-	}
-	for _, u := range unf {
-		bc.Unfinished = append(bc.Unfinished, ObjectRef{Name: u.Name, ID: u.ID})
-		if len(names) < destroyShown {
-			names = append(names, u.Name+" (unfinished large file)")
-		}
-	}
-	n := len(bc.Empty) + len(bc.Unfinished)
-	if n > 0 && !db.ForceDestroy {
+	c := pl.contentsOf(lb, vs, unf, placeholders)
+	bc.Empty, bc.Unfinished = c.versions, c.unfinished
+	if c.n() > 0 && !db.ForceDestroy {
 		pl.errorf(rangePtr(db.Range), "Cannot destroy non-empty bucket "+db.Name,
-			"Bucket %q holds %d file versions and %d unfinished large files (%s%s). B2 deletes only empty buckets: set force_destroy = true in %s to delete every version first, or empty it yourself.",
-			db.Name, len(bc.Empty), len(bc.Unfinished), strings.Join(names, ", "), more(n, len(names)), db.Address)
+			"Bucket %q holds %s. B2 deletes only empty buckets: set force_destroy = true in %s to delete every version first, or empty it yourself.%s",
+			db.Name, c.describe(), db.Address, c.lockNote())
 		return
 	}
-	if len(locked) > 0 {
-		var ls []string
-		for _, l := range locked[:min(len(locked), destroyShown)] {
-			ls = append(ls, lockText(l))
-		}
+	if len(c.locked) > 0 {
 		pl.errorf(rangePtr(db.Range), "Cannot destroy bucket "+db.Name+": versions under Object Lock",
-			"force_destroy cannot delete bucket %q: %d of its versions are under Object Lock retention or legal hold (%s%s), and B2 refuses to delete them until the lock lapses or is removed.",
-			db.Name, len(locked), strings.Join(ls, "; "), more(len(locked), len(ls)))
+			"force_destroy cannot delete bucket %q: %s", db.Name, c.lockedText())
 		return
 	}
 	ch := newChange(db.Address, "bucket", Delete)
-	if n > 0 {
+	if c.n() > 0 {
 		ch.Reason = fmt.Sprintf("force_destroy deletes its %d file versions and %d unfinished large files first", len(bc.Empty), len(bc.Unfinished))
 	}
 	ch.Before = bucketAttrs(normLive(lb), lb, nil)
 	ch.Bucket = bc
 	pl.p.Changes = append(pl.p.Changes, ch)
+}
+
+// bucketContents is what deleting a bucket must delete first (one rule for destroy and
+// prune): its versions and hide markers, and its unfinished large files.
+type bucketContents struct {
+	versions, unfinished []ObjectRef
+	// shown are the first destroyShown names, unshown the entries of the names after them;
+	// locked the versions under Object Lock.
+	shown   []string
+	unshown int
+	locked  []Locked
+}
+
+// contentsOf collects the contents of bucket lb from its whole-bucket listing (vs, unf),
+// leaving out the versions in skip (bucket\x00fileID: placeholders and objects the plan
+// deletes anyway).
+func (pl *planner) contentsOf(lb *live.Bucket, vs, unf []live.Version, skip map[string]bool) bucketContents {
+	var c bucketContents
+	lockPossible := !(lb.ObjectLock.Readable && !lb.ObjectLock.Enabled)
+	for i := range vs {
+		v := &vs[i]
+		if v.Action == live.ActionFolder || v.Action == live.ActionStart || skip[strings.ToLower(lb.Name)+"\x00"+v.ID] {
+			continue
+		}
+		c.versions = append(c.versions, ObjectRef{Name: v.Name, ID: v.ID})
+		switch {
+		case len(c.shown) > 0 && c.shown[len(c.shown)-1] == v.Name: // versions of a name are adjacent
+		case len(c.shown) < destroyShown:
+			c.shown = append(c.shown, v.Name)
+		default:
+			c.unshown++
+		}
+		if is, l := isLocked(v, pl.now.UnixMilli(), lockPossible); is {
+			c.locked = append(c.locked, l)
+		}
+	}
+	for _, u := range unf {
+		c.unfinished = append(c.unfinished, ObjectRef{Name: u.Name, ID: u.ID})
+		if len(c.shown) < destroyShown {
+			c.shown = append(c.shown, u.Name+" (unfinished large file)")
+		} else {
+			c.unshown++
+		}
+	}
+	return c
+}
+
+func (c *bucketContents) n() int { return len(c.versions) + len(c.unfinished) }
+
+// describe is "N file versions and M unfinished large files (a, b and 3 more)".
+func (c *bucketContents) describe() string {
+	more := ""
+	if c.unshown > 0 {
+		more = fmt.Sprintf(" and %d more", c.unshown)
+	}
+	return fmt.Sprintf("%d file versions and %d unfinished large files (%s%s)", len(c.versions), len(c.unfinished),
+		strings.Join(c.shown, ", "), more)
+}
+
+// lockedText names the locked versions (the first destroyShown).
+func (c *bucketContents) lockedText() string {
+	var ls []string
+	for _, l := range c.locked[:min(len(c.locked), destroyShown)] {
+		ls = append(ls, lockText(l))
+	}
+	return fmt.Sprintf("%d of its versions are under Object Lock retention or legal hold (%s%s), and B2 refuses to delete them until the lock lapses or is removed.",
+		len(c.locked), strings.Join(ls, "; "), more(len(c.locked), len(ls)))
+}
+
+// lockNote is lockedText for an error about a non-empty bucket (force_destroy would not
+// help with these), or "".
+func (c *bucketContents) lockNote() string {
+	if len(c.locked) == 0 {
+		return ""
+	}
+	return " Even force_destroy cannot delete it now: " + c.lockedText()
+}
+
+// pruneNonEmpty is the plan error of prune meeting a non-empty unmanaged bucket. Prune never
+// deletes files: b2plan keeps no state, so force_destroy acts only through a block that
+// declares the bucket (and destroy).
+func (pl *planner) pruneNonEmpty(b *live.Bucket, c bucketContents) {
+	label := "x"
+	if l := labelFor(b.Name); l != "" {
+		label = l
+	}
+	pl.errorf(rangePtr(pl.d.Settings.Range), "Cannot prune non-empty bucket "+b.Name,
+		"Bucket %q matches b2plan.owns and is not declared, so prune = true would delete it, but it holds %s. B2 deletes only empty buckets, and prune never deletes files: force_destroy acts only through a block (b2plan keeps no state). "+
+			"To delete it with its contents, declare it in a block bucket %q with name = %q and force_destroy = true, run \"b2plan destroy -target=bucket.%s\", then remove the block. "+
+			"To keep it, declare it (b2plan import -buckets=%s) or narrow b2plan.owns.%s",
+		b.Name, c.describe(), label, b.Name, label, b.Name, c.lockNote())
+}
+
+// labelFor is a block label for a bucket name in a suggestion: letters, digits and '_'.
+func labelFor(name string) string {
+	var sb strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9' && sb.Len() > 0:
+			sb.WriteRune(r)
+		case sb.Len() > 0:
+			sb.WriteByte('_')
+		}
+	}
+	return sb.String()
 }
 
 func more(total, shown int) string {

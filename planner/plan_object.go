@@ -103,7 +103,7 @@ func (pl *planner) planObjects() {
 		if v.ContentType != o.ContentType {
 			ch.Changed = append(ch.Changed, "content_type")
 		}
-		if !mapsEqual(userInfo(v.Info), oc.Info) {
+		if !mapsEqual(UserInfo(v.Info), oc.Info) {
 			ch.Changed = append(ch.Changed, "info")
 		}
 		if len(ch.Changed) > 0 {
@@ -120,8 +120,9 @@ func (pl *planner) planObjects() {
 	}
 }
 
-// userInfo is a version's file info without the keys B2 and its tools add on their own.
-func userInfo(m map[string]string) map[string]string {
+// UserInfo is a version's file info as an object block declares it: keys lowercased, without
+// the keys B2 and its tools add on their own (large_file_sha1); nil when empty.
+func UserInfo(m map[string]string) map[string]string {
 	out := lowerInfo(m)
 	delete(out, "large_file_sha1")
 	if len(out) == 0 {

@@ -383,16 +383,16 @@ func (pl *planner) planDrift() {
 			continue
 		}
 		vs, unf, _, ok := findListing(pl.l, b.Name, "")
+		c := pl.contentsOf(b, vs, unf, nil) // plan_destroy.go: one rule with destroy
 		switch {
 		case !ok:
 			dr.Note = "prune would delete it, but its contents were not listed"
 			pl.errorf(rangePtr(s.Range), "Cannot prune bucket "+b.Name,
 				"Bucket %q matches b2plan.owns and is not declared, so prune = true would delete it, but it was not listed to check that it is empty. Plan with the live request from planner.LiveRequest(desired, observed).", b.Name)
 			continue
-		case len(vs)+len(unf) > 0:
-			dr.Note = fmt.Sprintf("not empty (%d versions, %d unfinished large files): cannot be deleted", len(vs), len(unf))
-			pl.errorf(rangePtr(s.Range), "Cannot prune non-empty bucket "+b.Name,
-				"Bucket %q matches b2plan.owns and is not declared, so prune = true would delete it, but it holds %d file versions and %d unfinished large files. Empty it first (for example with a lifecycle rule), declare it, or narrow b2plan.owns.", b.Name, len(vs), len(unf))
+		case c.n() > 0:
+			dr.Note = fmt.Sprintf("not empty (%d versions, %d unfinished large files): cannot be deleted", len(c.versions), len(c.unfinished))
+			pl.pruneNonEmpty(b, c)
 			continue
 		}
 		dr.Deleted = true

@@ -55,6 +55,11 @@ func (p *Plan) Summary() ChangeSummary {
 // NoChangesLine is Terraform's wording for a plan without actions.
 const NoChangesLine = "No changes. Your infrastructure matches the configuration."
 
+// NoDestroyLine is Terraform's wording for a destroy plan without actions,
+// followed by its explanation.
+const NoDestroyLine = "No changes. No objects need to be destroyed.\n\n" +
+	"Either you have not created any objects yet or the existing objects were already deleted outside of b2plan."
+
 // SummaryLine is the end of a human plan: Terraform's line ("Plan: N to add,
 // N to change, N to destroy." or NoChangesLine), then b2plan's extras
 // (replacements, objects and bytes to move) on a line of their own. A plan
@@ -74,6 +79,9 @@ func (p *Plan) SummaryLine() string {
 	// Objects left under a move's source (locked, hidden, in conflict) are
 	// not "no changes" either: the move is not complete.
 	if !p.HasActions() && kept == 0 && !p.moveWork() {
+		if p.Destroy {
+			return NoDestroyLine
+		}
 		return NoChangesLine
 	}
 	// Unmanaged resources left in place are no action, but not "no changes"

@@ -1,0 +1,214 @@
+package command
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/b2plan/b2plan/b2client"
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/importer"
+	"github.com/b2plan/b2plan/live"
+)
+
+// Limits of import -objects: object blocks are for a few managed files (index pages,
+// robots.txt, configuration), hashed at every plan, not for syncing trees.
+const (
+	maxImportObjects     = 100
+	maxImportObjectBytes = 100 << 20
+)
+
+// objectGlob is one -objects=BUCKET/GLOB.
+type objectGlob struct{ bucket, glob string }
+
+// parseObjectGlobs checks -objects values: BUCKET/GLOB, the glob over file names (path.Match:
+// * does not cross /).
+func parseObjectGlobs(in []string) ([]objectGlob, error) {
+	var out []objectGlob
+	for _, v := range in {
+		b, g, ok := strings.Cut(v, "/")
+		if !ok || b == "" || g == "" || strings.ContainsAny(b, "*?[") {
+			return nil, fmt.Errorf("-objects=%s: want BUCKET/GLOB, a bucket name and a glob over its file names, e.g. -objects='site/robots.txt' or -objects='site/*.html'", v)
+		}
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("-objects=%s: %q is not a valid glob pattern (use * ? and [...])", v, g)
+		}
+		out = append(out, objectGlob{b, g})
+	}
+	return out, nil
+}
+
+// literalPrefix is the part of a glob before its first metacharacter: what to list.
+func literalPrefix(glob string) string {
+	if i := strings.IndexAny(glob, "*?[\\"); i >= 0 {
+		return glob[:i]
+	}
+	return glob
+}
+
+// importObjects lists the visible files matching globs, downloads each newest version into
+// dir/files/BUCKET/NAME (never overwriting a file; each checked against the version's size
+// and SHA-1) and returns them for importer.Options.Objects, source relative to dir.
+// Objects the configuration joined already declares are returned without content: the
+// importer leaves them out.
+func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.Live, globs []objectGlob, dir string, declared *config.Desired) ([]importer.Object, error) {
+	if len(globs) == 0 {
+		return nil, nil
+	}
+	if miss := conn.MissingCapabilities([]string{"listFiles", "readFiles"}); len(miss) > 0 {
+		return nil, fmt.Errorf("-objects needs an application key with listFiles and readFiles (it lacks %s)", strings.Join(miss, ", "))
+	}
+	req := live.Request{}
+	for _, g := range globs {
+		if l.Bucket(g.bucket) == nil {
+			return nil, fmt.Errorf("-objects=%s/%s: no bucket named %q is visible to the key", g.bucket, g.glob, g.bucket)
+		}
+		req.Prefixes = append(req.Prefixes, live.PrefixRequest{BucketName: g.bucket, Prefix: literalPrefix(g.glob)})
+	}
+	ol, err := b2client.Observe(ctx, conn, req)
+	if err != nil {
+		return nil, fmt.Errorf("list the objects: %v", err)
+	}
+	var objs []importer.Object
+	seen := map[string]bool{}
+	var total int64
+	for _, li := range ol.Listings {
+		for i := range li.Versions {
+			v := li.Versions[i]
+			key := strings.ToLower(li.BucketName) + "/" + v.Name
+			if seen[key] { // an older version of a name, or a name two globs list
+				continue
+			}
+			if !matchesObject(globs, li.BucketName, v.Name) || v.Action == live.ActionStart || v.Action == live.ActionFolder {
+				continue
+			}
+			seen[key] = true
+			if v.Action != live.ActionUpload || path.Base(v.Name) == ".bzEmpty" {
+				continue // hidden (no live object to declare), or a folder placeholder
+			}
+			o := importer.Object{Bucket: li.BucketName, Version: v}
+			if declaresObject(declared, li.BucketName, v.Name) {
+				objs = append(objs, o)
+				continue
+			}
+			if p := localNameProblem(v.Name); p != "" {
+				o.Skip = p
+			} else if v.HasSHA1() {
+				o.Source = filepath.ToSlash(filepath.Join("files", li.BucketName, filepath.FromSlash(v.Name)))
+				total += v.Size
+			}
+			objs = append(objs, o)
+		}
+	}
+	if len(objs) > maxImportObjects || total > maxImportObjectBytes {
+		return nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), humanBytes(total), maxImportObjects, humanBytes(maxImportObjectBytes))
+	}
+	// A name whose local path is a directory of another's ("a" and "a/b") cannot have both.
+	sources := map[string]string{}
+	for _, o := range objs {
+		if o.Source != "" {
+			sources[o.Source] = o.Version.Name
+		}
+	}
+	for i := range objs {
+		o := &objs[i]
+		for p := path.Dir(o.Source); o.Source != "" && p != "." && p != "/"; p = path.Dir(p) {
+			if other, ok := sources[p]; ok {
+				o.Skip = fmt.Sprintf("its local path %s would be under the file of %q: declare one of the two by hand", o.Source, other)
+				o.Source = ""
+			}
+		}
+	}
+	// Refuse before downloading anything when a file is in the way.
+	for _, o := range objs {
+		if o.Source == "" {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(o.Source))); err == nil {
+			return nil, fmt.Errorf("%s already exists: import never overwrites a file. Move it away, or import into another directory", filepath.Join(dir, filepath.FromSlash(o.Source)))
+		}
+	}
+	mut := b2client.NewMutator(conn)
+	var written []string
+	for i := range objs {
+		o := &objs[i]
+		if o.Source == "" {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(o.Source))
+		if err := download(ctx, mut, o, p); err != nil {
+			for _, w := range written { // leave no partial import behind
+				os.Remove(w)
+			}
+			return nil, err
+		}
+		written = append(written, p)
+	}
+	return objs, nil
+}
+
+func declaresObject(d *config.Desired, bucket, name string) bool {
+	if d == nil {
+		return false
+	}
+	for _, o := range d.Objects {
+		if strings.EqualFold(o.Bucket, bucket) && o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesObject(globs []objectGlob, bucket, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g.glob, name); ok && strings.EqualFold(g.bucket, bucket) {
+			return true
+		}
+	}
+	return false
+}
+
+// localNameProblem says why a file name cannot be a path under files/BUCKET, or "".
+func localNameProblem(name string) string {
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Sprintf("its name %q has an empty, \".\" or \"..\" path segment, which cannot be a local file under files/", name)
+		}
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if len(seg) > 255 {
+			return fmt.Sprintf("its name %q has a path segment longer than 255 bytes, too long for a local file name", name)
+		}
+	}
+	if strings.ContainsAny(name, "\\\x00") {
+		return fmt.Sprintf("its name %q contains a character that cannot be in a local file name", name)
+	}
+	return ""
+}
+
+// download writes the version of o to p (a new file, directories created), and checks it.
+func download(ctx context.Context, mut *b2client.Mutator, o *importer.Object, p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	h, err := mut.DownloadVersion(ctx, o.Version.ID, o.Version.Name, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && (h.Size != o.Version.Size || hex.EncodeToString(h.SHA1[:]) != o.Version.SHA1Hex()) {
+		err = fmt.Errorf("the download has %d bytes, SHA-1 %x; B2 lists %d bytes, SHA-1 %s", h.Size, h.SHA1, o.Version.Size, o.Version.SHA1Hex())
+	}
+	if err != nil {
+		os.Remove(p)
+		return fmt.Errorf("download %s/%s: %v", o.Bucket, o.Version.Name, err)
+	}
+	return nil
+}

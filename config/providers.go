@@ -176,7 +176,14 @@ func (d *Desired) ForProvider(alias string) *Desired {
 		out.Provider = *p
 	}
 	out.ProviderAliases, out.Outputs = nil, nil
-	out.Replications = nil // they span accounts: planned over all of them
+	// Replications span accounts (planned over all of them): each account's part keeps those
+	// with a bucket there, so that it reads what they need.
+	out.Replications = nil
+	for _, r := range d.Replications {
+		if r.SourceProvider == alias || r.DestinationProvider == alias {
+			out.Replications = append(out.Replications, r)
+		}
+	}
 	out.Buckets = OfProvider(d.Buckets, alias, func(b *Bucket) string { return b.Provider })
 	out.Keys = OfProvider(d.Keys, alias, func(k *Key) string { return k.Provider })
 	out.Folders = OfProvider(d.Folders, alias, func(f *Folder) string { return f.Provider })

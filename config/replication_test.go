@@ -61,9 +61,12 @@ replication "legacy" {
 		legacy[0].DestinationProvider != "backup" || legacy[0].Priority != DefaultReplicationPriority || !legacy[0].Enabled {
 		t.Errorf("legacy: %+v", legacy)
 	}
-	// Replications span accounts: no account's part holds them.
-	if sub := d.ForProvider("backup"); len(sub.Replications) != 0 {
-		t.Errorf("ForProvider kept replications: %+v", sub.Replications)
+	// Each account's part holds the replications with a bucket there.
+	if sub := d.ForProvider("backup"); len(sub.Replications) != 3 {
+		t.Errorf("ForProvider(backup): %+v", sub.Replications)
+	}
+	if sub := d.ForProvider(""); len(sub.Replications) != 1 || sub.Replications[0].Address != "replication.media_to_backup" {
+		t.Errorf("ForProvider(default): %+v", sub.Replications)
 	}
 }
 

@@ -1,0 +1,805 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
+)
+
+// Replication (docs/configuration.md, "replication"). A replication block is one rule of its
+// source bucket's replicationConfiguration. b2plan manages both sides and the keys B2 needs:
+//
+//   - each source bucket reads with one source key (B2 takes one per bucket):
+//     "b2plan-repl-src-BUCKET", restricted to the bucket, ReplicationSourceCapabilities;
+//   - each destination bucket writes with one destination key, "b2plan-repl-dst-BUCKET",
+//     restricted to it, ReplicationDestinationCapabilities, and maps every source key that
+//     replicates into it to that key (asReplicationDestination).
+//
+// Keys are shown as replication_key.source["BUCKET"] / replication_key.destination["BUCKET"].
+// Their secrets are never needed (B2 takes key ids) and are dropped when B2 returns them. A
+// key of that name with other capabilities or buckets is replaced. Rules on a source bucket
+// whose source key is b2plan's, keys with those names, and mapping entries to b2plan's
+// destination keys that no block declares any more are removed: that is how b2plan, which
+// keeps no state, tells what it made. Mapping entries and rules of buckets b2plan does not
+// manage are left as they are.
+//
+// Apply writes each bucket's whole replicationConfiguration in one b2_update_bucket
+// (ReplicationWrite) after every account's buckets and keys are applied, since a rule names
+// the id of a destination bucket, possibly in another account, that the same apply may create.
+
+// Change types of replication.
+const (
+	ReplicationType    = "replication"
+	ReplicationKeyType = "replication_key"
+)
+
+// The capabilities of the keys b2plan creates for replication: what Backblaze's SDK
+// (b2sdk ReplicationSetupHelper) gives them, sorted. B2 (and b2local) need readFiles and
+// writeFiles on the bucket; the others replicate Object Lock settings (and deletions of
+// replicas' versions, deleteFiles).
+var (
+	ReplicationSourceCapabilities      = []string{"readFileLegalHolds", "readFileRetentions", "readFiles"}
+	ReplicationDestinationCapabilities = []string{"deleteFiles", "writeFileLegalHolds", "writeFileRetentions", "writeFiles"}
+)
+
+// ReplicationKeyName is the name of the key b2plan makes for a replication source
+// (side "src") or destination ("dst") bucket.
+func ReplicationKeyName(side, bucket string) string {
+	return "b2plan-repl-" + side + "-" + strings.ToLower(bucket)
+}
+
+// ReplicationWrite is the whole replicationConfiguration apply writes to one bucket. Key ids
+// unknown at plan time are KeyRefs to the replication_key change creating them; destination
+// bucket ids unknown at plan time (created by the same apply) are looked up by name.
+type ReplicationWrite struct {
+	Provider string `json:"provider,omitempty"`
+	Bucket   string `json:"bucket"`
+	// SourceKey is nil when the bucket is no replication source after the write.
+	SourceKey *KeyRef              `json:"source_key,omitempty"`
+	Rules     []ReplicationRuleOut `json:"rules,omitempty"`
+	Mapping   []ReplicationMapping `json:"mapping,omitempty"`
+	// Addresses are the replication changes the write carries out (events, failures).
+	Addresses []string `json:"addresses,omitempty"`
+}
+
+// ReplicationRuleOut is one rule to write; DestinationBucketID may be "" (look it up by
+// DestinationBucket in DestinationProvider's account at apply).
+type ReplicationRuleOut struct {
+	live.ReplicationRule
+	DestinationBucket   string `json:"destination_bucket"`
+	DestinationProvider string `json:"destination_provider,omitempty"`
+}
+
+// KeyRef is a key id, or the address of the change that creates the key.
+type KeyRef struct {
+	ID      string `json:"id,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// ReplicationMapping is one entry of sourceToDestinationKeyMapping.
+type ReplicationMapping struct {
+	Source      KeyRef `json:"source"`
+	Destination KeyRef `json:"destination"`
+}
+
+// bucketRef is a bucket of one account.
+type bucketRef struct{ prov, name string } // name lowercased
+
+type replKey struct {
+	prov, side, bucket string // bucket lowercased
+}
+
+// replPlanner plans replication over every account of a configuration.
+type replPlanner struct {
+	pl    *planner
+	accts map[string]*live.Live
+	// keyRefs are the keys replication uses, by account, side and bucket.
+	keyRefs map[replKey]KeyRef
+	// deleting are the buckets the plan deletes (nothing is written to them).
+	deleting map[bucketRef]bool
+}
+
+// keyAttrs are the attributes of a live key of account prov.
+func (rp *replPlanner) keyAttrs(prov string, k *live.Key) []Attr {
+	return (&planner{l: rp.accts[prov]}).liveKeyAttrs(k)
+}
+
+func (rp *replPlanner) bucket(prov, name string) *live.Bucket {
+	if l := rp.accts[prov]; l != nil {
+		return l.Bucket(name)
+	}
+	return nil
+}
+
+func (rp *replPlanner) keyByID(prov, id string) *live.Key {
+	if l := rp.accts[prov]; l != nil {
+		for i := range l.Keys {
+			if l.Keys[i].ID == id {
+				return &l.Keys[i]
+			}
+		}
+	}
+	return nil
+}
+
+// ours reports whether key id of account prov is the key b2plan makes for (side, bucket).
+func (rp *replPlanner) ours(prov, side, bucket, id string) bool {
+	k := rp.keyByID(prov, id)
+	return k != nil && k.Name == ReplicationKeyName(side, bucket)
+}
+
+// planReplication plans the replication blocks of pl.d (all of them: pl.d must not be one
+// account's part) against the snapshots of every account, by provider alias.
+func (pl *planner) planReplication(accts map[string]*live.Live) {
+	rp := &replPlanner{pl: pl, accts: accts, keyRefs: map[replKey]KeyRef{}, deleting: map[bucketRef]bool{}}
+	if pl.declaredBuckets == nil {
+		pl.declaredBuckets = map[string]*config.Bucket{}
+		for _, b := range pl.d.Buckets {
+			pl.declaredBuckets[strings.ToLower(b.Name)] = b
+		}
+	}
+	for _, ch := range pl.p.Changes {
+		if ch.Type == "bucket" && ch.Action == Delete {
+			n := ch.Name
+			if ch.Bucket != nil && ch.Bucket.Name != "" {
+				n = ch.Bucket.Name
+			}
+			rp.deleting[bucketRef{ch.Provider, strings.ToLower(n)}] = true
+		}
+	}
+	var rules []*config.Replication
+	switch {
+	case len(pl.opts.Targets) > 0:
+		if len(pl.d.Replications) > 0 {
+			pl.p.Notes = append(pl.p.Notes, "-target: replication blocks are not planned in a targeted plan; plan without -target to apply them")
+		}
+		return
+	case !pl.opts.Destroy:
+		rules = pl.d.Replications
+	}
+	provs := make([]string, 0, len(accts))
+	for p := range accts {
+		provs = append(provs, p)
+	}
+	sort.Strings(provs)
+	for _, p := range provs {
+		if l := accts[p]; len(rules) > 0 && !l.ObservedKeys {
+			pl.errorf(nil, "Keys not read", "The keys of the account of provider %s were not read, so b2plan cannot find the keys replication uses. Plan with planner.LiveRequest.", config.ProviderLabel(p))
+			return
+		}
+	}
+
+	// Desired rules by source bucket; the destinations they need.
+	bySource := map[bucketRef][]*config.Replication{}
+	byDest := map[bucketRef][]*config.Replication{}
+	for _, r := range rules {
+		s := bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
+		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
+		bySource[s] = append(bySource[s], r)
+		byDest[d] = append(byDest[d], r)
+	}
+	// Buckets managed as sources and destinations: declared ones, and live ones using b2plan's keys.
+	sources := map[bucketRef]bool{}
+	dests := map[bucketRef]bool{}
+	for b := range bySource {
+		sources[b] = true
+	}
+	for b := range byDest {
+		dests[b] = true
+	}
+	for _, p := range provs {
+		for _, b := range accts[p].Buckets {
+			ref := bucketRef{p, strings.ToLower(b.Name)}
+			if b.Replication.SourceKeyID != "" && rp.ours(p, "src", b.Name, b.Replication.SourceKeyID) {
+				sources[ref] = true
+			}
+			for _, dk := range b.Replication.Mapping {
+				if rp.ours(p, "dst", b.Name, dk) {
+					dests[ref] = true
+				}
+			}
+		}
+	}
+	for ref := range sources {
+		if lb := rp.bucket(ref.prov, ref.name); lb != nil && !lb.Replication.Readable {
+			if len(bySource[ref]) > 0 {
+				r := bySource[ref][0]
+				pl.errorf(rangePtr(r.Range), "Replication not readable",
+					"%s: the replication configuration of bucket %q could not be read: the key of provider %s lacks the capability readBucketReplications. Use a key that has it.", r.Address, lb.Name, config.ProviderLabel(ref.prov))
+			}
+			delete(sources, ref)
+		}
+	}
+	for ref := range dests {
+		if lb := rp.bucket(ref.prov, ref.name); lb != nil && !lb.Replication.Readable {
+			if len(byDest[ref]) > 0 {
+				r := byDest[ref][0]
+				pl.errorf(rangePtr(r.Range), "Replication not readable",
+					"%s: the replication configuration of bucket %q could not be read: the key of provider %s lacks the capability readBucketReplications. Use a key that has it.", r.Address, lb.Name, config.ProviderLabel(ref.prov))
+			}
+			delete(dests, ref)
+		}
+	}
+	for _, r := range rules {
+		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
+		_, declared := pl.declaredBuckets[d.name]
+		if rp.bucket(d.prov, d.name) == nil && !declared && !rp.declaredIn(d) {
+			pl.errorf(rangePtr(r.Range), "Unknown destination bucket "+r.DestinationBucket,
+				"%s replicates into bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.DestinationBucket, config.ProviderLabel(d.prov))
+		}
+		s := bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
+		if rp.bucket(s.prov, s.name) == nil && !rp.declaredIn(s) {
+			pl.errorf(rangePtr(r.Range), "Unknown source bucket "+r.SourceBucket,
+				"%s replicates from bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.SourceBucket, config.ProviderLabel(s.prov))
+		}
+	}
+	if pl.diags.HasErrors() {
+		return
+	}
+
+	// Keys: one per source bucket with rules, one per destination bucket receiving any.
+	need := map[replKey]bool{}
+	for b, rs := range bySource {
+		if len(rs) > 0 {
+			need[replKey{b.prov, "src", b.name}] = true
+		}
+	}
+	for b, rs := range byDest {
+		if len(rs) > 0 {
+			need[replKey{b.prov, "dst", b.name}] = true
+		}
+	}
+	rp.planKeys(provs, need)
+
+	// Rules and mappings, then one write per bucket whose configuration changes.
+	type work struct {
+		w         *ReplicationWrite
+		src, dest bool // the part that changes
+	}
+	writes := map[bucketRef]*work{}
+	get := func(ref bucketRef) *work {
+		if writes[ref] == nil {
+			writes[ref] = &work{w: &ReplicationWrite{Provider: ref.prov, Bucket: ref.name}}
+			if lb := rp.bucket(ref.prov, ref.name); lb != nil {
+				writes[ref].w.Bucket = lb.Name
+			} else if db := pl.declaredBuckets[ref.name]; db != nil {
+				writes[ref].w.Bucket = db.Name
+			}
+		}
+		return writes[ref]
+	}
+	// Destination mappings first: rule changes show a missing entry as a change of destination_key_id.
+	mappingOK := map[string]bool{} // rule address → its mapping entry is in place
+	for _, ref := range sortedRefs(dests) {
+		lb := rp.bucket(ref.prov, ref.name)
+		dstRef := rp.keyRefs[replKey{ref.prov, "dst", ref.name}]
+		var want []ReplicationMapping
+		seen := map[KeyRef]bool{}
+		for _, r := range byDest[ref] {
+			src := rp.keyRefs[replKey{r.SourceProvider, "src", strings.ToLower(r.SourceBucket)}]
+			ok := lb != nil && src.ID != "" && dstRef.ID != "" && lb.Replication.Mapping[src.ID] == dstRef.ID
+			mappingOK[r.Address] = ok
+			if !seen[src] {
+				seen[src] = true
+				want = append(want, ReplicationMapping{Source: src, Destination: dstRef})
+			}
+		}
+		changed := false
+		var keep []ReplicationMapping // entries b2plan did not make
+		if lb != nil {
+			for _, sk := range sortedKeys(lb.Replication.Mapping) {
+				dk := lb.Replication.Mapping[sk]
+				if !rp.ours(ref.prov, "dst", lb.Name, dk) {
+					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
+					continue
+				}
+				if !seen[KeyRef{ID: sk}] || dstRef.ID != dk {
+					changed = true // ours, no longer wanted (or pointing at a key being replaced)
+				}
+			}
+		}
+		for _, m := range want {
+			if lb == nil || m.Source.ID == "" || m.Destination.ID == "" || lb.Replication.Mapping[m.Source.ID] != m.Destination.ID {
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		wk := get(ref)
+		wk.dest = true
+		wk.w.Mapping = append(keep, want...)
+	}
+	for _, ref := range sortedRefs(sources) {
+		lb := rp.bucket(ref.prov, ref.name)
+		srcRef := rp.keyRefs[replKey{ref.prov, "src", ref.name}]
+		have := map[string]*live.ReplicationRule{}
+		if lb != nil {
+			for i := range lb.Replication.Rules {
+				have[lb.Replication.Rules[i].Name] = &lb.Replication.Rules[i]
+			}
+		}
+		var out []ReplicationRuleOut
+		var addrs []string
+		changed := lb == nil || (len(bySource[ref]) > 0) != lb.Replication.IsSource() ||
+			(len(bySource[ref]) > 0 && srcRef.ID != lb.Replication.SourceKeyID)
+		for _, r := range sortedRules(bySource[ref]) {
+			dl := rp.bucket(r.DestinationProvider, r.DestinationBucket)
+			want := live.ReplicationRule{Name: r.Name, Prefix: r.Prefix, Priority: r.Priority, IncludeExisting: r.IncludeExisting, Enabled: r.Enabled}
+			if dl != nil && !rp.deleting[bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}] {
+				want.DestinationBucketID = dl.ID
+			}
+			out = append(out, ReplicationRuleOut{ReplicationRule: want, DestinationBucket: r.DestinationBucket, DestinationProvider: r.DestinationProvider})
+			ch := rp.ruleChange(r, lb, have[r.Name], want, srcRef, mappingOK[r.Address])
+			delete(have, r.Name)
+			if ch.Action != NoOp {
+				addrs = append(addrs, ch.Address)
+				if ch.Changed == nil || !onlyMapping(ch.Changed) {
+					changed = true
+				}
+			}
+			pl.p.Changes = append(pl.p.Changes, ch)
+		}
+		for _, n := range sortedKeysRule(have) {
+			ch := rp.removedRule(ref, lb, have[n])
+			addrs = append(addrs, ch.Address)
+			changed = true
+			pl.p.Changes = append(pl.p.Changes, ch)
+		}
+		if !changed {
+			// Only mappings change: the writes of the destinations carry the rules out.
+			for _, a := range addrs {
+				for _, r := range bySource[ref] {
+					if r.Address == a {
+						get(bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}).w.Addresses = append(
+							get(bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}).w.Addresses, a)
+					}
+				}
+			}
+			continue
+		}
+		wk := get(ref)
+		wk.src = true
+		wk.w.Addresses = append(wk.w.Addresses, addrs...)
+		if len(out) > 0 {
+			k := srcRef
+			wk.w.SourceKey = &k
+			wk.w.Rules = out
+		}
+	}
+	// Complete each write with the part that does not change (B2 replaces both).
+	for _, ref := range sortedRefsW(writes) {
+		wk := writes[ref]
+		if rp.deleting[ref] {
+			continue
+		}
+		lb := rp.bucket(ref.prov, ref.name)
+		if lb != nil && !wk.src && lb.Replication.SourceKeyID != "" {
+			wk.w.SourceKey = &KeyRef{ID: lb.Replication.SourceKeyID}
+			for _, r := range lb.Replication.Rules {
+				wk.w.Rules = append(wk.w.Rules, ReplicationRuleOut{ReplicationRule: r})
+			}
+		}
+		if lb != nil && !wk.dest {
+			for _, sk := range sortedKeys(lb.Replication.Mapping) {
+				wk.w.Mapping = append(wk.w.Mapping, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: lb.Replication.Mapping[sk]}})
+			}
+		}
+		sort.Strings(wk.w.Addresses)
+		pl.p.Replication = append(pl.p.Replication, wk.w)
+	}
+}
+
+// declaredIn reports whether the configuration declares bucket ref in its account.
+func (rp *replPlanner) declaredIn(ref bucketRef) bool {
+	for _, b := range rp.pl.d.Buckets {
+		if b.Provider == ref.prov && strings.EqualFold(b.Name, ref.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func onlyMapping(changed []string) bool {
+	for _, c := range changed {
+		if c != "destination_key_id" {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleChange compares one declared rule with the live one (nil: absent).
+func (rp *replPlanner) ruleChange(r *config.Replication, lb *live.Bucket, have *live.ReplicationRule, want live.ReplicationRule, srcRef KeyRef, mappingOK bool) *Change {
+	dstRef := rp.keyRefs[replKey{r.DestinationProvider, "dst", strings.ToLower(r.DestinationBucket)}]
+	after := ruleAttrs(r.Name, r.SourceBucket, r.DestinationBucket, r.DestinationProvider, want, srcRef, dstRef)
+	ch := newChange(r.Address, ReplicationType, Create)
+	ch.Provider = r.SourceProvider
+	ch.After = after
+	if have == nil {
+		return ch
+	}
+	liveDst := ""
+	if dl := rp.bucket(r.DestinationProvider, r.DestinationBucket); dl != nil && dl.Replication.Readable && lb != nil {
+		liveDst = dl.Replication.Mapping[lb.Replication.SourceKeyID]
+	}
+	ch.Action = NoOp
+	ch.Before = ruleAttrs(have.Name, lb.Name, r.DestinationBucket, r.DestinationProvider, *have,
+		KeyRef{ID: lb.Replication.SourceKeyID}, KeyRef{ID: liveDst})
+	if have.DestinationBucketID != want.DestinationBucketID {
+		ch.Before[2] = Attr{Name: "destination_bucket", Value: raw(rp.bucketNameByID(have.DestinationBucketID))}
+		ch.Changed = append(ch.Changed, "destination_bucket")
+	}
+	if have.Prefix != want.Prefix {
+		ch.Changed = append(ch.Changed, "prefix")
+	}
+	if have.Priority != want.Priority {
+		ch.Changed = append(ch.Changed, "priority")
+	}
+	if have.IncludeExisting != want.IncludeExisting {
+		ch.Changed = append(ch.Changed, "include_existing")
+	}
+	if have.Enabled != want.Enabled {
+		ch.Changed = append(ch.Changed, "enabled")
+		if !have.Enabled {
+			ch.Notes = append(ch.Notes, "B2 shows the rule disabled (changed outside b2plan): apply enables it")
+		}
+	}
+	if srcRef.ID == "" || srcRef.ID != lb.Replication.SourceKeyID {
+		ch.Changed = append(ch.Changed, "source_key_id")
+		if rp.keyByID(r.SourceProvider, lb.Replication.SourceKeyID) == nil {
+			ch.Notes = append(ch.Notes, fmt.Sprintf("the source key %s of bucket %q no longer exists: replication fails until apply sets a new one", lb.Replication.SourceKeyID, lb.Name))
+		}
+	}
+	if !mappingOK {
+		ch.Changed = append(ch.Changed, "destination_key_id")
+		if liveDst == "" && srcRef.ID != "" {
+			ch.Notes = append(ch.Notes, fmt.Sprintf("bucket %q maps no destination key to the source key %s: replication fails until apply sets the mapping", r.DestinationBucket, srcRef.ID))
+		}
+	}
+	if len(ch.Changed) > 0 {
+		ch.Action = Update
+	}
+	return ch
+}
+
+// removedRule deletes a live rule no block declares.
+func (rp *replPlanner) removedRule(ref bucketRef, lb *live.Bucket, have *live.ReplicationRule) *Change {
+	label := strings.ReplaceAll(have.Name, "-", "_")
+	addr := ReplicationType + "." + label
+	for _, r := range rp.pl.d.Replications {
+		if r.Address == addr {
+			addr = fmt.Sprintf("%s.%s[%q]", ReplicationType, label, lb.Name)
+		}
+	}
+	for _, ch := range rp.pl.p.Changes {
+		if ch.Address == addr {
+			addr = fmt.Sprintf("%s.%s[%q]", ReplicationType, label, lb.Name)
+		}
+	}
+	ch := newChange(addr, ReplicationType, Delete)
+	ch.Provider = ref.prov
+	dst := rp.bucketNameByID(have.DestinationBucketID)
+	ch.Before = ruleAttrs(have.Name, lb.Name, dst, "", *have, KeyRef{ID: lb.Replication.SourceKeyID}, KeyRef{})
+	ch.Reason = "no replication block declares this rule of bucket " + lb.Name
+	return ch
+}
+
+func (rp *replPlanner) bucketNameByID(id string) string {
+	for _, l := range rp.accts {
+		if b := l.BucketByID(id); b != nil {
+			return b.Name
+		}
+	}
+	return id
+}
+
+func ruleAttrs(name, src, dst, dstProv string, r live.ReplicationRule, srcKey, dstKey KeyRef) []Attr {
+	keyAttr := func(n string, k KeyRef) Attr {
+		if k.ID == "" && k.Address != "" {
+			return Attr{Name: n, Unknown: true}
+		}
+		var v any
+		if k.ID != "" {
+			v = k.ID
+		}
+		return Attr{Name: n, Value: raw(v)}
+	}
+	var prov any
+	if dstProv != "" {
+		prov = config.ProviderLabel(dstProv)
+	}
+	return []Attr{
+		{Name: "name", Value: raw(name)},
+		{Name: "source_bucket", Value: raw(src)},
+		{Name: "destination_bucket", Value: raw(dst)},
+		{Name: "destination_provider", Value: raw(prov)},
+		{Name: "prefix", Value: raw(r.Prefix)},
+		{Name: "priority", Value: raw(r.Priority)},
+		{Name: "include_existing", Value: raw(r.IncludeExisting)},
+		{Name: "enabled", Value: raw(r.Enabled)},
+		keyAttr("source_key_id", srcKey),
+		keyAttr("destination_key_id", dstKey),
+	}
+}
+
+// planKeys plans the keys replication needs (need) and deletes the ones named like them that
+// nothing needs, in every account whose keys were read; it fills rp.keyRefs.
+func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
+	pl := rp.pl
+	for _, p := range provs {
+		l := rp.accts[p]
+		if !l.ObservedKeys {
+			continue
+		}
+		byName := map[string][]live.Key{}
+		for _, k := range l.Keys {
+			if strings.HasPrefix(k.Name, "b2plan-repl-src-") || strings.HasPrefix(k.Name, "b2plan-repl-dst-") {
+				byName[k.Name] = append(byName[k.Name], k)
+			}
+		}
+		wanted := map[string]replKey{}
+		for k := range need {
+			if k.prov == p {
+				wanted[ReplicationKeyName(k.side, k.bucket)] = k
+			}
+		}
+		for _, name := range sortedNames(byName) {
+			ks := byName[name]
+			rk, needed := wanted[name]
+			side, bucket := "src", strings.TrimPrefix(name, "b2plan-repl-src-")
+			if strings.HasPrefix(name, "b2plan-repl-dst-") {
+				side, bucket = "dst", strings.TrimPrefix(name, "b2plan-repl-dst-")
+			}
+			addr := replKeyAddress(side, bucket)
+			caps := ReplicationSourceCapabilities
+			if side == "dst" {
+				caps = ReplicationDestinationCapabilities
+			}
+			lb := l.Bucket(bucket)
+			if rp.deleting[bucketRef{p, bucket}] {
+				lb = nil
+			}
+			// The key to keep: right capabilities, restricted to the bucket, no prefix, never
+			// expiring; the one the configuration uses first.
+			keep := -1
+			if needed && lb != nil {
+				for i, k := range ks {
+					if !keyFits(k, caps, lb.ID) {
+						continue
+					}
+					used := lb.Replication.SourceKeyID == k.ID
+					for _, v := range lb.Replication.Mapping {
+						used = used || v == k.ID
+					}
+					if keep < 0 || used {
+						keep = i
+					}
+				}
+			}
+			var oldID string
+			for i, k := range ks {
+				if i == keep {
+					continue
+				}
+				if needed && keep < 0 && oldID == "" {
+					oldID = k.ID // replaced by the new key
+					continue
+				}
+				a := addr
+				if needed || len(ks) > 1 {
+					a = replKeyAddress(side, bucket+"/"+k.ID)
+				}
+				ch := newChange(a, ReplicationKeyType, Delete)
+				ch.Provider = p
+				ch.Before = rp.keyAttrs(p, &k)
+				ch.Key = &KeyChange{Name: k.Name, OldID: k.ID}
+				ch.Reason = "no replication needs this key b2plan made"
+				if needed {
+					ch.Reason = "another key of this name is used for replication"
+				}
+				pl.p.Changes = append(pl.p.Changes, ch)
+			}
+			if !needed {
+				continue
+			}
+			delete(wanted, name)
+			if keep >= 0 {
+				k := ks[keep]
+				ch := newChange(addr, ReplicationKeyType, NoOp)
+				ch.Provider = p
+				ch.Before = rp.keyAttrs(p, &k)
+				ch.After = ch.Before
+				ch.Key = &KeyChange{Name: k.Name, OldID: k.ID}
+				pl.p.Changes = append(pl.p.Changes, ch)
+				rp.keyRefs[rk] = KeyRef{ID: k.ID}
+				continue
+			}
+			rp.createKey(rk, oldID)
+		}
+		for _, name := range sortedKeysRK(wanted) {
+			rp.createKey(wanted[name], "")
+		}
+	}
+}
+
+// createKey plans the creation (oldID "": else the replacement) of a replication key.
+func (rp *replPlanner) createKey(rk replKey, oldID string) {
+	pl := rp.pl
+	side := rk.side
+	caps := ReplicationSourceCapabilities
+	if side == "dst" {
+		caps = ReplicationDestinationCapabilities
+	}
+	name := ReplicationKeyName(side, rk.bucket)
+	bucketName := rk.bucket
+	if lb := rp.bucket(rk.prov, rk.bucket); lb != nil {
+		bucketName = lb.Name
+	} else if db := pl.declaredBuckets[rk.bucket]; db != nil {
+		bucketName = db.Name
+	}
+	addr := replKeyAddress(side, rk.bucket)
+	kc := &KeyChange{Name: name, Capabilities: append([]string(nil), caps...), BucketNames: []string{bucketName}, OldID: oldID}
+	if lb := rp.bucket(rk.prov, rk.bucket); lb != nil {
+		kc.BucketIDs = []string{lb.ID}
+	}
+	ch := newChange(addr, ReplicationKeyType, Create)
+	ch.Provider = rk.prov
+	ch.Key = kc
+	ch.After = []Attr{
+		{Name: "name", Value: raw(name)},
+		{Name: "key_id", Unknown: true},
+		{Name: "capabilities", Value: raw(kc.Capabilities)},
+		{Name: "buckets", Value: raw(kc.BucketNames)},
+		{Name: "name_prefix", Value: raw("")},
+		{Name: "expires", Value: raw(nil)},
+	}
+	if oldID != "" {
+		ch.Action = Replace
+		ch.Reason = "the key b2plan made for replication has other capabilities or buckets"
+		if k := rp.keyByID(rk.prov, oldID); k != nil {
+			ch.Before = rp.keyAttrs(rk.prov, k)
+		}
+		ch.Changed = []string{"capabilities", "buckets", "key_id"}
+	}
+	pl.p.Changes = append(pl.p.Changes, ch)
+	rp.keyRefs[rk] = KeyRef{Address: addr}
+}
+
+func replKeyAddress(side, bucket string) string {
+	n := "source"
+	if side == "dst" {
+		n = "destination"
+	}
+	return fmt.Sprintf("%s.%s[%q]", ReplicationKeyType, n, bucket)
+}
+
+func keyFits(k live.Key, caps []string, bucketID string) bool {
+	return strings.Join(sortedCopy(k.Capabilities, false), ",") == strings.Join(caps, ",") &&
+		len(k.BucketIDs) == 1 && k.BucketIDs[0] == bucketID && k.NamePrefix == "" && k.Expires.IsZero()
+}
+
+func sortedRefs(m map[bucketRef]bool) []bucketRef {
+	out := make([]bucketRef, 0, len(m))
+	for r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].prov != out[j].prov {
+			return out[i].prov < out[j].prov
+		}
+		return out[i].name < out[j].name
+	})
+	return out
+}
+
+func sortedRefsW[T any](m map[bucketRef]T) []bucketRef {
+	set := map[bucketRef]bool{}
+	for r := range m {
+		set[r] = true
+	}
+	return sortedRefs(set)
+}
+
+func sortedRules(rs []*config.Replication) []*config.Replication {
+	out := append([]*config.Replication(nil), rs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeysRule(m map[string]*live.ReplicationRule) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeysRK(m map[string]replKey) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedNames(m map[string][]live.Key) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReplicationCaps are the capabilities applying p's replication needs in the account of
+// provider alias.
+func ReplicationCaps(p *Plan, alias string) []string {
+	set := map[string]bool{}
+	for _, ch := range p.Changes {
+		if ch.Provider != alias || ch.Action == NoOp {
+			continue
+		}
+		switch ch.Type {
+		case ReplicationKeyType:
+			switch ch.Action {
+			case Create:
+				set["writeKeys"] = true
+			case Replace:
+				set["writeKeys"], set["deleteKeys"] = true, true
+			case Delete:
+				set["deleteKeys"] = true
+			}
+			set["listKeys"] = true // a lost create reply is reconciled by listing
+		}
+	}
+	for _, w := range p.Replication {
+		if w.Provider == alias {
+			set["writeBuckets"], set["writeBucketReplications"], set["listBuckets"] = true, true, true
+		}
+		for _, r := range w.Rules {
+			if r.DestinationProvider == alias && r.DestinationBucketID == "" {
+				set["listBuckets"] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReplicationPart returns the part of p that applies after every account (replication
+// changes and writes), and IsReplication tells such changes apart.
+func (p *Plan) ReplicationPart() *Plan {
+	c := *p
+	c.Moves, c.Drift, c.Outputs = nil, nil, nil
+	c.Changes = nil
+	for _, ch := range p.Changes {
+		if IsReplication(ch) {
+			c.Changes = append(c.Changes, ch)
+		}
+	}
+	return &c
+}
+
+// IsReplication reports whether ch is a replication rule or key change.
+func IsReplication(ch *Change) bool {
+	return ch.Type == ReplicationType || ch.Type == ReplicationKeyType
+}

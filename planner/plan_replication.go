@@ -313,6 +313,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		wk.dest = true
 		wk.w.Mapping = append(keep, want...)
 	}
+	active := map[string]bool{} // rule changes with something to do
 	for _, ref := range sortedRefs(sources) {
 		lb := rp.bucket(ref.prov, ref.name)
 		srcRef := rp.keyRefs[replKey{ref.prov, "src", ref.name}]
@@ -349,17 +350,11 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			changed = true
 			pl.p.Changes = append(pl.p.Changes, ch)
 		}
+		for _, a := range addrs {
+			active[a] = true
+		}
 		if !changed {
-			// Only mappings change: the writes of the destinations carry the rules out.
-			for _, a := range addrs {
-				for _, r := range bySource[ref] {
-					if r.Address == a {
-						get(bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}).w.Addresses = append(
-							get(bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}).w.Addresses, a)
-					}
-				}
-			}
-			continue
+			continue // only mappings change: the destinations' writes carry the rules out
 		}
 		wk := get(ref)
 		wk.src = true
@@ -368,6 +363,13 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			k := srcRef
 			wk.w.SourceKey = &k
 			wk.w.Rules = out
+		}
+	}
+	// A rule whose mapping changes is carried out by its destination's write too.
+	for _, r := range rules {
+		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
+		if wk := writes[d]; wk != nil && active[r.Address] && !mappingOK[r.Address] {
+			wk.w.Addresses = append(wk.w.Addresses, r.Address)
 		}
 	}
 	// Complete each write with the part that does not change (B2 replaces both).

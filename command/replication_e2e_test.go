@@ -1,0 +1,326 @@
+package command
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/b2plan/b2plan/emulator"
+)
+
+const (
+	replBackupKeyID = "b2localREPLBACKUP"
+	replBackupKey   = "K00replBackupMasterKey"
+)
+
+// replEnv is one b2local with two accounts (replication crosses accounts inside one store),
+// behind a proxy that records every secret b2_create_key returns, so that tests can look for
+// them in everything b2plan writes.
+type replEnv struct {
+	def, bak *keyEnv
+	mu       sync.Mutex
+	secrets  []string
+}
+
+func newReplEnv(t *testing.T) *replEnv {
+	t.Helper()
+	srv, err := emulator.NewServer(emulator.Options{Accounts: []emulator.Account{
+		{KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey}, {KeyID: replBackupKeyID, Key: replBackupKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	re := &replEnv{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
+			srv.Handler().ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, r)
+		var k struct {
+			Key string `json:"applicationKey"`
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &k) == nil && k.Key != "" {
+			re.mu.Lock()
+			re.secrets = append(re.secrets, k.Key)
+			re.mu.Unlock()
+		}
+		for h, v := range rec.Header() {
+			w.Header()[h] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(hs.Close)
+	dir := t.TempDir()
+	re.def = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir}
+	re.bak = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir, keyID: replBackupKeyID, key: replBackupKey}
+	return re
+}
+
+func (re *replEnv) env() []string {
+	return append(re.def.env(), "B2_BACKUP_ENDPOINT="+re.def.url, "B2_BACKUP_APPLICATION_KEY_ID="+replBackupKeyID, "B2_BACKUP_APPLICATION_KEY="+replBackupKey)
+}
+
+// run runs the CLI and keeps its output for the secret check.
+func (re *replEnv) run(t *testing.T, out *strings.Builder, args ...string) (int, string, string) {
+	t.Helper()
+	code, stdout, stderr := runLocal(t, re.env(), args...)
+	out.WriteString(stdout + stderr)
+	return code, stdout, stderr
+}
+
+// rawRepl is a bucket's replicationConfiguration value read with plain HTTP.
+func rawRepl(e *keyEnv, bucket string) map[string]any {
+	e.t.Helper()
+	for _, b := range e.rawCall("b2_list_buckets", map[string]any{"bucketName": bucket})["buckets"].([]any) {
+		w := b.(map[string]any)["replicationConfiguration"].(map[string]any)
+		if v, ok := w["value"].(map[string]any); ok {
+			return v
+		}
+		return map[string]any{}
+	}
+	e.t.Fatalf("bucket %s not found", bucket)
+	return nil
+}
+
+// rawKeyCaps lists the keys named prefix* of an account: name → capabilities (sorted, joined)
+// and bucket ids.
+func rawKeyCaps(e *keyEnv, prefix string) map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	for _, k := range e.rawCall("b2_list_keys", map[string]any{"maxKeyCount": 1000})["keys"].([]any) {
+		km := k.(map[string]any)
+		if !strings.HasPrefix(km["keyName"].(string), prefix) {
+			continue
+		}
+		var caps []string
+		for _, c := range km["capabilities"].([]any) {
+			caps = append(caps, c.(string))
+		}
+		sort.Strings(caps)
+		var bs []string
+		if ids, ok := km["bucketIds"].([]any); ok {
+			for _, id := range ids {
+				bs = append(bs, id.(string))
+			}
+		}
+		out[km["keyName"].(string)] = strings.Join(caps, ",") + " @" + strings.Join(bs, ",") + " " + km["applicationKeyId"].(string)
+	}
+	return out
+}
+
+// waitVersion polls a bucket's raw listing until name appears (b2local replicates in the
+// background), and returns the file object.
+func waitVersion(t *testing.T, e *keyEnv, bucketID, name string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, f := range e.rawCall("b2_list_file_versions", map[string]any{"bucketId": bucketID, "prefix": name})["files"].([]any) {
+			if fm := f.(map[string]any); fm["fileName"] == name {
+				return fm
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear in bucket %s within the deadline", name, bucketID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func randomBytes(t *testing.T, n int) ([]byte, string) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(b)
+	return b, hex.EncodeToString(sum[:])
+}
+
+const replConfig = `
+provider "b2" {}
+provider "b2" {
+  alias = "backup"
+}
+bucket "media" {
+  name = "acme-media"
+}
+bucket "backup" {
+  provider = b2.backup
+  name     = "acme-backup"
+}
+bucket "copy" {
+  name = "acme-media-copy"
+}
+replication "media_to_backup" {
+  source_bucket      = bucket.media.name
+  destination_bucket = bucket.backup.name
+  prefix             = "photos/"
+  priority           = 1
+}
+replication "same_account" {
+  source_bucket      = bucket.media.name
+  destination_bucket = bucket.copy.name
+  prefix             = "docs/"
+}
+`
+
+// TestReplicationTwoAccounts: replication blocks across two accounts of one b2local (and one
+// within an account) are planned with the keys they need, applied (keys with exactly the
+// documented capabilities, restricted to their bucket; both sides configured), and work: new
+// uploads under the prefixes appear at the destinations with the SHA-1 of the bytes
+// uploaded (raw listings of each account). Re-plans are empty; a rule disabled and a
+// mapping removed out of band are drift that apply repairs; removing the blocks removes the
+// rules, the mappings and the keys. No key secret appears in any output or plan file.
+func TestReplicationTwoAccounts(t *testing.T) {
+	re := newReplEnv(t)
+	cfg := filepath.Join(re.def.dir, "cfg")
+	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig})
+	var all strings.Builder
+	planFile := filepath.Join(re.def.dir, "p.plan")
+
+	code, stdout, stderr := re.run(t, &all, "plan", "-out="+planFile, cfg)
+	if code != 0 || !strings.Contains(stdout, "Plan: 8 to add, 0 to change, 0 to destroy") {
+		t.Fatalf("plan: %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{`replication.media_to_backup will be created`, `replication.same_account will be created`,
+		`replication_key.source["acme-media"] will be created`, `replication_key.destination["acme-backup"] will be created`,
+		`replication_key.destination["acme-media-copy"] will be created`, `"b2plan-repl-src-acme-media"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, js, _ := re.run(t, &all, "show", "-json", planFile)
+	if code != 0 || !strings.Contains(js, `"type":"replication"`) || !strings.Contains(js, `"type":"replication_key"`) ||
+		!strings.Contains(js, `"address":"replication.media_to_backup"`) {
+		t.Fatalf("show -json: %d\n%s", code, js)
+	}
+	if code, stdout, stderr = re.run(t, &all, "apply", planFile); code != 0 || !strings.Contains(stdout, "Resources: 8 added") {
+		t.Fatalf("apply: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
+		t.Fatalf("re-plan after apply: %d\n%s", code, stdout)
+	}
+
+	// Both sides, read with plain HTTP.
+	dIDs, bIDs := re.def.rawBucketIDs(), re.bak.rawBucketIDs()
+	media, backup, cp := dIDs["acme-media"], bIDs["acme-backup"], dIDs["acme-media-copy"]
+	dk, bk := rawKeyCaps(re.def, "b2plan-repl-"), rawKeyCaps(re.bak, "b2plan-repl-")
+	if len(dk) != 2 || len(bk) != 1 {
+		t.Fatalf("keys: default %v, backup %v", dk, bk)
+	}
+	src, dstB, dstC := dk["b2plan-repl-src-acme-media"], bk["b2plan-repl-dst-acme-backup"], dk["b2plan-repl-dst-acme-media-copy"]
+	if !strings.HasPrefix(src, "readFileLegalHolds,readFileRetentions,readFiles @"+media+" ") ||
+		!strings.HasPrefix(dstB, "deleteFiles,writeFileLegalHolds,writeFileRetentions,writeFiles @"+backup+" ") ||
+		!strings.HasPrefix(dstC, "deleteFiles,writeFileLegalHolds,writeFileRetentions,writeFiles @"+cp+" ") {
+		t.Fatalf("key capabilities: %q %q %q", src, dstB, dstC)
+	}
+	idOf := func(s string) string { return s[strings.LastIndexByte(s, ' ')+1:] }
+	sc := rawRepl(re.def, "acme-media")["asReplicationSource"].(map[string]any)
+	if sc["sourceApplicationKeyId"] != idOf(src) || len(sc["replicationRules"].([]any)) != 2 {
+		t.Fatalf("source configuration: %v", sc)
+	}
+	if m := rawRepl(re.bak, "acme-backup")["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any); len(m) != 1 || m[idOf(src)] != idOf(dstB) {
+		t.Fatalf("backup mapping: %v", m)
+	}
+
+	// New uploads replicate: across accounts, and within one.
+	photo, photoSHA := randomBytes(t, 70_000)
+	doc, docSHA := randomBytes(t, 1_000)
+	re.def.uploadRaw(media, "photos/cat.jpg", photo)
+	re.def.uploadRaw(media, "docs/readme.txt", doc)
+	re.def.uploadRaw(media, "other/skip.bin", doc)
+	if f := waitVersion(t, re.bak, backup, "photos/cat.jpg"); f["contentSha1"] != photoSHA || f["replicationStatus"] != "replica" {
+		t.Fatalf("replica at the backup account: %v (want SHA-1 %s)", f, photoSHA)
+	}
+	if f := waitVersion(t, re.def, cp, "docs/readme.txt"); f["contentSha1"] != docSHA || f["replicationStatus"] != "replica" {
+		t.Fatalf("replica in the same account: %v (want SHA-1 %s)", f, docSHA)
+	}
+	if f := waitVersion(t, re.def, media, "other/skip.bin"); f["replicationStatus"] != nil {
+		t.Fatalf("a file outside the prefixes was replicated: %v", f)
+	}
+
+	// Out of band: the rule disabled, and the backup's mapping removed.
+	rules := rawRepl(re.def, "acme-media")["asReplicationSource"].(map[string]any)["replicationRules"].([]any)
+	for _, r := range rules {
+		if rm := r.(map[string]any); rm["replicationRuleName"] == "media-to-backup" {
+			rm["isEnabled"] = false
+		}
+	}
+	re.def.rawCall("b2_update_bucket", map[string]any{"bucketId": media, "replicationConfiguration": map[string]any{
+		"asReplicationSource": map[string]any{"sourceApplicationKeyId": idOf(src), "replicationRules": rules}}})
+	re.bak.rawCall("b2_update_bucket", map[string]any{"bucketId": backup, "replicationConfiguration": map[string]any{}})
+	code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg)
+	if code != 2 || !strings.Contains(stdout, "replication.media_to_backup will be updated in-place") ||
+		!strings.Contains(stdout, "B2 shows the rule disabled") || !strings.Contains(stdout, `bucket "acme-backup" maps no destination key`) ||
+		!strings.Contains(stdout, "Plan: 0 to add, 1 to change, 0 to destroy") {
+		t.Fatalf("drift: %d\n%s", code, stdout)
+	}
+	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
+		t.Fatalf("apply repairing drift: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
+		t.Fatalf("re-plan after repair: %d\n%s", code, stdout)
+	}
+	again, againSHA := randomBytes(t, 5_000)
+	re.def.uploadRaw(media, "photos/dog.jpg", again)
+	if f := waitVersion(t, re.bak, backup, "photos/dog.jpg"); f["contentSha1"] != againSHA {
+		t.Fatalf("replica after the repair: %v", f)
+	}
+
+	// The blocks removed: rules, mappings and keys go; buckets and replicas stay.
+	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig[:strings.Index(replConfig, "replication \"media_to_backup\"")]})
+	code, stdout, _ = re.run(t, &all, "plan", cfg)
+	if code != 0 || !strings.Contains(stdout, "Plan: 0 to add, 0 to change, 5 to destroy") ||
+		!strings.Contains(stdout, "replication.media_to_backup will be destroyed") {
+		t.Fatalf("plan without the blocks: %d\n%s", code, stdout)
+	}
+	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
+		t.Fatalf("apply without the blocks: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if k1, k2 := rawKeyCaps(re.def, "b2plan-repl-"), rawKeyCaps(re.bak, "b2plan-repl-"); len(k1)+len(k2) != 0 {
+		t.Fatalf("replication keys left: %v %v", k1, k2)
+	}
+	for _, c := range []map[string]any{rawRepl(re.def, "acme-media"), rawRepl(re.bak, "acme-backup"), rawRepl(re.def, "acme-media-copy")} {
+		if len(c) != 0 {
+			t.Fatalf("replication configuration left: %v", c)
+		}
+	}
+	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
+		t.Fatalf("re-plan after removal: %d\n%s", code, stdout)
+	}
+
+	// No key secret anywhere b2plan wrote.
+	pf, _ := os.ReadFile(planFile)
+	text := all.String() + planFileText(t, planFile) + string(pf)
+	filepath.Walk(cfg, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			text += string(b)
+		}
+		return nil
+	})
+	re.mu.Lock()
+	defer re.mu.Unlock()
+	if len(re.secrets) != 3 {
+		t.Fatalf("saw %d created keys, want 3", len(re.secrets))
+	}
+	for _, s := range re.secrets {
+		if strings.Contains(text, s) || bytes.Contains(pf, []byte(s)) {
+			t.Fatalf("a replication key's secret appears in b2plan's output or files")
+		}
+	}
+}

@@ -528,104 +528,181 @@ func ruleAttrs(name, src, dst, dstProv string, r live.ReplicationRule, srcKey, d
 	}
 }
 
-// planKeys plans the keys replication needs (need) and deletes the ones named like them that
-// nothing needs, in every account whose keys were read; it fills rp.keyRefs.
+// planKeys plans the keys replication needs (need), source keys first, and deletes the keys
+// named like b2plan's that nothing keeps, in every account whose keys were read; it fills
+// rp.keyRefs. A key already configured that works (a source key that may read the bucket, a
+// destination key that may write it, unexpired) is kept whatever its name — b2plan does not
+// replace what another tool set up, and never deletes it.
 func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
 	pl := rp.pl
+	var needed []replKey
+	for k := range need {
+		needed = append(needed, k)
+	}
+	sort.Slice(needed, func(i, j int) bool {
+		a, b := needed[i], needed[j]
+		if a.side != b.side {
+			return a.side == "src" // source keys first: destinations map them
+		}
+		if a.prov != b.prov {
+			return a.prov < b.prov
+		}
+		return a.bucket < b.bucket
+	})
+	kept := map[string]bool{} // ids of live keys kept
+	for _, rk := range needed {
+		l := rp.accts[rk.prov]
+		if l == nil || !l.ObservedKeys {
+			continue
+		}
+		caps := ReplicationSourceCapabilities
+		if rk.side == "dst" {
+			caps = ReplicationDestinationCapabilities
+		}
+		lb := l.Bucket(rk.bucket)
+		if rp.deleting[bucketRef{rk.prov, rk.bucket}] {
+			lb = nil
+		}
+		name := ReplicationKeyName(rk.side, rk.bucket)
+		addr := replKeyAddress(rk.side, rk.bucket)
+		// The key to keep: b2plan's, with the right capabilities, restricted to the bucket,
+		// no prefix, never expiring (the one the configuration uses first); else one that is
+		// configured and works.
+		var keep *live.Key
+		var oldID string
+		if lb != nil {
+			inUse := rp.inUse(lb, rk)
+			for i, k := range l.Keys {
+				if k.Name != name {
+					continue
+				}
+				if keyFits(k, caps, lb.ID) && (keep == nil || inUse[k.ID]) {
+					keep = &l.Keys[i]
+				} else if oldID == "" {
+					oldID = k.ID
+				}
+			}
+			if keep == nil {
+				for _, id := range sortedSet(inUse) {
+					if k := rp.keyByID(rk.prov, id); k != nil && k.Name != name && rp.works(k, rk.side, lb.ID) {
+						kept[k.ID] = true
+						rp.keyRefs[rk] = KeyRef{ID: k.ID}
+						break
+					}
+				}
+				if _, adopted := rp.keyRefs[rk]; adopted {
+					continue
+				}
+			}
+		}
+		if keep == nil {
+			kept[oldID] = oldID != "" // replaced, not deleted separately
+			rp.createKey(rk, oldID)
+			continue
+		}
+		kept[keep.ID] = true
+		ch := newChange(addr, ReplicationKeyType, NoOp)
+		ch.Provider = rk.prov
+		ch.Before = rp.keyAttrs(rk.prov, keep)
+		ch.After = ch.Before
+		ch.Key = &KeyChange{Name: keep.Name, OldID: keep.ID}
+		pl.p.Changes = append(pl.p.Changes, ch)
+		rp.keyRefs[rk] = KeyRef{ID: keep.ID}
+	}
 	for _, p := range provs {
 		l := rp.accts[p]
 		if !l.ObservedKeys {
 			continue
 		}
-		byName := map[string][]live.Key{}
+		count := map[string]int{}
 		for _, k := range l.Keys {
-			if strings.HasPrefix(k.Name, "b2plan-repl-src-") || strings.HasPrefix(k.Name, "b2plan-repl-dst-") {
-				byName[k.Name] = append(byName[k.Name], k)
-			}
+			count[k.Name]++
 		}
-		wanted := map[string]replKey{}
-		for k := range need {
-			if k.prov == p {
-				wanted[ReplicationKeyName(k.side, k.bucket)] = k
-			}
-		}
-		for _, name := range sortedNames(byName) {
-			ks := byName[name]
-			rk, needed := wanted[name]
-			side, bucket := "src", strings.TrimPrefix(name, "b2plan-repl-src-")
-			if strings.HasPrefix(name, "b2plan-repl-dst-") {
-				side, bucket = "dst", strings.TrimPrefix(name, "b2plan-repl-dst-")
+		for i := range l.Keys {
+			k := &l.Keys[i]
+			side, bucket, ok := replKeyOf(k.Name)
+			if !ok || kept[k.ID] {
+				continue
 			}
 			addr := replKeyAddress(side, bucket)
-			caps := ReplicationSourceCapabilities
-			if side == "dst" {
-				caps = ReplicationDestinationCapabilities
+			if need[replKey{p, side, bucket}] || count[k.Name] > 1 {
+				addr = replKeyAddress(side, bucket+"/"+k.ID)
 			}
-			lb := l.Bucket(bucket)
-			if rp.deleting[bucketRef{p, bucket}] {
-				lb = nil
+			ch := newChange(addr, ReplicationKeyType, Delete)
+			ch.Provider = p
+			ch.Before = rp.keyAttrs(p, k)
+			ch.Key = &KeyChange{Name: k.Name, OldID: k.ID}
+			ch.Reason = "no replication needs this key b2plan made"
+			if need[replKey{p, side, bucket}] {
+				ch.Reason = "another key is used for this replication"
 			}
-			// The key to keep: right capabilities, restricted to the bucket, no prefix, never
-			// expiring; the one the configuration uses first.
-			keep := -1
-			if needed && lb != nil {
-				for i, k := range ks {
-					if !keyFits(k, caps, lb.ID) {
-						continue
-					}
-					used := lb.Replication.SourceKeyID == k.ID
-					for _, v := range lb.Replication.Mapping {
-						used = used || v == k.ID
-					}
-					if keep < 0 || used {
-						keep = i
-					}
-				}
-			}
-			var oldID string
-			for i, k := range ks {
-				if i == keep {
-					continue
-				}
-				if needed && keep < 0 && oldID == "" {
-					oldID = k.ID // replaced by the new key
-					continue
-				}
-				a := addr
-				if needed || len(ks) > 1 {
-					a = replKeyAddress(side, bucket+"/"+k.ID)
-				}
-				ch := newChange(a, ReplicationKeyType, Delete)
-				ch.Provider = p
-				ch.Before = rp.keyAttrs(p, &k)
-				ch.Key = &KeyChange{Name: k.Name, OldID: k.ID}
-				ch.Reason = "no replication needs this key b2plan made"
-				if needed {
-					ch.Reason = "another key of this name is used for replication"
-				}
-				pl.p.Changes = append(pl.p.Changes, ch)
-			}
-			if !needed {
-				continue
-			}
-			delete(wanted, name)
-			if keep >= 0 {
-				k := ks[keep]
-				ch := newChange(addr, ReplicationKeyType, NoOp)
-				ch.Provider = p
-				ch.Before = rp.keyAttrs(p, &k)
-				ch.After = ch.Before
-				ch.Key = &KeyChange{Name: k.Name, OldID: k.ID}
-				pl.p.Changes = append(pl.p.Changes, ch)
-				rp.keyRefs[rk] = KeyRef{ID: k.ID}
-				continue
-			}
-			rp.createKey(rk, oldID)
-		}
-		for _, name := range sortedKeysRK(wanted) {
-			rp.createKey(wanted[name], "")
+			pl.p.Changes = append(pl.p.Changes, ch)
 		}
 	}
+}
+
+// inUse are the ids of the keys lb's configuration uses for rk: its source key, or the
+// destination keys its mapping gives the source keys replicating into it.
+func (rp *replPlanner) inUse(lb *live.Bucket, rk replKey) map[string]bool {
+	out := map[string]bool{}
+	if rk.side == "src" {
+		if lb.Replication.SourceKeyID != "" {
+			out[lb.Replication.SourceKeyID] = true
+		}
+		return out
+	}
+	for _, r := range rp.pl.d.Replications {
+		if r.DestinationProvider != rk.prov || !strings.EqualFold(r.DestinationBucket, rk.bucket) || rp.pl.opts.Destroy {
+			continue
+		}
+		src := rp.keyRefs[replKey{r.SourceProvider, "src", strings.ToLower(r.SourceBucket)}]
+		if id := lb.Replication.Mapping[src.ID]; src.ID != "" && id != "" {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// works reports whether a key configured by another tool does the job of a replication key
+// of side on bucket id: unexpired, allowed on the bucket, with readFiles (source) or
+// writeFiles (destination).
+func (rp *replPlanner) works(k *live.Key, side, bucketID string) bool {
+	c := "readFiles"
+	if side == "dst" {
+		c = "writeFiles"
+	}
+	if !k.Expires.IsZero() && !k.Expires.After(rp.pl.now) {
+		return false
+	}
+	allowed := len(k.BucketIDs) == 0
+	for _, id := range k.BucketIDs {
+		allowed = allowed || id == bucketID
+	}
+	has := false
+	for _, x := range k.Capabilities {
+		has = has || x == c
+	}
+	return allowed && has && k.NamePrefix == ""
+}
+
+// replKeyOf parses the name of a key b2plan makes for replication.
+func replKeyOf(name string) (side, bucket string, ok bool) {
+	if b, ok := strings.CutPrefix(name, "b2plan-repl-src-"); ok {
+		return "src", b, true
+	}
+	if b, ok := strings.CutPrefix(name, "b2plan-repl-dst-"); ok {
+		return "dst", b, true
+	}
+	return "", "", false
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // createKey plans the creation (oldID "": else the replacement) of a replication key.
@@ -730,23 +807,7 @@ func sortedKeysRule(m map[string]*live.ReplicationRule) []string {
 	return out
 }
 
-func sortedKeysRK(m map[string]replKey) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
-func sortedNames(m map[string][]live.Key) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // ReplicationCaps are the capabilities applying p's replication needs in the account of
 // provider alias.

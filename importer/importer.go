@@ -54,7 +54,9 @@ type Result struct {
 	// Buckets and Keys are the names declared, in output order.
 	Buckets []string
 	Keys    []string
-	Skipped []Skipped
+	// Replications are the replication rules declared, as "SOURCE-BUCKET/RULE".
+	Replications []string
+	Skipped      []Skipped
 	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
 	// declares them ("bucket NAME", "key NAME").
 	AlreadyDeclared []string
@@ -64,16 +66,20 @@ type Result struct {
 const maxKeyLifetime = 1000 * 24 * time.Hour
 
 type item struct {
-	kind  string // "bucket" or "key"
+	kind  string // "bucket", "key" or "replication"
 	label string
-	b     *live.Bucket
+	b     *live.Bucket // the bucket, or the source bucket of a replication rule
 	k     *live.Key
-	skip  string // reason it is not declared; "" = declared
+	rule  *live.ReplicationRule // replication.go
+	skip  string                // reason it is not declared; "" = declared
 	// lines of the block in the rendered text (1-based, inclusive), when declared
 	first, last int
 }
 
 func (it *item) name() string {
+	if it.rule != nil {
+		return it.rule.Name
+	}
 	if it.b != nil {
 		return it.b.Name
 	}
@@ -81,6 +87,9 @@ func (it *item) name() string {
 }
 
 func (it *item) id() string {
+	if it.rule != nil {
+		return "bucket " + it.b.Name
+	}
 	if it.b != nil {
 		return it.b.ID
 	}
@@ -239,10 +248,14 @@ func (g *generator) selectItems() {
 			}
 			continue
 		}
+		if replicationKey(k) {
+			continue // declared by replication blocks (replication.go)
+		}
 		it := &item{kind: "key", k: k}
 		it.skip = g.keyProblem(k, count[k.Name])
 		g.items = append(g.items, it)
 	}
+	g.replicationItems()
 }
 
 // keyProblem says why a key cannot be declared so that the next plan keeps it, or "".
@@ -298,7 +311,7 @@ func Label(name, prefix string) string {
 }
 
 func (g *generator) assignLabels() {
-	used := map[string]map[string]bool{"bucket": {}, "key": {}}
+	used := map[string]map[string]bool{"bucket": {}, "key": {}, "replication": {}}
 	if d := g.opts.Declared; d != nil { // the labels of the configuration joined
 		reserve := func(kind, addr string) {
 			label := strings.TrimPrefix(addr, kind+".")
@@ -313,11 +326,17 @@ func (g *generator) assignLabels() {
 		for _, k := range d.Keys {
 			reserve("key", k.Address)
 		}
+		for _, r := range d.Replications {
+			reserve("replication", r.Address)
+		}
 	}
 	for _, it := range g.items {
 		prefix := "b_"
-		if it.kind == "key" {
+		switch it.kind {
+		case "key":
 			prefix = "k_"
+		case "replication":
+			prefix = "r_"
 		}
 		base := Label(it.name(), prefix)
 		label := base
@@ -495,6 +514,8 @@ func (g *generator) block(it *item, refs map[string]string) []byte {
 		bb := f.Body().AppendNewBlock("bucket", []string{it.label}).Body()
 		g.bucketBlock(bb, it.b)
 		g.notifyBlocks(bb, it)
+	} else if it.kind == "replication" {
+		g.replicationBlock(f.Body().AppendNewBlock("replication", []string{it.label}).Body(), it, refs)
 	} else {
 		g.keyBlock(f.Body().AppendNewBlock("key", []string{it.label}).Body(), it.k, refs)
 	}
@@ -691,6 +712,8 @@ func (g *generator) result(src []byte) *Result {
 			r.Skipped = append(r.Skipped, Skipped{Kind: it.kind, Name: it.name(), ID: it.id(), Reason: it.skip})
 		case it.kind == "bucket":
 			r.Buckets = append(r.Buckets, it.b.Name)
+		case it.kind == "replication":
+			r.Replications = append(r.Replications, it.b.Name+"/"+it.rule.Name)
 		default:
 			r.Keys = append(r.Keys, it.k.Name)
 		}

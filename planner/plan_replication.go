@@ -620,7 +620,7 @@ func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
 		}
 		for i := range l.Keys {
 			k := &l.Keys[i]
-			side, bucket, ok := replKeyOf(k.Name)
+			side, bucket, ok := ReplicationKeyOf(k.Name)
 			if !ok || kept[k.ID] {
 				continue
 			}
@@ -685,8 +685,8 @@ func (rp *replPlanner) works(k *live.Key, side, bucketID string) bool {
 	return allowed && has && k.NamePrefix == ""
 }
 
-// replKeyOf parses the name of a key b2plan makes for replication.
-func replKeyOf(name string) (side, bucket string, ok bool) {
+// ReplicationKeyOf parses the name of a key b2plan makes for replication (ReplicationKeyName).
+func ReplicationKeyOf(name string) (side, bucket string, ok bool) {
 	if b, ok := strings.CutPrefix(name, "b2plan-repl-src-"); ok {
 		return "src", b, true
 	}

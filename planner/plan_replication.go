@@ -807,8 +807,6 @@ func sortedKeysRule(m map[string]*live.ReplicationRule) []string {
 	return out
 }
 
-
-
 // ReplicationCaps are the capabilities applying p's replication needs in the account of
 // provider alias.
 func ReplicationCaps(p *Plan, alias string) []string {

@@ -324,3 +324,67 @@ func TestReplicationTwoAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicationOneAccountDestroy: in a configuration without provider aliases, a
+// replication with a bucket that exists but is not declared (given with source_provider),
+// applied and then destroyed: destroy removes the rule, the mapping and both keys (raw
+// listings) and deletes the declared bucket; the undeclared one stays, without replication.
+func TestReplicationOneAccountDestroy(t *testing.T) {
+	e := newKeyEnv(t)
+	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-legacy", "bucketType": "allPrivate"})
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "copy" {
+  name = "acme-legacy-copy"
+}
+replication "legacy" {
+  source_bucket      = "acme-legacy"
+  source_provider    = b2
+  destination_bucket = bucket.copy.name
+  include_existing   = true
+}
+`)
+	code, out, errOut := e.run("apply", "-auto-approve", dir)
+	if code != 0 || !strings.Contains(out, "Resources: 4 added") {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, out)
+	}
+	ids := e.rawBucketIDs()
+	data, sum := randomBytes(t, 3000)
+	e.uploadRaw(ids["acme-legacy"], "a/b.txt", data)
+	if f := waitVersion(t, e, ids["acme-legacy-copy"], "a/b.txt"); f["contentSha1"] != sum {
+		t.Fatalf("replica: %v", f)
+	}
+	// The copy holds a replica now: destroy needs force_destroy; without, it is refused.
+	code, out, errOut = e.run("destroy", "-auto-approve", dir)
+	if code == 0 {
+		t.Fatalf("destroy of a non-empty bucket succeeded:\n%s", out)
+	}
+	e.write(dir, `
+bucket "copy" {
+  name = "acme-legacy-copy"
+  force_destroy = true
+}
+replication "legacy" {
+  source_bucket      = "acme-legacy"
+  source_provider    = b2
+  destination_bucket = bucket.copy.name
+  include_existing   = true
+}
+`)
+	code, out, errOut = e.run("destroy", "-auto-approve", dir)
+	if code != 0 || !strings.Contains(out, "replication.legacy") {
+		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
+	}
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 {
+		t.Fatalf("keys left: %v", ks)
+	}
+	if ids := e.rawBucketIDs(); ids["acme-legacy"] == "" || ids["acme-legacy-copy"] != "" {
+		t.Fatalf("buckets after destroy: %v", ids)
+	}
+	if c := rawRepl(e, "acme-legacy"); len(c) != 0 {
+		t.Fatalf("replication left on the undeclared source: %v", c)
+	}
+}

@@ -388,3 +388,95 @@ replication "legacy" {
 		t.Fatalf("replication left on the undeclared source: %v", c)
 	}
 }
+
+// TestReplicationFaults: a b2_create_key whose reply is lost after B2 created the key
+// leaves exactly one key, adopted (its secret is not needed); a replication write refused
+// while the blocks are removed keeps the keys (the configuration still names them), and the
+// next apply finishes the removal.
+func TestReplicationFaults(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	const cfg = `
+bucket "src" {
+  name = "acme-fault-src"
+}
+bucket "dst" {
+  name = "acme-fault-dst"
+}
+`
+	e.write(dir, cfg+`
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+}
+`)
+	var lost sync.Once
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		if !bytes.Contains(body, []byte("b2plan-repl-src-")) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			return false
+		}
+		handled := false
+		lost.Do(func() {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			e.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // the key is created ...
+			w.WriteHeader(500)                                    // ... and the reply lost
+			w.Write([]byte(`{"status":500,"code":"internal_error","message":"reply lost"}`))
+			handled = true
+		})
+		if !handled {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return handled
+	}
+	e.mu.Unlock()
+	code, out, errOut := e.run("apply", "-auto-approve", dir)
+	if code != 0 {
+		t.Fatalf("apply with a lost create reply: %d\n%s\n%s", code, out, errOut)
+	}
+	ks := rawKeyCaps(e, "b2plan-repl-src-")
+	if len(ks) != 1 {
+		t.Fatalf("source keys after a lost reply: %v", ks)
+	}
+	k := ks["b2plan-repl-src-acme-fault-src"]
+	if sc := rawRepl(e, "acme-fault-src")["asReplicationSource"].(map[string]any); sc["sourceApplicationKeyId"] != k[strings.LastIndexByte(k, ' ')+1:] {
+		t.Fatalf("the source configuration does not use the adopted key: %v vs %s", sc, k)
+	}
+	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, out)
+	}
+
+	// Removal with the source's write refused: nothing deleted.
+	e.write(dir, cfg)
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
+			return false
+		}
+		w.WriteHeader(400)
+		w.Write([]byte(`{"status":400,"code":"bad_request","message":"refused by the test"}`))
+		return true
+	}
+	e.mu.Unlock()
+	code, out, errOut = e.run("apply", "-auto-approve", dir)
+	if code == 0 || !strings.Contains(out+errOut, "refused by the test") {
+		t.Fatalf("apply with refused writes: %d\n%s\n%s", code, out, errOut)
+	}
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
+		t.Fatalf("keys deleted although the configurations still name them: %v", ks)
+	}
+	e.mu.Lock()
+	e.hook = nil
+	e.mu.Unlock()
+	if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply after the fault: %d\n%s\n%s", code, out, errOut)
+	}
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 || len(rawRepl(e, "acme-fault-src")) != 0 || len(rawRepl(e, "acme-fault-dst")) != 0 {
+		t.Fatalf("after the second apply: keys %v, src %v, dst %v", ks, rawRepl(e, "acme-fault-src"), rawRepl(e, "acme-fault-dst"))
+	}
+}

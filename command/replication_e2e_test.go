@@ -375,7 +375,7 @@ replication "legacy" {
 }
 `)
 	code, out, errOut = e.run("destroy", "-auto-approve", dir)
-	if code != 0 || !strings.Contains(out, "replication.legacy") {
+	if code != 0 || !strings.Contains(out, "# replication.legacy will be destroyed") {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
 	}
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 {

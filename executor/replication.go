@@ -161,7 +161,7 @@ func (r *run) createReplKey(ch *planner.Change) error {
 		r.count(planner.Create)
 	}
 	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase,
-		Message: "key id " + id + " (its secret is not kept: replication needs only the id)"})
+		Message: "key id " + id + "; its secret is not kept: replication needs only the id"})
 	return nil
 }
 

@@ -470,9 +470,14 @@ func (rp *replPlanner) ruleChange(r *config.Replication, lb *live.Bucket, have *
 
 // removedRule deletes a live rule no block declares.
 func (rp *replPlanner) removedRule(ref bucketRef, lb *live.Bucket, have *live.ReplicationRule) *Change {
+	// The block that declares it (destroy), else the label import would give it.
 	label := strings.ReplaceAll(have.Name, "-", "_")
 	addr := ReplicationType + "." + label
 	for _, r := range rp.pl.d.Replications {
+		if r.Name == have.Name && r.SourceProvider == ref.prov && strings.EqualFold(r.SourceBucket, lb.Name) {
+			addr = r.Address
+			break
+		}
 		if r.Address == addr {
 			addr = fmt.Sprintf("%s.%s[%q]", ReplicationType, label, lb.Name)
 		}
@@ -487,6 +492,9 @@ func (rp *replPlanner) removedRule(ref bucketRef, lb *live.Bucket, have *live.Re
 	dst := rp.bucketNameByID(have.DestinationBucketID)
 	ch.Before = ruleAttrs(have.Name, lb.Name, dst, "", *have, KeyRef{ID: lb.Replication.SourceKeyID}, KeyRef{})
 	ch.Reason = "no replication block declares this rule of bucket " + lb.Name
+	if rp.pl.opts.Destroy {
+		ch.Reason = ""
+	}
 	return ch
 }
 

@@ -425,7 +425,7 @@ replication "r" {
 		lost.Do(func() {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			e.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // the key is created ...
-			w.WriteHeader(500)                                    // ... and the reply lost
+			w.WriteHeader(500)                                   // ... and the reply lost
 			w.Write([]byte(`{"status":500,"code":"internal_error","message":"reply lost"}`))
 			handled = true
 		})

@@ -165,8 +165,12 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		provs = append(provs, p)
 	}
 	sort.Strings(provs)
+	involved := map[string]bool{}
+	for _, r := range rules {
+		involved[r.SourceProvider], involved[r.DestinationProvider] = true, true
+	}
 	for _, p := range provs {
-		if l := accts[p]; len(rules) > 0 && !l.ObservedKeys {
+		if l := accts[p]; involved[p] && !l.ObservedKeys {
 			pl.errorf(nil, "Keys not read", "The keys of the account of provider %s were not read, so b2plan cannot find the keys replication uses. Plan with planner.LiveRequest.", config.ProviderLabel(p))
 			return
 		}
@@ -231,6 +235,12 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 				"%s replicates into bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.DestinationBucket, config.ProviderLabel(d.prov))
 		}
 		s := bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
+		for _, b := range []bucketRef{s, d} {
+			if rp.deleting[b] {
+				pl.errorf(rangePtr(r.Range), "Replication of a deleted bucket",
+					"%s uses bucket %q, which this plan deletes (prune: it matches b2plan.owns and no bucket block declares it). Declare the bucket, or remove the replication block.", r.Address, b.name)
+			}
+		}
 		if rp.bucket(s.prov, s.name) == nil && !rp.declaredIn(s) {
 			pl.errorf(rangePtr(r.Range), "Unknown source bucket "+r.SourceBucket,
 				"%s replicates from bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.SourceBucket, config.ProviderLabel(s.prov))
@@ -679,7 +689,11 @@ func (rp *replPlanner) works(k *live.Key, side, bucketID string) bool {
 	if side == "dst" {
 		c = "writeFiles"
 	}
-	if !k.Expires.IsZero() && !k.Expires.After(rp.pl.now) {
+	now := rp.pl.now
+	if now.IsZero() {
+		now = rp.pl.opts.Now
+	}
+	if !k.Expires.IsZero() && !k.Expires.After(now) {
 		return false
 	}
 	allowed := len(k.BucketIDs) == 0

@@ -3,6 +3,7 @@ package planner
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/b2plan/b2plan/config"
 	"github.com/b2plan/b2plan/live"
@@ -100,6 +101,22 @@ func TestReplicationPlan(t *testing.T) {
 		{name: "foreign source key that cannot read is not kept", d: replDesired(nil), l: func(l *live.Live) {
 			l.Keys[1] = live.Key{Name: "ops-src", ID: "ks", Capabilities: []string{"listFiles"}, BucketIDs: []string{"id-acme-src"}}
 		}, want: `create replication_key.source["acme-src"]; update replication.r1 [source_key_id,destination_key_id]`},
+		{name: "prune of owned keys leaves replication keys alone", d: func() *config.Desired {
+			d := replDesired(nil)
+			d.Settings = config.Settings{OwnsKeys: []string{"*"}, Prune: true}
+			return d
+		}(), want: ""},
+		{name: "expired foreign key is not kept", d: replDesired(nil), l: func(l *live.Live) {
+			l.Keys[1] = live.Key{Name: "ops-src", ID: "ks", Capabilities: []string{"readFiles"}, Expires: now.Add(-time.Hour)}
+		}, want: `create replication_key.source["acme-src"]; update replication.r1 [source_key_id,destination_key_id]`},
+		{name: "pruned bucket", d: func() *config.Desired {
+			d := replDesired(func(r *config.Replication) { r.DestinationBucket = "acme-old" })
+			d.Settings = config.Settings{OwnsBuckets: []string{"acme-*"}, Prune: true}
+			return d
+		}(), l: func(l *live.Live) {
+			l.Buckets = append(l.Buckets, liveBucket("acme-old"))
+			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-old", BucketID: "id-acme-old"})
+		}, err: "Replication of a deleted bucket"},
 		{name: "not readable", d: replDesired(nil), l: func(l *live.Live) {
 			l.Bucket("acme-src").Replication = live.Replication{}
 		}, err: "Replication not readable"},
@@ -210,5 +227,12 @@ func TestReplicationAccounts(t *testing.T) {
 	}
 	if rp := p.ReplicationPart(); len(rp.Replication) != 1 || !rp.HasActions() {
 		t.Errorf("ReplicationPart: %+v", rp)
+	}
+	// A third account that replication does not involve need not have its keys read.
+	d.ProviderAliases = append(d.ProviderAliases, &config.Provider{Alias: "other"})
+	_, diags = ComputeAccounts(d, []AccountSnapshot{{Provider: "", Live: a}, {Provider: "backup", Live: b},
+		{Provider: "other", Live: &live.Live{ObservedBuckets: true}}}, opts())
+	if diags.HasErrors() {
+		t.Fatalf("uninvolved account: %v", diags)
 	}
 }

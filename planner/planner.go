@@ -363,6 +363,9 @@ func declaredBucket(d *config.Desired, name string) bool {
 }
 
 func declaredKey(d *config.Desired, name string) bool {
+	if _, _, ok := ReplicationKeyOf(name); ok {
+		return true // the replication planner manages b2plan's replication keys (plan_replication.go)
+	}
 	for _, k := range d.Keys {
 		if k.Name == name {
 			return true

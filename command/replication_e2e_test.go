@@ -6,10 +6,12 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -478,5 +480,82 @@ replication "r" {
 	}
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 || len(rawRepl(e, "acme-fault-src")) != 0 || len(rawRepl(e, "acme-fault-dst")) != 0 {
 		t.Fatalf("after the second apply: keys %v, src %v, dst %v", ks, rawRepl(e, "acme-fault-src"), rawRepl(e, "acme-fault-dst"))
+	}
+}
+
+// TestReplicationB2SDK: what b2plan set up is what Backblaze's Python SDK (a third-party
+// client) reads — the rules, the source key and the mapping — and a file uploaded with it
+// arrives as a replica with the same SHA-1. Skipped without /usr/bin/python3 and b2sdk.
+func TestReplicationB2SDK(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import b2sdk.v2").Run(); err != nil {
+		t.Skip("b2sdk not available")
+	}
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-sdk-src"
+}
+bucket "dst" {
+  name = "acme-sdk-dst"
+}
+replication "sdk" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+  prefix             = "in/"
+  priority           = 42
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	script := `
+import sys, json, time, hashlib, io
+from b2sdk.v2 import B2Api, InMemoryAccountInfo
+api = B2Api(InMemoryAccountInfo())
+api.authorize_account(sys.argv[1], sys.argv[2], sys.argv[3])
+src, dst = api.get_bucket_by_name("acme-sdk-src"), api.get_bucket_by_name("acme-sdk-dst")
+rc, dc = src.replication, dst.replication
+out = {"rules": [[r.name, r.destination_bucket_id, r.file_name_prefix, r.priority, r.is_enabled] for r in rc.rules],
+       "source_key": rc.source_key_id, "mapping": dc.source_to_destination_key_mapping, "dst_id": dst.id_}
+data = bytes(range(256)) * 40
+src.upload_bytes(data, "in/sdk.bin")
+deadline = time.time() + 20
+while time.time() < deadline:
+    fvs = [fv for fv, _ in dst.ls(latest_only=True, recursive=True) if fv.file_name == "in/sdk.bin"]
+    if fvs:
+        buf = io.BytesIO()
+        dst.download_file_by_id(fvs[0].id_).save(buf)
+        out["replica"] = [str(fvs[0].replication_status), hashlib.sha1(buf.getvalue()).hexdigest() == hashlib.sha1(data).hexdigest()]
+        break
+    time.sleep(0.05)
+print(json.dumps(out))
+`
+	raw, err := exec.Command(py, "-c", script, e.url, emulator.DefaultKeyID, emulator.DefaultKey).CombinedOutput()
+	if err != nil {
+		t.Fatalf("b2sdk: %v\n%s", err, raw)
+	}
+	var seen struct {
+		Rules     [][]any
+		SourceKey string `json:"source_key"`
+		Mapping   map[string]string
+		DstID     string `json:"dst_id"`
+		Replica   []any
+	}
+	if err := json.Unmarshal(raw, &seen); err != nil {
+		t.Fatalf("b2sdk output %s: %v", raw, err)
+	}
+	keys := rawKeyCaps(e, "b2plan-repl-")
+	srcKey, dstKey := keys["b2plan-repl-src-acme-sdk-src"], keys["b2plan-repl-dst-acme-sdk-dst"]
+	if len(seen.Rules) != 1 || seen.Rules[0][0] != "sdk" || seen.Rules[0][1] != seen.DstID || seen.Rules[0][2] != "in/" ||
+		seen.Rules[0][3] != float64(42) || seen.Rules[0][4] != true {
+		t.Errorf("rules as b2sdk reads them: %v", seen.Rules)
+	}
+	if !strings.HasSuffix(srcKey, " "+seen.SourceKey) || !strings.HasSuffix(dstKey, " "+seen.Mapping[seen.SourceKey]) {
+		t.Errorf("keys: b2sdk source %s mapping %v; b2plan's %q %q", seen.SourceKey, seen.Mapping, srcKey, dstKey)
+	}
+	if len(seen.Replica) != 2 || !strings.Contains(strings.ToUpper(fmt.Sprint(seen.Replica[0])), "REPLICA") || seen.Replica[1] != true {
+		t.Errorf("replica as b2sdk sees it: %v", seen.Replica)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // Replication (planner/plan_replication.go) is applied after every other change of every
 // account: the keys replication uses are created, then each bucket's whole
-// replicationConfiguration is written (destinations' mappings first), then the keys nothing
+// replicationConfiguration is written (in planner.ReplicationWrite.Order), then the keys nothing
 // uses any more are deleted — only when every configuration was written, so that no
 // configuration is left naming a deleted key.
 
@@ -62,8 +62,8 @@ func (r *run) replicate() {
 		r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action})
 	}
 	writes := append([]*planner.ReplicationWrite(nil), r.p.Replication...)
-	// Destinations' mappings before the sources that use them.
-	sort.SliceStable(writes, func(i, j int) bool { return len(writes[i].Mapping) > 0 && len(writes[j].Mapping) == 0 })
+	// New mapping entries before the sources that use them, removed ones after (Order).
+	sort.SliceStable(writes, func(i, j int) bool { return writes[i].Order < writes[j].Order })
 	failed := map[string]error{}
 	allWritten := true
 	for _, w := range writes {

@@ -63,6 +63,10 @@ type ReplicationWrite struct {
 	Mapping   []ReplicationMapping `json:"mapping,omitempty"`
 	// Addresses are the replication changes the write carries out (events, failures).
 	Addresses []string `json:"addresses,omitempty"`
+	// Order is when apply writes it: 0 a destination that gains mapping entries (before the
+	// sources that use them), 1 the others, 2 a destination that only loses entries (after
+	// the sources stopped using them). Writes of one order go in plan order.
+	Order int `json:"order,omitempty"`
 }
 
 // ReplicationRuleOut is one rule to write; DestinationBucketID may be "" (look it up by
@@ -272,7 +276,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 	writes := map[bucketRef]*work{}
 	get := func(ref bucketRef) *work {
 		if writes[ref] == nil {
-			writes[ref] = &work{w: &ReplicationWrite{Provider: ref.prov, Bucket: ref.name}}
+			writes[ref] = &work{w: &ReplicationWrite{Provider: ref.prov, Bucket: ref.name, Order: 1}}
 			if lb := rp.bucket(ref.prov, ref.name); lb != nil {
 				writes[ref].w.Bucket = lb.Name
 			} else if db := pl.declaredBuckets[ref.name]; db != nil {
@@ -297,7 +301,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 				want = append(want, ReplicationMapping{Source: src, Destination: dstRef})
 			}
 		}
-		changed := false
+		changed, adds := false, false
 		var keep []ReplicationMapping // entries b2plan did not make
 		if lb != nil {
 			for _, sk := range sortedKeys(lb.Replication.Mapping) {
@@ -313,7 +317,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		}
 		for _, m := range want {
 			if lb == nil || m.Source.ID == "" || m.Destination.ID == "" || lb.Replication.Mapping[m.Source.ID] != m.Destination.ID {
-				changed = true
+				changed, adds = true, true
 			}
 		}
 		if !changed {
@@ -321,6 +325,10 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		}
 		wk := get(ref)
 		wk.dest = true
+		wk.w.Order = 2
+		if adds {
+			wk.w.Order = 0
+		}
 		wk.w.Mapping = append(keep, want...)
 	}
 	active := map[string]bool{} // rule changes with something to do
@@ -368,6 +376,9 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		}
 		wk := get(ref)
 		wk.src = true
+		if wk.w.Order == 2 {
+			wk.w.Order = 1 // also a source: its rules change with it
+		}
 		wk.w.Addresses = append(wk.w.Addresses, addrs...)
 		if len(out) > 0 {
 			k := srcRef

@@ -236,3 +236,34 @@ func TestReplicationAccounts(t *testing.T) {
 		t.Fatalf("uninvolved account: %v", diags)
 	}
 }
+
+// Apply order: a destination gaining its mapping entry is written before the source that
+// uses it; one losing its entry after the source stopped using it.
+func TestReplicationWriteOrder(t *testing.T) {
+	l := replLive()
+	for i := range l.Buckets {
+		l.Buckets[i].Replication = live.Replication{Readable: true}
+	}
+	l.Keys = nil
+	p, diags := Compute(replDesired(nil), l, opts())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	order := func(p *Plan) map[string]int {
+		m := map[string]int{}
+		for _, w := range p.Replication {
+			m[w.Bucket] = w.Order
+		}
+		return m
+	}
+	if o := order(p); len(o) != 2 || o["acme-dst"] != 0 || o["acme-src"] != 1 {
+		t.Errorf("creation: %v", o)
+	}
+	p, diags = Compute(desired(nil), replLive(), opts())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if o := order(p); len(o) != 2 || o["acme-dst"] != 2 || o["acme-src"] != 1 {
+		t.Errorf("removal: %v", o)
+	}
+}

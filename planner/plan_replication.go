@@ -157,6 +157,15 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 	var rules []*config.Replication
 	switch {
 	case len(pl.opts.Targets) > 0:
+		for _, t := range pl.opts.Targets {
+			for _, r := range pl.d.Replications {
+				if matchesTarget(r.Address, t) {
+					pl.errorf(rangePtr(r.Range), "Replication cannot be targeted",
+						"-target=%s names a replication block: b2plan writes a bucket's whole replication configuration (every rule, both sides) at once, so it plans replication only without -target. Run plan without -target.", t)
+					return
+				}
+			}
+		}
 		if len(pl.d.Replications) > 0 {
 			pl.p.Notes = append(pl.p.Notes, "-target: replication blocks are not planned in a targeted plan; plan without -target to apply them")
 		}

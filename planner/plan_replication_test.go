@@ -117,6 +117,8 @@ func TestReplicationPlan(t *testing.T) {
 			l.Buckets = append(l.Buckets, liveBucket("acme-old"))
 			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-old", BucketID: "id-acme-old"})
 		}, err: "Replication of a deleted bucket"},
+		{name: "targeting a replication", d: replDesired(nil), opts: func(o *Options) { o.Targets = []string{"replication.r1"} },
+			err: "Replication cannot be targeted"},
 		{name: "not readable", d: replDesired(nil), l: func(l *live.Live) {
 			l.Bucket("acme-src").Replication = live.Replication{}
 		}, err: "Replication not readable"},

@@ -559,3 +559,43 @@ print(json.dumps(out))
 		t.Errorf("replica as b2sdk sees it: %v", seen.Replica)
 	}
 }
+
+// TestReplicationCapabilities: a key that may not write replication configurations is
+// refused before apply changes anything, naming the capability; one that may not read them
+// makes the plan fail, saying which capability is missing.
+func TestReplicationCapabilities(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-caps-src"
+}
+bucket "dst" {
+  name = "acme-caps-dst"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+}
+`)
+	base := []string{"listBuckets", "writeBuckets", "listKeys", "writeKeys", "deleteKeys", "readBucketEncryption", "readBucketRetentions", "readBucketNotifications"}
+	run := func(caps []string, args ...string) (int, string) {
+		k := e.rawCall("b2_create_key", map[string]any{"keyName": "caps-test", "capabilities": caps})
+		env := []string{"B2_ENDPOINT=" + e.url, "B2_APPLICATION_KEY_ID=" + k["applicationKeyId"].(string),
+			"B2_APPLICATION_KEY=" + k["applicationKey"].(string), "HOME=" + e.dir, "PATH=" + os.Getenv("PATH")}
+		code, out, errOut := runLocal(t, env, append(args, dir)...)
+		return code, out + errOut
+	}
+	code, out := run(append(base, "readBucketReplications"), "apply", "-auto-approve")
+	if code != 1 || !strings.Contains(out, "writeBucketReplications") {
+		t.Fatalf("apply without writeBucketReplications: %d\n%s", code, out)
+	}
+	if ids := e.rawBucketIDs(); len(ids) != 0 {
+		t.Fatalf("buckets created although apply was refused: %v", ids)
+	}
+	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-caps-src", "bucketType": "allPrivate"})
+	code, out = run(append(base, "writeBucketReplications"), "plan")
+	if code != 1 || !strings.Contains(out, "Replication not readable") || !strings.Contains(out, "readBucketReplications") {
+		t.Fatalf("plan without readBucketReplications: %d\n%s", code, out)
+	}
+}

@@ -599,3 +599,31 @@ replication "r" {
 		t.Fatalf("plan without readBucketReplications: %d\n%s", code, out)
 	}
 }
+
+// TestReplicationImportCommand: b2plan import of an account whose replication was set up with
+// raw API calls writes replication blocks, and plan right after reports no changes.
+func TestReplicationImportCommand(t *testing.T) {
+	e := newKeyEnv(t)
+	src := e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-imp-src", "bucketType": "allPrivate"})["bucketId"].(string)
+	dst := e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-imp-dst", "bucketType": "allPrivate"})["bucketId"].(string)
+	sk := e.rawCall("b2_create_key", map[string]any{"keyName": "cli-repl-src", "capabilities": []string{"readFiles"}, "bucketIds": []string{src}})["applicationKeyId"].(string)
+	dk := e.rawCall("b2_create_key", map[string]any{"keyName": "cli-repl-dst", "capabilities": []string{"writeFiles"}, "bucketIds": []string{dst}})["applicationKeyId"].(string)
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": dst, "replicationConfiguration": map[string]any{
+		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{sk: dk}}}})
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": src, "replicationConfiguration": map[string]any{
+		"asReplicationSource": map[string]any{"sourceApplicationKeyId": sk, "replicationRules": []any{
+			map[string]any{"replicationRuleName": "cli-rule", "destinationBucketId": dst, "fileNamePrefix": "x/", "priority": 3,
+				"isEnabled": true, "includeExistingFiles": false}}}}})
+	dir := filepath.Join(e.dir, "cfg")
+	os.MkdirAll(dir, 0o755)
+	if code, out, errOut := e.run("import", "-out="+filepath.Join(dir, "imported.hcl"), dir); code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "imported.hcl"))
+	if !strings.Contains(string(b), `replication "cli_rule"`) {
+		t.Fatalf("imported configuration:\n%s", b)
+	}
+	if code, out, errOut := e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("plan after import: %d\n%s\n%s\n%s", code, out, errOut, b)
+	}
+}

@@ -37,9 +37,9 @@ const (
 )
 
 // The capabilities of the keys b2plan creates for replication: what Backblaze's SDK
-// (b2sdk ReplicationSetupHelper) gives them, sorted. B2 (and b2local) need readFiles and
-// writeFiles on the bucket; the others replicate Object Lock settings (and deletions of
-// replicas' versions, deleteFiles).
+// (b2sdk ReplicationSetupHelper) gives them, sorted. B2 (and b2local) need readFiles on the
+// source and writeFiles on the destination; the legal-hold and retention capabilities carry
+// Object Lock settings to replicas; deleteFiles is in b2sdk's destination set.
 var (
 	ReplicationSourceCapabilities      = []string{"readFileLegalHolds", "readFileRetentions", "readFiles"}
 	ReplicationDestinationCapabilities = []string{"deleteFiles", "writeFileLegalHolds", "writeFileRetentions", "writeFiles"}

@@ -627,3 +627,50 @@ func TestReplicationImportCommand(t *testing.T) {
 		t.Fatalf("plan after import: %d\n%s\n%s\n%s", code, out, errOut, b)
 	}
 }
+
+// TestReplicationBothWays: two buckets replicating into each other are each a source and a
+// destination; both parts of each configuration are written together, uploads cross in both
+// directions (SHA-1 compared), and the plan after apply is empty.
+func TestReplicationBothWays(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "east" {
+  name = "acme-east"
+}
+bucket "west" {
+  name = "acme-west"
+}
+replication "east_to_west" {
+  source_bucket      = bucket.east.name
+  destination_bucket = bucket.west.name
+}
+replication "west_to_east" {
+  source_bucket      = bucket.west.name
+  destination_bucket = bucket.east.name
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 || !strings.Contains(out, "Resources: 8 added") {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, out)
+	}
+	for _, b := range []string{"acme-east", "acme-west"} {
+		c := rawRepl(e, b)
+		if c["asReplicationSource"] == nil || c["asReplicationDestination"] == nil {
+			t.Fatalf("%s is not both a source and a destination: %v", b, c)
+		}
+	}
+	ids := e.rawBucketIDs()
+	a, asum := randomBytes(t, 2000)
+	b, bsum := randomBytes(t, 3000)
+	e.uploadRaw(ids["acme-east"], "from-east", a)
+	e.uploadRaw(ids["acme-west"], "from-west", b)
+	if f := waitVersion(t, e, ids["acme-west"], "from-east"); f["contentSha1"] != asum || f["replicationStatus"] != "replica" {
+		t.Fatalf("east → west: %v", f)
+	}
+	if f := waitVersion(t, e, ids["acme-east"], "from-west"); f["contentSha1"] != bsum || f["replicationStatus"] != "replica" {
+		t.Fatalf("west → east: %v", f)
+	}
+}

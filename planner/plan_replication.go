@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,14 +98,29 @@ type replKey struct {
 	prov, side, bucket string // bucket lowercased
 }
 
+// replWrite is a bucket's write being planned, with the part that changes.
+type replWrite struct {
+	w         *ReplicationWrite
+	src, dest bool
+}
+
 // replPlanner plans replication over every account of a configuration.
 type replPlanner struct {
 	pl    *planner
 	accts map[string]*live.Live
+	provs []string // sorted
+	rules []*config.Replication
+	// Declared rules by source and destination bucket; the buckets managed as sources and
+	// destinations (declared ones, and live ones using b2plan's keys).
+	bySource, byDest map[bucketRef][]*config.Replication
+	sources, dests   map[bucketRef]bool
 	// keyRefs are the keys replication uses, by account, side and bucket.
 	keyRefs map[replKey]KeyRef
 	// deleting are the buckets the plan deletes (nothing is written to them).
 	deleting map[bucketRef]bool
+	writes   map[bucketRef]*replWrite
+	// mappingOK: the rule's mapping entry is in place; active: the rule's change does something.
+	mappingOK, active map[string]bool
 }
 
 // keyAttrs are the attributes of a live key of account prov.
@@ -135,10 +152,22 @@ func (rp *replPlanner) ours(prov, side, bucket, id string) bool {
 	return k != nil && k.Name == ReplicationKeyName(side, bucket)
 }
 
+func srcOf(r *config.Replication) bucketRef {
+	return bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
+}
+
+func dstOf(r *config.Replication) bucketRef {
+	return bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
+}
+
 // planReplication plans the replication blocks of pl.d (all of them: pl.d must not be one
 // account's part) against the snapshots of every account, by provider alias.
 func (pl *planner) planReplication(accts map[string]*live.Live) {
-	rp := &replPlanner{pl: pl, accts: accts, keyRefs: map[replKey]KeyRef{}, deleting: map[bucketRef]bool{}}
+	rp := &replPlanner{pl: pl, accts: accts, keyRefs: map[replKey]KeyRef{}, deleting: map[bucketRef]bool{},
+		bySource: map[bucketRef][]*config.Replication{}, byDest: map[bucketRef][]*config.Replication{},
+		sources: map[bucketRef]bool{}, dests: map[bucketRef]bool{}, writes: map[bucketRef]*replWrite{},
+		mappingOK: map[string]bool{}, active: map[string]bool{}}
+	rp.provs = slices.Sorted(maps.Keys(accts))
 	if pl.declaredBuckets == nil {
 		pl.declaredBuckets = map[string]*config.Bucket{}
 		for _, b := range pl.d.Buckets {
@@ -154,100 +183,91 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			rp.deleting[bucketRef{ch.Provider, strings.ToLower(n)}] = true
 		}
 	}
-	var rules []*config.Replication
-	switch {
-	case len(pl.opts.Targets) > 0:
+	if !rp.declared() || !rp.check() {
+		return
+	}
+	rp.planKeys()
+	rp.planMappings()
+	rp.planSources()
+	rp.finishWrites()
+}
+
+// declared sets rp.rules: the declared rules, none for destroy (which removes them), and
+// reports false when the plan is targeted (replication is then not planned).
+func (rp *replPlanner) declared() bool {
+	pl := rp.pl
+	if len(pl.opts.Targets) > 0 {
 		for _, t := range pl.opts.Targets {
 			for _, r := range pl.d.Replications {
 				if matchesTarget(r.Address, t) {
 					pl.errorf(rangePtr(r.Range), "Replication cannot be targeted",
 						"-target=%s names a replication block: b2plan writes a bucket's whole replication configuration (every rule, both sides) at once, so it plans replication only without -target. Run plan without -target.", t)
-					return
+					return false
 				}
 			}
 		}
 		if len(pl.d.Replications) > 0 {
 			pl.p.Notes = append(pl.p.Notes, "-target: replication blocks are not planned in a targeted plan; plan without -target to apply them")
 		}
-		return
-	case !pl.opts.Destroy:
-		rules = pl.d.Replications
+		return false
 	}
-	provs := make([]string, 0, len(accts))
-	for p := range accts {
-		provs = append(provs, p)
+	if !pl.opts.Destroy {
+		rp.rules = pl.d.Replications
 	}
-	sort.Strings(provs)
-	involved := map[string]bool{}
-	for _, r := range rules {
-		involved[r.SourceProvider], involved[r.DestinationProvider] = true, true
+	for _, r := range rp.rules {
+		rp.bySource[srcOf(r)] = append(rp.bySource[srcOf(r)], r)
+		rp.byDest[dstOf(r)] = append(rp.byDest[dstOf(r)], r)
+		rp.sources[srcOf(r)], rp.dests[dstOf(r)] = true, true
 	}
-	for _, p := range provs {
-		if l := accts[p]; involved[p] && !l.ObservedKeys {
-			pl.errorf(nil, "Keys not read", "The keys of the account of provider %s were not read, so b2plan cannot find the keys replication uses. Plan with planner.LiveRequest.", config.ProviderLabel(p))
-			return
-		}
-	}
-
-	// Desired rules by source bucket; the destinations they need.
-	bySource := map[bucketRef][]*config.Replication{}
-	byDest := map[bucketRef][]*config.Replication{}
-	for _, r := range rules {
-		s := bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
-		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
-		bySource[s] = append(bySource[s], r)
-		byDest[d] = append(byDest[d], r)
-	}
-	// Buckets managed as sources and destinations: declared ones, and live ones using b2plan's keys.
-	sources := map[bucketRef]bool{}
-	dests := map[bucketRef]bool{}
-	for b := range bySource {
-		sources[b] = true
-	}
-	for b := range byDest {
-		dests[b] = true
-	}
-	for _, p := range provs {
-		for _, b := range accts[p].Buckets {
+	for _, p := range rp.provs {
+		for _, b := range rp.accts[p].Buckets {
 			ref := bucketRef{p, strings.ToLower(b.Name)}
 			if b.Replication.SourceKeyID != "" && rp.ours(p, "src", b.Name, b.Replication.SourceKeyID) {
-				sources[ref] = true
+				rp.sources[ref] = true
 			}
 			for _, dk := range b.Replication.Mapping {
 				if rp.ours(p, "dst", b.Name, dk) {
-					dests[ref] = true
+					rp.dests[ref] = true
 				}
 			}
 		}
 	}
-	for ref := range sources {
-		if lb := rp.bucket(ref.prov, ref.name); lb != nil && !lb.Replication.Readable {
-			if len(bySource[ref]) > 0 {
-				r := bySource[ref][0]
-				pl.errorf(rangePtr(r.Range), "Replication not readable",
-					"%s: the replication configuration of bucket %q could not be read: the key of provider %s lacks the capability readBucketReplications. Use a key that has it.", r.Address, lb.Name, config.ProviderLabel(ref.prov))
-			}
-			delete(sources, ref)
+	return true
+}
+
+// check reports what stops replication from being planned: keys or configurations that
+// could not be read, buckets that neither exist nor are declared, or that prune deletes.
+// Buckets whose configuration cannot be read and that declare nothing are left alone.
+func (rp *replPlanner) check() bool {
+	pl := rp.pl
+	involved := map[string]bool{}
+	for _, r := range rp.rules {
+		involved[r.SourceProvider], involved[r.DestinationProvider] = true, true
+	}
+	for _, p := range rp.provs {
+		if involved[p] && !rp.accts[p].ObservedKeys {
+			pl.errorf(nil, "Keys not read", "The keys of the account of provider %s were not read, so b2plan cannot find the keys replication uses. Plan with planner.LiveRequest.", config.ProviderLabel(p))
+			return false
 		}
 	}
-	for ref := range dests {
-		if lb := rp.bucket(ref.prov, ref.name); lb != nil && !lb.Replication.Readable {
-			if len(byDest[ref]) > 0 {
-				r := byDest[ref][0]
-				pl.errorf(rangePtr(r.Range), "Replication not readable",
-					"%s: the replication configuration of bucket %q could not be read: the key of provider %s lacks the capability readBucketReplications. Use a key that has it.", r.Address, lb.Name, config.ProviderLabel(ref.prov))
+	for _, side := range []struct {
+		managed  map[bucketRef]bool
+		declared map[bucketRef][]*config.Replication
+	}{{rp.sources, rp.bySource}, {rp.dests, rp.byDest}} {
+		for _, ref := range sortedRefs(side.managed) {
+			lb := rp.bucket(ref.prov, ref.name)
+			if lb == nil || lb.Replication.Readable {
+				continue
 			}
-			delete(dests, ref)
+			if rs := side.declared[ref]; len(rs) > 0 {
+				pl.errorf(rangePtr(rs[0].Range), "Replication not readable",
+					"%s: the replication configuration of bucket %q could not be read: the key of provider %s lacks the capability readBucketReplications. Use a key that has it.", rs[0].Address, lb.Name, config.ProviderLabel(ref.prov))
+			}
+			delete(side.managed, ref)
 		}
 	}
-	for _, r := range rules {
-		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
-		_, declared := pl.declaredBuckets[d.name]
-		if rp.bucket(d.prov, d.name) == nil && !declared && !rp.declaredIn(d) {
-			pl.errorf(rangePtr(r.Range), "Unknown destination bucket "+r.DestinationBucket,
-				"%s replicates into bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.DestinationBucket, config.ProviderLabel(d.prov))
-		}
-		s := bucketRef{r.SourceProvider, strings.ToLower(r.SourceBucket)}
+	for _, r := range rp.rules {
+		s, d := srcOf(r), dstOf(r)
 		for _, b := range []bucketRef{s, d} {
 			if rp.deleting[b] {
 				pl.errorf(rangePtr(r.Range), "Replication of a deleted bucket",
@@ -258,53 +278,40 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			pl.errorf(rangePtr(r.Range), "Unknown source bucket "+r.SourceBucket,
 				"%s replicates from bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.SourceBucket, config.ProviderLabel(s.prov))
 		}
+		if rp.bucket(d.prov, d.name) == nil && !rp.declaredIn(d) {
+			pl.errorf(rangePtr(r.Range), "Unknown destination bucket "+r.DestinationBucket,
+				"%s replicates into bucket %q, which neither exists in the account of provider %s nor is declared. Declare the bucket or fix the name.", r.Address, r.DestinationBucket, config.ProviderLabel(d.prov))
+		}
 	}
-	if pl.diags.HasErrors() {
-		return
-	}
+	return !pl.diags.HasErrors()
+}
 
-	// Keys: one per source bucket with rules, one per destination bucket receiving any.
-	need := map[replKey]bool{}
-	for b, rs := range bySource {
-		if len(rs) > 0 {
-			need[replKey{b.prov, "src", b.name}] = true
+// write returns the write of a bucket being planned, creating it.
+func (rp *replPlanner) write(ref bucketRef) *replWrite {
+	if rp.writes[ref] == nil {
+		w := &ReplicationWrite{Provider: ref.prov, Bucket: ref.name, Order: 1}
+		if lb := rp.bucket(ref.prov, ref.name); lb != nil {
+			w.Bucket = lb.Name
+		} else if db := rp.pl.declaredBuckets[ref.name]; db != nil {
+			w.Bucket = db.Name
 		}
+		rp.writes[ref] = &replWrite{w: w}
 	}
-	for b, rs := range byDest {
-		if len(rs) > 0 {
-			need[replKey{b.prov, "dst", b.name}] = true
-		}
-	}
-	rp.planKeys(provs, need)
+	return rp.writes[ref]
+}
 
-	// Rules and mappings, then one write per bucket whose configuration changes.
-	type work struct {
-		w         *ReplicationWrite
-		src, dest bool // the part that changes
-	}
-	writes := map[bucketRef]*work{}
-	get := func(ref bucketRef) *work {
-		if writes[ref] == nil {
-			writes[ref] = &work{w: &ReplicationWrite{Provider: ref.prov, Bucket: ref.name, Order: 1}}
-			if lb := rp.bucket(ref.prov, ref.name); lb != nil {
-				writes[ref].w.Bucket = lb.Name
-			} else if db := pl.declaredBuckets[ref.name]; db != nil {
-				writes[ref].w.Bucket = db.Name
-			}
-		}
-		return writes[ref]
-	}
-	// Destination mappings first: rule changes show a missing entry as a change of destination_key_id.
-	mappingOK := map[string]bool{} // rule address → its mapping entry is in place
-	for _, ref := range sortedRefs(dests) {
+// planMappings plans the destination part of every managed destination: an entry per source
+// key replicating into it (to its destination key), b2plan's entries no rule needs dropped,
+// the others kept. Rule changes show a missing entry as a change of destination_key_id.
+func (rp *replPlanner) planMappings() {
+	for _, ref := range sortedRefs(rp.dests) {
 		lb := rp.bucket(ref.prov, ref.name)
 		dstRef := rp.keyRefs[replKey{ref.prov, "dst", ref.name}]
 		var want []ReplicationMapping
 		seen := map[KeyRef]bool{}
-		for _, r := range byDest[ref] {
-			src := rp.keyRefs[replKey{r.SourceProvider, "src", strings.ToLower(r.SourceBucket)}]
-			ok := lb != nil && src.ID != "" && dstRef.ID != "" && lb.Replication.Mapping[src.ID] == dstRef.ID
-			mappingOK[r.Address] = ok
+		for _, r := range rp.byDest[ref] {
+			src := rp.keyRefs[replKey{r.SourceProvider, "src", srcOf(r).name}]
+			rp.mappingOK[r.Address] = lb != nil && src.ID != "" && dstRef.ID != "" && lb.Replication.Mapping[src.ID] == dstRef.ID
 			if !seen[src] {
 				seen[src] = true
 				want = append(want, ReplicationMapping{Source: src, Destination: dstRef})
@@ -313,7 +320,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		changed, adds := false, false
 		var keep []ReplicationMapping // entries b2plan did not make
 		if lb != nil {
-			for _, sk := range sortedKeys(lb.Replication.Mapping) {
+			for _, sk := range slices.Sorted(maps.Keys(lb.Replication.Mapping)) {
 				dk := lb.Replication.Mapping[sk]
 				if !rp.ours(ref.prov, "dst", lb.Name, dk) {
 					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
@@ -332,7 +339,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		if !changed {
 			continue
 		}
-		wk := get(ref)
+		wk := rp.write(ref)
 		wk.dest = true
 		wk.w.Order = 2
 		if adds {
@@ -340,8 +347,13 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		}
 		wk.w.Mapping = append(keep, want...)
 	}
-	active := map[string]bool{} // rule changes with something to do
-	for _, ref := range sortedRefs(sources) {
+}
+
+// planSources plans every managed source: a change per declared rule, a deletion per live
+// rule no block declares, and the source part of its write when any of it changes.
+func (rp *replPlanner) planSources() {
+	pl := rp.pl
+	for _, ref := range sortedRefs(rp.sources) {
 		lb := rp.bucket(ref.prov, ref.name)
 		srcRef := rp.keyRefs[replKey{ref.prov, "src", ref.name}]
 		have := map[string]*live.ReplicationRule{}
@@ -350,40 +362,38 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 				have[lb.Replication.Rules[i].Name] = &lb.Replication.Rules[i]
 			}
 		}
+		declared := rp.bySource[ref]
 		var out []ReplicationRuleOut
 		var addrs []string
-		changed := lb == nil || (len(bySource[ref]) > 0) != lb.Replication.IsSource() ||
-			(len(bySource[ref]) > 0 && srcRef.ID != lb.Replication.SourceKeyID)
-		for _, r := range sortedRules(bySource[ref]) {
-			dl := rp.bucket(r.DestinationProvider, r.DestinationBucket)
+		changed := lb == nil || (len(declared) > 0) != lb.Replication.IsSource() ||
+			(len(declared) > 0 && srcRef.ID != lb.Replication.SourceKeyID)
+		for _, r := range sortedRules(declared) {
 			want := live.ReplicationRule{Name: r.Name, Prefix: r.Prefix, Priority: r.Priority, IncludeExisting: r.IncludeExisting, Enabled: r.Enabled}
-			if dl != nil && !rp.deleting[bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}] {
+			if dl := rp.bucket(r.DestinationProvider, r.DestinationBucket); dl != nil {
 				want.DestinationBucketID = dl.ID
 			}
 			out = append(out, ReplicationRuleOut{ReplicationRule: want, DestinationBucket: r.DestinationBucket, DestinationProvider: r.DestinationProvider})
-			ch := rp.ruleChange(r, lb, have[r.Name], want, srcRef, mappingOK[r.Address])
+			ch := rp.ruleChange(r, lb, have[r.Name], want, srcRef, rp.mappingOK[r.Address])
 			delete(have, r.Name)
 			if ch.Action != NoOp {
 				addrs = append(addrs, ch.Address)
-				if ch.Changed == nil || !onlyMapping(ch.Changed) {
-					changed = true
-				}
+				changed = changed || !onlyMapping(ch.Changed)
 			}
 			pl.p.Changes = append(pl.p.Changes, ch)
 		}
-		for _, n := range sortedKeysRule(have) {
+		for _, n := range slices.Sorted(maps.Keys(have)) {
 			ch := rp.removedRule(ref, lb, have[n])
 			addrs = append(addrs, ch.Address)
 			changed = true
 			pl.p.Changes = append(pl.p.Changes, ch)
 		}
 		for _, a := range addrs {
-			active[a] = true
+			rp.active[a] = true
 		}
 		if !changed {
 			continue // only mappings change: the destinations' writes carry the rules out
 		}
-		wk := get(ref)
+		wk := rp.write(ref)
 		wk.src = true
 		if wk.w.Order == 2 {
 			wk.w.Order = 1 // also a source: its rules change with it
@@ -395,16 +405,19 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			wk.w.Rules = out
 		}
 	}
-	// A rule whose mapping changes is carried out by its destination's write too.
-	for _, r := range rules {
-		d := bucketRef{r.DestinationProvider, strings.ToLower(r.DestinationBucket)}
-		if wk := writes[d]; wk != nil && active[r.Address] && !mappingOK[r.Address] {
+}
+
+// finishWrites completes each write with the part that does not change (B2 replaces both)
+// and adds it to the plan; a rule whose mapping changes is carried out by its destination's
+// write too.
+func (rp *replPlanner) finishWrites() {
+	for _, r := range rp.rules {
+		if wk := rp.writes[dstOf(r)]; wk != nil && rp.active[r.Address] && !rp.mappingOK[r.Address] {
 			wk.w.Addresses = append(wk.w.Addresses, r.Address)
 		}
 	}
-	// Complete each write with the part that does not change (B2 replaces both).
-	for _, ref := range sortedRefsW(writes) {
-		wk := writes[ref]
+	for _, ref := range sortedRefs(rp.writes) {
+		wk := rp.writes[ref]
 		if rp.deleting[ref] {
 			continue
 		}
@@ -416,12 +429,12 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 			}
 		}
 		if lb != nil && !wk.dest {
-			for _, sk := range sortedKeys(lb.Replication.Mapping) {
+			for _, sk := range slices.Sorted(maps.Keys(lb.Replication.Mapping)) {
 				wk.w.Mapping = append(wk.w.Mapping, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: lb.Replication.Mapping[sk]}})
 			}
 		}
 		sort.Strings(wk.w.Addresses)
-		pl.p.Replication = append(pl.p.Replication, wk.w)
+		rp.pl.p.Replication = append(rp.pl.p.Replication, wk.w)
 	}
 }
 
@@ -435,7 +448,11 @@ func (rp *replPlanner) declaredIn(ref bucketRef) bool {
 	return false
 }
 
+// onlyMapping reports whether a rule changes in nothing but its mapping entry.
 func onlyMapping(changed []string) bool {
+	if len(changed) == 0 {
+		return false
+	}
 	for _, c := range changed {
 		if c != "destination_key_id" {
 			return false
@@ -571,12 +588,14 @@ func ruleAttrs(name, src, dst, dstProv string, r live.ReplicationRule, srcKey, d
 // rp.keyRefs. A key already configured that works (a source key that may read the bucket, a
 // destination key that may write it, unexpired) is kept whatever its name — b2plan does not
 // replace what another tool set up, and never deletes it.
-func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
+func (rp *replPlanner) planKeys() {
 	pl := rp.pl
-	var needed []replKey
-	for k := range need {
-		needed = append(needed, k)
+	need := map[replKey]bool{}
+	for _, r := range rp.rules {
+		need[replKey{r.SourceProvider, "src", srcOf(r).name}] = true
+		need[replKey{r.DestinationProvider, "dst", dstOf(r).name}] = true
 	}
+	needed := slices.Collect(maps.Keys(need))
 	sort.Slice(needed, func(i, j int) bool {
 		a, b := needed[i], needed[j]
 		if a.side != b.side {
@@ -621,7 +640,7 @@ func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
 				}
 			}
 			if keep == nil {
-				for _, id := range sortedSet(inUse) {
+				for _, id := range slices.Sorted(maps.Keys(inUse)) {
 					if k := rp.keyByID(rk.prov, id); k != nil && k.Name != name && rp.works(k, rk.side, lb.ID) {
 						kept[k.ID] = true
 						rp.keyRefs[rk] = KeyRef{ID: k.ID}
@@ -647,7 +666,7 @@ func (rp *replPlanner) planKeys(provs []string, need map[replKey]bool) {
 		pl.p.Changes = append(pl.p.Changes, ch)
 		rp.keyRefs[rk] = KeyRef{ID: keep.ID}
 	}
-	for _, p := range provs {
+	for _, p := range rp.provs {
 		l := rp.accts[p]
 		if !l.ObservedKeys {
 			continue
@@ -689,11 +708,8 @@ func (rp *replPlanner) inUse(lb *live.Bucket, rk replKey) map[string]bool {
 		}
 		return out
 	}
-	for _, r := range rp.pl.d.Replications {
-		if r.DestinationProvider != rk.prov || !strings.EqualFold(r.DestinationBucket, rk.bucket) || rp.pl.opts.Destroy {
-			continue
-		}
-		src := rp.keyRefs[replKey{r.SourceProvider, "src", strings.ToLower(r.SourceBucket)}]
+	for _, r := range rp.byDest[bucketRef{rk.prov, rk.bucket}] {
+		src := rp.keyRefs[replKey{r.SourceProvider, "src", srcOf(r).name}]
 		if id := lb.Replication.Mapping[src.ID]; src.ID != "" && id != "" {
 			out[id] = true
 		}
@@ -736,15 +752,6 @@ func ReplicationKeyOf(name string) (side, bucket string, ok bool) {
 		return "dst", b, true
 	}
 	return "", "", false
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // createKey plans the creation (oldID "": else the replacement) of a replication key.
@@ -803,11 +810,8 @@ func keyFits(k live.Key, caps []string, bucketID string) bool {
 		len(k.BucketIDs) == 1 && k.BucketIDs[0] == bucketID && k.NamePrefix == "" && k.Expires.IsZero()
 }
 
-func sortedRefs(m map[bucketRef]bool) []bucketRef {
-	out := make([]bucketRef, 0, len(m))
-	for r := range m {
-		out = append(out, r)
-	}
+func sortedRefs[T any](m map[bucketRef]T) []bucketRef {
+	out := slices.Collect(maps.Keys(m))
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].prov != out[j].prov {
 			return out[i].prov < out[j].prov
@@ -817,35 +821,9 @@ func sortedRefs(m map[bucketRef]bool) []bucketRef {
 	return out
 }
 
-func sortedRefsW[T any](m map[bucketRef]T) []bucketRef {
-	set := map[bucketRef]bool{}
-	for r := range m {
-		set[r] = true
-	}
-	return sortedRefs(set)
-}
-
 func sortedRules(rs []*config.Replication) []*config.Replication {
 	out := append([]*config.Replication(nil), rs...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeysRule(m map[string]*live.ReplicationRule) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -239,6 +239,25 @@ func TestReplicationAccounts(t *testing.T) {
 	}
 }
 
+// A rule added to a source that has one already: the source is written with both rules,
+// and the destination's mapping (in place) is not written.
+func TestReplicationRuleAdded(t *testing.T) {
+	d := replDesired(nil)
+	d.Replications = append(d.Replications, &config.Replication{Address: "replication.r2", Name: "r2", SourceBucket: "acme-src",
+		DestinationBucket: "acme-dst", Prefix: "q/", Priority: 4, Enabled: true})
+	p, diags := Compute(d, replLive(), opts())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := changesOf(p); got != "create replication.r2" {
+		t.Fatalf("plan: %s", got)
+	}
+	if len(p.Replication) != 1 || p.Replication[0].Bucket != "acme-src" || len(p.Replication[0].Rules) != 2 ||
+		strings.Join(p.Replication[0].Addresses, ",") != "replication.r2" {
+		t.Fatalf("writes: %+v", p.Replication)
+	}
+}
+
 // Apply order: a destination gaining its mapping entry is written before the source that
 // uses it; one losing its entry after the source stopped using it.
 func TestReplicationWriteOrder(t *testing.T) {

@@ -583,7 +583,7 @@ func ruleAttrs(name, src, dst, dstProv string, r live.ReplicationRule, srcKey, d
 	}
 }
 
-// planKeys plans the keys replication needs (need), source keys first, and deletes the keys
+// planKeys plans the keys the declared rules need, source keys first, and deletes the keys
 // named like b2plan's that nothing keeps, in every account whose keys were read; it fills
 // rp.keyRefs. A key already configured that works (a source key that may read the bucket, a
 // destination key that may write it, unexpired) is kept whatever its name — b2plan does not

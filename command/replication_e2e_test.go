@@ -674,3 +674,59 @@ replication "west_to_east" {
 		t.Fatalf("west → east: %v", f)
 	}
 }
+
+// TestReplicationWriteRefusedThenResumed: apply creates the keys but B2 refuses the
+// configuration writes (as after a crash between the two): the keys are kept, the next plan
+// reuses them (only the rule is left to add), and the next apply finishes.
+func TestReplicationWriteRefusedThenResumed(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-resume-src"
+}
+bucket "dst" {
+  name = "acme-resume-dst"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+}
+`)
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
+			return false
+		}
+		w.WriteHeader(400)
+		w.Write([]byte(`{"status":400,"code":"bad_request","message":"refused by the test"}`))
+		return true
+	}
+	e.mu.Unlock()
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code == 0 {
+		t.Fatalf("apply with refused writes succeeded:\n%s\n%s", out, errOut)
+	}
+	e.mu.Lock()
+	e.hook = nil
+	e.mu.Unlock()
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
+		t.Fatalf("keys after the refused writes: %v", ks)
+	}
+	code, out, _ := e.run("plan", dir)
+	if code != 0 || !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy") || strings.Contains(out, "replication_key") {
+		t.Fatalf("plan after the refused writes: %d\n%s", code, out)
+	}
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply again: %d\n%s\n%s", code, out, errOut)
+	}
+	ids := e.rawBucketIDs()
+	data, sum := randomBytes(t, 1234)
+	e.uploadRaw(ids["acme-resume-src"], "f", data)
+	if f := waitVersion(t, e, ids["acme-resume-dst"], "f"); f["contentSha1"] != sum {
+		t.Fatalf("replica: %v", f)
+	}
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
+		t.Fatalf("keys after resuming: %v", ks)
+	}
+}
+

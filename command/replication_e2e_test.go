@@ -729,4 +729,3 @@ replication "r" {
 		t.Fatalf("keys after resuming: %v", ks)
 	}
 }
-

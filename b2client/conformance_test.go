@@ -59,6 +59,8 @@ func TestConformanceBuckets(t *testing.T) {
 			LifecycleRules: spec.LifecycleRules, CORSRules: spec.CORSRules,
 			Encryption: live.Encryption{Readable: true, Mode: "SSE-B2", Algorithm: "AES256"},
 			ObjectLock: live.ObjectLock{Readable: true, Enabled: true, DefaultRetention: spec.DefaultRetention},
+			// Replication: read with the bucket (the master key may read it); none set.
+			Replication: live.Replication{Readable: true},
 		}
 		if d := cmp.Diff(want, *got, cmpopts.IgnoreFields(live.Bucket{}, "Revision", "Options"), cmpopts.EquateEmpty()); d != "" {
 			t.Errorf("observed bucket (-want +got):\n%s", d)

@@ -82,6 +82,9 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 		if err := c.observeNotify(ctx, out, req.Notify); err != nil {
 			return nil, err
 		}
+		if err := c.observeReplicationKeys(ctx, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

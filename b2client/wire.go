@@ -61,6 +61,7 @@ type bucketJSON struct {
 			DefaultRetention *retentionJSON `json:"defaultRetention"`
 		} `json:"value"`
 	} `json:"fileLockConfiguration"`
+	Replication replWrapperJSON `json:"replicationConfiguration"` // replication.go
 }
 
 type fileJSON struct {
@@ -197,6 +198,7 @@ func (b *bucketJSON) toLive() live.Bucket {
 			out.Encryption.Algorithm = *v.Algorithm
 		}
 	}
+	out.Replication = b.Replication.toLive()
 	out.ObjectLock.Readable = b.FileLock.Readable
 	if v := b.FileLock.Value; v != nil {
 		out.ObjectLock.Enabled = v.Enabled

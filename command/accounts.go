@@ -288,6 +288,19 @@ func (m *Meta) savedAccounts(ctx context.Context, p *planner.Plan) ([]*account, 
 // provider's first; it stops at the first account that fails.
 func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*account, opts executor.Options, view applyView) (executor.Result, error) {
 	var total executor.Result
+	add := func(res executor.Result) {
+		total.Added += res.Added
+		total.Changed += res.Changed
+		total.Replaced += res.Replaced
+		total.Destroyed += res.Destroyed
+		total.Moved += res.Moved
+		total.MovedBytes += res.MovedBytes
+		total.Skipped = append(total.Skipped, res.Skipped...)
+		total.Failures = append(total.Failures, res.Failures...)
+		total.Interrupted = total.Interrupted || res.Interrupted
+		total.Cancelled += res.Cancelled
+		total.SecretFiles = append(total.SecretFiles, res.SecretFiles...)
+	}
 	for _, a := range accts {
 		sub := p.ForProvider(a.alias)
 		if !sub.HasActions() {
@@ -306,17 +319,23 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 			o.Current = a.current
 		}
 		res, err := o.Apply(ctx, sub, b2client.NewMutator(conn), view)
-		total.Added += res.Added
-		total.Changed += res.Changed
-		total.Replaced += res.Replaced
-		total.Destroyed += res.Destroyed
-		total.Moved += res.Moved
-		total.MovedBytes += res.MovedBytes
-		total.Skipped = append(total.Skipped, res.Skipped...)
-		total.Failures = append(total.Failures, res.Failures...)
-		total.Interrupted = total.Interrupted || res.Interrupted
-		total.Cancelled += res.Cancelled
-		total.SecretFiles = append(total.SecretFiles, res.SecretFiles...)
+		add(res)
+		if err != nil {
+			return total, err
+		}
+	}
+	// Replication spans accounts: applied once every account's other changes are.
+	if rp := p.ReplicationPart(); rp.HasActions() || len(rp.Replication) > 0 {
+		o := opts
+		o.Accounts = map[string]executor.Mutator{}
+		for _, a := range accts {
+			if err := a.conn.Require(planner.ReplicationCaps(p, a.alias), nil); err != nil {
+				return total, fmt.Errorf("%s: %w", config.ProviderLabel(a.alias), err)
+			}
+			o.Accounts[a.alias] = b2client.NewMutator(a.conn)
+		}
+		res, err := o.Apply(ctx, rp, o.Accounts[""], view)
+		add(res)
 		if err != nil {
 			return total, err
 		}

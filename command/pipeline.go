@@ -247,6 +247,7 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 			}
 		}
 	}
+	add(planner.ReplicationCaps(p, "")...) // single account; several: applyAccounts
 	for _, mv := range p.Moves {
 		if len(mv.Ops) == 0 {
 			continue

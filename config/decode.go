@@ -101,6 +101,8 @@ func (l *loader) decodeInstance(kind string, s *scope, b *hclsyntax.Block, addr 
 		return l.decodeFolder(s, b, addr)
 	case "object":
 		return l.decodeObject(s, b, addr)
+	case "replication":
+		return l.decodeReplication(s, b, addr)
 	default:
 		return l.decodeMove(s, b, addr)
 	}

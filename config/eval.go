@@ -211,6 +211,7 @@ func (l *loader) sortItems() {
 	sort.SliceStable(l.d.Folders, func(i, j int) bool { return less(l.d.Folders[i].Address, l.d.Folders[j].Address) })
 	sort.SliceStable(l.d.Objects, func(i, j int) bool { return less(l.d.Objects[i].Address, l.d.Objects[j].Address) })
 	sort.SliceStable(l.d.Moves, func(i, j int) bool { return less(l.d.Moves[i].Address, l.d.Moves[j].Address) })
+	sort.SliceStable(l.d.Replications, func(i, j int) bool { return less(l.d.Replications[i].Address, l.d.Replications[j].Address) })
 	sort.SliceStable(l.d.DataSources, func(i, j int) bool { return less(l.d.DataSources[i].Address, l.d.DataSources[j].Address) })
 }
 
@@ -384,7 +385,7 @@ func (s *scope) diag(subject hcl.Range, summary, detail string) {
 	s.l.diags = append(s.l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject.Ptr()})
 }
 
-var refRoots = []string{"var", "local", "bucket", "key", "folder", "object", "move", "data", "module", "each"}
+var refRoots = []string{"var", "local", "bucket", "key", "folder", "object", "move", "replication", "data", "module", "each"}
 
 // checkRefs reports references to undeclared things, with did-you-mean. It returns false when
 // the expression must not be evaluated.
@@ -424,7 +425,7 @@ func (s *scope) checkRefs(expr hcl.Expression) bool {
 					fmt.Sprintf("There is no local value named %q.%s Define it in a locals block or fix the name.", name, didYouMean(name, names)))
 				ok = false
 			}
-		case "bucket", "key", "folder", "object", "move":
+		case "bucket", "key", "folder", "object", "move", "replication":
 			if name == "" {
 				s.diag(rng, "Invalid reference", fmt.Sprintf("Write %s.LABEL.ATTRIBUTE, e.g. %s.example.name, to refer to a %s block.", root, root, root))
 				ok = false

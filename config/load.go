@@ -121,6 +121,7 @@ type loader struct {
 
 	nameRng map[string]hcl.Range // address (or address#attr) → range of the name/from/to expression
 	badMove map[string]bool
+	badRepl map[string]bool // replications with an invalid name or bucket (replication.go)
 
 	dataBlocks map[string]*hclsyntax.Block // KIND.LABEL → block
 	dataVals   map[string]cty.Value        // KIND.LABEL → value seen by references
@@ -160,7 +161,7 @@ type loader struct {
 	mask    []hcl.Range     // source ranges of secrets, masked in snippets (maskedFiles)
 }
 
-var blockKinds = []string{"bucket", "key", "folder", "object", "move"}
+var blockKinds = []string{"bucket", "key", "folder", "object", "move", "replication"}
 
 func newLoader() *loader {
 	l := &loader{
@@ -174,6 +175,7 @@ func newLoader() *loader {
 		blockObjs:   map[string]map[string]*blockVal{},
 		nameRng:     map[string]hcl.Range{},
 		badMove:     map[string]bool{},
+		badRepl:     map[string]bool{},
 		secrets:     map[string]bool{},
 		rawFiles:    map[string]*hcl.File{},
 		outputs:     map[string]*hclsyntax.Block{},

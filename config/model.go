@@ -26,6 +26,8 @@ type Desired struct {
 	Folders []*Folder
 	Objects []*Object // object.go
 	Moves   []*Move
+	// Replications are the replication blocks (replication.go); they span accounts.
+	Replications []*Replication
 	// DataSources are the data blocks: lookups the caller performs (data.go).
 	DataSources []*DataSource
 	// Outputs are the output blocks in declaration order.

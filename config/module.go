@@ -159,7 +159,7 @@ func (l *loader) moduleFiles(dir string, call hcl.Range) ([]*hclsyntax.Body, boo
 func (l *loader) child(prefix, dir, abs string, bodies []*hclsyntax.Body) *loader {
 	c := &loader{
 		parser: l.parser, d: l.d, budget: l.budget, funcs: l.funcs, secrets: l.secrets, rawFiles: l.rawFiles,
-		nameRng: l.nameRng, badMove: l.badMove, dataIn: l.dataIn, modCache: l.modCache, providerSet: l.providerSet,
+		nameRng: l.nameRng, badMove: l.badMove, badRepl: l.badRepl, dataIn: l.dataIn, modCache: l.modCache, providerSet: l.providerSet,
 		parent: l, prefix: prefix, dir: dir, stack: append(append([]string(nil), l.stack...), abs),
 		bodies:     bodies,
 		varDecls:   map[string]*varDecl{},

@@ -73,7 +73,12 @@ func (l *loader) aliasNames() []string {
 // providerRef evaluates the provider argument of a block: b2 (the default) or b2.ALIAS.
 // It returns the alias ("" for the default) and the argument's range (nil when absent).
 func (s *scope) providerRef(body *hclsyntax.Body) (string, *hcl.Range, bool) {
-	a, ok := body.Attributes["provider"]
+	return s.providerRefAttr(body, "provider")
+}
+
+// providerRefAttr is providerRef for an argument named attr (source_provider, ...).
+func (s *scope) providerRefAttr(body *hclsyntax.Body, attr string) (string, *hcl.Range, bool) {
+	a, ok := body.Attributes[attr]
 	if !ok {
 		return "", nil, true
 	}
@@ -85,7 +90,7 @@ func (s *scope) providerRef(body *hclsyntax.Body) (string, *hcl.Range, bool) {
 			hint = " Declared aliases: " + strings.Join(names, ", ") + "."
 		}
 		s.diag(rng, "Invalid provider reference",
-			"provider takes a provider reference, not a string: provider = b2.ALIAS for a provider \"b2\" block with alias = \"ALIAS\" (or b2 for the default one)."+hint)
+			attr+" takes a provider reference, not a string: "+attr+" = b2.ALIAS for a provider \"b2\" block with alias = \"ALIAS\" (or b2 for the default one)."+hint)
 		return "", &rng, false
 	}
 	if diags.HasErrors() || t.RootName() != "b2" || len(t) > 2 {
@@ -171,6 +176,14 @@ func (d *Desired) ForProvider(alias string) *Desired {
 		out.Provider = *p
 	}
 	out.ProviderAliases, out.Outputs = nil, nil
+	// Replications span accounts (planned over all of them): each account's part keeps those
+	// with a bucket there, so that it reads what they need.
+	out.Replications = nil
+	for _, r := range d.Replications {
+		if r.SourceProvider == alias || r.DestinationProvider == alias {
+			out.Replications = append(out.Replications, r)
+		}
+	}
 	out.Buckets = OfProvider(d.Buckets, alias, func(b *Bucket) string { return b.Provider })
 	out.Keys = OfProvider(d.Keys, alias, func(k *Key) string { return k.Provider })
 	out.Folders = OfProvider(d.Folders, alias, func(f *Folder) string { return f.Provider })

@@ -22,10 +22,10 @@ type schema struct {
 
 var topLevel = map[string]int{ // block type → number of labels
 	"b2plan": 0, "provider": 1, "variable": 1, "locals": 0,
-	"bucket": 1, "key": 1, "folder": 1, "object": 1, "move": 1, "output": 1, "data": 2, "module": 1,
+	"bucket": 1, "key": 1, "folder": 1, "object": 1, "move": 1, "replication": 1, "output": 1, "data": 2, "module": 1,
 }
 
-var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "object", "move", "output", "data", "module"}
+var topLevelNames = []string{"b2plan", "provider", "variable", "locals", "bucket", "key", "folder", "object", "move", "replication", "output", "data", "module"}
 
 var schemas = map[string]*schema{
 	"b2plan": {
@@ -71,6 +71,7 @@ var schemas = map[string]*schema{
 	"folder": {attrs: []string{"for_each", "provider", "bucket", "path"}, required: []string{"bucket", "path"}},
 	"object": {attrs: []string{"for_each", "provider", "bucket", "name", "source", "content", "content_type", "info"},
 		required: []string{"bucket", "name"}},
+	"replication": replicationSchema, // replication.go
 	"move": {attrs: []string{"for_each", "provider", "bucket", "from", "to", "to_bucket", "versions", "source", "on_conflict", "verify"},
 		required: []string{"bucket", "from", "to"}},
 }

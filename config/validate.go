@@ -44,6 +44,7 @@ func (l *loader) validateAll() {
 	}
 	l.validateSecretFiles()
 	l.validateProviders()
+	l.validateReplications()
 	l.checkMoveOverlaps()
 }
 

@@ -66,6 +66,9 @@ type Options struct {
 	// Shard, when set, applies only that shard of every move's objects
 	// (apply -shard=K/N).
 	Shard *planner.Shard
+	// Accounts are the mutators of other providers' accounts (alias → mutator), for
+	// replication, which writes to buckets and keys of several accounts (replication.go).
+	Accounts map[string]Mutator
 }
 
 // Failure is one failed resource or object.
@@ -257,6 +260,7 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	r.phase(foldersD, r.deleteFolder) // destroy.go
 	r.phase(objectsD, r.deleteObject)
 	r.phase(bucketsD, r.deleteBucket)
+	r.replicate() // replication.go: after every other change
 
 	if r.panicked != nil {
 		panic(r.panicked)

@@ -58,7 +58,9 @@ type Result struct {
 	Keys    []string
 	// Objects are the objects declared, as BUCKET/NAME.
 	Objects []string
-	Skipped []Skipped
+	// Replications are the replication rules declared, as "SOURCE-BUCKET/RULE".
+	Replications []string
+	Skipped      []Skipped
 	// AlreadyDeclared are the selected buckets and keys left out because Options.Declared
 	// declares them ("bucket NAME", "key NAME").
 	AlreadyDeclared []string
@@ -74,18 +76,21 @@ type Result struct {
 const maxKeyLifetime = 1000 * 24 * time.Hour
 
 type item struct {
-	kind  string // "bucket", "key" or "object"
+	kind  string // "bucket", "key", "object" or "replication"
 	label string
-	b     *live.Bucket
+	b     *live.Bucket // the bucket, or the source bucket of a replication rule
 	k     *live.Key
 	o     *Object
-	skip  string // reason it is not declared; "" = declared
+	rule  *live.ReplicationRule // replication.go
+	skip  string                // reason it is not declared; "" = declared
 	// lines of the block in the rendered text (1-based, inclusive), when declared
 	first, last int
 }
 
 func (it *item) name() string {
 	switch {
+	case it.rule != nil:
+		return it.rule.Name
 	case it.b != nil:
 		return it.b.Name
 	case it.o != nil:
@@ -96,6 +101,8 @@ func (it *item) name() string {
 
 func (it *item) id() string {
 	switch {
+	case it.rule != nil:
+		return "bucket " + it.b.Name
 	case it.b != nil:
 		return it.b.ID
 	case it.o != nil:
@@ -271,6 +278,9 @@ func (g *generator) selectItems() {
 			}
 			continue
 		}
+		if replicationKey(k) {
+			continue // declared by replication blocks (replication.go)
+		}
 		it := &item{kind: "key", k: k}
 		it.skip = g.keyProblem(k, count[k.Name])
 		g.items = append(g.items, it)
@@ -283,6 +293,7 @@ func (g *generator) selectItems() {
 		}
 		g.items = append(g.items, &item{kind: "object", o: o, skip: objectProblem(o)})
 	}
+	g.replicationItems()
 }
 
 // keyProblem says why a key cannot be declared so that the next plan keeps it, or "".
@@ -338,7 +349,7 @@ func Label(name, prefix string) string {
 }
 
 func (g *generator) assignLabels() {
-	used := map[string]map[string]bool{"bucket": {}, "key": {}, "object": {}}
+	used := map[string]map[string]bool{"bucket": {}, "key": {}, "object": {}, "replication": {}}
 	if d := g.opts.Declared; d != nil { // the labels of the configuration joined
 		reserve := func(kind, addr string) {
 			label := strings.TrimPrefix(addr, kind+".")
@@ -356,6 +367,9 @@ func (g *generator) assignLabels() {
 		for _, o := range d.Objects {
 			reserve("object", o.Address)
 		}
+		for _, r := range d.Replications {
+			reserve("replication", r.Address)
+		}
 	}
 	for _, it := range g.items {
 		prefix, name := "b_", it.name()
@@ -364,6 +378,8 @@ func (g *generator) assignLabels() {
 			prefix = "k_"
 		case "object":
 			prefix, name = "o_", it.o.Version.Name
+		case "replication":
+			prefix = "r_"
 		}
 		base := Label(name, prefix)
 		label := base
@@ -550,6 +566,8 @@ func (g *generator) block(it *item, refs map[string]string) []byte {
 		g.notifyBlocks(bb, it)
 	} else if it.kind == "object" {
 		g.objectBlock(f.Body().AppendNewBlock("object", []string{it.label}).Body(), it.o, refs)
+	} else if it.kind == "replication" {
+		g.replicationBlock(f.Body().AppendNewBlock("replication", []string{it.label}).Body(), it, refs)
 	} else {
 		g.keyBlock(f.Body().AppendNewBlock("key", []string{it.label}).Body(), it.k, refs)
 	}
@@ -756,6 +774,8 @@ func (g *generator) result(src []byte) *Result {
 			}
 		case it.kind == "object":
 			r.Objects = append(r.Objects, it.name())
+		case it.kind == "replication":
+			r.Replications = append(r.Replications, it.b.Name+"/"+it.rule.Name)
 		default:
 			r.Keys = append(r.Keys, it.k.Name)
 		}

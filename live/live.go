@@ -135,6 +135,8 @@ type Bucket struct {
 	CORSRules      []CORSRule
 	Encryption     Encryption
 	ObjectLock     ObjectLock
+	// Replication is the bucket's replicationConfiguration (replication.go).
+	Replication Replication
 }
 
 // LifecycleRule mirrors B2's lifecycle rule. A zero day count means the field

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -49,7 +50,7 @@ func ComputeAccounts(d *config.Desired, accts []AccountSnapshot, opts Options) (
 	var refs []AccountRef
 	for _, a := range accts {
 		o := opts
-		o.Endpoint, o.AccountID, o.Provider = a.Endpoint, a.AccountID, a.Provider
+		o.Endpoint, o.AccountID, o.Provider, o.accountPart = a.Endpoint, a.AccountID, a.Provider, true
 		if a.PartSize > 0 {
 			o.PartSize = a.PartSize
 		}
@@ -86,6 +87,13 @@ func ComputeAccounts(d *config.Desired, accts []AccountSnapshot, opts Options) (
 	sort.SliceStable(changes, func(i, j int) bool { return changeRank(changes[i]) < changeRank(changes[j]) })
 	merged.Changes, merged.Moves, merged.Drift, merged.Accounts = changes, moves, drift, refs
 	op := &planner{d: d, p: merged, ids: ids, opts: opts}
+	snaps := map[string]*live.Live{}
+	for _, a := range accts {
+		snaps[a.Provider] = a.Live
+	}
+	op.planReplication(snaps) // over every account, on the whole configuration
+	merged.Errored = merged.Errored || op.diags.HasErrors()
+	sort.SliceStable(merged.Changes, func(i, j int) bool { return changeRank(merged.Changes[i]) < changeRank(merged.Changes[j]) })
 	merged.Outputs = nil
 	op.planOutputs()
 	diags = append(diags, op.diags...)
@@ -116,6 +124,9 @@ func (p *Plan) ForProvider(alias string) *Plan {
 		}
 	}
 	c.Changes = config.OfProvider(p.Changes, alias, func(ch *Change) string { return ch.Provider })
+	// Replication spans accounts: applied once after all of them (ReplicationPart).
+	c.Changes = slices.DeleteFunc(slices.Clone(c.Changes), IsReplication)
+	c.Replication = nil
 	c.Moves = config.OfProvider(p.Moves, alias, func(m *Move) string { return m.Provider })
 	c.Drift = config.OfProvider(p.Drift, alias, func(d *Drift) string { return d.Provider })
 	return &c

@@ -233,6 +233,9 @@ type Plan struct {
 	// Accounts binds the plan to the accounts of provider aliases (accounts.go); the default
 	// provider's account is Endpoint / AccountID.
 	Accounts []AccountRef `json:"accounts,omitempty"`
+	// Replication are the replication configurations apply writes, one per bucket, after
+	// every account's changes (plan_replication.go).
+	Replication []*ReplicationWrite `json:"replication,omitempty"`
 	// Outputs are the output values, sorted by name (outputs.go).
 	Outputs []*Output `json:"outputs,omitempty"`
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// Replace lists the addresses whose replacement is forced (-replace, replace.go): keys
 	// (a new key and secret, then the old key is deleted) and objects (uploaded again).
 	Replace []string
+
+	// accountPart marks the plan of one account of several (ComputeAccounts): replication,
+	// which spans accounts, is planned once over all of them.
+	accountPart bool
 }
 
 func (pl *planner) unmanagedPrefix() string {
@@ -139,6 +143,9 @@ func compute(d *config.Desired, l *live.Live, opts Options) *planner {
 		pl.planMoves()
 		pl.planDrift()
 		pl.checkProtectedRenames() // plan_destroy.go
+	}
+	if !opts.accountPart {
+		pl.planReplication(map[string]*live.Live{"": l}) // plan_replication.go
 	}
 	pl.planOutputs()
 	pl.markSensitive()
@@ -296,7 +303,8 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 // Listings covered by a shorter listing of the same bucket are left out (the
 // planner reads sub-ranges).
 func LiveRequest(d *config.Desired, known *live.Live) live.Request {
-	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d)}
+	// Replication needs the keys: it tells the ones b2plan made for it by name.
+	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0}
 	req.Notify = notifyRequest(d)
 	var ps []live.PrefixRequest
 	for _, f := range d.Folders {
@@ -355,6 +363,9 @@ func declaredBucket(d *config.Desired, name string) bool {
 }
 
 func declaredKey(d *config.Desired, name string) bool {
+	if _, _, ok := ReplicationKeyOf(name); ok {
+		return true // the replication planner manages b2plan's replication keys (plan_replication.go)
+	}
 	for _, k := range d.Keys {
 		if k.Name == name {
 			return true
@@ -430,13 +441,15 @@ func (pl *planner) planDrift() {
 // unmanaged resources prune deletes.
 func changeRank(c *Change) int {
 	if strings.HasPrefix(c.Address, "unmanaged.") {
-		return 3
+		return 4
 	}
 	switch c.Type {
 	case "bucket":
 		return 0
 	case "key":
 		return 1
+	case ReplicationType, ReplicationKeyType:
+		return 3 // applied after every account's other changes
 	}
 	return 2
 }

@@ -46,6 +46,9 @@ func (pl *planner) targetableAddresses() []string {
 	for _, m := range pl.d.Moves {
 		add(m.Address)
 	}
+	for _, r := range pl.d.Replications {
+		add(r.Address) // refused by planReplication with a reason (plan_replication.go)
+	}
 	s := pl.d.Settings
 	for _, b := range pl.l.Buckets {
 		if ownedBy(s.OwnsBuckets, b.Name) && !declaredBucket(pl.d, b.Name) {

@@ -208,7 +208,7 @@ func (c *Conn) listKeys(ctx context.Context) ([]live.Key, error) {
 // listPrefix lists every version and unfinished large file under one
 // (bucket, prefix).
 func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Interner, pr live.PrefixRequest) (live.Listing, error) {
-	l := live.Listing{BucketName: pr.BucketName, Prefix: pr.Prefix}
+	l := live.Listing{BucketName: pr.BucketName, Prefix: pr.Prefix, VersionsOmitted: pr.UnfinishedOnly}
 	id, err := ids.get(ctx, c, pr.BucketName)
 	if err != nil {
 		return l, err
@@ -222,8 +222,10 @@ func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Inte
 	if c.s3 != nil {
 		list = c.s3ListVersions
 	}
-	if l.Versions, err = list(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
-		return l, err
+	if !pr.UnfinishedOnly {
+		if l.Versions, err = list(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
+			return l, err
+		}
 	}
 	if l.Unfinished, err = c.listUnfinished(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
 		return l, err

@@ -66,6 +66,10 @@ type Options struct {
 	// Shard, when set, applies only that shard of every move's objects
 	// (apply -shard=K/N).
 	Shard *planner.Shard
+	// ListRange lists name ranges of move prefixes: a chunked move
+	// (planner.Move.Chunked) lists, expands and applies its chunks one
+	// after another through it (move_chunk.go).
+	ListRange planner.RangeLister
 }
 
 // Failure is one failed resource or object.
@@ -94,7 +98,10 @@ type Result struct {
 	Moved      int64
 	MovedBytes int64
 	Skipped    []Skip
-	Failures   []Failure
+	// Replanned lists the chunks of chunked moves whose source changed
+	// since the plan: applied as planned again under the same policy.
+	Replanned []Replan
+	Failures  []Failure
 	// Interrupted is set when ctx was cancelled: scheduling stopped, and
 	// the operations in flight were finished or, after Options.Grace or
 	// Options.Abort, cancelled.

@@ -420,7 +420,7 @@ func JSONDocument(p *Plan, o DocOptions) any {
 			Objects: m.Objects, Bytes: m.Bytes, Copies: m.Copies, LargeCopies: m.LargeCopies, Parts: m.Parts,
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
 			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
-			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
+			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: m.NHidden(),
 			Abandoned: m.Abandoned, Remaining: m.Remaining(), Unprotected: m.Unprotected,
 			Calls: m.Calls, Notes: m.Notes}
 		if jm.Conflicts == nil {

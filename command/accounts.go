@@ -313,6 +313,7 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		total.Moved += res.Moved
 		total.MovedBytes += res.MovedBytes
 		total.Skipped = append(total.Skipped, res.Skipped...)
+		total.Replanned = append(total.Replanned, res.Replanned...)
 		total.Failures = append(total.Failures, res.Failures...)
 		total.Interrupted = total.Interrupted || res.Interrupted
 		total.Cancelled += res.Cancelled

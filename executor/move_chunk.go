@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
@@ -77,6 +76,7 @@ func (r *run) feedChunks(mr *moveRun, jobs chan<- moveJob, newBatch func(*moveRu
 			r.replanned(mv, lc.k, c, lc.src, exp)
 		}
 		r.chunkConflicts(mr, exp, srcChanged || dstChanged)
+		r.newlyLocked(mr, exp, c)
 		cmr := &moveRun{mv: exp, srcID: mr.srcID, dstID: mr.dstID}
 		cmr.batch = newBatch(cmr)
 		var cwg sync.WaitGroup
@@ -170,14 +170,11 @@ func (r *run) chunkConflicts(mr *moveRun, exp *planner.Move, changed bool) {
 				r.skip(mr, c.Source, c.Dest, c.Reason+": on_conflict = \"skip\"")
 			}
 		default:
-			if !r.opts.Shard.HasChunk(mv.ChunkOf(strings.TrimPrefix(c.Source, mv.From))) {
-				continue
-			}
 			hint := "Re-run plan to see it, then set on_conflict = \"skip\" or \"overwrite\""
 			if c.Resolution == "error" {
 				hint = "Re-run plan to see it"
 			}
-			err := fmt.Errorf("%s (since the plan): %s; the source was not removed. %s", c.Dest, c.Reason, hint)
+			err := fmt.Errorf("destination %s appeared or changed since the plan (%s); the source was not removed. %s", c.Dest, strings.TrimPrefix(c.Reason, "destination exists: "), hint)
 			r.fail(mv.Address, c.Source, err)
 			r.emit(Event{Kind: ObjectFailed, Address: mv.Address, Action: planner.MoveObjects, Object: c.Source, Dest: c.Dest, Err: err})
 		}
@@ -195,10 +192,12 @@ type Replan struct {
 }
 
 // replanned reports a chunk whose source digest differs from the plan's:
-// the names with versions uploaded (or hidden) since the plan, by name,
+// the names with versions uploaded (or hidden) since the plan, by name
+// (newer than the newest version the plan listed in the chunk),
 // and the names and versions that are gone, counted.
 func (r *run) replanned(mv *planner.Move, k int, c *planner.Chunk, src []live.Version, exp *planner.Move) {
-	since := r.p.CreatedAt.Add(-time.Minute).UnixMilli()
+	// Versions newer than the newest the plan listed (both B2's clock).
+	since := c.Newest + 1
 	var changed []string
 	names, newNames := 0, 0
 	for i := 0; i < len(src); {
@@ -246,4 +245,28 @@ func (r *run) replanned(mv *planner.Move, k int, c *planner.Chunk, src []live.Ve
 	r.res.Replanned = append(r.res.Replanned, Replan{Address: mv.Address, Chunk: k, Range: chunkRange(mv, c), Message: msg})
 	r.mu.Unlock()
 	r.emit(Event{Kind: Note, Address: mv.Address, Message: msg})
+}
+
+// newlyLocked reports the names of a chunk left in place because a version
+// came under Object Lock since the plan (neither copied nor deleted: the
+// expansion leaves locked names alone), as skipped.
+func (r *run) newlyLocked(mr *moveRun, exp *planner.Move, c *planner.Chunk) {
+	mv := mr.mv
+	if len(exp.Locked) == 0 || exp.Remaining() <= c.Remaining {
+		return
+	}
+	known := map[string]bool{}
+	if len(mv.Locked) == mv.NLocked() { // the plan lists all of them
+		for _, l := range mv.Locked {
+			known[l.Name] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, l := range exp.Locked {
+		if known[l.Name] || seen[l.Name] {
+			continue
+		}
+		seen[l.Name] = true
+		r.skip(mr, l.Name, mv.To+l.Name[len(mv.From):], "a version came under Object Lock (retention or legal hold) since the plan: left in place, neither copied nor deleted")
+	}
 }

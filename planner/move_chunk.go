@@ -59,6 +59,12 @@ type Chunk struct {
 	Versions int   `json:"versions"`
 	Objects  int   `json:"objects"`
 	Bytes    int64 `json:"bytes"`
+	// Remaining counts the names the chunk leaves under the source
+	// (Move.Remaining).
+	Remaining int `json:"remaining,omitempty"`
+	// Newest is the upload time of the newest source version (B2's clock):
+	// apply tells versions added since the plan by it.
+	Newest int64 `json:"newest,omitempty"`
 	// Digest is the SHA-256 of every source version of the range (name,
 	// file id, size, SHA-1 or none, action), DestDigest the same of the
 	// destination range: apply compares them with its own listing.
@@ -140,11 +146,14 @@ func (m *Move) ChunkOf(rel string) int {
 // addChunk adds the expansion c of the chunk [lo, hi) (source versions src,
 // destination versions dst) to the chunked move m.
 func (m *Move) addChunk(c *Move, lo, hi string, src, dst []live.Version) {
-	ch := Chunk{Lo: lo, Hi: hi, Versions: len(src), Objects: c.Objects, Bytes: c.Bytes,
+	ch := Chunk{Lo: lo, Hi: hi, Versions: len(src), Objects: c.Objects, Bytes: c.Bytes, Remaining: c.Remaining(),
 		Digest: Digest(src), DestDigest: Digest(dst)}
 	for i := range src {
 		if i == 0 || src[i].Name != src[i-1].Name {
 			ch.Names++
+		}
+		if src[i].Action != live.ActionStart {
+			ch.Newest = max(ch.Newest, src[i].Uploaded)
 		}
 	}
 	m.Chunks = append(m.Chunks, ch)

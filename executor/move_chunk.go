@@ -37,7 +37,10 @@ func (r *run) feedChunks(mr *moveRun, jobs chan<- moveJob, newBatch func(*moveRu
 		defer close(listed)
 		defer r.catchPanic()
 		for k := range mv.Chunks {
-			if !r.opts.Shard.HasChunk(k) {
+			if !r.opts.Shard.HasChunk(k) || mv.Chunks[k].Objects == 0 {
+				// Another shard's, or nothing planned: as with a plan of
+				// per-object operations, apply does what the plan shows
+				// (names added since are moved by the next plan).
 				continue
 			}
 			if r.stopped() {

@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -65,16 +66,22 @@ func main() {
 				}
 			}()
 		}
+		if f := os.Getenv("B2PLAN_BENCH_HEAPPROFILE"); f != "" {
+			go heapAtPeak(f + "." + os.Args[1])
+		}
 		if f := os.Getenv("B2PLAN_BENCH_CPUPROFILE"); f != "" {
 			if fh, err := os.Create(f); err == nil {
 				pprof.StartCPUProfile(fh)
 				code := command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 				pprof.StopCPUProfile()
 				fh.Close()
+				writePeakRSS()
 				os.Exit(code)
 			}
 		}
-		os.Exit(command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		code := command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		writePeakRSS()
+		os.Exit(code)
 	}
 	ns := flag.String("n", "10000", "comma-separated object counts")
 	par := flag.Int("parallelism", executor.DefaultParallelism, "concurrency of both movers")
@@ -155,6 +162,52 @@ var profile string
 var api = "native"
 
 var saved bool
+
+// rssFileEnv names the file the b2plan child writes its own peak RSS to.
+// The child's rusage ru_maxrss cannot be used: Go starts children with
+// vfork (CLONE_VM), and Linux carries the high-water mark of the memory the
+// child shared until exec, this process's with its emulator, into the
+// child's maxrss, so it reported this process's peak when that was higher.
+// VmHWM of /proc/self/status counts the child's own memory only.
+const rssFileEnv = "B2PLAN_BENCH_RSS_FILE"
+
+// writePeakRSS writes VmHWM (bytes) to the file in rssFileEnv.
+func writePeakRSS() {
+	path := os.Getenv(rssFileEnv)
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmHWM:" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				os.WriteFile(path, []byte(strconv.FormatInt(kb*1024, 10)), 0o600)
+			}
+		}
+	}
+}
+
+// heapAtPeak writes a heap profile to path each time the heap in use
+// reaches a new peak (checked every 100 ms): B2PLAN_BENCH_HEAPPROFILE=FILE
+// shows what the b2plan child holds at its peak (FILE.plan, FILE.apply).
+func heapAtPeak(path string) {
+	var peak uint64
+	var ms runtime.MemStats
+	for range time.Tick(100 * time.Millisecond) {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse <= peak+peak/10 {
+			continue
+		}
+		peak = ms.HeapInuse
+		if f, err := os.Create(path); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+}
 
 type result struct {
 	d         time.Duration
@@ -357,7 +410,9 @@ func runB2plan(url, bucket string, par int, res *result) error {
 	}
 	run := func(args ...string) (int64, error) {
 		cmd := exec.Command(os.Args[0], args...)
-		cmd.Env = env
+		rssFile := filepath.Join(dir, "rss")
+		os.Remove(rssFile)
+		cmd.Env = append(env, rssFileEnv+"="+rssFile)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		if os.Getenv("B2PLAN_BENCH_TRACE") != "" {
@@ -366,10 +421,11 @@ func runB2plan(url, bucket string, par int, res *result) error {
 		if err := cmd.Run(); err != nil {
 			return 0, fmt.Errorf("b2plan %s: %v: %s", args[0], err, stderr.String())
 		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			return ru.Maxrss * 1024, nil // Linux: kilobytes
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return 0, fmt.Errorf("b2plan %s: no peak RSS reported: %v", args[0], err)
 		}
-		return 0, nil
+		return strconv.ParseInt(string(b), 10, 64)
 	}
 	if saved {
 		planFile := filepath.Join(dir, "move.plan")

@@ -10,8 +10,8 @@
 //	go run ./bench -front-limit 500 -latency 50ms -minimal=false
 //	go run ./bench -n 30000,300000 -saved -minimal=false   # plan file and plan/apply memory
 //
-// b2plan runs as a child process (this program re-executed as the CLI), so
-// that its peak RSS is its own; calls are counted by the emulator
+// b2plan runs as a child process (this program re-executed as the CLI),
+// which reports its own peak RSS (VmHWM); calls are counted by the emulator
 // (/_b2local/stats), 429 and 503 answers by a counting front
 // (bench/throttle). The floor is one copy and one delete per object plus
 // one list call per 10,000 objects; with -api s3 (endpoint

@@ -10,6 +10,7 @@ import (
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/executor"
+	"github.com/b2plan/b2plan/planner"
 )
 
 // TestChunkedMoves runs the adversarial move tests again with every move
@@ -123,5 +124,51 @@ func TestChunkChangedBetweenPlanAndApply(t *testing.T) {
 	}
 	if p := e.plan(hcl); p.HasChanges() {
 		t.Errorf("re-plan: %s", p.SummaryLine())
+	}
+}
+
+// TestChunkedListsBounded: a chunked move keeps the first 1,000 conflicts
+// (and hidden names) with their exact totals, says so in the plan, counts
+// the remaining names exactly, and never splits a name's versions between
+// chunks; apply leaves every conflicting name alone (on_conflict = skip).
+func TestChunkedListsBounded(t *testing.T) {
+	t.Setenv("B2PLAN_MOVE_CHUNK", "50")
+	e := newEnv(t, emulator.Options{})
+	b := e.bucket("acme-data", b2client.BucketSpec{})
+	const n = 1100
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("c%04d", i)
+		e.put("acme-data", "in/"+name, "new "+name)
+		e.put("acme-data", "in/"+name, "newer "+name) // two versions a name
+		e.put("acme-data", "out/"+name, "other "+name)
+	}
+	e.put("acme-data", "in/zz-free", "free")
+	p := e.plan(moveHCL("acme-data", "in/", "out/", `on_conflict = "skip"`))
+	m := p.Moves[0]
+	if !m.Chunked() || len(m.Conflicts) != 1000 || m.NConflicts() != n || m.Remaining() != n || m.Objects != 1 {
+		t.Fatalf("chunked %v, %d conflicts listed of %d, remaining %d, objects %d", m.Chunked(), len(m.Conflicts), m.NConflicts(), m.Remaining(), m.Objects)
+	}
+	names, versions := 0, 0
+	for _, c := range m.Chunks {
+		names += c.Names
+		versions += c.Versions
+	}
+	if names != n+1 || versions != 2*n+1 {
+		t.Errorf("chunks hold %d names and %d versions, want %d and %d (a name split between chunks is counted twice)", names, versions, n+1, 2*n+1)
+	}
+	var buf strings.Builder
+	if err := planner.RenderHuman(&buf, p, planner.RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), fmt.Sprintf("conflicts (%d, the first 1,000 shown)", n)) {
+		t.Errorf("the plan does not say the list is cut:\n%.2000s", buf.String())
+	}
+	res := e.mustApply(savedPlan(t, p), executor.Options{})
+	if res.Moved != 1 {
+		t.Errorf("moved %d", res.Moved)
+	}
+	src := e.contentOf(b.ID, "in/")
+	if len(src) != n || len(src["in/c0000"]) != 2 {
+		t.Errorf("%d names left at the source, want %d with both versions", len(src), n)
 	}
 }

@@ -193,6 +193,21 @@ func (st *s3State) remember(vs []live.Version, entries map[string]s3Entry) {
 	}
 }
 
+// ForgetListed drops what listings remembered about versions vs (over S3:
+// their ETag MD5s, kept to verify copies of them) once nothing will copy
+// them: chunked moves call it after each chunk, so that memory stays
+// bounded. Natively it does nothing.
+func (c *Conn) ForgetListed(vs []live.Version) {
+	if c.s3 == nil {
+		return
+	}
+	c.s3.mu.Lock()
+	defer c.s3.mu.Unlock()
+	for i := range vs {
+		delete(c.s3.sources, vs[i].ID)
+	}
+}
+
 // ListUnfinished lists the unfinished large files under (bucketName,
 // prefix), oldest first (a few, kept whole).
 func (c *Conn) ListUnfinished(ctx context.Context, bucketName, bucketID, prefix string) ([]live.Version, error) {

@@ -350,7 +350,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
-		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), Context: ctx, MoveChunk: chunk, MoveChunkThreshold: threshold})
+		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, MoveChunk: chunk, MoveChunkThreshold: threshold})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {

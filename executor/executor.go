@@ -70,6 +70,9 @@ type Options struct {
 	// (planner.Move.Chunked) lists, expands and applies its chunks one
 	// after another through it (move_chunk.go).
 	ListRange planner.RangeLister
+	// ForgetListed, when set, is called with a chunk's listings once the
+	// chunk is done (b2client.Conn.ForgetListed).
+	ForgetListed func([]live.Version)
 }
 
 // Failure is one failed resource or object.

@@ -85,14 +85,18 @@ func (r *run) feedChunks(mr *moveRun, jobs chan<- moveJob, newBatch func(*moveRu
 		var cwg sync.WaitGroup
 		r.feedGroups(cmr, jobs, func() func() { cwg.Add(1); return cwg.Done })
 		finished.Add(1)
-		go func() {
+		go func(src, dst []live.Version) {
 			defer finished.Done()
 			cwg.Wait()
 			if cmr.batch != nil {
 				cmr.batch.flushAll()
 				r.sweepVersions(cmr, r.chunkDest(cmr, c), true)
 			}
-		}()
+			if f := r.opts.ForgetListed; f != nil {
+				f(src)
+				f(dst)
+			}
+		}(lc.src, lc.dst)
 	}
 	return finished
 }

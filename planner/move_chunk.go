@@ -396,6 +396,10 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 			return
 		}
 		m.addChunk(m.ExpandChunk(s, d, nowMs, lim), lo, hi, s, d)
+		if f := pl.opts.ForgetListed; f != nil {
+			f(s)
+			f(d)
+		}
 	})
 	if err != nil {
 		return err

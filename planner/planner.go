@@ -62,6 +62,9 @@ type Options struct {
 	// negative = every move) are chunked.
 	MoveChunk          int
 	MoveChunkThreshold int
+	// ForgetListed, when set, is called with the versions of each chunk
+	// once it is planned (b2client.Conn.ForgetListed: memory stays bounded).
+	ForgetListed func([]live.Version)
 }
 
 func (pl *planner) unmanagedPrefix() string {

@@ -302,6 +302,7 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		o.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
 			return b2client.Observe(ctx, conn, req)
 		})
+		o.ListRange, o.ForgetListed = rangeLister(conn), conn.ForgetListed
 		if a.current != nil {
 			o.Current = a.current
 		}

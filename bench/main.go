@@ -216,6 +216,7 @@ type result struct {
 	throttled int64 // 429 and 503 answers
 	rss       int64 // peak RSS of the b2plan child (bytes); plan's with -saved in planRSS
 	planRSS   int64
+	planTime  time.Duration
 	planBytes int64
 	stats     emulator.Stats
 }
@@ -329,7 +330,7 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 		}
 	}
 	if saved {
-		line += fmt.Sprintf("; plan peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
+		line += fmt.Sprintf("; plan %v, peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", b.planTime.Round(time.Millisecond), float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
 	}
 	fmt.Printf("%s; calls by API: %v\n\n", line, b.stats.Calls)
 	return nil
@@ -429,9 +430,11 @@ func runB2plan(url, bucket string, par int, res *result) error {
 	}
 	if saved {
 		planFile := filepath.Join(dir, "move.plan")
+		start := time.Now()
 		if res.planRSS, err = run("plan", "-out="+planFile, dir); err != nil {
 			return err
 		}
+		res.planTime = time.Since(start)
 		if fi, err := os.Stat(planFile); err == nil {
 			res.planBytes = fi.Size()
 		}

@@ -172,3 +172,25 @@ func TestChunkedListsBounded(t *testing.T) {
 		t.Errorf("%d names left at the source, want %d with both versions", len(src), n)
 	}
 }
+
+// TestParallelListingSamePlan: listing a source by sub-prefix ranges
+// concurrently (B2PLAN_PARALLEL_LISTING) gives the very chunks (ranges,
+// counts, digests) of the sequential listing.
+func TestParallelListingSamePlan(t *testing.T) {
+	t.Setenv("B2PLAN_MOVE_CHUNK", "9")
+	e := newEnv(t, emulator.Options{})
+	e.bucket("acme-data", b2client.BucketSpec{})
+	for i := 0; i < 300; i++ {
+		e.put("acme-data", fmt.Sprintf("in/d%02d/f%04d", i%23, i), fmt.Sprint("x", i))
+		if i%7 == 0 {
+			e.put("acme-data", fmt.Sprintf("in/top%03d", i), "top")
+		}
+	}
+	hcl := moveHCL("acme-data", "in/", "out/")
+	seq := e.plan(hcl).Moves[0]
+	t.Setenv("B2PLAN_PARALLEL_LISTING", "1")
+	par := e.plan(hcl).Moves[0]
+	if len(seq.Chunks) < 10 || fmt.Sprint(seq.Chunks) != fmt.Sprint(par.Chunks) || seq.Objects != par.Objects {
+		t.Fatalf("chunks differ:\nsequential %v\nparallel   %v", seq.Chunks, par.Chunks)
+	}
+}

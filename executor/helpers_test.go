@@ -125,6 +125,9 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 		SecretKeyIDs: secretfile.KeyIDs(files)}
 	if chunk > 0 {
 		opts.ListRange, opts.MoveChunk, opts.MoveChunkThreshold = e.rangeLister(), chunk, -1
+		if os.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
+			opts.SplitPoints = e.conn.SplitPoints
+		}
 	}
 	return planner.Compute(d, l, opts)
 }

@@ -309,10 +309,10 @@ func streamChunks(ctx context.Context, src, dst *chunkStream, chunk, threshold i
 }
 
 // chunkCut picks the end of the next chunk: the first relative name after
-// about chunk versions of both listings, merged. Names below the last one
-// a listing holds are complete in it; when no such cut exists yet (one
-// name with more versions than a page), ok is false: read more. Both
-// listings done: cut "" takes the rest.
+// chunk versions of both listings, merged, so that the chunks do not depend
+// on how the listings were paged. Names below the last one a listing holds
+// are complete in it; when the cut is not among them yet, ok is false: read
+// more. Both listings done: cut "" takes the rest.
 func chunkCut(src, dst *chunkStream, chunk int) (cut string, ok bool) {
 	if src.done && dst.done {
 		return "", true
@@ -339,10 +339,10 @@ func chunkCut(src, dst *chunkStream, chunk int) (cut string, ok bool) {
 		case j < len(dst.buf):
 			name = tail(dst.buf[j].Name, dst.base)
 		default:
-			return limit, n > 0
+			return "", false
 		}
 		if name >= limit {
-			return limit, n > 0
+			return "", false
 		}
 		if n >= chunk {
 			return name, true // a name boundary past the chunk's size
@@ -368,7 +368,18 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 		ctx = context.Background()
 	}
 	m.LockPossible = lockPossible
-	src := &chunkStream{pg: pl.opts.ListRange(m.Bucket, m.BucketID, m.From, "", ""), base: len(m.From)}
+	src := &chunkStream{base: len(m.From)}
+	if f := pl.opts.SplitPoints; f != nil && !m.overlapping() {
+		points, err := f(ctx, m.Bucket, m.BucketID, m.From)
+		if err != nil {
+			return err
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		defer cancel() // stops the readers of a listing not read to its end
+		src.pg = newOrderedPager(lctx, pl.opts.ListRange, m.Bucket, m.BucketID, m.From, points)
+	} else {
+		src.pg = pl.opts.ListRange(m.Bucket, m.BucketID, m.From, "", "")
+	}
 	dst := &chunkStream{base: len(m.To), done: !dstExists}
 	if dstExists {
 		dst.pg = pl.opts.ListRange(m.ToBucket, m.ToBucketID, m.To, "", "")

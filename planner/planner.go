@@ -65,6 +65,10 @@ type Options struct {
 	// ForgetListed, when set, is called with the versions of each chunk
 	// once it is planned (b2client.Conn.ForgetListed: memory stays bounded).
 	ForgetListed func([]live.Version)
+	// SplitPoints, when set, returns the sub-prefixes of a move's source
+	// (b2client.Conn.SplitPoints): the ranges between them are listed
+	// concurrently (move_parallel.go).
+	SplitPoints func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error)
 }
 
 func (pl *planner) unmanagedPrefix() string {

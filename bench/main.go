@@ -94,6 +94,7 @@ func main() {
 	minimal := flag.Bool("minimal", true, "also run the minimal loop")
 	flag.BoolVar(&withRclone, "rclone", false, "also move with rclone (needs rclone on PATH)")
 	flag.BoolVar(&saved, "saved", false, "b2plan plan -out, then apply PLANFILE (reports plan memory and plan file size)")
+	flag.DurationVar(&planOnly, "plan-only", 0, "only b2plan plan -out, every call delayed this long after a fast seeding (listing speed); -1ns: no delay")
 	flag.Parse()
 	profile = *cpuprofile
 	if api != "native" && api != "s3" {
@@ -162,6 +163,10 @@ var profile string
 var api = "native"
 
 var saved bool
+
+// planOnly (-plan-only): measure "b2plan plan -out" only, with this delay
+// on every call.
+var planOnly time.Duration
 
 // rssFileEnv names the file the b2plan child writes its own peak RSS to.
 // The child's rusage ru_maxrss cannot be used: Go starts children with
@@ -276,7 +281,14 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 			var res result
 			cpu0 := cpuTime()
 			start := time.Now()
-			if which == 0 {
+			if which == 0 && planOnly != 0 {
+				th.Delay.Store(int64(max(planOnly, 0)))
+				err = runPlanOnly(url, buckets[0], &res)
+				th.Delay.Store(0)
+				res.d = res.planTime
+				fmt.Printf("%9d  b2plan plan -out: %v, %d calls, peak RSS %.1f MB, plan file %d bytes\n", n, res.planTime.Round(time.Millisecond), srv.Stats().Total, float64(res.planRSS)/1e6, res.planBytes)
+				continue
+			} else if which == 0 {
 				err = runB2plan(url, buckets[0], par, &res)
 			} else if which == 1 {
 				err = runLoop(url, buckets[1], par)
@@ -298,6 +310,9 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 				best[which] = res
 			}
 		}
+	}
+	if planOnly != 0 {
+		return nil
 	}
 	for _, i := range movers {
 		r := best[i]
@@ -438,12 +453,27 @@ func runB2plan(url, bucket string, par int, res *result) error {
 		if fi, err := os.Stat(planFile); err == nil {
 			res.planBytes = fi.Size()
 		}
+		if planOnlyStop {
+			return nil
+		}
 		res.rss, err = run("apply", "-parallelism="+strconv.Itoa(par), planFile)
 		return err
 	}
 	res.rss, err = run("apply", "-auto-approve", "-parallelism="+strconv.Itoa(par), dir)
 	return err
 }
+
+// runPlanOnly runs "b2plan plan -out" (bench -plan-only).
+func runPlanOnly(url, bucket string, res *result) error {
+	saved = true
+	defer func() { saved = false }()
+	planOnlyStop = true
+	defer func() { planOnlyStop = false }()
+	return runB2plan(url, bucket, 1, res)
+}
+
+// planOnlyStop makes runB2plan stop after the plan.
+var planOnlyStop bool
 
 var moverNames = []string{"b2plan", "minimal", "rclone"}
 

@@ -350,7 +350,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
-		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, SplitPoints: m.splitPoints(conn), MoveChunk: chunk, MoveChunkThreshold: threshold})
+		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, SplitPoints: m.splitPoints(conn), ParallelAfter: m.parallelAfter(), MoveChunk: chunk, MoveChunkThreshold: threshold})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {
@@ -396,13 +396,22 @@ func rangeLister(conn *b2client.Conn) planner.RangeLister {
 	}
 }
 
-// splitPoints lists a move's source in name ranges concurrently when
-// B2PLAN_PARALLEL_LISTING=1 (planner/move_parallel.go).
+// splitPoints lists a big move source in name ranges concurrently
+// (planner/move_parallel.go) unless B2PLAN_PARALLEL_LISTING=0.
 func (m *Meta) splitPoints(conn *b2client.Conn) func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error) {
-	if m.Getenv("B2PLAN_PARALLEL_LISTING") != "1" {
+	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "0" {
 		return nil
 	}
 	return conn.SplitPoints
+}
+
+// parallelAfter is planner.Options.ParallelAfter: B2PLAN_PARALLEL_LISTING=1
+// lists every source by ranges (tests, bench).
+func (m *Meta) parallelAfter() int {
+	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
+		return -1
+	}
+	return 0
 }
 
 // moveChunk reads B2PLAN_MOVE_CHUNK: when set, every move is planned in

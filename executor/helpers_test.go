@@ -126,7 +126,7 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 	if chunk > 0 {
 		opts.ListRange, opts.MoveChunk, opts.MoveChunkThreshold = e.rangeLister(), chunk, -1
 		if os.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
-			opts.SplitPoints = e.conn.SplitPoints
+			opts.SplitPoints, opts.ParallelAfter = e.conn.SplitPoints, -1
 		}
 	}
 	return planner.Compute(d, l, opts)

@@ -369,16 +369,11 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 	}
 	m.LockPossible = lockPossible
 	src := &chunkStream{base: len(m.From)}
-	if f := pl.opts.SplitPoints; f != nil && !m.overlapping() {
-		points, err := f(ctx, m.Bucket, m.BucketID, m.From)
-		if err != nil {
-			return err
-		}
-		lctx, cancel := context.WithCancel(ctx)
-		defer cancel() // stops the readers of a listing not read to its end
-		src.pg = newOrderedPager(lctx, pl.opts.ListRange, m.Bucket, m.BucketID, m.From, points)
-	} else {
-		src.pg = pl.opts.ListRange(m.Bucket, m.BucketID, m.From, "", "")
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the readers of a parallel listing not read to its end
+	var err error
+	if src.pg, err = pl.sourcePager(lctx, m); err != nil {
+		return err
 	}
 	dst := &chunkStream{base: len(m.To), done: !dstExists}
 	if dstExists {
@@ -399,7 +394,7 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 	}
 	nowMs, lim := pl.now.UnixMilli(), pl.p.CopyLimits()
 	whole := false
-	err := streamChunks(ctx, src, dst, chunk, threshold, func(lo, hi string, s, d []live.Version, w bool) {
+	err = streamChunks(ctx, src, dst, chunk, threshold, func(lo, hi string, s, d []live.Version, w bool) {
 		if w {
 			whole = true
 			expandMove(m, s, unf, d, lockPossible, nowMs, lim)

@@ -12,8 +12,67 @@ import (
 // split at sub-prefixes into ranges listed concurrently, at most
 // listAhead ranges at a time, their pages handed on in name order, so that
 // the pages of the following ranges are read while one is consumed. At
-// most 2 × listAhead pages are held.
+// most listAhead pages wait (each reader holds the page it read until it
+// is taken).
 const listAhead = 4
+
+// DefaultParallelAfter: a source listed in more pages than this (of
+// 10,000 versions) is listed again by ranges, concurrently. Smaller ones
+// are listed in one sequence: a split costs a delimiter listing and a call
+// per range, which a few pages do not repay.
+const DefaultParallelAfter = 5
+
+// sourcePager returns the pager of a move's source: the plain listing, or
+// with Options.SplitPoints, for a source of more than ParallelAfter pages,
+// a listing by ranges read concurrently (the first pages, read to decide,
+// are read again: a few calls).
+func (pl *planner) sourcePager(ctx context.Context, m *Move) (Pager, error) {
+	seq := pl.opts.ListRange(m.Bucket, m.BucketID, m.From, "", "")
+	if pl.opts.SplitPoints == nil || m.overlapping() {
+		return seq, nil
+	}
+	after := pl.opts.ParallelAfter
+	if after == 0 {
+		after = DefaultParallelAfter
+	}
+	var pages [][]live.Version
+	for len(pages) <= after {
+		vs, err := seq.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return &replayPager{pages: pages}, nil // small: as listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, vs)
+	}
+	points, err := pl.opts.SplitPoints(ctx, m.Bucket, m.BucketID, m.From)
+	if err != nil {
+		return nil, err
+	}
+	if len(points) < 2 {
+		return &replayPager{pages: pages, rest: seq}, nil
+	}
+	return newOrderedPager(ctx, pl.opts.ListRange, m.Bucket, m.BucketID, m.From, points), nil
+}
+
+// replayPager returns pages read before, then the rest of a listing.
+type replayPager struct {
+	pages [][]live.Version
+	rest  Pager
+}
+
+func (p *replayPager) Next(ctx context.Context) ([]live.Version, error) {
+	if len(p.pages) > 0 {
+		vs := p.pages[0]
+		p.pages[0], p.pages = nil, p.pages[1:]
+		return vs, nil
+	}
+	if p.rest == nil {
+		return nil, io.EOF
+	}
+	return p.rest.Next(ctx)
+}
 
 // orderedPager reads ranges[i] … concurrently and returns their pages in
 // order.
@@ -55,7 +114,7 @@ func newOrderedPager(ctx context.Context, list RangeLister, bucket, bucketID, pr
 			hi = bounds[i]
 		}
 		o.ranges = append(o.ranges, list(bucket, bucketID, prefix, lo, hi))
-		o.out = append(o.out, make(chan pageResult, 1))
+		o.out = append(o.out, make(chan pageResult))
 		if hi == "" {
 			break
 		}

@@ -69,6 +69,9 @@ type Options struct {
 	// (b2client.Conn.SplitPoints): the ranges between them are listed
 	// concurrently (move_parallel.go).
 	SplitPoints func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error)
+	// ParallelAfter is the number of pages a source must exceed for that
+	// (0 = DefaultParallelAfter; negative = every source).
+	ParallelAfter int
 }
 
 func (pl *planner) unmanagedPrefix() string {

@@ -203,7 +203,8 @@ func appendBounded[T any](list []T, total int, add []T) ([]T, int) {
 	return list, total
 }
 
-// errListing wraps a listing failure of a chunked move.
+// chunkStream is one listing of a move (source or destination) read page
+// by page, the versions not yet taken into a chunk held in buf.
 type chunkStream struct {
 	pg   Pager
 	base int // len(prefix): names compare by the part after it

@@ -88,13 +88,16 @@ func (r *run) feedChunks(mr *moveRun, jobs chan<- moveJob, newBatch func(*moveRu
 		go func(src, dst []live.Version) {
 			defer finished.Done()
 			cwg.Wait()
+			var after []live.Version
 			if cmr.batch != nil {
 				cmr.batch.flushAll()
-				r.sweepVersions(cmr, r.chunkDest(cmr, c), true)
+				after = r.chunkDest(cmr, c)
+				r.sweepVersions(cmr, after, true)
 			}
 			if f := r.opts.ForgetListed; f != nil {
 				f(src)
 				f(dst)
+				f(after) // the copies, listed by the sweep
 			}
 		}(lc.src, lc.dst)
 	}

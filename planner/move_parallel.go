@@ -53,6 +53,11 @@ func (pl *planner) sourcePager(ctx context.Context, m *Move) (Pager, error) {
 	if len(points) < 2 {
 		return &replayPager{pages: pages, rest: seq}, nil
 	}
+	if f := pl.opts.ForgetListed; f != nil {
+		for _, vs := range pages { // read again below
+			f(vs)
+		}
+	}
 	return newOrderedPager(ctx, pl.opts.ListRange, m.Bucket, m.BucketID, m.From, points), nil
 }
 

@@ -211,7 +211,7 @@ func (c *Conn) listKeys(ctx context.Context) ([]live.Key, error) {
 // listPrefix lists every version and unfinished large file under one
 // (bucket, prefix).
 func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Interner, pr live.PrefixRequest) (live.Listing, error) {
-	l := live.Listing{BucketName: pr.BucketName, Prefix: pr.Prefix}
+	l := live.Listing{BucketName: pr.BucketName, Prefix: pr.Prefix, VersionsOmitted: pr.UnfinishedOnly}
 	id, err := ids.get(ctx, c, pr.BucketName)
 	if err != nil {
 		return l, err
@@ -225,8 +225,10 @@ func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Inte
 	if c.s3 != nil {
 		list = c.s3ListVersions
 	}
-	if l.Versions, err = list(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
-		return l, err
+	if !pr.UnfinishedOnly {
+		if l.Versions, err = list(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
+			return l, err
+		}
 	}
 	if l.Unfinished, err = c.listUnfinished(ctx, pr.BucketName, id, pr.Prefix, vb); err != nil {
 		return l, err
@@ -234,43 +236,26 @@ func (c *Conn) listPrefix(ctx context.Context, ids *bucketIDCache, in *live.Inte
 	return l, nil
 }
 
-// listVersions pages b2_list_file_versions at 10,000 per call. Each page is
+// listVersions lists every version under prefix (VersionPager), each page
 // decoded one file object at a time straight into compact Versions.
 func (c *Conn) listVersions(ctx context.Context, bucketName, bucketID, prefix string, vb *versionBuilder) ([]live.Version, error) {
-	type req struct {
-		BucketID      string `json:"bucketId"`
-		StartFileName string `json:"startFileName,omitempty"`
-		StartFileID   string `json:"startFileId,omitempty"`
-		MaxFileCount  int    `json:"maxFileCount"`
-		Prefix        string `json:"prefix,omitempty"`
-	}
-	op := fmt.Sprintf("list versions %s/%s", bucketName, prefix)
-	r := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix}
 	// Pages are kept as they come and joined once at the end into a slice of
 	// exactly the right size: no append growth copies of a large slice.
 	var pages [][]live.Version
 	total := 0
-	p := &versionPage{vb: vb}
+	pg := c.pager(bucketName, bucketID, prefix, "", "", vb)
 	for {
-		p.files = nil
-		if _, err := c.call(ctx, op, "b2_list_file_versions", r, p, false); err != nil {
-			return nil, err
-		}
-		if len(p.files) > 0 {
-			pages = append(pages, p.files)
-			total += len(p.files)
-		}
-		if p.nextName == nil || *p.nextName == "" {
+		files, err := pg.Next(ctx)
+		if err == io.EOF {
 			break
 		}
-		next := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix, StartFileName: *p.nextName}
-		if p.nextID != nil {
-			next.StartFileID = *p.nextID
+		if err != nil {
+			return nil, err
 		}
-		if next.StartFileName == r.StartFileName && next.StartFileID == r.StartFileID {
-			return nil, &Error{Op: op, Class: Permanent, Message: "the server repeated the same page cursor"}
+		if len(files) > 0 {
+			pages = append(pages, files)
+			total += len(files)
 		}
-		r = next
 	}
 	if len(pages) == 1 && cap(pages[0])-total < total/8 {
 		return pages[0], nil

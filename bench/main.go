@@ -10,8 +10,8 @@
 //	go run ./bench -front-limit 500 -latency 50ms -minimal=false
 //	go run ./bench -n 30000,300000 -saved -minimal=false   # plan file and plan/apply memory
 //
-// b2plan runs as a child process (this program re-executed as the CLI), so
-// that its peak RSS is its own; calls are counted by the emulator
+// b2plan runs as a child process (this program re-executed as the CLI),
+// which reports its own peak RSS (VmHWM); calls are counted by the emulator
 // (/_b2local/stats), 429 and 503 answers by a counting front
 // (bench/throttle). The floor is one copy and one delete per object plus
 // one list call per 10,000 objects; with -api s3 (endpoint
@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -65,16 +66,22 @@ func main() {
 				}
 			}()
 		}
+		if f := os.Getenv("B2PLAN_BENCH_HEAPPROFILE"); f != "" {
+			go heapAtPeak(f + "." + os.Args[1])
+		}
 		if f := os.Getenv("B2PLAN_BENCH_CPUPROFILE"); f != "" {
 			if fh, err := os.Create(f); err == nil {
 				pprof.StartCPUProfile(fh)
 				code := command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 				pprof.StopCPUProfile()
 				fh.Close()
+				writePeakRSS()
 				os.Exit(code)
 			}
 		}
-		os.Exit(command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		code := command.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		writePeakRSS()
+		os.Exit(code)
 	}
 	ns := flag.String("n", "10000", "comma-separated object counts")
 	par := flag.Int("parallelism", executor.DefaultParallelism, "concurrency of both movers")
@@ -87,6 +94,7 @@ func main() {
 	minimal := flag.Bool("minimal", true, "also run the minimal loop")
 	flag.BoolVar(&withRclone, "rclone", false, "also move with rclone (needs rclone on PATH)")
 	flag.BoolVar(&saved, "saved", false, "b2plan plan -out, then apply PLANFILE (reports plan memory and plan file size)")
+	flag.DurationVar(&planOnly, "plan-only", 0, "only b2plan plan -out, every call delayed this long after a fast seeding (listing speed); -1ns: no delay")
 	flag.Parse()
 	profile = *cpuprofile
 	if api != "native" && api != "s3" {
@@ -156,6 +164,56 @@ var api = "native"
 
 var saved bool
 
+// planOnly (-plan-only): measure "b2plan plan -out" only, with this delay
+// on every call.
+var planOnly time.Duration
+
+// rssFileEnv names the file the b2plan child writes its own peak RSS to.
+// The child's rusage ru_maxrss cannot be used: Go starts children with
+// vfork (CLONE_VM), and Linux carries the high-water mark of the memory the
+// child shared until exec, this process's with its emulator, into the
+// child's maxrss, so it reported this process's peak when that was higher.
+// VmHWM of /proc/self/status counts the child's own memory only.
+const rssFileEnv = "B2PLAN_BENCH_RSS_FILE"
+
+// writePeakRSS writes VmHWM (bytes) to the file in rssFileEnv.
+func writePeakRSS() {
+	path := os.Getenv(rssFileEnv)
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmHWM:" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				os.WriteFile(path, []byte(strconv.FormatInt(kb*1024, 10)), 0o600)
+			}
+		}
+	}
+}
+
+// heapAtPeak writes a heap profile to path each time the heap in use
+// reaches a new peak (checked every 100 ms): B2PLAN_BENCH_HEAPPROFILE=FILE
+// shows what the b2plan child holds at its peak (FILE.plan, FILE.apply).
+func heapAtPeak(path string) {
+	var peak uint64
+	var ms runtime.MemStats
+	for range time.Tick(100 * time.Millisecond) {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse <= peak+peak/10 {
+			continue
+		}
+		peak = ms.HeapInuse
+		if f, err := os.Create(path); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+}
+
 type result struct {
 	d         time.Duration
 	cpu       time.Duration // CPU of this process and its children during the run
@@ -163,6 +221,7 @@ type result struct {
 	throttled int64 // 429 and 503 answers
 	rss       int64 // peak RSS of the b2plan child (bytes); plan's with -saved in planRSS
 	planRSS   int64
+	planTime  time.Duration
 	planBytes int64
 	stats     emulator.Stats
 }
@@ -222,7 +281,14 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 			var res result
 			cpu0 := cpuTime()
 			start := time.Now()
-			if which == 0 {
+			if which == 0 && planOnly != 0 {
+				th.Delay.Store(int64(max(planOnly, 0)))
+				err = runPlanOnly(url, buckets[0], &res)
+				th.Delay.Store(0)
+				res.d = res.planTime
+				fmt.Printf("%9d  b2plan plan -out: %v, %d calls, peak RSS %.1f MB, plan file %d bytes\n", n, res.planTime.Round(time.Millisecond), srv.Stats().Total, float64(res.planRSS)/1e6, res.planBytes)
+				continue
+			} else if which == 0 {
 				err = runB2plan(url, buckets[0], par, &res)
 			} else if which == 1 {
 				err = runLoop(url, buckets[1], par)
@@ -244,6 +310,9 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 				best[which] = res
 			}
 		}
+	}
+	if planOnly != 0 {
+		return nil
 	}
 	for _, i := range movers {
 		r := best[i]
@@ -276,7 +345,7 @@ func benchN(n, par, rounds int, opts emulator.Options, front, limit float64, min
 		}
 	}
 	if saved {
-		line += fmt.Sprintf("; plan peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
+		line += fmt.Sprintf("; plan %v, peak RSS %.1f MB, plan file %d bytes (%.1f bytes/object)", b.planTime.Round(time.Millisecond), float64(b.planRSS)/1e6, b.planBytes, float64(b.planBytes)/float64(n))
 	}
 	fmt.Printf("%s; calls by API: %v\n\n", line, b.stats.Calls)
 	return nil
@@ -357,7 +426,9 @@ func runB2plan(url, bucket string, par int, res *result) error {
 	}
 	run := func(args ...string) (int64, error) {
 		cmd := exec.Command(os.Args[0], args...)
-		cmd.Env = env
+		rssFile := filepath.Join(dir, "rss")
+		os.Remove(rssFile)
+		cmd.Env = append(env, rssFileEnv+"="+rssFile)
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		if os.Getenv("B2PLAN_BENCH_TRACE") != "" {
@@ -366,18 +437,24 @@ func runB2plan(url, bucket string, par int, res *result) error {
 		if err := cmd.Run(); err != nil {
 			return 0, fmt.Errorf("b2plan %s: %v: %s", args[0], err, stderr.String())
 		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			return ru.Maxrss * 1024, nil // Linux: kilobytes
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return 0, fmt.Errorf("b2plan %s: no peak RSS reported: %v", args[0], err)
 		}
-		return 0, nil
+		return strconv.ParseInt(string(b), 10, 64)
 	}
 	if saved {
 		planFile := filepath.Join(dir, "move.plan")
+		start := time.Now()
 		if res.planRSS, err = run("plan", "-out="+planFile, dir); err != nil {
 			return err
 		}
+		res.planTime = time.Since(start)
 		if fi, err := os.Stat(planFile); err == nil {
 			res.planBytes = fi.Size()
+		}
+		if planOnlyStop {
+			return nil
 		}
 		res.rss, err = run("apply", "-parallelism="+strconv.Itoa(par), planFile)
 		return err
@@ -385,6 +462,18 @@ func runB2plan(url, bucket string, par int, res *result) error {
 	res.rss, err = run("apply", "-auto-approve", "-parallelism="+strconv.Itoa(par), dir)
 	return err
 }
+
+// runPlanOnly runs "b2plan plan -out" (bench -plan-only).
+func runPlanOnly(url, bucket string, res *result) error {
+	saved = true
+	defer func() { saved = false }()
+	planOnlyStop = true
+	defer func() { planOnlyStop = false }()
+	return runB2plan(url, bucket, 1, res)
+}
+
+// planOnlyStop makes runB2plan stop after the plan.
+var planOnlyStop bool
 
 var moverNames = []string{"b2plan", "minimal", "rclone"}
 

@@ -296,6 +296,7 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		total.Moved += res.Moved
 		total.MovedBytes += res.MovedBytes
 		total.Skipped = append(total.Skipped, res.Skipped...)
+		total.Replanned = append(total.Replanned, res.Replanned...)
 		total.Failures = append(total.Failures, res.Failures...)
 		total.Interrupted = total.Interrupted || res.Interrupted
 		total.Cancelled += res.Cancelled
@@ -315,6 +316,7 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		o.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
 			return b2client.Observe(ctx, conn, req)
 		})
+		o.ListRange, o.ForgetListed = rangeLister(conn), conn.ForgetListed
 		if a.current != nil {
 			o.Current = a.current
 		}

@@ -260,6 +260,7 @@ func applyCommand(m *Meta, args []string, name string) int {
 	opts.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
 		return b2client.Observe(ctx, conn, req)
 	})
+	opts.ListRange, opts.ForgetListed = rangeLister(conn), conn.ForgetListed
 	opts.Grace, opts.Abort = in.grace, in.abort
 	// The account's adaptive window (docs/moves.md, "Adaptive
 	// concurrency") never exceeds what -parallelism workers can have in

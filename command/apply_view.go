@@ -283,6 +283,9 @@ func (v *textView) finish(res executor.Result, err error) {
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(v.m.Stderr, "Warning: %d objects were skipped because they changed since the plan: run plan again to move them.\n", len(res.Skipped))
 	}
+	for _, rp := range res.Replanned {
+		fmt.Fprintf(v.m.Stderr, "Warning: %s: %s\n", rp.Address, rp.Message)
+	}
 	for _, f := range res.SecretFiles {
 		fmt.Fprintf(v.w, "Secret written to %s (mode 0600).\n", f)
 	}

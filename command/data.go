@@ -37,7 +37,7 @@ func (m *Meta) readData(ctx context.Context, conn *b2client.Conn, path string, v
 	if hasErrors(diags) {
 		return d2, l, diags, nil
 	}
-	req2 := planner.LiveRequest(d2, nil)
+	req2 := planner.StreamingLiveRequest(d2, nil) // as runPipeline: moves listed by range
 	if reflect.DeepEqual(req, req2) && !d2.Settings.Prune {
 		return d2, l, diags, nil
 	}
@@ -49,7 +49,7 @@ func (m *Meta) readData(ctx context.Context, conn *b2client.Conn, path string, v
 		return d2, l, diags, err
 	}
 	if d2.Settings.Prune {
-		if req3 := planner.LiveRequest(d2, l2); len(req3.Prefixes) != len(req2.Prefixes) {
+		if req3 := planner.StreamingLiveRequest(d2, l2); len(req3.Prefixes) != len(req2.Prefixes) {
 			if l2, err = b2client.Observe(ctx, conn, req3); err != nil {
 				return d2, l, diags, err
 			}

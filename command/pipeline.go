@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -249,7 +250,7 @@ func applyCaps(p *planner.Plan) (caps, buckets []string) {
 	}
 	add(planner.ReplicationCaps(p, "")...) // single account; several: applyAccounts
 	for _, mv := range p.Moves {
-		if len(mv.Ops) == 0 {
+		if !mv.HasOps() {
 			continue
 		}
 		add("listFiles", "readFiles", "writeFiles")
@@ -300,7 +301,9 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		code, ok := m.runAccounts(ctx, pl, in, path, ep)
 		return pl, code, ok
 	}
-	req := planner.LiveRequest(d, nil)
+	// Moves are listed by name range while planning (bounded memory,
+	// planner/move_chunk.go).
+	req := planner.StreamingLiveRequest(d, nil)
 	if err := conn.Require(observeCaps(req), nil); err != nil {
 		m.WriteDiagnostics(m.Stderr, diags, d.Files)
 		return pl, m.Errorf("%v", err), false
@@ -311,7 +314,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 		return pl, m.Errorf("read the account: %v", err), false
 	}
 	if d.Settings.Prune || in.destroy {
-		req2 := planner.LiveRequest(d, l)
+		req2 := planner.StreamingLiveRequest(d, l)
 		if in.destroy {
 			req2 = planner.DestroyRequest(d, l)
 		}
@@ -338,13 +341,17 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 	// Part counts and call estimates of large copies use the part size the
 	// account recommends (what the client copies with); the b2_copy_file
 	// limit stays B2's 5 GB.
+	chunk, threshold, err := m.moveChunk()
+	if err != nil {
+		return pl, m.Errorf("%v", err), false
+	}
 	absMinPart, partSize := conn.PartSizes()
 	if partSize < absMinPart {
 		partSize = absMinPart
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
-		Destroy: in.destroy, Replace: in.replace})
+		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, SplitPoints: m.splitPoints(conn), ParallelAfter: m.parallelAfter(), MoveChunk: chunk, MoveChunkThreshold: threshold})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {
@@ -380,4 +387,46 @@ func isPlanFile(path string) bool {
 	var b [7]byte
 	n, _ := f.Read(b[:])
 	return n == 7 && string(b[:]) == "B2PLAN\x00"
+}
+
+// rangeLister lists move prefixes by name range, page by page (chunked
+// moves: planner/move_chunk.go, executor/move_chunk.go).
+func rangeLister(conn *b2client.Conn) planner.RangeLister {
+	return func(bucket, bucketID, prefix, start, end string) planner.Pager {
+		return conn.ListRange(bucket, bucketID, prefix, start, end)
+	}
+}
+
+// splitPoints lists a big move source in name ranges concurrently
+// (planner/move_parallel.go) unless B2PLAN_PARALLEL_LISTING=0.
+func (m *Meta) splitPoints(conn *b2client.Conn) func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error) {
+	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "0" {
+		return nil
+	}
+	return conn.SplitPoints
+}
+
+// parallelAfter is planner.Options.ParallelAfter: B2PLAN_PARALLEL_LISTING=1
+// lists every source by ranges (tests, bench).
+func (m *Meta) parallelAfter() int {
+	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
+		return -1
+	}
+	return 0
+}
+
+// moveChunk reads B2PLAN_MOVE_CHUNK: when set, every move is planned in
+// chunks of that many versions (tests and bench force small chunks with
+// it); unset, moves above planner.DefaultMoveChunkThreshold versions are
+// chunked by planner.DefaultMoveChunk.
+func (m *Meta) moveChunk() (chunk, threshold int, err error) {
+	v := m.Getenv("B2PLAN_MOVE_CHUNK")
+	if v == "" {
+		return 0, 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("B2PLAN_MOVE_CHUNK=%q: want a number of versions per chunk, at least 1 (or unset it)", v)
+	}
+	return n, -1, nil
 }

@@ -58,7 +58,7 @@ func (g *progress) setPlan(p *planner.Plan) {
 		return
 	}
 	for _, m := range p.Moves {
-		if len(m.Ops) == 0 || g.byAddr[m.Address] != nil {
+		if !m.HasOps() || g.byAddr[m.Address] != nil {
 			continue
 		}
 		mp := &moveProgress{addr: m.Address, objects: int64(m.Objects), bytes: m.Bytes, state: "waiting"}

@@ -85,8 +85,12 @@ func (e *scaleEnv) env() []string {
 	if e.s3 {
 		ep = "s3://" + strings.TrimPrefix(e.url, "http://") // loopback: plain HTTP
 	}
-	return []string{"B2_ENDPOINT=" + ep, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey,
+	env := []string{"B2_ENDPOINT=" + ep, "B2_APPLICATION_KEY_ID=" + emulator.DefaultKeyID, "B2_APPLICATION_KEY=" + emulator.DefaultKey,
 		"HOME=" + e.dir, "PATH=" + os.Getenv("PATH")}
+	if c := os.Getenv("B2PLAN_MOVE_CHUNK"); c != "" { // chunked moves (chunk_test.go)
+		env = append(env, "B2PLAN_MOVE_CHUNK="+c)
+	}
+	return env
 }
 
 // run runs the CLI in-process.

@@ -69,6 +69,13 @@ type Options struct {
 	// Accounts are the mutators of other providers' accounts (alias → mutator), for
 	// replication, which writes to buckets and keys of several accounts (replication.go).
 	Accounts map[string]Mutator
+	// ListRange lists name ranges of move prefixes: a chunked move
+	// (planner.Move.Chunked) lists, expands and applies its chunks one
+	// after another through it (move_chunk.go).
+	ListRange planner.RangeLister
+	// ForgetListed, when set, is called with a chunk's listings once the
+	// chunk is done (b2client.Conn.ForgetListed).
+	ForgetListed func([]live.Version)
 }
 
 // Failure is one failed resource or object.
@@ -97,7 +104,10 @@ type Result struct {
 	Moved      int64
 	MovedBytes int64
 	Skipped    []Skip
-	Failures   []Failure
+	// Replanned lists the chunks of chunked moves whose source changed
+	// since the plan: applied as planned again under the same policy.
+	Replanned []Replan
+	Failures  []Failure
 	// Interrupted is set when ctx was cancelled: scheduling stopped, and
 	// the operations in flight were finished or, after Options.Grace or
 	// Options.Abort, cancelled.

@@ -107,17 +107,50 @@ func (e *env) observe(req live.Request) *live.Live {
 // plan loads and plans; wantErr says the plan may carry error diagnostics.
 func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 	e.t.Helper()
-	req := planner.LiveRequest(d, nil)
+	liveRequest := planner.LiveRequest
+	chunk := chunkSize(e.t)
+	if chunk > 0 {
+		liveRequest = planner.StreamingLiveRequest
+	}
+	req := liveRequest(d, nil)
 	l := e.observe(req)
 	if d.Settings.Prune {
-		l = e.observe(planner.LiveRequest(d, l))
+		l = e.observe(liveRequest(d, l))
 	}
 	var files []string
 	for _, k := range d.Keys {
 		files = append(files, k.SecretFile)
 	}
-	return planner.Compute(d, l, planner.Options{Now: time.Now(), Endpoint: e.s.URL(), AccountID: e.conn.AccountID(),
-		SecretKeyIDs: secretfile.KeyIDs(files)})
+	opts := planner.Options{Now: time.Now(), Endpoint: e.s.URL(), AccountID: e.conn.AccountID(),
+		SecretKeyIDs: secretfile.KeyIDs(files)}
+	if chunk > 0 {
+		opts.ListRange, opts.MoveChunk, opts.MoveChunkThreshold = e.rangeLister(), chunk, -1
+		if os.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
+			opts.SplitPoints, opts.ParallelAfter = e.conn.SplitPoints, -1
+		}
+	}
+	return planner.Compute(d, l, opts)
+}
+
+// chunkSize is B2PLAN_MOVE_CHUNK: when set, every move of these tests is
+// planned and applied in chunks of that many versions (tests of the
+// chunked path run the move tests with tiny chunks: chunk_test.go).
+func chunkSize(t *testing.T) int {
+	v := os.Getenv("B2PLAN_MOVE_CHUNK")
+	if v == "" {
+		return 0
+	}
+	var n int
+	if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
+		t.Fatalf("B2PLAN_MOVE_CHUNK=%q: want a number of versions per chunk", v)
+	}
+	return n
+}
+
+func (e *env) rangeLister() planner.RangeLister {
+	return func(bucket, bucketID, prefix, start, end string) planner.Pager {
+		return e.conn.ListRange(bucket, bucketID, prefix, start, end)
+	}
 }
 
 func (e *env) plan(src string) *planner.Plan {
@@ -170,6 +203,9 @@ func (e *env) apply(p *planner.Plan, opts executor.Options, obs executor.Observe
 	}
 	if opts.Parallelism == 0 {
 		opts.Parallelism = 8
+	}
+	if opts.ListRange == nil {
+		opts.ListRange = e.rangeLister()
 	}
 	return opts.Apply(context.Background(), p, e.m, obs)
 }
@@ -252,4 +288,13 @@ func (e *env) raw(api string, body any) map[string]any {
 
 func moveHCL(bucket, from, to string, extra ...string) string {
 	return fmt.Sprintf("move \"m\" {\n  bucket = %q\n  from = %q\n  to = %q\n%s\n}\n", bucket, from, to, strings.Join(extra, "\n"))
+}
+
+// perObject skips a test that reads or edits a plan's per-object
+// operations (Move.Ops), which a chunked move does not have.
+func perObject(t *testing.T) {
+	t.Helper()
+	if chunkSize(t) > 0 {
+		t.Skip("reads per-object operations of the plan; moves are chunked (B2PLAN_MOVE_CHUNK)")
+	}
 }

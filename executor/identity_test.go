@@ -282,6 +282,7 @@ func TestNoSHA1IsNotSameContent(t *testing.T) {
 // source's file id, so that a re-run after a crash between copy and delete
 // recognises it (no local state) and plans only the source removal.
 func TestNoSHA1CopyIsMarked(t *testing.T) {
+	perObject(t) // it cuts the plan's operations (a kill after the copy)
 	for _, tc := range []struct {
 		large bool
 		api   string
@@ -372,6 +373,7 @@ func TestAbandonedCopiesCancelled(t *testing.T) {
 // removal leaves a pair the next plan reports as a conflict (never as
 // "already copied"); verify = "download" finishes it.
 func TestNoSHA1FullFileInfo(t *testing.T) {
+	perObject(t) // it cuts the plan's operations (a kill after the copy)
 	e := newEnv(t, emulator.Options{AbsoluteMinimumPartSize: 1000})
 	b := e.bucket("acme-data", b2client.BucketSpec{})
 	info := map[string]string{}

@@ -32,7 +32,7 @@ type moveRun struct {
 }
 
 func (r *run) move(mv *planner.Move) {
-	if len(mv.Ops) == 0 && len(mv.Abandoned) == 0 {
+	if !mv.HasOps() && len(mv.Abandoned) == 0 {
 		return
 	}
 	for _, b := range []string{mv.Bucket, mv.ToBucket} {
@@ -56,7 +56,13 @@ func (r *run) move(mv *planner.Move) {
 		r.emit(Event{Kind: ResourceFailed, Address: mv.Address, Action: planner.MoveObjects, Err: err})
 		return
 	}
-	if r.opts.Current != nil {
+	if mv.Chunked() && r.opts.ListRange == nil {
+		err := errors.New("not moved: a chunked move needs a range lister (executor.Options.ListRange)")
+		r.fail(mv.Address, "", err)
+		r.emit(Event{Kind: ResourceFailed, Address: mv.Address, Action: planner.MoveObjects, Err: err})
+		return
+	}
+	if r.opts.Current != nil && !mv.Chunked() {
 		l := r.opts.Current.Listing(mv.Bucket, mv.From)
 		if l == nil {
 			err := fmt.Errorf("not moved: the source %s/%s was not listed at apply start", mv.Bucket, mv.From)
@@ -74,7 +80,7 @@ func (r *run) move(mv *planner.Move) {
 	// source id marker): cancel them. Not fatal: they hold no data that is
 	// not at the source, and a later apply tries again.
 	for _, u := range mv.Abandoned {
-		if rel, ok := strings.CutPrefix(u.Name, mv.To); ok && !r.opts.Shard.Has(rel) {
+		if rel, ok := strings.CutPrefix(u.Name, mv.To); ok && !r.inShard(mv, rel) {
 			continue // another shard's
 		}
 		msg := fmt.Sprintf("cancelled the abandoned copy %s (%s)", u.Name, u.FileID)
@@ -92,61 +98,54 @@ func (r *run) move(mv *planner.Move) {
 		bytes += n
 		cmu.Unlock()
 	}
-	if bd, ok := r.m.(BatchDeleter); ok && bd.DeleteBatchSize() > 1 && mv.Source == "delete" {
-		mr.batch = &deleteBatcher{r: r, mr: mr, bd: bd, size: bd.DeleteBatchSize(), done: tally}
+	newBatch := func(mr *moveRun) *deleteBatcher {
+		if bd, ok := r.m.(BatchDeleter); ok && bd.DeleteBatchSize() > 1 && mv.Source == "delete" {
+			return &deleteBatcher{r: r, mr: mr, bd: bd, size: bd.DeleteBatchSize(), done: tally}
+		}
+		return nil
 	}
-	groups := make(chan []planner.ObjectOp, r.opts.Parallelism)
+	jobs := make(chan moveJob, r.opts.Parallelism)
 	var wg sync.WaitGroup
 	for w := 0; w < r.opts.Parallelism; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer r.catchPanic()
-			for g := range groups {
-				if r.stopped() {
-					r.leave(1) // queued before the stop: not started
-					continue
-				}
-				if n, ok := r.moveObject(mr, g); ok {
-					tally(n)
-				}
+			for j := range jobs {
+				func() {
+					if j.done != nil {
+						defer j.done() // also after a panic (catchPanic)
+					}
+					if r.stopped() {
+						r.leave(1) // queued before the stop: not started
+					} else if n, ok := r.moveObject(j.mr, j.ops); ok {
+						tally(n)
+					}
+				}()
 			}
 		}()
 	}
-	ops := mv.Ops
-	for i := 0; i < len(ops); {
-		name := mv.Sources[ops[i].Src].Name
-		j := i + 1
-		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
-			j++
+	if mv.Chunked() {
+		finished := r.feedChunks(mr, jobs, newBatch)
+		close(jobs)
+		wg.Wait()
+		finished.Wait()
+	} else {
+		mr.batch = newBatch(mr)
+		r.feedGroups(mr, jobs, nil)
+		close(jobs)
+		wg.Wait()
+		if mr.batch != nil {
+			// The objects whose copies are verified and whose source deletion
+			// waits in a partial batch (also after an interruption: their
+			// copies are done).
+			mr.batch.flushAll()
+			// A batched delete (S3 DeleteObjects) does not say whether a
+			// version was already gone, so a concurrent apply of this move
+			// goes unnoticed per object: settle every name from one listing
+			// of the destination prefix (one call per 1,000 versions).
+			r.sweep(mr)
 		}
-		g := ops[i:j:j]
-		i = j
-		if !r.opts.Shard.Has(name[len(mv.From):]) {
-			continue // another shard's
-		}
-		if r.stopped() {
-			r.leave(1)
-			continue
-		}
-		select {
-		case groups <- g:
-		case <-r.stop.Done():
-			r.leave(1)
-		}
-	}
-	close(groups)
-	wg.Wait()
-	if mr.batch != nil {
-		// The objects whose copies are verified and whose source deletion
-		// waits in a partial batch (also after an interruption: their
-		// copies are done).
-		mr.batch.flushAll()
-		// A batched delete (S3 DeleteObjects) does not say whether a
-		// version was already gone, so a concurrent apply of this move
-		// goes unnoticed per object: settle every name from one listing
-		// of the destination prefix (one call per 1,000 versions).
-		r.sweep(mr)
 	}
 	r.mu.Lock()
 	r.res.Moved += moved
@@ -160,6 +159,59 @@ func (r *run) move(mv *planner.Move) {
 		}
 	}
 	r.emit(done)
+}
+
+// moveJob is the operations of one source name, queued for a worker; done
+// (optional) is called when they are carried out or left.
+type moveJob struct {
+	mr   *moveRun
+	ops  []planner.ObjectOp
+	done func()
+}
+
+// feedGroups queues the operations of mr's move name by name (the names of
+// this shard; a chunked move's chunk is in the shard as a whole), calling
+// add before each job it queues. It stops queueing when the run stops.
+func (r *run) feedGroups(mr *moveRun, jobs chan<- moveJob, add func() func()) {
+	mv := mr.mv
+	ops := mv.Ops
+	for i := 0; i < len(ops); {
+		name := mv.Sources[ops[i].Src].Name
+		j := i + 1
+		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
+			j++
+		}
+		g := ops[i:j:j]
+		i = j
+		if add == nil && !r.opts.Shard.Has(name[len(mv.From):]) {
+			continue // another shard's
+		}
+		if r.stopped() {
+			r.leave(1)
+			continue
+		}
+		job := moveJob{mr: mr, ops: g}
+		if add != nil {
+			job.done = add()
+		}
+		select {
+		case jobs <- job:
+		case <-r.stop.Done():
+			r.leave(1)
+			if job.done != nil {
+				job.done()
+			}
+		}
+	}
+}
+
+// inShard says whether the relative name rel of move mv is this run's
+// (-shard): by name, or for a chunked move by its chunk.
+func (r *run) inShard(mv *planner.Move, rel string) bool {
+	if mv.Chunked() {
+		return r.opts.Shard.HasChunk(mv.ChunkOf(rel))
+	}
+	return r.opts.Shard.Has(rel)
 }
 
 // moveObject carries out the operations of one source name: copies (each
@@ -374,7 +426,13 @@ func (r *run) sweep(mr *moveRun) {
 		r.emit(Event{Kind: Note, Address: mv.Address, Message: fmt.Sprintf("could not list the destination to check for duplicates of a concurrent apply: %v", err)})
 		return
 	}
-	dst := l.Listings[0].Versions
+	r.sweepVersions(mr, l.Listings[0].Versions, false)
+}
+
+// sweepVersions is sweep with the destination's versions dst given; all
+// says every name of mr's move is this run's (a chunk of this shard).
+func (r *run) sweepVersions(mr *moveRun, dst []live.Version, all bool) {
+	mv := mr.mv
 	ops := mv.Ops
 	for i := 0; i < len(ops); {
 		name := mv.Sources[ops[i].Src].Name
@@ -382,7 +440,7 @@ func (r *run) sweep(mr *moveRun) {
 		for j < len(ops) && mv.Sources[ops[j].Src].Name == name {
 			j++
 		}
-		if !r.opts.Shard.Has(name[len(mv.From):]) {
+		if !all && !r.opts.Shard.Has(name[len(mv.From):]) {
 			i = j
 			continue // another shard's
 		}
@@ -912,7 +970,7 @@ func StaleRequest(p *planner.Plan) live.Request {
 		}
 	}
 	for _, mv := range p.Moves {
-		if len(mv.Ops) > 0 {
+		if len(mv.Ops) > 0 { // chunked moves list each chunk when they apply it
 			req.Prefixes = append(req.Prefixes, live.PrefixRequest{BucketName: mv.Bucket, Prefix: mv.From},
 				live.PrefixRequest{BucketName: mv.ToBucket, Prefix: mv.To})
 		}

@@ -281,7 +281,7 @@ func TestInterruptDrains(t *testing.T) {
 			cancel()
 		}
 	}}
-	res, err := executor.Options{Parallelism: 4, List: e.lister()}.Apply(ctx, p, e.m, ev)
+	res, err := executor.Options{Parallelism: 4, List: e.lister(), ListRange: e.rangeLister()}.Apply(ctx, p, e.m, ev)
 	if !errors.Is(err, executor.ErrInterrupted) || !res.Interrupted {
 		t.Fatalf("want interrupted, got %v", err)
 	}

@@ -79,7 +79,9 @@ func TestSavedPlanDestinationRecheck(t *testing.T) {
 					// The same content is not copied again (latest), or is
 					// the name's history (all): never a conflict.
 					want := []string{sha("source same")}
-					if versions == "all" {
+					if versions == "all" && chunkSize(t) == 0 {
+						// (A chunked move plans its chunk again at apply:
+						// the version is the name's history already.)
 						want = append(want, sha("source same"))
 					}
 					if fmt.Sprint(dst["out/same"]) != fmt.Sprint(want) {

@@ -19,6 +19,9 @@ type Request struct {
 type PrefixRequest struct {
 	BucketName string
 	Prefix     string
+	// UnfinishedOnly lists only the unfinished large files: the versions
+	// are listed by name range later (chunked moves, planner.RangeLister).
+	UnfinishedOnly bool
 }
 
 // Live is a snapshot of an account.
@@ -205,6 +208,8 @@ type Listing struct {
 	BucketID   string
 	Prefix     string
 	Versions   []Version
+	// VersionsOmitted says Versions were not listed (UnfinishedOnly).
+	VersionsOmitted bool
 	// Unfinished holds the unfinished large files (action start) under the
 	// prefix, oldest first.
 	Unfinished []Version

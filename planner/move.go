@@ -176,6 +176,26 @@ type Move struct {
 	Abandoned []Unfinished `json:"abandoned,omitempty"`
 	Calls     Calls        `json:"calls"`
 	Notes     []string     `json:"notes,omitempty"`
+
+	// Chunks, when not nil, make a chunked move (move_chunk.go, plan file
+	// 1.4): no Sources or Ops; apply lists and expands each chunk again.
+	Chunks []Chunk `json:"chunks,omitempty"`
+	// LockPossible says source versions may be under Object Lock (the
+	// source bucket's lock is enabled or cannot be read): chunked apply
+	// expands with it.
+	LockPossible bool `json:"lock_possible,omitempty"`
+	// The totals of Conflicts, Locked, Unprotected and Hidden of a chunked
+	// move, which keep their first MaxListed entries; RemainingNames is its
+	// Remaining(); Sample its first sample lines.
+	ConflictCount    int      `json:"conflict_count,omitempty"`
+	LockedCount      int      `json:"locked_count,omitempty"`
+	UnprotectedCount int      `json:"unprotected_count,omitempty"`
+	HiddenCount      int      `json:"hidden_count,omitempty"`
+	RemainingNames   int      `json:"remaining_names,omitempty"`
+	Sample           []string `json:"sample,omitempty"`
+	// ConflictStats counts a chunked move's conflicts by resolution, for the
+	// plan's diagnostics (not in the plan file).
+	ConflictStats ConflictStats `json:"-"`
 	// Errored is set when the move cannot be applied as planned (conflicts
 	// with on_conflict = fail, names too long); the plan then has an error
 	// diagnostic.
@@ -193,7 +213,7 @@ func (m *Move) DestName(op ObjectOp) string {
 
 // Action is MoveObjects when there is anything to do, else NoOp.
 func (m *Move) Action() Action {
-	if len(m.Ops) > 0 || len(m.Abandoned) > 0 {
+	if m.HasOps() || len(m.Abandoned) > 0 {
 		return MoveObjects
 	}
 	return NoOp
@@ -246,7 +266,6 @@ func PartSize(size int64) int64 { return CopyLimits{}.PartSizeFor(size) }
 func (m *Move) tally() {
 	m.Copies, m.LargeCopies, m.Parts, m.Deletes, m.Hides, m.Verifies = 0, 0, 0, 0, 0, 0
 	m.Bytes, m.Objects = 0, 0
-	var a int64
 	last := int32(-1)
 	lastName := ""
 	for _, op := range m.Ops {
@@ -265,20 +284,24 @@ func (m *Move) tally() {
 			m.LargeCopies++
 			m.Parts += int(op.Parts)
 			m.Bytes += v.Size
-			a += 2
 		case OpHideDest:
 			m.Hides++
-			a++
 		case OpDelete:
 			m.Deletes++
-			a++
 		case OpHide:
 			m.Hides++
-			a++
 		case OpVerify:
 			m.Verifies++
 		}
 	}
+	m.estimateCalls()
+}
+
+// estimateCalls sets Calls from the move's counts.
+func (m *Move) estimateCalls() {
+	// A large copy starts and finishes a large file; hide markers and
+	// deletes are one call each.
+	a := 2*int64(m.LargeCopies) + int64(m.Hides) + int64(m.Deletes)
 	c := int64(m.Copies-m.LargeCopies) + int64(m.Parts)
 	if m.Listed > 0 {
 		c += (m.Listed + 999) / 1000
@@ -290,11 +313,21 @@ func (m *Move) tally() {
 	m.Calls = Calls{ClassA: a, ClassB: 2 * int64(m.Verifies), ClassC: c}
 }
 
+// NConflicts, NLocked, NUnprotected and NHidden are the totals of the
+// lists (a chunked move keeps only the first MaxListed entries).
+func (m *Move) NConflicts() int   { return max(m.ConflictCount, len(m.Conflicts)) }
+func (m *Move) NLocked() int      { return max(m.LockedCount, len(m.Locked)) }
+func (m *Move) NUnprotected() int { return max(m.UnprotectedCount, len(m.Unprotected)) }
+func (m *Move) NHidden() int      { return max(m.HiddenCount, len(m.Hidden)) }
+
 // Remaining counts the source names this move leaves under its source with
 // a reason (listed in the plan): locked names, hidden names, and conflicts
 // that are skipped or fail. A plan with remaining names is never "No
 // changes": the move is not complete.
 func (m *Move) Remaining() int {
+	if m.Chunked() {
+		return m.RemainingNames
+	}
 	names := map[string]bool{}
 	for _, l := range m.Locked {
 		names[l.Name] = true
@@ -309,3 +342,7 @@ func (m *Move) Remaining() int {
 	}
 	return len(names)
 }
+
+// ConflictStats counts conflicts by resolution: fail (Unproven of them for
+// want of a SHA-1) and error.
+type ConflictStats struct{ Fails, Errors, Unproven int }

@@ -118,8 +118,17 @@ func (pl *planner) planMoves() {
 		}
 		lockPossible := !(srcB.ObjectLock.Readable && !srcB.ObjectLock.Enabled)
 		m.DestObjectLock = dstB != nil && dstB.ObjectLock.Readable && dstB.ObjectLock.Enabled
-		expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli(), pl.p.CopyLimits())
-		unprotected(m, lockPossible, pl.now.UnixMilli())
+		if listingOmitted(pl.l, m.Bucket, m.From) {
+			// Versions are listed by name range (move_chunk.go).
+			if err := pl.planMoveStreaming(m, unf, lockPossible, dstB != nil); err != nil {
+				pl.errorf(rangePtr(dm.Range), "Move source not listed", "%s: %v", dm.Address, err)
+				m.Errored = true
+				continue
+			}
+		} else {
+			expandMove(m, src, unf, dst, lockPossible, pl.now.UnixMilli(), pl.p.CopyLimits())
+			unprotected(m, lockPossible, pl.now.UnixMilli())
+		}
 		abandoned(m, dunf)
 		pl.moveDiags(m, dm)
 	}
@@ -134,7 +143,13 @@ func def(s, d string) string {
 
 func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 	var fails, errs, unproven int
+	if m.Chunked() {
+		fails, errs, unproven = m.ConflictStats.Fails, m.ConflictStats.Errors, m.ConflictStats.Unproven
+	}
 	for _, c := range m.Conflicts {
+		if m.Chunked() {
+			break
+		}
 		switch c.Resolution {
 		case "fail":
 			fails++
@@ -163,15 +178,15 @@ func (pl *planner) moveDiags(m *Move, dm *config.Move) {
 		pl.errorf(rangePtr(dm.Range), "Objects that cannot be moved",
 			"%s: %d objects cannot be moved as declared (listed in the plan with their reason), e.g. %s.", dm.Address, errs, strings.Join(names, "; "))
 	}
-	if len(m.Locked) > 0 {
+	if n := m.NLocked(); n > 0 {
 		pl.warnf(rangePtr(dm.Range), "Locked objects are not moved",
-			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, len(m.Locked))
+			"%s: %d source versions are under Object Lock retention or legal hold; their names are left in place (neither copied nor deleted) and listed in the plan. Use source = \"hide\", or wait for the locks to lapse.", dm.Address, n)
 	}
 	if m.Verify == "download" && m.Versions == "all" {
 		pl.warnf(rangePtr(dm.Range), "verify has no effect with versions = \"all\"",
 			"%s: verify = \"download\" compares a destination's newest version with the source's (versions = \"latest\"); a history is compared version by version by SHA-1 or b2plan's copy marker only, and unproven names are conflicts.", dm.Address)
 	}
-	if n := len(m.Unprotected); n > 0 {
+	if n := m.NUnprotected(); n > 0 {
 		var names []string
 		for _, u := range m.Unprotected {
 			names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.FileID))
@@ -234,7 +249,7 @@ func abandoned(m *Move, dunf []live.Version) {
 		m.Abandoned = nil
 		return
 	}
-	m.tally()
+	m.estimateCalls()
 }
 
 func isLocked(v *live.Version, nowMs int64, lockPossible bool) (bool, Locked) {

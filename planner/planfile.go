@@ -28,7 +28,8 @@ const (
 	// 1.1: plan header copy limits (max_copy_file_size, part_size).
 	// 1.2: move verify, verifies, verify_bytes, abandoned; operation OpVerify.
 	// 1.3: variables.
-	FileMinor byte = 3
+	// 1.4: chunked moves (move chunks, lock_possible, list totals, sample).
+	FileMinor byte = 4
 
 	maxHeader = 256 << 20
 	maxString = 1 << 20
@@ -221,7 +222,8 @@ func encodeMove(e *enc, m *Move) {
 	}
 }
 
-// Decode reads the plan file form. It refuses another major format version.
+// Decode reads the plan file form. It refuses another major format version
+// and a newer minor one.
 func Decode(r io.Reader) (*Plan, error) {
 	var head [len(fileMagic) + 2]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
@@ -233,6 +235,12 @@ func Decode(r io.Reader) (*Plan, error) {
 	if head[len(fileMagic)] != FileMajor {
 		return nil, fmt.Errorf("plan file format %d.%d is not supported by this b2plan (it reads %d.x): re-run plan with this version",
 			head[len(fileMagic)], head[len(fileMagic)+1], FileMajor)
+	}
+	// A newer minor version can carry work this reader would skip without a
+	// word (1.4 added chunked moves and replication): refuse it.
+	if head[len(fileMagic)+1] > FileMinor {
+		return nil, fmt.Errorf("plan file format %d.%d was written by a newer b2plan (this one reads up to %d.%d): apply it with that version, or re-run plan with this one",
+			head[len(fileMagic)], head[len(fileMagic)+1], FileMajor, FileMinor)
 	}
 	zr, err := gzip.NewReader(r)
 	if err != nil {
@@ -267,6 +275,9 @@ func Decode(r io.Reader) (*Plan, error) {
 			return nil, errors.New("corrupt plan file: empty move")
 		}
 		if err := decodeMove(d, m); err != nil {
+			return nil, fmt.Errorf("corrupt plan file: %s: %w", m.Address, err)
+		}
+		if err := checkChunks(m); err != nil {
 			return nil, fmt.Errorf("corrupt plan file: %s: %w", m.Address, err)
 		}
 	}
@@ -440,4 +451,33 @@ func sortStrings(s []string) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// checkChunks validates a chunked move read from a file: chunks in name
+// order, each ending where the next starts, the last open-ended, SHA-256
+// digests, and no per-object operations besides.
+func checkChunks(m *Move) error {
+	if m.Chunks == nil {
+		return nil
+	}
+	if len(m.Chunks) == 0 {
+		return errors.New("a chunked move without chunks")
+	}
+	if len(m.Ops) > 0 || len(m.Sources) > 0 {
+		return errors.New("a chunked move with per-object operations")
+	}
+	if m.Chunks[0].Lo != "" {
+		return errors.New("the first chunk does not start at the prefix")
+	}
+	for k := range m.Chunks {
+		c := &m.Chunks[k]
+		last := k == len(m.Chunks)-1
+		if (c.Hi == "") != last || (!last && c.Hi != m.Chunks[k+1].Lo) || (c.Hi != "" && c.Hi <= c.Lo) {
+			return fmt.Errorf("chunk %d: its name range does not follow the one before", k)
+		}
+		if len(c.Digest) != 64 || len(c.DestDigest) != 64 || c.Names < 0 || c.Versions < 0 || c.Objects < 0 || c.Bytes < 0 {
+			return fmt.Errorf("chunk %d: bad digest or counts", k)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -55,6 +56,26 @@ type Options struct {
 	// accountPart marks the plan of one account of several (ComputeAccounts): replication,
 	// which spans accounts, is planned once over all of them.
 	accountPart bool
+	// ListRange lists move prefixes by name range, for a live snapshot made
+	// with StreamingLiveRequest (move_chunk.go); Context bounds those calls.
+	ListRange RangeLister
+	Context   context.Context
+	// MoveChunk is the number of versions of one chunk of a chunked move
+	// (0 = DefaultMoveChunk); moves with more than MoveChunkThreshold
+	// versions (source and destination; 0 = DefaultMoveChunkThreshold,
+	// negative = every move) are chunked.
+	MoveChunk          int
+	MoveChunkThreshold int
+	// ForgetListed, when set, is called with the versions of each chunk
+	// once it is planned (b2client.Conn.ForgetListed: memory stays bounded).
+	ForgetListed func([]live.Version)
+	// SplitPoints, when set, returns the sub-prefixes of a move's source
+	// (b2client.Conn.SplitPoints): the ranges between them are listed
+	// concurrently (move_parallel.go).
+	SplitPoints func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error)
+	// ParallelAfter is the number of pages a source must exceed for that
+	// (0 = DefaultParallelAfter; negative = every source).
+	ParallelAfter int
 }
 
 func (pl *planner) unmanagedPrefix() string {
@@ -295,6 +316,22 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 	return vs, unf, li.BucketID, true
 }
 
+// listingOmitted reports whether the listing findListing uses for (bucket,
+// prefix) holds no versions (StreamingLiveRequest: listed by name range).
+func listingOmitted(l *live.Live, bucket, prefix string) bool {
+	best := -1
+	for i := range l.Listings {
+		li := &l.Listings[i]
+		if !strings.EqualFold(li.BucketName, bucket) || !strings.HasPrefix(prefix, li.Prefix) {
+			continue
+		}
+		if best < 0 || len(li.Prefix) > len(l.Listings[best].Prefix) {
+			best = i
+		}
+	}
+	return best >= 0 && l.Listings[best].VersionsOmitted
+}
+
 // LiveRequest returns what to observe for d. Call it first with known = nil
 // (buckets, keys, and the listings of folders and moves); when the
 // configuration has prune = true and owns buckets, call it again with the
@@ -303,6 +340,19 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 // Listings covered by a shorter listing of the same bucket are left out (the
 // planner reads sub-ranges).
 func LiveRequest(d *config.Desired, known *live.Live) live.Request {
+	return liveRequest(d, known, false)
+}
+
+// StreamingLiveRequest is LiveRequest for a planner with
+// Options.ListRange: the prefixes of moves are observed for their
+// unfinished large files only, their versions are listed by name range
+// while planning (move_chunk.go), so that a move of any size is planned in
+// bounded memory.
+func StreamingLiveRequest(d *config.Desired, known *live.Live) live.Request {
+	return liveRequest(d, known, true)
+}
+
+func liveRequest(d *config.Desired, known *live.Live, stream bool) live.Request {
 	// Replication needs the keys: it tells the ones b2plan made for it by name.
 	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0}
 	req.Notify = notifyRequest(d)
@@ -311,12 +361,12 @@ func LiveRequest(d *config.Desired, known *live.Live) live.Request {
 		ps = append(ps, live.PrefixRequest{BucketName: f.Bucket, Prefix: f.Path})
 	}
 	for _, m := range d.Moves {
-		ps = append(ps, live.PrefixRequest{BucketName: m.Bucket, Prefix: m.From})
+		ps = append(ps, live.PrefixRequest{BucketName: m.Bucket, Prefix: m.From, UnfinishedOnly: stream})
 		tb := m.ToBucket
 		if tb == "" {
 			tb = m.Bucket
 		}
-		ps = append(ps, live.PrefixRequest{BucketName: tb, Prefix: m.To})
+		ps = append(ps, live.PrefixRequest{BucketName: tb, Prefix: m.To, UnfinishedOnly: stream})
 	}
 	if known != nil && d.Settings.Prune {
 		for _, b := range known.Buckets {
@@ -330,7 +380,7 @@ func LiveRequest(d *config.Desired, known *live.Live) live.Request {
 }
 
 // compactPrefixes sorts req.Prefixes and drops duplicates and prefixes covered by a shorter
-// one of the same bucket.
+// one of the same bucket (a listing of unfinished files only covers only such listings).
 func compactPrefixes(req live.Request) live.Request {
 	ps := req.Prefixes
 	req.Prefixes = nil
@@ -339,16 +389,22 @@ func compactPrefixes(req live.Request) live.Request {
 		if a != b {
 			return a < b
 		}
-		return ps[i].Prefix < ps[j].Prefix
+		if ps[i].Prefix != ps[j].Prefix {
+			return ps[i].Prefix < ps[j].Prefix
+		}
+		return !ps[i].UnfinishedOnly && ps[j].UnfinishedOnly // full listings first
 	})
 	for _, p := range ps {
-		if n := len(req.Prefixes); n > 0 {
-			last := req.Prefixes[n-1]
-			if strings.EqualFold(last.BucketName, p.BucketName) && strings.HasPrefix(p.Prefix, last.Prefix) {
-				continue
+		covered := false
+		for _, q := range req.Prefixes {
+			if strings.EqualFold(q.BucketName, p.BucketName) && strings.HasPrefix(p.Prefix, q.Prefix) && (!q.UnfinishedOnly || p.UnfinishedOnly) {
+				covered = true
+				break
 			}
 		}
-		req.Prefixes = append(req.Prefixes, p)
+		if !covered {
+			req.Prefixes = append(req.Prefixes, p)
+		}
 	}
 	return req
 }

@@ -285,6 +285,10 @@ func commas(n int64) string {
 // SampleLines returns up to n lines "source -> destination" for the first
 // source names of a move, and the number of names left out.
 func (m *Move) SampleLines(n int) (lines []string, more int) {
+	if m.Chunked() {
+		lines = m.Sample[:min(n, len(m.Sample))]
+		return lines, max(m.Objects-len(lines), 0)
+	}
 	last := ""
 	count := 0
 	for i, op := range m.Ops {
@@ -327,11 +331,11 @@ func (m *Move) SampleLines(n int) (lines []string, more int) {
 }
 
 func renderMove(h *hw, m *Move, sample int) {
-	if len(m.Ops) == 0 && len(m.Conflicts) == 0 && len(m.Locked) == 0 && len(m.Unfinished) == 0 &&
+	if !m.HasOps() && len(m.Conflicts) == 0 && len(m.Locked) == 0 && len(m.Unfinished) == 0 &&
 		len(m.Hidden) == 0 && len(m.Notes) == 0 && len(m.Abandoned) == 0 && len(m.Unprotected) == 0 {
 		return
 	}
-	if len(m.Ops) > 0 {
+	if m.HasOps() {
 		h.f("\n  %s\n", h.c(ansiBold, fmt.Sprintf("# %s will move %s objects (%s)", m.Address, commas(int64(m.Objects)), humanBytes(m.Bytes))))
 	} else {
 		h.f("\n  %s\n", h.c(ansiBold, fmt.Sprintf("# %s has nothing to move", m.Address)))
@@ -372,7 +376,7 @@ func renderMove(h *hw, m *Move, sample int) {
 		}
 	}
 	if len(m.Conflicts) > 0 {
-		h.f("        conflicts (%d):\n", len(m.Conflicts))
+		h.f("        conflicts (%d%s):\n", m.NConflicts(), firstShown(len(m.Conflicts), m.NConflicts()))
 		for _, c := range m.Conflicts {
 			h.f("          %s -> %s: %s", c.Source, c.Dest, c.Reason)
 			if c.DestID != "" {
@@ -382,7 +386,7 @@ func renderMove(h *hw, m *Move, sample int) {
 		}
 	}
 	if len(m.Locked) > 0 {
-		h.f("        locked (left in place, %d versions):\n", len(m.Locked))
+		h.f("        locked (left in place, %d versions%s):\n", m.NLocked(), firstShown(len(m.Locked), m.NLocked()))
 		for _, l := range m.Locked {
 			var why []string
 			if l.Mode != "" {
@@ -405,7 +409,7 @@ func renderMove(h *hw, m *Move, sample int) {
 		}
 	}
 	if len(m.Unprotected) > 0 {
-		h.f("        copies that will be unprotected (source under Object Lock, copy without it, %d):\n", len(m.Unprotected))
+		h.f("        copies that will be unprotected (source under Object Lock, copy without it, %d%s):\n", m.NUnprotected(), firstShown(len(m.Unprotected), m.NUnprotected()))
 		for _, l := range m.Unprotected {
 			h.f("          %s (%s)\n", l.Name, l.FileID)
 		}
@@ -420,10 +424,10 @@ func renderMove(h *hw, m *Move, sample int) {
 		h.f("        remaining under the source after this apply = %s names (reasons below)\n", commas(int64(r)))
 	}
 	if len(m.Hidden) > 0 {
-		h.f("        hidden names left alone (newest version is a hide marker; versions = \"all\" moves them): %d\n", len(m.Hidden))
+		h.f("        hidden names left alone (newest version is a hide marker; versions = \"all\" moves them): %d\n", m.NHidden())
 		for i, n := range m.Hidden {
 			if i == sample {
-				h.f("          … and %s more\n", commas(int64(len(m.Hidden)-sample)))
+				h.f("          … and %s more\n", commas(int64(m.NHidden()-sample)))
 				break
 			}
 			h.f("          %s\n", n)
@@ -433,6 +437,14 @@ func renderMove(h *hw, m *Move, sample int) {
 		h.f("        # note: %s\n", n)
 	}
 	h.f("    }\n")
+}
+
+// firstShown is the note of a list a chunked move cut at MaxListed entries.
+func firstShown(shown, total int) string {
+	if shown >= total {
+		return ""
+	}
+	return fmt.Sprintf(", the first %s shown", commas(int64(shown)))
 }
 
 func orNone(s string) string {

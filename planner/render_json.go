@@ -177,6 +177,11 @@ type jsonMove struct {
 	Hidden        int          `json:"hidden"`
 	Calls         Calls        `json:"calls"`
 	Notes         []string     `json:"notes,omitempty"`
+	// The totals of a chunked move's lists cut at MaxListed entries
+	// (present only when a list was cut).
+	ConflictCount    int `json:"conflict_count,omitempty"`
+	LockedCount      int `json:"locked_count,omitempty"`
+	UnprotectedCount int `json:"unprotected_count,omitempty"`
 }
 
 // sensitiveMap is before_sensitive / after_sensitive for an attribute list.
@@ -420,9 +425,18 @@ func JSONDocument(p *Plan, o DocOptions) any {
 			Objects: m.Objects, Bytes: m.Bytes, Copies: m.Copies, LargeCopies: m.LargeCopies, Parts: m.Parts,
 			Deletes: m.Deletes, Hides: m.Hides, AlreadyCopied: m.AlreadyCopied, Sample: nonNil(sample),
 			Verify: m.Verify, Verifies: m.Verifies, VerifyBytes: m.VerifyBytes,
-			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: len(m.Hidden),
+			Conflicts: m.Conflicts, Locked: m.Locked, Unfinished: m.Unfinished, Hidden: m.NHidden(),
 			Abandoned: m.Abandoned, Remaining: m.Remaining(), Unprotected: m.Unprotected,
 			Calls: m.Calls, Notes: m.Notes}
+		if n := m.NConflicts(); n > len(m.Conflicts) {
+			jm.ConflictCount = n
+		}
+		if n := m.NLocked(); n > len(m.Locked) {
+			jm.LockedCount = n
+		}
+		if n := m.NUnprotected(); n > len(m.Unprotected) {
+			jm.UnprotectedCount = n
+		}
 		if jm.Conflicts == nil {
 			jm.Conflicts = []Conflict{}
 		}

@@ -186,6 +186,11 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	if _, err := Decode(bytes.NewReader(bad)); err == nil || !bytes.Contains([]byte(err.Error()), []byte("not supported")) {
 		t.Errorf("major version 9: %v", err)
 	}
+	// Newer minor version: refused (it may carry work this reader would skip).
+	bad[len(fileMagic)], bad[len(fileMagic)+1] = FileMajor, FileMinor+1
+	if _, err := Decode(bytes.NewReader(bad)); err == nil || !bytes.Contains([]byte(err.Error()), []byte("newer b2plan")) {
+		t.Errorf("minor version %d: %v", FileMinor+1, err)
+	}
 	if _, err := Decode(bytes.NewReader([]byte("hello"))); err != ErrNotPlanFile {
 		t.Errorf("garbage: %v", err)
 	}

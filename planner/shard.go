@@ -44,10 +44,26 @@ func (s *Shard) Has(rel string) bool {
 	return int(h.Sum32()%uint32(s.N))+1 == s.K
 }
 
+// HasChunk says whether chunk k (from 0) of a chunked move belongs to
+// this shard: chunks are dealt out in turn, 1 + k mod N, so shards are
+// disjoint and every name of a chunk (its history, its destination) is in
+// the chunk's shard.
+func (s *Shard) HasChunk(k int) bool {
+	return s == nil || s.N <= 1 || k%s.N+1 == s.K
+}
+
 // Names counts the source names of the move's operations that belong to
 // shard s (all of them when s is nil).
 func (m *Move) Names(s *Shard) int64 {
 	var n int64
+	if m.Chunked() {
+		for k := range m.Chunks {
+			if s.HasChunk(k) {
+				n += int64(m.Chunks[k].Objects)
+			}
+		}
+		return n
+	}
 	for i := 0; i < len(m.Ops); {
 		name := m.Sources[m.Ops[i].Src].Name
 		j := i + 1

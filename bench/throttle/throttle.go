@@ -25,6 +25,9 @@ type Throttle struct {
 	RetryAfter time.Duration // 0: no Retry-After header
 	// Latency delays each refusal, as the round trip a real refusal costs.
 	Latency time.Duration
+	// Delay (nanoseconds), when set, delays every request passed (bench
+	// -plan-only: a latency for the plan only, after a fast seeding).
+	Delay atomic.Int64
 
 	mu     sync.Mutex
 	tokens float64
@@ -88,6 +91,9 @@ func (t *Throttle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.Rate <= 0 || t.take() {
 		t.passed.Add(1)
+		if d := t.Delay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		t.Next.ServeHTTP(sw, r)
 		if sw.status == http.StatusTooManyRequests || sw.status == http.StatusServiceUnavailable {

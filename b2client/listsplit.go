@@ -1,0 +1,492 @@
+package b2client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"github.com/b2plan/b2plan/live"
+)
+
+// Listing a large prefix in parallel (issue 17; docs/b2client.md, "Listing
+// in parallel"). A prefix is split into consecutive name ranges at its
+// sub-prefixes ("folders" of a delimiter listing), the ranges are listed
+// concurrently with VersionPager, and their pages are handed out strictly
+// in name order: the result is exactly the sequential listing.
+
+// Pager is what VersionPager and ParallelPager have in common: Next returns
+// the next page of versions in B2 order (name ascending, newest first
+// within a name), or io.EOF after the last one.
+type Pager interface {
+	Next(ctx context.Context) ([]live.Version, error)
+}
+
+var (
+	_ Pager = (*VersionPager)(nil)
+	_ Pager = (*ParallelPager)(nil)
+)
+
+// NameRange is the names in [Start, End) of a prefix; End "" is the end of
+// the prefix.
+type NameRange struct {
+	Start, End string
+}
+
+// maxSplitPages bounds the delimiter listing of a split: a prefix with more
+// entries directly under it (sub-prefixes and names) than fit in these
+// pages keeps everything after them in one last range, so that the split
+// never costs as much as the listing it is meant to speed up.
+const maxSplitPages = 3
+
+// splitDelimiter separates the sub-prefixes a prefix is split at.
+const splitDelimiter = "/"
+
+// SplitRange splits (bucketName, prefix) into at most most consecutive,
+// disjoint name ranges that together cover the prefix exactly: the first
+// starts at prefix, each starts where the one before ends, and the last
+// ends at "" (the end of the prefix). Boundaries are sub-prefixes from a
+// delimiter listing (b2_list_file_versions with delimiter "/", native API
+// on every endpoint, S3 ones included) grouped evenly; one range when there
+// are none (a flat prefix). It costs one call for up to 10,000 entries
+// directly under the prefix, and at most maxSplitPages calls.
+func (c *Conn) SplitRange(ctx context.Context, bucketName, bucketID, prefix string, most int) ([]NameRange, error) {
+	return c.splitRange(ctx, bucketName, bucketID, prefix, prefix, "", most)
+}
+
+// splitRange is SplitRange of the names in [start, end) of the prefix.
+func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, start, end string, most int) ([]NameRange, error) {
+	if start < prefix {
+		start = prefix
+	}
+	type req struct {
+		BucketID      string `json:"bucketId"`
+		StartFileName string `json:"startFileName,omitempty"`
+		StartFileID   string `json:"startFileId,omitempty"`
+		MaxFileCount  int    `json:"maxFileCount"`
+		Prefix        string `json:"prefix,omitempty"`
+		Delimiter     string `json:"delimiter"`
+	}
+	var page struct {
+		Files []struct {
+			FileName string `json:"fileName"`
+			Action   string `json:"action"`
+		} `json:"files"`
+		NextFileName *string `json:"nextFileName"`
+		NextFileID   *string `json:"nextFileId"`
+	}
+	op := fmt.Sprintf("split listing %s/%s", bucketName, prefix)
+	r := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix, Delimiter: splitDelimiter}
+	if start > prefix {
+		r.StartFileName = start
+	}
+	// Cells: the boundaries between them, ascending, each > start. A
+	// sub-prefix starts a cell; so does a name after a run of a page's
+	// worth of versions directly under the prefix.
+	var bounds []string
+	direct, prevName := 0, ""
+	leading := false // versions directly under the prefix before the first boundary
+	tail := ""       // the first name the split did not see, when it stopped early
+	add := func(b string) {
+		if b > start && (len(bounds) == 0 || b > bounds[len(bounds)-1]) {
+			bounds = append(bounds, b)
+		}
+	}
+	for pages := 0; ; pages++ {
+		if pages == maxSplitPages {
+			tail = r.StartFileName
+			break
+		}
+		page.Files, page.NextFileName, page.NextFileID = nil, nil, nil
+		if _, err := c.call(ctx, op, "b2_list_file_versions", r, &page, false); err != nil {
+			return nil, err
+		}
+		past := false
+		for _, f := range page.Files {
+			n := f.FileName
+			if end != "" && n >= end {
+				past = true
+				break
+			}
+			if n < start || !strings.HasPrefix(n, prefix) {
+				if f.Action == "folder" && strings.HasPrefix(start, n) {
+					leading = true // start is inside this sub-prefix
+				}
+				continue
+			}
+			if f.Action == "folder" {
+				// Real B2 may list a folder again on the next page.
+				add(n)
+				direct, prevName = 0, ""
+				continue
+			}
+			if direct >= maxListFiles && n != prevName {
+				add(n)
+				direct = 0
+			}
+			if len(bounds) == 0 {
+				leading = true
+			}
+			direct++
+			prevName = n
+		}
+		if past || page.NextFileName == nil || *page.NextFileName == "" {
+			break
+		}
+		nn, ni := *page.NextFileName, ""
+		if page.NextFileID != nil {
+			ni = *page.NextFileID
+		}
+		if nn == r.StartFileName && ni == r.StartFileID {
+			return nil, &Error{Op: op, Class: Permanent, Message: "the server repeated the same page cursor"}
+		}
+		r.StartFileName, r.StartFileID = nn, ni
+		if end != "" && nn >= end {
+			break
+		}
+	}
+	if !leading && len(bounds) > 0 {
+		// Nothing before the first sub-prefix: the first cell starts there.
+		bounds = bounds[1:]
+	}
+	if tail != "" && len(bounds) > 0 && tail <= bounds[len(bounds)-1] {
+		tail = ""
+	}
+	return groupRanges(start, end, bounds, tail, most), nil
+}
+
+// groupRanges groups the cells [start, b0), [b0, b1), … [bn, end) into at
+// most `most` consecutive ranges of about the same number of cells; with a
+// tail, [tail, end) is a range of its own (its size is unknown).
+func groupRanges(start, end string, bounds []string, tail string, most int) []NameRange {
+	most = max(most, 1)
+	if tail != "" {
+		if most == 1 {
+			return []NameRange{{start, end}}
+		}
+		out := groupRanges(start, tail, bounds, "", most-1)
+		return append(out, NameRange{tail, end})
+	}
+	cells := len(bounds) + 1
+	g := min(most, cells)
+	out := make([]NameRange, 0, g)
+	lo := start
+	for i := 1; i < g; i++ {
+		b := bounds[i*cells/g-1]
+		out = append(out, NameRange{lo, b})
+		lo = b
+	}
+	return append(out, NameRange{lo, end})
+}
+
+// ParallelOptions tunes ListParallel; zero fields take the defaults.
+type ParallelOptions struct {
+	// Parallel is the most ranges listed at once (default 4). Each call
+	// still takes a slot of the account's adaptive window.
+	Parallel int
+	// Ranges is the most ranges the prefix is split into (default
+	// 4 × Parallel): more ranges balance better, each costs one more call
+	// (its last, partial page).
+	Ranges int
+	// Ahead is how many pages a range lists ahead of the caller (default
+	// 1); at most Parallel × (Ahead + 1) pages are held at once.
+	Ahead int
+}
+
+func (o ParallelOptions) withDefaults() ParallelOptions {
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	if o.Ranges <= 0 {
+		o.Ranges = 4 * o.Parallel
+	}
+	if o.Ahead <= 0 {
+		o.Ahead = 1
+	}
+	return o
+}
+
+// ParallelPager lists the versions of a name range of a prefix like
+// VersionPager, with the same pages in the same order (page boundaries
+// aside), but listing up to Parallel sub-ranges at once. It is made by
+// ListParallel; like VersionPager it is used by one goroutine.
+//
+// The listing runs in the background under the context of the first Next
+// call (its deadline and cancellation) and stops at the first error, which
+// Next returns (then and afterwards). A Next whose context ends returns its
+// error and stops the listing too. Close stops it early; a pager dropped
+// without Close or io.EOF is stopped when it is garbage collected.
+type ParallelPager struct {
+	s *parState
+}
+
+// ListParallel returns a parallel pager over the versions of (bucketName,
+// prefix) with names in [start, end), as ListRange. On the first Next it
+// splits the range (splitRange) while the first range is already being
+// listed: a range that turns out flat costs one concurrent call more than
+// ListRange, and no time.
+func (c *Conn) ListParallel(bucketName, bucketID, prefix, start, end string, opts ParallelOptions) *ParallelPager {
+	if start < prefix {
+		start = prefix
+	}
+	p := &ParallelPager{s: &parState{c: c, bucketName: bucketName, bucketID: bucketID, prefix: prefix,
+		start: start, end: end, opts: opts.withDefaults()}}
+	return p
+}
+
+// Next returns the next page (owned by the caller), or io.EOF after the
+// last one.
+func (p *ParallelPager) Next(ctx context.Context) ([]live.Version, error) {
+	s := p.s
+	// p must stay reachable while Next runs: its cleanup stops the listing.
+	defer runtime.KeepAlive(p)
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.done {
+		return nil, io.EOF
+	}
+	if s.ctx == nil {
+		s.begin(ctx)
+		// Stop the workers if the pager is dropped half-way (they hold s,
+		// never p).
+		runtime.AddCleanup(p, func(cancel context.CancelCauseFunc) { cancel(errPagerDropped) }, s.cancel)
+	}
+	for {
+		if s.ranges == nil {
+			// The first range's pages wait for the split: where it ends.
+			select {
+			case sr := <-s.splitCh:
+				if sr.err != nil {
+					return nil, s.fail(sr.err)
+				}
+				s.split(sr.ranges)
+				continue
+			case <-ctx.Done():
+				return nil, s.fail(ctx.Err())
+			case <-s.ctx.Done():
+				return nil, s.fail(context.Cause(s.ctx))
+			}
+		}
+		if s.cur == len(s.ranges) {
+			s.done = true
+			s.cancel(io.EOF)
+			return nil, io.EOF
+		}
+		w := s.workers[s.cur]
+		select {
+		case m := <-w.out:
+			if m.eof {
+				s.advance()
+				continue
+			}
+			vs := m.vs
+			if s.cur == 0 && s.cut != "" {
+				if i := cutAt(vs, s.cut); i < len(vs) {
+					vs = vs[:i:i]
+					s.advance()
+				}
+			}
+			if len(vs) == 0 {
+				continue
+			}
+			return vs, nil
+		case <-ctx.Done():
+			return nil, s.fail(ctx.Err())
+		case <-s.ctx.Done():
+			return nil, s.fail(context.Cause(s.ctx))
+		}
+	}
+}
+
+// Close stops the listing; Next then returns an error.
+func (p *ParallelPager) Close() {
+	s := p.s
+	if s.err == nil && !s.done {
+		s.err = errors.New("listing closed")
+	}
+	if s.cancel != nil {
+		s.cancel(s.err)
+	}
+}
+
+// Ranges returns the ranges the listing was split into (nil before the
+// split is known).
+func (p *ParallelPager) Ranges() []NameRange { return p.s.ranges }
+
+var errPagerDropped = errors.New("parallel pager dropped")
+
+// parState is a ParallelPager's state, shared with its goroutines. The
+// fields below ctx are the consumer's (Next's) own.
+type parState struct {
+	c                            *Conn
+	bucketName, bucketID, prefix string
+	start, end                   string
+	opts                         ParallelOptions
+	ctx                          context.Context // the listing's; its cause is the first error
+	cancel                       context.CancelCauseFunc
+	splitCh                      chan splitResult
+	headCut                      atomic.Pointer[string] // where the first range ends, once known ("" = it does not)
+	ranges                       []NameRange
+	cut                          string
+	workers                      []*rangeWorker
+	cur                          int // the range being handed out
+	err                          error
+	done                         bool
+}
+
+type splitResult struct {
+	ranges []NameRange
+	err    error
+}
+
+// rangeWorker lists one range into out.
+type rangeWorker struct {
+	out    chan rangeMsg
+	cancel context.CancelFunc
+}
+
+// rangeMsg is a page, or the end of a range.
+type rangeMsg struct {
+	vs  []live.Version
+	eof bool
+}
+
+// begin starts the split and the first range (to the end of the whole
+// range until the split says where it stops).
+func (s *parState) begin(ctx context.Context) {
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.splitCh = make(chan splitResult, 1)
+	go func() {
+		rs, err := s.c.splitRange(s.ctx, s.bucketName, s.bucketID, s.prefix, s.start, s.end, s.opts.Ranges)
+		s.splitCh <- splitResult{rs, err}
+	}()
+	s.workers = []*rangeWorker{s.launch(NameRange{s.start, s.end}, true)}
+}
+
+// split takes the ranges and starts the next ones, up to Parallel at once.
+func (s *parState) split(rs []NameRange) {
+	s.ranges = rs
+	if len(rs) > 1 {
+		s.cut = rs[0].End
+	}
+	cut := s.cut
+	s.headCut.Store(&cut)
+	head := s.workers[0]
+	s.workers = make([]*rangeWorker, len(rs))
+	s.workers[0] = head
+	for i := 1; i < min(len(rs), s.opts.Parallel); i++ {
+		s.workers[i] = s.launch(rs[i], false)
+	}
+}
+
+// advance moves on to the next range and starts the one Parallel ranges
+// ahead.
+func (s *parState) advance() {
+	s.workers[s.cur].cancel()
+	s.workers[s.cur] = nil
+	s.cur++
+	if i := s.cur + s.opts.Parallel - 1; i < len(s.ranges) {
+		s.workers[i] = s.launch(s.ranges[i], false)
+	}
+}
+
+// fail stops the listing with err (the first error wins).
+func (s *parState) fail(err error) error {
+	if s.err == nil {
+		s.err = err
+	}
+	s.cancel(s.err)
+	return s.err
+}
+
+// launch starts listing r. The head range (the first, started before the
+// split) stops where the split says it ends.
+func (s *parState) launch(r NameRange, head bool) *rangeWorker {
+	ctx, cancel := context.WithCancel(s.ctx)
+	w := &rangeWorker{out: make(chan rangeMsg, s.opts.Ahead), cancel: cancel}
+	prefix := s.prefix
+	if !head {
+		prefix = rangePrefix(s.prefix, r)
+	}
+	pg := s.c.ListRange(s.bucketName, s.bucketID, prefix, r.Start, r.End)
+	go func() {
+		send := func(m rangeMsg) bool {
+			select {
+			case w.out <- m:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		last := ""
+		for {
+			cut := ""
+			if head {
+				if c := s.headCut.Load(); c != nil && *c != "" {
+					cut = *c
+					if last >= cut {
+						send(rangeMsg{eof: true})
+						return
+					}
+				}
+			}
+			vs, err := pg.Next(ctx)
+			if err == io.EOF {
+				send(rangeMsg{eof: true})
+				return
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					s.cancel(err)
+				}
+				return
+			}
+			if cut != "" {
+				if i := cutAt(vs, cut); i < len(vs) {
+					if send(rangeMsg{vs: vs[:i:i]}) {
+						send(rangeMsg{eof: true})
+					}
+					return
+				}
+			}
+			if len(vs) > 0 {
+				last = vs[len(vs)-1].Name
+			}
+			if !send(rangeMsg{vs: vs}) {
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// cutAt is the index of the first version named cut or after.
+func cutAt(vs []live.Version, cut string) int {
+	for i := range vs {
+		if vs[i].Name >= cut {
+			return i
+		}
+	}
+	return len(vs)
+}
+
+// rangePrefix narrows prefix to what every name in r shares: all names in
+// [Start, End) start with the longest common prefix of Start and End, so
+// the server stops the last page of the range there instead of reading on.
+func rangePrefix(prefix string, r NameRange) string {
+	if r.End == "" {
+		return prefix
+	}
+	n := 0
+	for n < len(r.Start) && n < len(r.End) && r.Start[n] == r.End[n] {
+		n++
+	}
+	if n > len(prefix) {
+		return r.Start[:n]
+	}
+	return prefix
+}

@@ -36,11 +36,14 @@ type NameRange struct {
 	Start, End string
 }
 
-// maxSplitPages bounds the delimiter listing of a split: a prefix with more
-// entries directly under it (sub-prefixes and names) than fit in these
-// pages keeps everything after them in one last range, so that the split
-// never costs as much as the listing it is meant to speed up.
-const maxSplitPages = 3
+// The delimiter listing of a split reads pages of splitPage entries, at
+// most maxSplitPages of them, and only while they are mostly sub-prefixes:
+// what comes after is one last range, so that the split never costs as
+// much as the listing it is meant to speed up.
+const (
+	splitPage     = 1000
+	maxSplitPages = 10
+)
 
 // splitDelimiter separates the sub-prefixes a prefix is split at.
 const splitDelimiter = "/"
@@ -51,8 +54,8 @@ const splitDelimiter = "/"
 // ends at "" (the end of the prefix). Boundaries are sub-prefixes from a
 // delimiter listing (b2_list_file_versions with delimiter "/", native API
 // on every endpoint, S3 ones included) grouped evenly; one range when there
-// are none (a flat prefix). It costs one call for up to 10,000 entries
-// directly under the prefix, and at most maxSplitPages calls.
+// are none (a flat prefix). It costs one call per 1,000 entries directly
+// under the prefix (sub-prefixes and names), at most maxSplitPages calls.
 func (c *Conn) SplitRange(ctx context.Context, bucketName, bucketID, prefix string, most int) ([]NameRange, error) {
 	return c.splitRange(ctx, bucketName, bucketID, prefix, prefix, "", most)
 }
@@ -79,15 +82,13 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 		NextFileID   *string `json:"nextFileId"`
 	}
 	op := fmt.Sprintf("split listing %s/%s", bucketName, prefix)
-	r := req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix, Delimiter: splitDelimiter}
+	r := req{BucketID: bucketID, MaxFileCount: splitPage, Prefix: prefix, Delimiter: splitDelimiter}
 	if start > prefix {
 		r.StartFileName = start
 	}
-	// Cells: the boundaries between them, ascending, each > start. A
-	// sub-prefix starts a cell; so does a name after a run of a page's
-	// worth of versions directly under the prefix.
+	// Cells: the boundaries between them, ascending, each > start; each
+	// sub-prefix starts one.
 	var bounds []string
-	direct, prevName := 0, ""
 	leading := false // versions directly under the prefix before the first boundary
 	tail := ""       // the first name the split did not see, when it stopped early
 	add := func(b string) {
@@ -104,7 +105,7 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 		if _, err := c.call(ctx, op, "b2_list_file_versions", r, &page, false); err != nil {
 			return nil, err
 		}
-		past := false
+		past, folders := false, 0
 		for _, f := range page.Files {
 			n := f.FileName
 			if end != "" && n >= end {
@@ -119,21 +120,24 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 			}
 			if f.Action == "folder" {
 				// Real B2 may list a folder again on the next page.
+				folders++
 				add(n)
-				direct, prevName = 0, ""
 				continue
-			}
-			if direct >= maxListFiles && n != prevName {
-				add(n)
-				direct = 0
 			}
 			if len(bounds) == 0 {
 				leading = true
 			}
-			direct++
-			prevName = n
 		}
 		if past || page.NextFileName == nil || *page.NextFileName == "" {
+			break
+		}
+		if folders == 0 {
+			// No sub-prefix among a page of names: a flat prefix, one range.
+			return []NameRange{{start, end}}, nil
+		}
+		if 2*folders < len(page.Files) {
+			// Mostly names: reading on would cost as much as listing them.
+			tail = *page.NextFileName
 			break
 		}
 		nn, ni := *page.NextFileName, ""
@@ -184,12 +188,13 @@ func groupRanges(start, end string, bounds []string, tail string, most int) []Na
 
 // ParallelOptions tunes ListParallel; zero fields take the defaults.
 type ParallelOptions struct {
-	// Parallel is the most ranges listed at once (default 4). Each call
+	// Parallel is the most ranges listed at once (default 8). Each call
 	// still takes a slot of the account's adaptive window.
 	Parallel int
 	// Ranges is the most ranges the prefix is split into (default
-	// 4 × Parallel): more ranges balance better, each costs one more call
-	// (its last, partial page).
+	// 2 × Parallel): more ranges balance better, each costs one more call
+	// (its last, partial page, which reads up to 10,000 entries past the
+	// range's end: B2 bills entries returned).
 	Ranges int
 	// Ahead is how many pages a range lists ahead of the caller (default
 	// 1); at most Parallel × (Ahead + 1) pages are held at once.
@@ -198,10 +203,10 @@ type ParallelOptions struct {
 
 func (o ParallelOptions) withDefaults() ParallelOptions {
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = 8
 	}
 	if o.Ranges <= 0 {
-		o.Ranges = 4 * o.Parallel
+		o.Ranges = 2 * o.Parallel
 	}
 	if o.Ahead <= 0 {
 		o.Ahead = 1
@@ -257,13 +262,26 @@ func (p *ParallelPager) Next(ctx context.Context) ([]live.Version, error) {
 	}
 	for {
 		if s.ranges == nil {
-			// The first range's pages wait for the split: where it ends.
+			// The first range's pages wait for the split (where it ends),
+			// unless the first page is the whole listing: then it is not
+			// split at all.
+			var head chan rangeMsg
+			if len(s.pending) < 2 {
+				head = s.workers[0].out
+			}
 			select {
 			case sr := <-s.splitCh:
 				if sr.err != nil {
 					return nil, s.fail(sr.err)
 				}
 				s.split(sr.ranges)
+				continue
+			case m := <-head:
+				s.pending = append(s.pending, m)
+				if m.eof {
+					s.splitCancel()
+					s.split([]NameRange{{s.start, s.end}})
+				}
 				continue
 			case <-ctx.Done():
 				return nil, s.fail(ctx.Err())
@@ -277,28 +295,33 @@ func (p *ParallelPager) Next(ctx context.Context) ([]live.Version, error) {
 			return nil, io.EOF
 		}
 		w := s.workers[s.cur]
-		select {
-		case m := <-w.out:
-			if m.eof {
-				s.advance()
-				continue
+		var m rangeMsg
+		if len(s.pending) > 0 {
+			m, s.pending = s.pending[0], s.pending[1:]
+		} else {
+			select {
+			case m = <-w.out:
+			case <-ctx.Done():
+				return nil, s.fail(ctx.Err())
+			case <-s.ctx.Done():
+				return nil, s.fail(context.Cause(s.ctx))
 			}
-			vs := m.vs
-			if s.cur == 0 && s.cut != "" {
-				if i := cutAt(vs, s.cut); i < len(vs) {
-					vs = vs[:i:i]
-					s.advance()
-				}
-			}
-			if len(vs) == 0 {
-				continue
-			}
-			return vs, nil
-		case <-ctx.Done():
-			return nil, s.fail(ctx.Err())
-		case <-s.ctx.Done():
-			return nil, s.fail(context.Cause(s.ctx))
 		}
+		if m.eof {
+			s.advance()
+			continue
+		}
+		vs := m.vs
+		if s.cur == 0 && s.cut != "" {
+			if i := cutAt(vs, s.cut); i < len(vs) {
+				vs = vs[:i:i]
+				s.advance()
+			}
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		return vs, nil
 	}
 }
 
@@ -329,6 +352,8 @@ type parState struct {
 	ctx                          context.Context // the listing's; its cause is the first error
 	cancel                       context.CancelCauseFunc
 	splitCh                      chan splitResult
+	splitCancel                  context.CancelFunc
+	pending                      []rangeMsg             // the first range's, taken while the split was unknown
 	headCut                      atomic.Pointer[string] // where the first range ends, once known ("" = it does not)
 	ranges                       []NameRange
 	cut                          string
@@ -360,8 +385,10 @@ type rangeMsg struct {
 func (s *parState) begin(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.splitCh = make(chan splitResult, 1)
+	var sctx context.Context
+	sctx, s.splitCancel = context.WithCancel(s.ctx)
 	go func() {
-		rs, err := s.c.splitRange(s.ctx, s.bucketName, s.bucketID, s.prefix, s.start, s.end, s.opts.Ranges)
+		rs, err := s.c.splitRange(sctx, s.bucketName, s.bucketID, s.prefix, s.start, s.end, s.opts.Ranges)
 		s.splitCh <- splitResult{rs, err}
 	}()
 	s.workers = []*rangeWorker{s.launch(NameRange{s.start, s.end}, true)}
@@ -369,6 +396,7 @@ func (s *parState) begin(ctx context.Context) {
 
 // split takes the ranges and starts the next ones, up to Parallel at once.
 func (s *parState) split(rs []NameRange) {
+	s.splitCancel()
 	s.ranges = rs
 	if len(rs) > 1 {
 		s.cut = rs[0].End
@@ -386,6 +414,7 @@ func (s *parState) split(rs []NameRange) {
 // advance moves on to the next range and starts the one Parallel ranges
 // ahead.
 func (s *parState) advance() {
+	s.pending = nil // the first range's only
 	s.workers[s.cur].cancel()
 	s.workers[s.cur] = nil
 	s.cur++

@@ -214,8 +214,8 @@ func checkRanges(t *testing.T, rs []NameRange, start, end string, most int) {
 // prefixes with nested folders, names directly under the prefix, the
 // delimiter at odd places, unicode, hide markers (a folder of hidden names
 // too), versions of one name across a page boundary, the empty
-// prefix, one folder, thousands of tiny folders and a flat prefix longer
-// than the split reads; for whole prefixes and sub-ranges, with several
+// prefix, one folder, thousands of tiny folders, a flat prefix and one
+// whose first split page is mostly names (the rest one range); for whole prefixes and sub-ranges, with several
 // parallelisms; over the native API and over S3; then again with 20% of
 // calls failing.
 func TestListParallelExact(t *testing.T) {
@@ -246,6 +246,12 @@ func TestListParallelExact(t *testing.T) {
 	for i := range 700 {
 		names = append(names, fmt.Sprintf("t/d3/%04d", i))
 	}
+	for i := range 1200 { // a first split page of mostly names, then sub-prefixes
+		names = append(names, fmt.Sprintf("mix/%04d", i))
+		if i%2 == 0 {
+			names = append(names, fmt.Sprintf("mix/%04d/x", i), fmt.Sprintf("mix/%04d/y", i))
+		}
+	}
 	// 9,990 names then 30 versions of one name: a page boundary (10,000)
 	// falls among them.
 	for i := range 9990 {
@@ -270,7 +276,7 @@ func TestListParallelExact(t *testing.T) {
 	cases := []rng{
 		{"t/", "", ""}, {"", "", ""}, {"one/", "", ""}, {"many/", "", ""}, {"flat/", "", ""},
 		{"t/d", "", ""}, {"t/", "t/d1/x", "t/m/many"}, {"t/", "t/d1/x/", "t/m/zz"}, {"many/", "many/0100/", "many/2000"},
-		{"none/", "", ""}, {"t/m/", "", ""},
+		{"none/", "", ""}, {"t/m/", "", ""}, {"mix/", "", ""},
 	}
 	optsList := []ParallelOptions{{Parallel: 1, Ranges: 1}, {Parallel: 2, Ranges: 3}, {}, {Parallel: 8, Ranges: 64, Ahead: 2}}
 	run := func(t *testing.T, c *Conn, cases []rng, optsList []ParallelOptions) {
@@ -343,6 +349,14 @@ func TestSplitRange(t *testing.T) {
 		names = append(names, fmt.Sprintf("p/%04d/x", i))
 	}
 	names = append(names, "p/a", "p/zz", "q/only/1", "q/only/2", "f/1", "f/2", "p/0100")
+	// 600 names then 500 sub-prefixes: the first page is mostly names, so
+	// the split stops there and the rest is one last range.
+	for i := range 600 {
+		names = append(names, fmt.Sprintf("mix/a%04d", i))
+	}
+	for i := range 500 {
+		names = append(names, fmt.Sprintf("mix/f%04d/x", i))
+	}
 	sd.upload(t, tt.m, b.Name, names, 8)
 	c := tt.connect(t, false)
 	tt.srv.ResetStats()
@@ -350,8 +364,8 @@ func TestSplitRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := tt.calls("b2_list_file_versions"); n != 1 {
-		t.Errorf("split of 2,003 entries: %d calls, want 1", n)
+	if n := tt.calls("b2_list_file_versions"); n != 3 {
+		t.Errorf("split of 2,003 entries: %d calls, want 3 (1,000 a page)", n)
 	}
 	checkRanges(t, rs, "p/", "", 16)
 	if len(rs) != 16 {
@@ -373,6 +387,19 @@ func TestSplitRange(t *testing.T) {
 	}
 	if rs, err := c.SplitRange(ctx, b.Name, b.ID, "p/", 1); err != nil || len(rs) != 1 {
 		t.Errorf("at most one range: %q, %v", rs, err)
+	}
+	tt.srv.ResetStats()
+	rs, err = c.SplitRange(ctx, b.Name, b.ID, "mix/", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRanges(t, rs, "mix/", "", 8)
+	if n := tt.calls("b2_list_file_versions"); n != 1 || len(rs) != 8 || rs[7].Start != "mix/f0400/" || rs[1].Start <= "mix/f0000/" {
+		t.Errorf("names then sub-prefixes: %d calls, ranges %q; want 1 call, 7 ranges over the first 400 sub-prefixes (the names in the first) and the rest from mix/f0400/", n, rs)
+	}
+	tt.srv.ResetStats()
+	if rs, err := c.SplitRange(ctx, b.Name, b.ID, "", 8); err != nil || len(rs) != 4 {
+		t.Errorf("whole bucket (4 sub-prefixes): %q, %v", rs, err)
 	}
 }
 

@@ -528,3 +528,35 @@ func TestListParallelCancel(t *testing.T) {
 		noPagerGoroutines(t) // it runs GCs
 	})
 }
+
+// TestAdaptiveListDurations: listing pages of 10,000 entries next to short
+// ones (a parallel listing's last pages, a split) do not look like
+// queueing, so they leave the account's window alone; a 429 still counts.
+func TestAdaptiveListDurations(t *testing.T) {
+	a := newAdaptive(8)
+	for i := 0; i < 200; i++ {
+		for j := 0; j < 8; j++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := a.acquire(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("list pages of mixed sizes shrank the window: %+v", a.Stats())
+			}
+		}
+		for j := 0; j < 8; j++ {
+			r, lat := attemptResult{status: 200, api: "b2_list_file_versions"}, 5*time.Millisecond
+			if j%2 == 1 {
+				lat = 400 * time.Millisecond
+			}
+			a.release(&r, lat)
+		}
+	}
+	if s := a.Stats(); s.Decreases != 0 || s.Window != 8 {
+		t.Fatalf("list pages of mixed sizes: %+v, want no decrease", s)
+	}
+	a.acquire(context.Background())
+	a.release(&attemptResult{status: 429, api: "b2_list_file_versions"}, time.Millisecond)
+	if s := a.Stats(); s.Decreases != 1 {
+		t.Fatalf("a refused list call: %+v, want a decrease", s)
+	}
+}

@@ -57,11 +57,29 @@ const splitDelimiter = "/"
 // are none (a flat prefix). It costs one call per 1,000 entries directly
 // under the prefix (sub-prefixes and names), at most maxSplitPages calls.
 func (c *Conn) SplitRange(ctx context.Context, bucketName, bucketID, prefix string, most int) ([]NameRange, error) {
-	return c.splitRange(ctx, bucketName, bucketID, prefix, prefix, "", most)
+	sc, err := c.splitRange(ctx, bucketName, bucketID, prefix, prefix, "")
+	if err != nil {
+		return nil, err
+	}
+	return sc.group(most), nil
 }
 
-// splitRange is SplitRange of the names in [start, end) of the prefix.
-func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, start, end string, most int) ([]NameRange, error) {
+// splitCells is what a split found: cells [start, b0), [b0, b1), …
+// [bn, end) with bounds at sub-prefixes, and with a tail, [tail, end) of
+// unknown size.
+type splitCells struct {
+	start, end string
+	bounds     []string
+	tail       string
+}
+
+// group makes at most most ranges of about the same number of cells.
+func (sc *splitCells) group(most int) []NameRange {
+	return groupRanges(sc.start, sc.end, sc.bounds, sc.tail, most)
+}
+
+// splitRange splits the names in [start, end) of the prefix into cells.
+func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, start, end string) (*splitCells, error) {
 	if start < prefix {
 		start = prefix
 	}
@@ -133,7 +151,7 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 		}
 		if folders == 0 {
 			// No sub-prefix among a page of names: a flat prefix, one range.
-			return []NameRange{{start, end}}, nil
+			return &splitCells{start: start, end: end}, nil
 		}
 		if 2*folders < len(page.Files) {
 			// Mostly names: reading on would cost as much as listing them.
@@ -159,7 +177,7 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 	if tail != "" && len(bounds) > 0 && tail <= bounds[len(bounds)-1] {
 		tail = ""
 	}
-	return groupRanges(start, end, bounds, tail, most), nil
+	return &splitCells{start: start, end: end, bounds: bounds, tail: tail}, nil
 }
 
 // groupRanges groups the cells [start, b0), [b0, b1), … [bn, end) into at
@@ -199,6 +217,8 @@ type ParallelOptions struct {
 	// Ahead is how many pages a range lists ahead of the caller (default
 	// 1); at most Parallel × (Ahead + 1) pages are held at once.
 	Ahead int
+	// always (tests) splits into Ranges whatever the first page shows.
+	always bool
 }
 
 func (o ParallelOptions) withDefaults() ParallelOptions {
@@ -262,23 +282,32 @@ func (p *ParallelPager) Next(ctx context.Context) ([]live.Version, error) {
 	}
 	for {
 		if s.ranges == nil {
-			// The first range's pages wait for the split (where it ends),
-			// unless the first page is the whole listing: then it is not
-			// split at all.
+			// The first range's pages wait for the split (where it ends)
+			// and for its first page (how many sub-prefixes a page
+			// holds), unless that page is the whole listing: then it is
+			// not split at all.
+			if s.cells != nil && len(s.pending) > 0 {
+				s.split(s.grouping())
+				continue
+			}
 			var head chan rangeMsg
 			if len(s.pending) < 2 {
 				head = s.workers[0].out
 			}
+			splitCh := s.splitCh
+			if s.cells != nil {
+				splitCh = nil
+			}
 			select {
-			case sr := <-s.splitCh:
+			case sr := <-splitCh:
 				if sr.err != nil {
 					return nil, s.fail(sr.err)
 				}
-				s.split(sr.ranges)
+				s.cells = sr.cells
 				continue
 			case m := <-head:
 				s.pending = append(s.pending, m)
-				if m.eof {
+				if m.eof && !s.opts.always {
 					s.splitCancel()
 					s.split([]NameRange{{s.start, s.end}})
 				}
@@ -342,8 +371,8 @@ func (p *ParallelPager) Ranges() []NameRange { return p.s.ranges }
 
 var errPagerDropped = errors.New("parallel pager dropped")
 
-// parState is a ParallelPager's state, shared with its goroutines. The
-// fields below ctx are the consumer's (Next's) own.
+// parState is a ParallelPager's state. Its goroutines read the fields up
+// to cancel and headCut (atomic); the others are the consumer's (Next's).
 type parState struct {
 	c                            *Conn
 	bucketName, bucketID, prefix string
@@ -354,6 +383,7 @@ type parState struct {
 	splitCh                      chan splitResult
 	splitCancel                  context.CancelFunc
 	pending                      []rangeMsg             // the first range's, taken while the split was unknown
+	cells                        *splitCells            // the split, once known
 	headCut                      atomic.Pointer[string] // where the first range ends, once known ("" = it does not)
 	ranges                       []NameRange
 	cut                          string
@@ -364,8 +394,8 @@ type parState struct {
 }
 
 type splitResult struct {
-	ranges []NameRange
-	err    error
+	cells *splitCells
+	err   error
 }
 
 // rangeWorker lists one range into out.
@@ -388,10 +418,32 @@ func (s *parState) begin(ctx context.Context) {
 	var sctx context.Context
 	sctx, s.splitCancel = context.WithCancel(s.ctx)
 	go func() {
-		rs, err := s.c.splitRange(sctx, s.bucketName, s.bucketID, s.prefix, s.start, s.end, s.opts.Ranges)
-		s.splitCh <- splitResult{rs, err}
+		sc, err := s.c.splitRange(sctx, s.bucketName, s.bucketID, s.prefix, s.start, s.end)
+		s.splitCh <- splitResult{sc, err}
 	}()
 	s.workers = []*rangeWorker{s.launch(NameRange{s.start, s.end}, true)}
+}
+
+// grouping groups the split's cells into ranges of about two pages or
+// more (each range's last page reads on past its end, up to 10,000
+// entries): the first page, which covered j cells, says how many fit.
+func (s *parState) grouping() []NameRange {
+	most := s.opts.Ranges
+	if vs := s.pending[0].vs; len(vs) > 0 && !s.opts.always {
+		last := vs[len(vs)-1].Name
+		j := 0
+		for j < len(s.cells.bounds) && s.cells.bounds[j] <= last {
+			j++
+		}
+		if cells := len(s.cells.bounds) + 1; j > 0 {
+			n := (cells + 2*j - 1) / (2 * j)
+			if s.cells.tail != "" {
+				n++ // the tail is a range of its own
+			}
+			most = min(most, n)
+		}
+	}
+	return s.cells.group(most)
 }
 
 // split takes the ranges and starts the next ones, up to Parallel at once.

@@ -58,6 +58,26 @@ func (tt *tcpTarget) connect(t testing.TB, s3 bool) *Conn {
 	return c
 }
 
+// setLatency sets b2local's latency per call (its control endpoint).
+func (tt *tcpTarget) setLatency(t testing.TB, ms int) {
+	t.Helper()
+	req, err := http.NewRequest("POST", tt.url+"/_b2local/faults", strings.NewReader(fmt.Sprintf(`{"latencyMs": %d}`, ms)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+emulator.DefaultKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(fmt.Sprintf(`"latencyMs":%d`, ms))) {
+		t.Fatalf("setting latency: %d %s", resp.StatusCode, body)
+	}
+}
+
 // seeded records what was written, newest last per name: the independent
 // expectation of a listing.
 type seeded struct {
@@ -278,7 +298,9 @@ func TestListParallelExact(t *testing.T) {
 		{"t/d", "", ""}, {"t/", "t/d1/x", "t/m/many"}, {"t/", "t/d1/x/", "t/m/zz"}, {"many/", "many/0100/", "many/2000"},
 		{"none/", "", ""}, {"t/m/", "", ""}, {"mix/", "", ""},
 	}
-	optsList := []ParallelOptions{{Parallel: 1, Ranges: 1}, {Parallel: 2, Ranges: 3}, {}, {Parallel: 8, Ranges: 64, Ahead: 2}}
+	// always: split into Ranges even when the first page is all of it or
+	// holds many sub-prefixes (as on bigger listings).
+	optsList := []ParallelOptions{{Parallel: 1, Ranges: 1}, {Parallel: 2, Ranges: 3, always: true}, {}, {Parallel: 8, Ranges: 64, Ahead: 2, always: true}}
 	run := func(t *testing.T, c *Conn, cases []rng, optsList []ParallelOptions) {
 		for _, r := range cases {
 			start := r.start
@@ -308,13 +330,16 @@ func TestListParallelExact(t *testing.T) {
 				}
 				o = o.withDefaults()
 				checkRanges(t, p.Ranges(), start, r.end, o.Ranges)
+				if o.always && r == (rng{"many/", "", ""}) && len(p.Ranges()) != o.Ranges {
+					t.Fatalf("3,000 tiny folders: %d ranges, want %d", len(p.Ranges()), o.Ranges)
+				}
 			}
 		}
 		noPagerGoroutines(t)
 	}
 	// Every case with every option set natively; over S3 (each page joined
 	// with ListObjectVersions, slow) and under faults, fewer.
-	few := []ParallelOptions{{Parallel: 2, Ranges: 3}, {Parallel: 8, Ranges: 64, Ahead: 2}}
+	few := []ParallelOptions{{Parallel: 2, Ranges: 3, always: true}, {Parallel: 8, Ranges: 64, Ahead: 2, always: true}}
 	some := []rng{cases[0], cases[3], cases[6], cases[8], cases[10]}
 	s3Cases := slices.Concat(cases[:1], cases[2:4], cases[5:])
 	for _, s3 := range []bool{false, true} {
@@ -405,8 +430,8 @@ func TestSplitRange(t *testing.T) {
 
 // failingLists answers b2_list_file_versions pages (not the split's
 // delimiter listing) starting at failFrom or after with a permanent error,
-// and holds those before it until the client gives up on them, counting
-// the ones it gave up on.
+// and holds those before it but the first until the client gives up on
+// them, counting the ones it gave up on.
 type failingLists struct {
 	h        http.Handler
 	failFrom string
@@ -427,7 +452,7 @@ func (f *failingLists) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(body, &req)
 	switch {
-	case req.Delimiter != "":
+	case req.Delimiter != "" || req.Start == "":
 	case req.Start >= f.failFrom:
 		f.failed.Add(1)
 		w.Header().Set("Content-Type", "application/json")
@@ -453,16 +478,18 @@ func TestListParallelCancel(t *testing.T) {
 	ctx := context.Background()
 	b := tt.bucket(t, BucketSpec{})
 	sd := &seeded{}
+	// 8 sub-prefixes of 3,000: the first page (10,000) covers 3 of them, so
+	// the listing is split in two: [p/, p/04/) and [p/04/, end).
 	var names []string
-	for i := range 40 {
-		for j := range 50 {
-			names = append(names, fmt.Sprintf("p/%02d/%02d", i, j))
+	for i := range 8 {
+		for j := range 3000 {
+			names = append(names, fmt.Sprintf("p/%02d/%04d", i, j))
 		}
 	}
 	sd.upload(t, tt.m, b.Name, names, 8)
 
 	t.Run("error in one range", func(t *testing.T) {
-		f := &failingLists{h: tt.srv.Handler(), failFrom: "p/20/"}
+		f := &failingLists{h: tt.srv.Handler(), failFrom: "p/04/"}
 		hs := httptest.NewServer(f)
 		defer hs.Close()
 		c, err := Connect(ctx, Config{Endpoint: hs.URL, KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Retry: fastRetry, Getenv: noEnv})
@@ -470,12 +497,15 @@ func TestListParallelCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := c.ListParallel(b.Name, b.ID, "p/", "", "", ParallelOptions{Parallel: 8, Ranges: 8})
-		vs, err := p.Next(ctx)
+		vs, err := drain(ctx, p)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
-			t.Fatalf("Next = %d versions, %v; want the injected failure", len(vs), err)
+			t.Fatalf("listing = %d versions, %v; want the injected failure", len(vs), err)
 		}
 		if _, err2 := p.Next(ctx); err2 == nil || err2.Error() != err.Error() {
 			t.Errorf("Next after the failure: %v, want %v again", err2, err)
+		}
+		if rs := p.Ranges(); len(rs) != 2 || rs[1].Start != "p/04/" {
+			t.Errorf("ranges %q, want [p/, p/04/) and [p/04/, end)", rs)
 		}
 		noPagerGoroutines(t)
 		for i := 0; f.aborted.Load() == 0 && i < 500; i++ {
@@ -486,10 +516,10 @@ func TestListParallelCancel(t *testing.T) {
 		}
 	})
 
-	slow := newTCPTarget(t, emulator.Options{Latency: 20 * time.Millisecond})
-	sb := slow.bucket(t, BucketSpec{})
-	(&seeded{}).upload(t, slow.m, sb.Name, names, 16)
-	c := slow.connect(t, false)
+	tt.setLatency(t, 20)
+	defer tt.setLatency(t, 0)
+	sb := b
+	c := tt.connect(t, false)
 	stops := map[string]func(p *ParallelPager, cancel context.CancelFunc){
 		"cancel": func(_ *ParallelPager, cancel context.CancelFunc) { cancel() },
 		"close":  func(p *ParallelPager, _ context.CancelFunc) { p.Close() },

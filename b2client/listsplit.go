@@ -149,26 +149,26 @@ func (c *Conn) splitRange(ctx context.Context, bucketName, bucketID, prefix, sta
 		if past || page.NextFileName == nil || *page.NextFileName == "" {
 			break
 		}
-		if folders == 0 {
+		nn, ni := *page.NextFileName, ""
+		if page.NextFileID != nil {
+			ni = *page.NextFileID
+		}
+		if end != "" && nn >= end {
+			break
+		}
+		if folders == 0 && pages == 0 {
 			// No sub-prefix among a page of names: a flat prefix, one range.
 			return &splitCells{start: start, end: end}, nil
 		}
 		if 2*folders < len(page.Files) {
 			// Mostly names: reading on would cost as much as listing them.
-			tail = *page.NextFileName
+			tail = nn
 			break
-		}
-		nn, ni := *page.NextFileName, ""
-		if page.NextFileID != nil {
-			ni = *page.NextFileID
 		}
 		if nn == r.StartFileName && ni == r.StartFileID {
 			return nil, &Error{Op: op, Class: Permanent, Message: "the server repeated the same page cursor"}
 		}
 		r.StartFileName, r.StartFileID = nn, ni
-		if end != "" && nn >= end {
-			break
-		}
 	}
 	if !leading && len(bounds) > 0 {
 		// Nothing before the first sub-prefix: the first cell starts there.

@@ -215,7 +215,8 @@ type ParallelOptions struct {
 	// range's end: B2 bills entries returned).
 	Ranges int
 	// Ahead is how many pages a range lists ahead of the caller (default
-	// 1); at most Parallel × (Ahead + 1) pages are held at once.
+	// 1); at most Parallel × (Ahead + 1) + 2 pages are held at once (the
+	// first range holds two more while the split is not known).
 	Ahead int
 	// always (tests) splits into Ranges whatever the first page shows.
 	always bool

@@ -3,6 +3,7 @@ package b2client
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,7 +19,8 @@ import (
 //   - multiplicative decrease (×Backoff, of the requests in flight when
 //     the window is larger) on a 429 or 503, and when the median latency
 //     of the recent requests of one native call (b2_copy_file, …; each
-//     has its own durations) rises well above its lowest (queueing: more
+//     has its own durations; listing calls excepted, whose durations
+//     follow their page sizes) rises well above its lowest (queueing: more
 //     than twice it and 20 ms over), at most once per round trip, so one
 //     burst of refusals counts as one signal;
 //   - Retry-After is honoured by the refused call, which waits it out (the
@@ -132,7 +134,9 @@ func (a *Adaptive) release(r *attemptResult, lat time.Duration) {
 	a.inflight--
 	a.requests++
 	var l *latencies
-	if r.api != "" {
+	// A listing call's duration follows its page (1 to 10,000 entries,
+	// decoded as they arrive), not the queue: it is no latency signal.
+	if r.api != "" && !strings.HasPrefix(r.api, "b2_list_") {
 		if l = a.lats[r.api]; l == nil {
 			if a.lats == nil {
 				a.lats = map[string]*latencies{}

@@ -218,8 +218,9 @@ type ParallelOptions struct {
 	// 1); at most Parallel × (Ahead + 1) + 2 pages are held at once (the
 	// first range holds two more while the split is not known).
 	Ahead int
-	// always (tests) splits into Ranges whatever the first page shows.
-	always bool
+	// Always splits into Ranges whatever the first page shows (tests: a
+	// small listing is otherwise never split).
+	Always bool
 }
 
 func (o ParallelOptions) withDefaults() ParallelOptions {
@@ -308,7 +309,7 @@ func (p *ParallelPager) Next(ctx context.Context) ([]live.Version, error) {
 				continue
 			case m := <-head:
 				s.pending = append(s.pending, m)
-				if m.eof && !s.opts.always {
+				if m.eof && !s.opts.Always {
 					s.splitCancel()
 					s.split([]NameRange{{s.start, s.end}})
 				}
@@ -430,7 +431,7 @@ func (s *parState) begin(ctx context.Context) {
 // entries): the first page, which covered j cells, says how many fit.
 func (s *parState) grouping() []NameRange {
 	most := s.opts.Ranges
-	if vs := s.pending[0].vs; len(vs) > 0 && !s.opts.always {
+	if vs := s.pending[0].vs; len(vs) > 0 && !s.opts.Always {
 		last := vs[len(vs)-1].Name
 		j := 0
 		for j < len(s.cells.bounds) && s.cells.bounds[j] <= last {

@@ -300,7 +300,7 @@ func TestListParallelExact(t *testing.T) {
 	}
 	// always: split into Ranges even when the first page is all of it or
 	// holds many sub-prefixes (as on bigger listings).
-	optsList := []ParallelOptions{{Parallel: 1, Ranges: 1}, {Parallel: 2, Ranges: 3, always: true}, {}, {Parallel: 8, Ranges: 64, Ahead: 2, always: true}}
+	optsList := []ParallelOptions{{Parallel: 1, Ranges: 1}, {Parallel: 2, Ranges: 3, Always: true}, {}, {Parallel: 8, Ranges: 64, Ahead: 2, Always: true}}
 	run := func(t *testing.T, c *Conn, cases []rng, optsList []ParallelOptions) {
 		for _, r := range cases {
 			start := r.start
@@ -330,7 +330,7 @@ func TestListParallelExact(t *testing.T) {
 				}
 				o = o.withDefaults()
 				checkRanges(t, p.Ranges(), start, r.end, o.Ranges)
-				if o.always && r == (rng{"many/", "", ""}) && len(p.Ranges()) != o.Ranges {
+				if o.Always && r == (rng{"many/", "", ""}) && len(p.Ranges()) != o.Ranges {
 					t.Fatalf("3,000 tiny folders: %d ranges, want %d", len(p.Ranges()), o.Ranges)
 				}
 			}
@@ -339,7 +339,7 @@ func TestListParallelExact(t *testing.T) {
 	}
 	// Every case with every option set natively; over S3 (each page joined
 	// with ListObjectVersions, slow) and under faults, fewer.
-	few := []ParallelOptions{{Parallel: 2, Ranges: 3, always: true}, {Parallel: 8, Ranges: 64, Ahead: 2, always: true}}
+	few := []ParallelOptions{{Parallel: 2, Ranges: 3, Always: true}, {Parallel: 8, Ranges: 64, Ahead: 2, Always: true}}
 	some := []rng{cases[0], cases[3], cases[6], cases[8], cases[10]}
 	s3Cases := slices.Concat(cases[:1], cases[2:4], cases[5:])
 	for _, s3 := range []bool{false, true} {

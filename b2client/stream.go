@@ -213,30 +213,3 @@ func (c *Conn) ForgetListed(vs []live.Version) {
 func (c *Conn) ListUnfinished(ctx context.Context, bucketName, bucketID, prefix string) ([]live.Version, error) {
 	return c.listUnfinished(ctx, bucketName, bucketID, prefix, &versionBuilder{in: &live.Interner{}})
 }
-
-// SplitPoints returns the sub-prefixes of prefix (one level down, delimiter
-// "/", b2_list_file_names; at most one page of 10,000): the name ranges
-// between them can be listed concurrently (planner.Options.SplitPoints).
-// Files directly under prefix are split points too.
-func (c *Conn) SplitPoints(ctx context.Context, bucketName, bucketID, prefix string) ([]string, error) {
-	type req struct {
-		BucketID     string `json:"bucketId"`
-		MaxFileCount int    `json:"maxFileCount"`
-		Prefix       string `json:"prefix,omitempty"`
-		Delimiter    string `json:"delimiter"`
-	}
-	var resp struct {
-		Files []struct {
-			FileName string `json:"fileName"`
-		} `json:"files"`
-	}
-	op := fmt.Sprintf("list sub-prefixes %s/%s", bucketName, prefix)
-	if _, err := c.call(ctx, op, "b2_list_file_names", req{BucketID: bucketID, MaxFileCount: maxListFiles, Prefix: prefix, Delimiter: "/"}, &resp, false); err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(resp.Files))
-	for _, f := range resp.Files {
-		out = append(out, f.FileName)
-	}
-	return out, nil
-}

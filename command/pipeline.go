@@ -351,7 +351,7 @@ func (m *Meta) runPipeline(ctx context.Context, in planInput) (pl *pipeline, cod
 	}
 	p, pdiags := planner.Compute(d, l, planner.Options{Targets: in.targets, Endpoint: conn.Endpoint().String(),
 		AccountID: conn.AccountID(), Now: time.Now(), PartSize: partSize, SecretKeyIDs: secretfile.KeyIDs(secretFiles(d)),
-		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, SplitPoints: m.splitPoints(conn), ParallelAfter: m.parallelAfter(), MoveChunk: chunk, MoveChunkThreshold: threshold})
+		Destroy: in.destroy, Replace: in.replace, ListRange: rangeLister(conn), ForgetListed: conn.ForgetListed, Context: ctx, ListSource: m.sourceLister(conn), MoveChunk: chunk, MoveChunkThreshold: threshold})
 	pl.plan = p
 	pl.diags = append(pl.diags, pdiags...)
 	for _, x := range pdiags {
@@ -397,23 +397,28 @@ func rangeLister(conn *b2client.Conn) planner.RangeLister {
 	}
 }
 
-// splitPoints lists a big move source in name ranges concurrently
-// (planner/move_parallel.go) unless B2PLAN_PARALLEL_LISTING=0.
-func (m *Meta) splitPoints(conn *b2client.Conn) func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error) {
-	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "0" {
+// sourceLister lists the whole source of a move with b2client's
+// ListParallel (sub-prefix ranges listed concurrently, pages in name order;
+// docs/b2client.md) unless B2PLAN_PARALLEL_LISTING=0; =1 splits every
+// source, however small (tests, bench).
+func (m *Meta) sourceLister(conn *b2client.Conn) planner.RangeLister {
+	var opts b2client.ParallelOptions
+	switch m.Getenv("B2PLAN_PARALLEL_LISTING") {
+	case "0":
 		return nil
+	case "1":
+		opts.Always = true
 	}
-	return conn.SplitPoints
+	opts.Parallel = planParallelListing
+	return func(bucket, bucketID, prefix, start, end string) planner.Pager {
+		return conn.ListParallel(bucket, bucketID, prefix, start, end, opts)
+	}
 }
 
-// parallelAfter is planner.Options.ParallelAfter: B2PLAN_PARALLEL_LISTING=1
-// lists every source by ranges (tests, bench).
-func (m *Meta) parallelAfter() int {
-	if m.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
-		return -1
-	}
-	return 0
-}
+// planParallelListing is how many ranges of a move source plan lists at
+// once: at most 2 × 4 + 2 pages of 10,000 versions are held (README, "Moves
+// at scale").
+const planParallelListing = 4
 
 // moveChunk reads B2PLAN_MOVE_CHUNK: when set, every move is planned in
 // chunks of that many versions (tests and bench force small chunks with

@@ -126,7 +126,9 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 	if chunk > 0 {
 		opts.ListRange, opts.MoveChunk, opts.MoveChunkThreshold = e.rangeLister(), chunk, -1
 		if os.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {
-			opts.SplitPoints, opts.ParallelAfter = e.conn.SplitPoints, -1
+			opts.ListSource = func(bucket, bucketID, prefix, start, end string) planner.Pager {
+				return e.conn.ListParallel(bucket, bucketID, prefix, start, end, b2client.ParallelOptions{Parallel: 3, Ranges: 5, Always: true})
+			}
 		}
 	}
 	return planner.Compute(d, l, opts)

@@ -376,6 +376,9 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 	if src.pg, err = pl.sourcePager(lctx, m); err != nil {
 		return err
 	}
+	if c, ok := src.pg.(interface{ Close() }); ok {
+		defer c.Close() // a parallel listing not read to its end
+	}
 	dst := &chunkStream{base: len(m.To), done: !dstExists}
 	if dstExists {
 		dst.pg = pl.opts.ListRange(m.ToBucket, m.ToBucketID, m.To, "", "")

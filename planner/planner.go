@@ -69,13 +69,10 @@ type Options struct {
 	// ForgetListed, when set, is called with the versions of each chunk
 	// once it is planned (b2client.Conn.ForgetListed: memory stays bounded).
 	ForgetListed func([]live.Version)
-	// SplitPoints, when set, returns the sub-prefixes of a move's source
-	// (b2client.Conn.SplitPoints): the ranges between them are listed
-	// concurrently (move_parallel.go).
-	SplitPoints func(ctx context.Context, bucket, bucketID, prefix string) ([]string, error)
-	// ParallelAfter is the number of pages a source must exceed for that
-	// (0 = DefaultParallelAfter; negative = every source).
-	ParallelAfter int
+	// ListSource, when set, lists the whole source of a move (its pages in
+	// name order, as ListRange), e.g. by sub-prefix ranges concurrently
+	// (b2client.Conn.ListParallel). Overlapping moves use ListRange.
+	ListSource RangeLister
 }
 
 func (pl *planner) unmanagedPrefix() string {

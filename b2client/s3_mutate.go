@@ -346,35 +346,9 @@ func (m *Mutator) s3CopyLargeFile(ctx context.Context, r LargeCopyRequest) (Larg
 	for i := range parts {
 		parts[i] = types.CompletedPart{ETag: aws.String(etags[i]), PartNumber: aws.Int32(int32(i + 1))}
 	}
-	var done *s3.CompleteMultipartUploadOutput
-	vid := uploadID
-	// As natively: after an unknown outcome the finish is repeated (a
-	// multipart upload completes once), and a failed finish is looked up.
-	ambiguous := false
-	for attempt := 1; ; attempt++ {
-		_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
-			o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-				Bucket: aws.String(dstBucket), Key: aws.String(r.DestName), UploadId: aws.String(uploadID),
-				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-			})
-			done = o
-			return err
-		})
-		if err == nil {
-			if id := aws.ToString(done.VersionId); id != "" {
-				vid = id
-			}
-			break
-		}
-		if ambiguous || errors.Is(err, Ambiguous) {
-			if v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID); gerr == nil && v.Action == live.ActionUpload {
-				break
-			}
-		}
-		if !errors.Is(err, Ambiguous) || attempt >= 5 {
-			return LargeCopyResult{}, abort(err)
-		}
-		ambiguous = true
+	vid, err := c.s3CompleteMultipart(ctx, op, dstBucket, r.DestName, uploadID, parts)
+	if err != nil {
+		return LargeCopyResult{}, abort(err)
 	}
 	v, err := c.getFileInfo(ctx, op+": read back the copy", vid)
 	if err != nil {
@@ -529,4 +503,40 @@ func s3Lock(l *CopyLock) (types.ObjectLockMode, *time.Time, types.ObjectLockLega
 		hold = types.ObjectLockLegalHoldStatusOn
 	}
 	return mode, until, hold
+}
+
+// s3CompleteMultipart completes a multipart upload (or copy) and returns
+// the id of the finished version (the B2 large file id, which the finished
+// file keeps). As natively: after an unknown outcome the finish is repeated
+// (a multipart upload completes once), and a failed finish is looked up.
+// The caller aborts the upload on error.
+func (c *Conn) s3CompleteMultipart(ctx context.Context, op, bucket, name, uploadID string, parts []types.CompletedPart) (string, error) {
+	vid := uploadID
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		var done *s3.CompleteMultipartUploadOutput
+		_, err := c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
+			o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+				Bucket: aws.String(bucket), Key: aws.String(name), UploadId: aws.String(uploadID),
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+			})
+			done = o
+			return err
+		})
+		if err == nil {
+			if id := aws.ToString(done.VersionId); id != "" {
+				vid = id
+			}
+			return vid, nil
+		}
+		if ambiguous || errors.Is(err, Ambiguous) {
+			if v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID); gerr == nil && v.Action == live.ActionUpload {
+				return vid, nil
+			}
+		}
+		if !errors.Is(err, Ambiguous) || attempt >= 5 {
+			return "", err
+		}
+		ambiguous = true
+	}
 }

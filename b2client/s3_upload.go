@@ -193,35 +193,9 @@ func (m *Mutator) s3UploadLarge(ctx context.Context, r largeUpload) (live.Versio
 	for i := range parts {
 		parts[i] = types.CompletedPart{ETag: aws.String(etags[i]), PartNumber: aws.Int32(int32(i + 1))}
 	}
-	vid := uploadID // the B2 large file id, which the finished file keeps
-	// As natively: after an unknown outcome the finish is repeated (a multipart upload
-	// completes once), and a failed finish is looked up.
-	ambiguous := false
-	for attempt := 1; ; attempt++ {
-		var done *s3.CompleteMultipartUploadOutput
-		_, err = c.s3Do(ctx, op+": finish", true, func(ctx context.Context) error {
-			o, err := c.s3.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-				Bucket: aws.String(r.bucket), Key: aws.String(r.name), UploadId: aws.String(uploadID),
-				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-			})
-			done = o
-			return err
-		})
-		if err == nil {
-			if id := aws.ToString(done.VersionId); id != "" {
-				vid = id
-			}
-			break
-		}
-		if ambiguous || errors.Is(err, Ambiguous) {
-			if v, gerr := c.getFileInfo(ctx, op+": check finish", uploadID); gerr == nil && v.Action == live.ActionUpload {
-				break
-			}
-		}
-		if !errors.Is(err, Ambiguous) || attempt >= 5 {
-			return live.Version{}, abort(err)
-		}
-		ambiguous = true
+	vid, err := c.s3CompleteMultipart(ctx, op, r.bucket, r.name, uploadID, parts)
+	if err != nil {
+		return live.Version{}, abort(err)
 	}
 	v, err := c.getFileInfo(ctx, op+": read back", vid)
 	if err != nil {

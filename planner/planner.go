@@ -303,8 +303,13 @@ func findListing(l *live.Live, bucket, prefix string) (vs []live.Version, unf []
 // Listings covered by a shorter listing of the same bucket are left out (the
 // planner reads sub-ranges).
 func LiveRequest(d *config.Desired, known *live.Live) live.Request {
-	// Replication needs the keys: it tells the ones b2plan made for it by name.
-	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0}
+	// Replication needs the keys: it tells the ones b2plan made for it by name. They are read
+	// even without a replication block when the key may list them: an apply interrupted
+	// between creating such a key and writing the configuration naming it, or between clearing
+	// a configuration and deleting its keys, leaves keys no bucket refers to, which the next
+	// plan deletes (plan_replication.go, planKeys).
+	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0,
+		KeysIfAllowed: true}
 	req.Notify = notifyRequest(d)
 	var ps []live.PrefixRequest
 	for _, f := range d.Folders {

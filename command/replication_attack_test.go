@@ -1,0 +1,218 @@
+package command
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// killAfterCommit makes the server commit the n-th call of api (counting from 1), then hold
+// its reply until the client dies: the test SIGKILLs the child b2plan while it waits, so the
+// call took effect and nothing after it happened. committed is closed once the call is
+// committed. Every b2_create_key secret the server hands out is recorded in secrets.
+func (e *keyEnv) killAfterCommit(api string, n int, secrets *[]string, smu *sync.Mutex) (committed chan struct{}) {
+	committed = make(chan struct{})
+	seen := 0
+	var once sync.Once
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		isCreate := strings.HasSuffix(r.URL.Path, "/b2_create_key")
+		target := strings.HasSuffix(r.URL.Path, "/"+api)
+		if !isCreate && !target {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, r)
+		if isCreate {
+			var k struct {
+				Key string `json:"applicationKey"`
+			}
+			if json.Unmarshal(rec.Body.Bytes(), &k) == nil && k.Key != "" {
+				smu.Lock()
+				*secrets = append(*secrets, k.Key)
+				smu.Unlock()
+			}
+		}
+		hold := false
+		if target {
+			e.mu.Lock()
+			seen++
+			hold = seen == n
+			e.mu.Unlock()
+		}
+		if hold {
+			once.Do(func() { close(committed) })
+			select { // the reply is never sent: the client is killed first
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return true
+		}
+		for h, v := range rec.Header() {
+			w.Header()[h] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return true
+	}
+	e.mu.Unlock()
+	return committed
+}
+
+const replKillConfig = `
+bucket "src" {
+  name = "acme-kill-src"
+}
+bucket "dst" {
+  name = "acme-kill-dst"
+}
+bucket "dst2" {
+  name = "acme-kill-dst2"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+  prefix             = "a/"
+}
+replication "r2" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst2.name
+  prefix             = "b/"
+}
+`
+
+// TestReplicationKilledBetweenSteps: b2plan apply SIGKILLed right after each replication step
+// took effect at B2 (its reply never seen): after a key creation, after the destination
+// mapping write, after the source write; and, removing the blocks, after each configuration
+// write and after a key deletion. The next apply converges: exactly one key per b2plan name
+// (no duplicate, no orphan b2plan-repl-* key), both sides configured as declared (raw
+// listings), replication works (SHA-1 of a replica), the re-plan is empty; and no key secret
+// B2 handed out appears in any output or in the configuration directory.
+func TestReplicationKilledBetweenSteps(t *testing.T) {
+	type point struct {
+		api string
+		n   int
+	}
+	for _, kp := range []point{{"b2_create_key", 1}, {"b2_create_key", 2}, {"b2_create_key", 3},
+		{"b2_update_bucket", 1}, {"b2_update_bucket", 2}, {"b2_update_bucket", 3}} {
+		t.Run(fmt.Sprintf("%s#%d", kp.api, kp.n), func(t *testing.T) {
+			e := newKeyEnv(t)
+			dir := filepath.Join(e.dir, "cfg")
+			e.write(dir, replKillConfig)
+			var secrets []string
+			var smu sync.Mutex
+			var all strings.Builder
+			// The buckets first, so that the kill lands in the replication steps.
+			e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
+			if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+				t.Fatalf("apply of the buckets: %d\n%s\n%s", code, out, errOut)
+			}
+			e.write(dir, replKillConfig)
+			kill := func(kp point) {
+				committed := e.killAfterCommit(kp.api, kp.n, &secrets, &smu)
+				c := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", "-parallelism=1", dir)
+				select {
+				case <-committed:
+				case <-c.end:
+					t.Fatalf("apply ended before %s #%d:\n%s", kp.api, kp.n, c.output())
+				case <-time.After(60 * time.Second):
+					t.Fatalf("no %s #%d within the deadline:\n%s", kp.api, kp.n, c.output())
+				}
+				c.cmd.Process.Signal(syscall.SIGKILL)
+				<-c.end
+				all.WriteString(c.output()) // the hook stays: it records the secrets of later applies
+			}
+			converge := func(wantKeys int) {
+				t.Helper()
+				code, out, errOut := e.run("apply", "-auto-approve", dir)
+				all.WriteString(out + errOut)
+				if code != 0 {
+					t.Fatalf("apply after the kill: %d\n%s\n%s", code, out, errOut)
+				}
+				code, out, errOut = e.run("plan", "-detailed-exitcode", dir)
+				all.WriteString(out + errOut)
+				if code != 0 {
+					t.Fatalf("re-plan after the kill: %d\n%s\n%s", code, out, errOut)
+				}
+				ids := e.rawKeys()
+				n := 0
+				for name, kid := range ids {
+					if strings.HasPrefix(name, "b2plan-repl-") {
+						n++
+						if len(kid) != 1 {
+							t.Fatalf("key %s exists %d times: %v", name, len(kid), kid)
+						}
+					}
+				}
+				if n != wantKeys {
+					t.Fatalf("%d b2plan-repl keys, want %d: %v", n, wantKeys, ids)
+				}
+			}
+			kill(kp)
+			converge(3)
+			bids := e.rawBucketIDs()
+			keys := e.rawKeys()
+			srcKey := keys["b2plan-repl-src-acme-kill-src"][0]
+			sc := rawRepl(e, "acme-kill-src")["asReplicationSource"].(map[string]any)
+			if sc["sourceApplicationKeyId"] != srcKey || len(sc["replicationRules"].([]any)) != 2 {
+				t.Fatalf("source configuration: %v (key %s)", sc, srcKey)
+			}
+			for _, d := range []string{"acme-kill-dst", "acme-kill-dst2"} {
+				m := rawRepl(e, d)["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
+				if len(m) != 1 || m[srcKey] != keys["b2plan-repl-dst-"+d][0] {
+					t.Fatalf("mapping of %s: %v (keys %v)", d, m, keys)
+				}
+			}
+			data, sum := randomBytes(t, 4321)
+			e.uploadRaw(bids["acme-kill-src"], "b/x.bin", data)
+			if f := waitVersion(t, e, bids["acme-kill-dst2"], "b/x.bin"); f["contentSha1"] != sum {
+				t.Fatalf("replica: %v", f)
+			}
+
+			// Removal, killed at the same step number of its own calls.
+			e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
+			rp := kp
+			if rp.api == "b2_create_key" {
+				rp = point{"b2_delete_key", kp.n}
+			}
+			kill(rp)
+			converge(0)
+			for _, b := range []string{"acme-kill-src", "acme-kill-dst", "acme-kill-dst2"} {
+				if c := rawRepl(e, b); len(c) != 0 {
+					t.Fatalf("replication left on %s: %v", b, c)
+				}
+			}
+
+			text := all.String()
+			filepath.Walk(e.dir, func(p string, info os.FileInfo, err error) error {
+				if err == nil && !info.IsDir() {
+					b, _ := os.ReadFile(p)
+					text += string(b)
+				}
+				return nil
+			})
+			smu.Lock()
+			defer smu.Unlock()
+			if len(secrets) < 3 {
+				t.Fatalf("saw %d key secrets, want at least 3", len(secrets))
+			}
+			for _, s := range secrets {
+				if strings.Contains(text, s) {
+					t.Fatalf("a replication key's secret appears in b2plan's output or files")
+				}
+			}
+		})
+	}
+}

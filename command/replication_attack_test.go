@@ -216,3 +216,48 @@ func TestReplicationKilledBetweenSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicationTwoAppliesAtOnce: two b2plan apply processes of one configuration at the
+// same time (each creates keys and writes whole configurations). Whatever they left, the next
+// apply converges: one key per b2plan name, source and destinations naming the same keys, a
+// replica arrives, the re-plan is empty.
+func TestReplicationTwoAppliesAtOnce(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply of the buckets: %d\n%s\n%s", code, out, errOut)
+	}
+	e.write(dir, replKillConfig)
+	a := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", dir)
+	b := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", dir)
+	<-a.end
+	<-b.end
+	t.Logf("first: %v\n%s\nsecond: %v\n%s", a.err, a.output(), b.err, b.output())
+	code, out, errOut := e.run("apply", "-auto-approve", dir)
+	if code != 0 {
+		t.Fatalf("apply after two at once: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("re-plan: %d\n%s\n%s", code, out, errOut)
+	}
+	keys := e.rawKeys()
+	for _, n := range []string{"b2plan-repl-src-acme-kill-src", "b2plan-repl-dst-acme-kill-dst", "b2plan-repl-dst-acme-kill-dst2"} {
+		if len(keys[n]) != 1 {
+			t.Fatalf("key %s: %v", n, keys[n])
+		}
+	}
+	srcKey := keys["b2plan-repl-src-acme-kill-src"][0]
+	for _, d := range []string{"acme-kill-dst", "acme-kill-dst2"} {
+		m := rawRepl(e, d)["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
+		if len(m) != 1 || m[srcKey] != keys["b2plan-repl-dst-"+d][0] {
+			t.Fatalf("mapping of %s: %v (keys %v)", d, m, keys)
+		}
+	}
+	bids := e.rawBucketIDs()
+	data, sum := randomBytes(t, 999)
+	e.uploadRaw(bids["acme-kill-src"], "a/y.bin", data)
+	if f := waitVersion(t, e, bids["acme-kill-dst"], "a/y.bin"); f["contentSha1"] != sum {
+		t.Fatalf("replica: %v", f)
+	}
+}

@@ -261,3 +261,43 @@ func TestReplicationTwoAppliesAtOnce(t *testing.T) {
 		t.Fatalf("replica: %v", f)
 	}
 }
+
+// TestReplicationImportHostileNames: rules set up with raw calls whose names import cannot
+// use as labels as they are — the same name on two source buckets, a name starting with a
+// digit, 64 characters, '-' only where a label would have '_' — import into valid blocks, and
+// the plan right after is empty (nothing renamed, removed or duplicated).
+func TestReplicationImportHostileNames(t *testing.T) {
+	e := newKeyEnv(t)
+	mk := func(name string) string {
+		return e.rawCall("b2_create_bucket", map[string]any{"bucketName": name, "bucketType": "allPrivate"})["bucketId"].(string)
+	}
+	s1, s2, d := mk("acme-hn-src1"), mk("acme-hn-src2"), mk("acme-hn-dst")
+	key := func(name, bucket string, caps ...string) string {
+		return e.rawCall("b2_create_key", map[string]any{"keyName": name, "capabilities": caps, "bucketIds": []string{bucket}})["applicationKeyId"].(string)
+	}
+	k1, k2, dk := key("k1", s1, "readFiles"), key("k2", s2, "readFiles"), key("kd", d, "writeFiles")
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": d, "replicationConfiguration": map[string]any{
+		"asReplicationDestination": map[string]any{"sourceToDestinationKeyMapping": map[string]any{k1: dk, k2: dk}}}})
+	long := strings.Repeat("a-", 32)
+	rule := func(name, prefix string) map[string]any {
+		return map[string]any{"replicationRuleName": name, "destinationBucketId": d, "fileNamePrefix": prefix, "priority": 5,
+			"isEnabled": true, "includeExistingFiles": false}
+	}
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": s1, "replicationConfiguration": map[string]any{
+		"asReplicationSource": map[string]any{"sourceApplicationKeyId": k1, "replicationRules": []any{
+			rule("same", "a/"), rule("9lives", "b/"), rule(long, "c/"), rule("x--y", "d/")}}}})
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": s2, "replicationConfiguration": map[string]any{
+		"asReplicationSource": map[string]any{"sourceApplicationKeyId": k2, "replicationRules": []any{rule("same", "a/")}}}})
+	dir := filepath.Join(e.dir, "cfg")
+	os.MkdirAll(dir, 0o755)
+	if code, out, errOut := e.run("import", "-out="+filepath.Join(dir, "imported.hcl"), dir); code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "imported.hcl"))
+	if n := strings.Count(string(b), "\nreplication \""); n != 5 {
+		t.Fatalf("%d replication blocks imported, want 5:\n%s", n, b)
+	}
+	if code, out, errOut := e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("plan after import: %d\n%s\n%s\n%s", code, out, errOut, b)
+	}
+}

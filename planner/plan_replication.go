@@ -121,6 +121,9 @@ type replPlanner struct {
 	writes   map[bucketRef]*replWrite
 	// mappingOK: the rule's mapping entry is in place; active: the rule's change does something.
 	mappingOK, active map[string]bool
+	// targeted: a -target plan of the rules in targetedRule (and of their source buckets).
+	targeted     bool
+	targetedRule map[string]bool
 }
 
 // keyAttrs are the attributes of a live key of account prov.
@@ -192,32 +195,36 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 	rp.finishWrites()
 }
 
-// declared sets rp.rules: the declared rules, none for destroy (which removes them), and
-// reports false when the plan is targeted (replication is then not planned).
+// declared sets rp.rules: the declared rules, none for destroy (which removes them). A
+// targeted plan (rp.targeted) plans only the source buckets of the targeted rules
+// (replTargets), and reports false when no rule is targeted (replication is then not planned).
 func (rp *replPlanner) declared() bool {
 	pl := rp.pl
+	all := pl.d.Replications
 	if len(pl.opts.Targets) > 0 {
-		for _, t := range pl.opts.Targets {
-			for _, r := range pl.d.Replications {
-				if matchesTarget(r.Address, t) {
-					pl.errorf(rangePtr(r.Range), "Replication cannot be targeted",
-						"-target=%s names a replication block: b2plan writes a bucket's whole replication configuration (every rule, both sides) at once, so it plans replication only without -target. Run plan without -target.", t)
-					return false
-				}
+		var ok bool
+		if all, ok = rp.replTargets(); !ok {
+			if len(pl.d.Replications) > 0 {
+				pl.p.Notes = append(pl.p.Notes, "-target: no replication block is targeted, so replication is not planned; target replication.NAME, or plan without -target")
 			}
+			return false
 		}
-		if len(pl.d.Replications) > 0 {
-			pl.p.Notes = append(pl.p.Notes, "-target: replication blocks are not planned in a targeted plan; plan without -target to apply them")
-		}
-		return false
+		rp.targeted = true
 	}
-	if !pl.opts.Destroy {
-		rp.rules = pl.d.Replications
+	for _, r := range all {
+		if pl.opts.Destroy && (!rp.targeted || rp.targetedRule[r.Address]) {
+			rp.sources[srcOf(r)] = true // its rule is removed
+			continue
+		}
+		rp.rules = append(rp.rules, r)
 	}
 	for _, r := range rp.rules {
 		rp.bySource[srcOf(r)] = append(rp.bySource[srcOf(r)], r)
 		rp.byDest[dstOf(r)] = append(rp.byDest[dstOf(r)], r)
 		rp.sources[srcOf(r)], rp.dests[dstOf(r)] = true, true
+	}
+	if rp.targeted {
+		return true // only the targeted sources and their destinations
 	}
 	for _, p := range rp.provs {
 		for _, b := range rp.accts[p].Buckets {
@@ -233,6 +240,75 @@ func (rp *replPlanner) declared() bool {
 		}
 	}
 	return true
+}
+
+// replTargets returns the replication blocks a targeted plan plans: the targeted ones (with
+// destroy, also those using a targeted bucket: they depend on it) and, since B2 writes a
+// source bucket's rules together, every other block on the same source bucket, with a note.
+// It records the targeted ones in rp.targetedRule; ok is false when none is targeted.
+func (rp *replPlanner) replTargets() (out []*config.Replication, ok bool) {
+	pl := rp.pl
+	rp.targetedRule = map[string]bool{}
+	srcs := map[bucketRef]string{} // → the first targeted rule on it
+	hit := func(addr string) bool {
+		for _, t := range pl.opts.Targets {
+			if matchesTarget(addr, t) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range pl.d.Replications {
+		by := ""
+		switch {
+		case hit(r.Address):
+		case pl.opts.Destroy && rp.bucketTargeted(r.SourceProvider, r.SourceBucket):
+			by = "it uses bucket " + r.SourceBucket + ", which is destroyed"
+		case pl.opts.Destroy && rp.bucketTargeted(r.DestinationProvider, r.DestinationBucket):
+			by = "it uses bucket " + r.DestinationBucket + ", which is destroyed"
+		default:
+			continue
+		}
+		if by != "" {
+			pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because %s", r.Address, by))
+		}
+		rp.targetedRule[r.Address] = true
+		if _, seen := srcs[srcOf(r)]; !seen {
+			srcs[srcOf(r)] = r.Address
+		}
+	}
+	if len(rp.targetedRule) == 0 {
+		return nil, false
+	}
+	for _, r := range pl.d.Replications {
+		first, same := srcs[srcOf(r)]
+		if !same {
+			continue
+		}
+		out = append(out, r)
+		if !rp.targetedRule[r.Address] {
+			pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because it is a rule of bucket %q, like %s, and B2 takes a bucket's replication rules in one write", r.Address, r.SourceBucket, first))
+		}
+	}
+	for _, ref := range sortedRefs(srcs) {
+		pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: the whole replication configuration of bucket %q is written: rules no block declares are removed; the key mappings of its destinations gain the entries these rules need and keep the others; keys nothing uses any more are deleted only by a plan without -target", ref.name))
+	}
+	return out, true
+}
+
+// bucketTargeted reports whether a target names the declared bucket name of account prov.
+func (rp *replPlanner) bucketTargeted(prov, name string) bool {
+	for _, b := range rp.pl.d.Buckets {
+		if b.Provider != prov || !strings.EqualFold(b.Name, name) {
+			continue
+		}
+		for _, t := range rp.pl.opts.Targets {
+			if matchesTarget(b.Address, t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // check reports what stops replication from being planned: keys or configurations that
@@ -324,6 +400,15 @@ func (rp *replPlanner) planMappings() {
 				dk := lb.Replication.Mapping[sk]
 				if !rp.ours(ref.prov, "dst", lb.Name, dk) {
 					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
+					continue
+				}
+				if rp.targeted && !seen[KeyRef{ID: sk}] {
+					// Another source's entry, not planned: kept, on the key in use.
+					d := KeyRef{ID: dk}
+					if dstRef.ID != dk {
+						d, changed = dstRef, true
+					}
+					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: d})
 					continue
 				}
 				if !seen[KeyRef{ID: sk}] || dstRef.ID != dk {
@@ -665,6 +750,9 @@ func (rp *replPlanner) planKeys() {
 		ch.Key = &KeyChange{Name: keep.Name, OldID: keep.ID}
 		pl.p.Changes = append(pl.p.Changes, ch)
 		rp.keyRefs[rk] = KeyRef{ID: keep.ID}
+	}
+	if rp.targeted {
+		return // keys other rules may use are left to a plan without -target
 	}
 	for _, p := range rp.provs {
 		l := rp.accts[p]

@@ -117,15 +117,24 @@ func TestReplicationPlan(t *testing.T) {
 			l.Buckets = append(l.Buckets, liveBucket("acme-old"))
 			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-old", BucketID: "id-acme-old"})
 		}, err: "Replication of a deleted bucket"},
-		{name: "targeting a replication", d: replDesired(nil), opts: func(o *Options) { o.Targets = []string{"replication.r1"} },
-			err: "Replication cannot be targeted"},
+		{name: "targeting a replication", d: replDesired(func(r *config.Replication) { r.Priority = 4 }), opts: func(o *Options) { o.Targets = []string{"replication.r1"} },
+			want: "update replication.r1 [priority]", notes: `-target: the whole replication configuration of bucket "acme-src" is written`},
+		{name: "targeting a replication keeps other keys", d: replDesired(func(r *config.Replication) { r.Priority = 4 }), l: func(l *live.Live) {
+			l.Keys = append(l.Keys, replKeyLive("src", "acme-other", "ko"))
+		}, opts: func(o *Options) { o.Targets = []string{"replication.r1"} }, want: "update replication.r1 [priority]"},
+		{name: "targeted destroy of a replication", d: replDesired(nil), opts: func(o *Options) { o.Targets = []string{"replication.r1"}; o.Destroy = true },
+			want: "delete replication.r1"},
+		{name: "targeted destroy of its bucket", d: replDesired(nil), l: func(l *live.Live) {
+			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-dst", BucketID: "id-acme-dst"})
+		}, opts: func(o *Options) { o.Targets = []string{"bucket.dst"}; o.Destroy = true },
+			want: "delete bucket.dst; delete replication.r1", notes: "-target: replication.r1 is included because it uses bucket acme-dst, which is destroyed"},
 		{name: "not readable", d: replDesired(nil), l: func(l *live.Live) {
 			l.Bucket("acme-src").Replication = live.Replication{}
 		}, err: "Replication not readable"},
 		{name: "keys not read", d: replDesired(nil), l: func(l *live.Live) { l.ObservedKeys, l.Keys = false, nil }, err: "Keys not read"},
 		{name: "unknown destination", d: replDesired(func(r *config.Replication) { r.DestinationBucket = "acme-nowhere" }), err: "Unknown destination bucket acme-nowhere"},
 		{name: "targeted plan leaves replication out", d: replDesired(func(r *config.Replication) { r.Priority = 4 }),
-			opts: func(o *Options) { o.Targets = []string{"bucket.src"} }, want: "", notes: "replication blocks are not planned in a targeted plan"},
+			opts: func(o *Options) { o.Targets = []string{"bucket.src"} }, want: "", notes: "no replication block is targeted, so replication is not planned"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,5 +295,47 @@ func TestReplicationWriteOrder(t *testing.T) {
 	}
 	if o := order(p); len(o) != 2 || o["acme-dst"] != 2 || o["acme-src"] != 1 {
 		t.Errorf("removal: %v", o)
+	}
+}
+
+// A targeted rule brings in the other rules of its source bucket (written together, with a
+// note saying so) and nothing else: a changed rule of another source is left alone, and an
+// entry another source has in a shared destination's mapping is kept.
+func TestReplicationTargetedSourceOnly(t *testing.T) {
+	d := replDesired(func(r *config.Replication) { r.Priority = 4 })
+	d.Buckets = append(d.Buckets, &config.Bucket{Address: "bucket.other", Name: "acme-other", Type: "allPrivate", Encryption: "none"})
+	d.Replications = append(d.Replications,
+		&config.Replication{Address: "replication.r2", Name: "r2", SourceBucket: "acme-src", DestinationBucket: "acme-other", Priority: 7, Enabled: true},
+		&config.Replication{Address: "replication.r3", Name: "r3", SourceBucket: "acme-other", DestinationBucket: "acme-dst", Priority: 9, Enabled: true})
+	l := replLive()
+	other := liveBucket("acme-other")
+	other.Replication = live.Replication{Readable: true, SourceKeyID: "ko", Rules: []live.ReplicationRule{
+		{Name: "r3", DestinationBucketID: "id-acme-dst", Priority: 1, Enabled: true}}}
+	l.Buckets = append(l.Buckets, other)
+	l.SortBuckets()
+	l.Bucket("acme-dst").Replication.Mapping["ko"] = "kd"
+	l.Keys = append(l.Keys, replKeyLive("src", "acme-other", "ko"))
+	l.SortKeys()
+	o := opts()
+	o.Targets = []string{"replication.r1"}
+	p, diags := Compute(d, l, o)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got, want := changesOf(p), `create replication_key.destination["acme-other"]; update replication.r1 [priority]; create replication.r2`; got != want {
+		t.Fatalf("plan:\n got %s\nwant %s", got, want)
+	}
+	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, `-target: replication.r2 is included because it is a rule of bucket "acme-src", like replication.r1`) {
+		t.Errorf("notes: %s", notes)
+	}
+	for _, w := range p.Replication {
+		if strings.EqualFold(w.Bucket, "acme-other") {
+			if w.SourceKey == nil || w.SourceKey.ID != "ko" || len(w.Rules) != 1 || w.Rules[0].Priority != 1 {
+				t.Errorf("the other source's rules are rewritten: %+v", w)
+			}
+		}
+		if w.Bucket == "acme-dst" {
+			t.Errorf("acme-dst's mapping is rewritten although it is in place: %+v", w)
+		}
 	}
 }

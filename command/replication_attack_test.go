@@ -2,6 +2,8 @@ package command
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -360,5 +362,65 @@ replication "third" {
 		if strings.Contains(all.String(), s) {
 			t.Fatalf("a key secret appears in the output")
 		}
+	}
+}
+
+// TestReplicationFailedStatusReported: a file B2 failed to replicate (its destination's key
+// mapping removed out of band) under an object block is reported by plan as a warning naming
+// the replication block and the count; after apply repairs the mapping and -replace uploads
+// the object again, it arrives at the destination (SHA-1) and the warning is gone.
+func TestReplicationFailedStatusReported(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-fail-src"
+}
+bucket "dst" {
+  name = "acme-fail-dst"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+  prefix             = "cfg/"
+}
+object "app" {
+  bucket  = bucket.src.name
+  name    = "cfg/app.json"
+  content = "{\"v\":1}"
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	ids := e.rawBucketIDs()
+	e.rawCall("b2_update_bucket", map[string]any{"bucketId": ids["acme-fail-dst"], "replicationConfiguration": map[string]any{}})
+	e.uploadRaw(ids["acme-fail-src"], "cfg/app.json", []byte(`{"v":1}`))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f := e.rawCall("b2_list_file_versions", map[string]any{"bucketId": ids["acme-fail-src"], "prefix": "cfg/app.json", "maxFileCount": 1})["files"].([]any)[0].(map[string]any)
+		if f["replicationStatus"] == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not marked failed: %v", f)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, out, errOut := e.run("plan", dir)
+	if code != 0 || !strings.Contains(out+errOut, "Replication failed for replication.r") ||
+		!strings.Contains(out+errOut, `replicationStatus "failed" for 1 file version this`) || !strings.Contains(out+errOut, `(e.g. "cfg/app.json")`) {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = e.run("apply", "-auto-approve", "-replace=object.app", dir); code != 0 {
+		t.Fatalf("apply -replace: %d\n%s\n%s", code, out, errOut)
+	}
+	sum := sha1.Sum([]byte(`{"v":1}`))
+	if f := waitVersion(t, e, ids["acme-fail-dst"], "cfg/app.json"); f["contentSha1"] != hex.EncodeToString(sum[:]) {
+		t.Fatalf("replica: %v", f)
+	}
+	code, out, errOut = e.run("plan", "-detailed-exitcode", dir)
+	if code != 0 || strings.Contains(out+errOut, "Replication failed") {
+		t.Fatalf("plan after the repair: %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/b2plan/b2plan/planner"
 )
 
-// Replication (planner/plan_replication.go) is applied after every other change of every
-// account: the keys replication uses are created, then each bucket's whole
+// Replication (planner/plan_replication.go) is applied once the buckets and keys of the plan
+// are (before folders, objects, moves and deletions; with several accounts, after every
+// account's other changes): the keys replication uses are created, then each bucket's whole
 // replicationConfiguration is written (in planner.ReplicationWrite.Order), then the keys nothing
 // uses any more are deleted — only when every configuration was written, so that no
 // configuration is left naming a deleted key.

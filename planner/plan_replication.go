@@ -171,6 +171,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		sources: map[bucketRef]bool{}, dests: map[bucketRef]bool{}, writes: map[bucketRef]*replWrite{},
 		mappingOK: map[string]bool{}, active: map[string]bool{}}
 	rp.provs = slices.Sorted(maps.Keys(accts))
+	rp.reportFailed()
 	if pl.declaredBuckets == nil {
 		pl.declaredBuckets = map[string]*config.Bucket{}
 		for _, b := range pl.d.Buckets {
@@ -971,4 +972,76 @@ func (p *Plan) ReplicationPart() *Plan {
 // IsReplication reports whether ch is a replication rule or key change.
 func IsReplication(ch *Change) bool {
 	return ch.Type == ReplicationType || ch.Type == ReplicationKeyType
+}
+
+// reportFailed warns, per replication rule, how many of the file versions this plan listed
+// anyway (objects, folders, moves, prune checks: nothing is listed for it) B2 reports with
+// replicationStatus "failed" — the newest version of each name, counted once. B2 does not
+// retry those; a version is attributed to the enabled rule of its bucket with the highest
+// priority whose prefix covers it (what B2 applies), else to the rule set as a whole.
+func (rp *replPlanner) reportFailed() {
+	type tally struct {
+		n       int
+		example string
+	}
+	type ruleRef struct {
+		prov, bucket, rule string
+	}
+	counts := map[ruleRef]*tally{}
+	var order []ruleRef
+	for _, p := range rp.provs {
+		l := rp.accts[p]
+		seen := map[string]bool{}
+		for li := range l.Listings {
+			ls := &l.Listings[li]
+			lb := l.Bucket(ls.BucketName)
+			if lb == nil || len(lb.Replication.Rules) == 0 {
+				continue
+			}
+			for _, i := range ls.Latest() {
+				v := &ls.Versions[i]
+				if !v.ReplicationFailed() || seen[v.ID] {
+					continue
+				}
+				seen[v.ID] = true
+				k := ruleRef{p, lb.Name, ruleCovering(lb.Replication.Rules, v.Name)}
+				if counts[k] == nil {
+					counts[k] = &tally{example: v.Name}
+					order = append(order, k)
+				}
+				counts[k].n++
+			}
+		}
+	}
+	for _, k := range order {
+		c := counts[k]
+		what := fmt.Sprintf("the replication rules of bucket %q (no enabled rule covers them now)", k.bucket)
+		if k.rule != "" {
+			what = fmt.Sprintf("rule %q of bucket %q", k.rule, k.bucket)
+			for _, r := range rp.pl.d.Replications {
+				if r.Name == k.rule && r.SourceProvider == k.prov && strings.EqualFold(r.SourceBucket, k.bucket) {
+					what = r.Address
+				}
+			}
+		}
+		versions := "file version"
+		if c.n > 1 {
+			versions += "s"
+		}
+		rp.pl.warnf(nil, "Replication failed for "+what,
+			"%s: B2 reports replicationStatus \"failed\" for %d %s this plan read (e.g. %q): B2 did not copy them to the destination and does not try again. Only the files b2plan lists anyway (object, folder and move blocks, prune checks) are counted; `b2 ls --replication` shows them all. Fix the cause (a deleted key or key mapping shows as drift above), then upload those files again (for an object: apply -replace=object.NAME).",
+			what, c.n, versions, c.example)
+	}
+}
+
+// ruleCovering is the name of the rule B2 applies to a file: the enabled rule with the
+// highest priority whose prefix the name starts with ("" = none).
+func ruleCovering(rules []live.ReplicationRule, name string) string {
+	best, prio := "", -1
+	for _, r := range rules {
+		if r.Enabled && strings.HasPrefix(name, r.Prefix) && r.Priority > prio {
+			best, prio = r.Name, r.Priority
+		}
+	}
+	return best
 }

@@ -339,3 +339,38 @@ func TestReplicationTargetedSourceOnly(t *testing.T) {
 		}
 	}
 }
+
+// Versions the plan listed anyway that B2 failed to replicate are counted per rule (the
+// newest version of each name; the rule B2 applies: enabled, highest priority covering it),
+// as warnings naming the block; other statuses and older versions are not counted.
+func TestReplicationFailedReported(t *testing.T) {
+	l := replLive()
+	src := l.Bucket("acme-src")
+	src.Replication.Rules = append(src.Replication.Rules, live.ReplicationRule{Name: "by-hand", DestinationBucketID: "id-acme-dst", Prefix: "p/x", Priority: 1, Enabled: true})
+	v := func(name, id string, failed bool) live.Version {
+		out := live.Version{Name: name, ID: id, Action: live.ActionUpload}
+		if failed {
+			out.Flags |= live.FlagReplicationFailed
+		}
+		return out
+	}
+	l.Listings = []live.Listing{{BucketName: "acme-src", BucketID: src.ID, Prefix: "p/", Versions: []live.Version{
+		v("p/a", "3", true), v("p/a", "2", true), v("p/b", "4", true), v("p/c", "5", false), v("p/xy", "6", true), v("q", "7", true)}}}
+	d := replDesired(nil)
+	d.Replications = append(d.Replications, &config.Replication{Address: "replication.by_hand", Name: "by-hand", SourceBucket: "acme-src", DestinationBucket: "acme-dst", Prefix: "p/x", Priority: 1, Enabled: true})
+	_, diags := Compute(d, l, opts())
+	var warns []string
+	for _, dg := range diags {
+		warns = append(warns, dg.Summary+": "+dg.Detail)
+	}
+	all := strings.Join(warns, "\n")
+	for _, want := range []string{`replication.r1: B2 reports replicationStatus "failed" for 3 file versions this plan read (e.g. "p/a")`,
+		`the replication rules of bucket "acme-src" (no enabled rule covers them now): B2 reports replicationStatus "failed" for 1 file version this plan read (e.g. "q")`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+	if diags.HasErrors() || strings.Contains(all, "replication.by_hand:") {
+		t.Errorf("diagnostics:\n%s", all)
+	}
+}

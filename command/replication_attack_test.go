@@ -424,3 +424,87 @@ object "app" {
 		t.Fatalf("plan after the repair: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestReplicationSecretsNowhere: replication keys (their secrets recorded as B2 hands them
+// out) and a webhook signing secret on a replicated bucket, through plan -json, apply -json,
+// a saved plan (raw and decompressed), show -json, a kill-free re-plan and destroy -json: no
+// secret appears in any output, plan file or file under HOME and the configuration directory.
+func TestReplicationSecretsNowhere(t *testing.T) {
+	re := newReplEnv(t)
+	const signing = "Sig0Sig1Sig2Sig3Sig4Sig5Sig6Sig7"
+	cfg := filepath.Join(re.def.dir, "cfg")
+	src := replConfig + `
+variable "hook_secret" {
+  type      = string
+  sensitive = true
+}
+`
+	src = strings.Replace(src, `bucket "media" {
+  name = "acme-media"
+}`, `bucket "media" {
+  name = "acme-media"
+  force_destroy = true
+  notification_rule {
+    name        = "on-upload"
+    event_types = ["b2:ObjectCreated:*"]
+    webhook {
+      url            = "https://hooks.example.com/b2"
+      signing_secret = var.hook_secret
+    }
+  }
+}`, 1)
+	src = strings.ReplaceAll(src, `name     = "acme-backup"`, "name     = \"acme-backup\"\n  force_destroy = true")
+	src = strings.ReplaceAll(src, `name = "acme-media-copy"`, "name = \"acme-media-copy\"\n  force_destroy = true")
+	writeFiles(t, cfg, map[string]string{"main.hcl": src})
+	env := append(re.env(), "B2PLAN_VAR_hook_secret="+signing)
+	var all strings.Builder
+	run := func(args ...string) int {
+		t.Helper()
+		code, o, e := runLocal(t, env, args...)
+		all.WriteString(o + e)
+		return code
+	}
+	planFile := filepath.Join(re.def.dir, "p.plan")
+	if code := run("plan", "-json", cfg); code != 0 {
+		t.Fatalf("plan -json: %d\n%s", code, all.String())
+	}
+	if code := run("apply", "-auto-approve", "-json", cfg); code != 0 {
+		t.Fatalf("apply -json: %d\n%s", code, all.String())
+	}
+	if code := run("plan", "-detailed-exitcode", "-out="+planFile, cfg); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, all.String())
+	}
+	if code := run("show", "-json", planFile); code != 0 {
+		t.Fatalf("show -json: %d", code)
+	}
+	ids := re.def.rawBucketIDs()
+	data, _ := randomBytes(t, 100)
+	re.def.uploadRaw(ids["acme-media"], "photos/p.jpg", data)
+	waitVersion(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/p.jpg")
+	if code := run("destroy", "-auto-approve", "-json", cfg); code != 0 {
+		t.Fatalf("destroy -json: %d\n%s", code, all.String())
+	}
+	text := all.String() + planFileText(t, planFile)
+	pf, _ := os.ReadFile(planFile)
+	text += string(pf)
+	filepath.Walk(re.def.dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			text += string(b)
+		}
+		return nil
+	})
+	re.mu.Lock()
+	defer re.mu.Unlock()
+	if len(re.secrets) < 3 {
+		t.Fatalf("saw %d key secrets", len(re.secrets))
+	}
+	for _, s := range append([]string{signing}, re.secrets...) {
+		if strings.Contains(text, s) {
+			t.Fatalf("a secret appears in b2plan's output or files")
+		}
+	}
+	if ks := rawKeyCaps(re.def, "b2plan-repl-"); len(ks) != 0 {
+		t.Errorf("replication keys left after destroy: %v", ks)
+	}
+}

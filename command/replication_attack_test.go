@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/b2plan/b2plan/emulator"
 )
 
 // killAfterCommit makes the server commit the n-th call of api (counting from 1), then hold
@@ -506,5 +509,83 @@ variable "hook_secret" {
 	}
 	if ks := rawKeyCaps(re.def, "b2plan-repl-"); len(ks) != 0 {
 		t.Errorf("replication keys left after destroy: %v", ks)
+	}
+}
+
+// TestReplicationNextToB2SDK: Backblaze's Python SDK sets up replication next to b2plan's —
+// another source into b2plan's destination bucket (a mapping entry there) and a rule of its
+// own on b2plan's source bucket. b2plan keeps the other source's mapping entry and b2sdk's
+// keys, removes the undeclared rule on the source it manages (as documented, with the
+// reason), and both remaining replications work (SHA-1 of the replicas); the re-plan is
+// empty. Skipped without /usr/bin/python3 and b2sdk.
+func TestReplicationNextToB2SDK(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import b2sdk.v2").Run(); err != nil {
+		t.Skip("b2sdk not available")
+	}
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-nx-src"
+}
+bucket "dst" {
+  name = "acme-nx-dst"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+  prefix             = "a/"
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-nx-other", "bucketType": "allPrivate"})
+	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-nx-third", "bucketType": "allPrivate"})
+	script := `
+import sys
+from b2sdk.v2 import B2Api, InMemoryAccountInfo, ReplicationSetupHelper
+api = B2Api(InMemoryAccountInfo())
+api.authorize_account(sys.argv[1], sys.argv[2], sys.argv[3])
+h = ReplicationSetupHelper()
+h.setup_both(api.get_bucket_by_name("acme-nx-other"), api.get_bucket_by_name("acme-nx-dst"), name="sdk-in", priority=5, prefix="o/")
+h.setup_both(api.get_bucket_by_name("acme-nx-src"), api.get_bucket_by_name("acme-nx-third"), name="sdk-out", priority=6, prefix="t/")
+`
+	if raw, err := exec.Command(py, "-c", script, e.url, emulator.DefaultKeyID, emulator.DefaultKey).CombinedOutput(); err != nil {
+		t.Fatalf("b2sdk: %v\n%s", err, raw)
+	}
+	keysBefore := e.rawKeys()
+	otherKey := rawRepl(e, "acme-nx-other")["asReplicationSource"].(map[string]any)["sourceApplicationKeyId"].(string)
+	code, out, errOut := e.run("plan", dir)
+	if code != 0 || !strings.Contains(out, "replication.sdk_out will be destroyed") || !strings.Contains(out, "no replication block declares this rule of bucket acme-nx-src") ||
+		!strings.Contains(out, "Plan: 0 to add, 0 to change, 1 to destroy") {
+		t.Fatalf("plan next to b2sdk's replication: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, out)
+	}
+	m := rawRepl(e, "acme-nx-dst")["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
+	if _, ok := m[otherKey]; !ok || len(m) != 2 {
+		t.Fatalf("the other source's mapping entry was not kept: %v (other source key %s)", m, otherKey)
+	}
+	for name, ids := range keysBefore {
+		if now := e.rawKeys()[name]; strings.Join(now, ",") != strings.Join(ids, ",") {
+			t.Errorf("key %s: %v before, %v after", name, ids, now)
+		}
+	}
+	ids := e.rawBucketIDs()
+	a, asum := randomBytes(t, 1500)
+	o, osum := randomBytes(t, 1600)
+	e.uploadRaw(ids["acme-nx-src"], "a/1", a)
+	e.uploadRaw(ids["acme-nx-other"], "o/2", o)
+	if f := waitVersion(t, e, ids["acme-nx-dst"], "a/1"); f["contentSha1"] != asum {
+		t.Fatalf("b2plan's replica: %v", f)
+	}
+	if f := waitVersion(t, e, ids["acme-nx-dst"], "o/2"); f["contentSha1"] != osum {
+		t.Fatalf("b2sdk's replica: %v", f)
 	}
 }

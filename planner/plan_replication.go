@@ -403,8 +403,9 @@ func (rp *replPlanner) planMappings() {
 					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
 					continue
 				}
-				if rp.targeted && !seen[KeyRef{ID: sk}] {
-					// Another source's entry, not planned: kept, on the key in use.
+				if (rp.targeted || !rp.ownSourceKey(sk)) && !seen[KeyRef{ID: sk}] {
+					// Another source's entry (not planned, or another tool's using b2plan's
+					// destination key): kept, on the key in use.
 					d := KeyRef{ID: dk}
 					if dstRef.ID != dk {
 						d, changed = dstRef, true
@@ -755,6 +756,7 @@ func (rp *replPlanner) planKeys() {
 	if rp.targeted {
 		return // keys other rules may use are left to a plan without -target
 	}
+	foreign := rp.foreignUse()
 	for _, p := range rp.provs {
 		l := rp.accts[p]
 		if !l.ObservedKeys {
@@ -767,7 +769,7 @@ func (rp *replPlanner) planKeys() {
 		for i := range l.Keys {
 			k := &l.Keys[i]
 			side, bucket, ok := ReplicationKeyOf(k.Name)
-			if !ok || kept[k.ID] {
+			if !ok || kept[k.ID] || foreign[k.ID] {
 				continue
 			}
 			addr := replKeyAddress(side, bucket)
@@ -785,6 +787,33 @@ func (rp *replPlanner) planKeys() {
 			pl.p.Changes = append(pl.p.Changes, ch)
 		}
 	}
+}
+
+// ownSourceKey reports whether id is a source key b2plan made (by its name), in any account.
+func (rp *replPlanner) ownSourceKey(id string) bool {
+	for _, p := range rp.provs {
+		if k := rp.keyByID(p, id); k != nil {
+			side, _, ok := ReplicationKeyOf(k.Name)
+			return ok && side == "src"
+		}
+	}
+	return false
+}
+
+// foreignUse are the ids of the destination keys that mapping entries of other tools' source
+// keys use (another tool may map its source to b2plan's destination key): kept.
+func (rp *replPlanner) foreignUse() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range rp.provs {
+		for _, b := range rp.accts[p].Buckets {
+			for sk, dk := range b.Replication.Mapping {
+				if !rp.ownSourceKey(sk) {
+					out[dk] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // inUse are the ids of the keys lb's configuration uses for rk: its source key, or the

@@ -91,6 +91,14 @@ func TestReplicationPlan(t *testing.T) {
 			b.Replication.Rules = append(b.Replication.Rules, live.ReplicationRule{Name: "by-hand", DestinationBucketID: "id-acme-dst", Priority: 1, Enabled: true})
 		}, want: "delete replication.by_hand"},
 		{name: "blocks removed", d: desired(nil), want: `delete replication_key.destination["acme-dst"]; delete replication_key.source["acme-src"]; delete replication.r1`},
+		{name: "blocks removed, another tool's entry on our destination key kept", d: desired(nil), l: func(l *live.Live) {
+			l.Bucket("acme-dst").Replication.Mapping["kf"] = "kd"
+			l.Keys = append(l.Keys, live.Key{Name: "ops-src", ID: "kf", Capabilities: []string{"readFiles"}})
+		}, want: `delete replication_key.source["acme-src"]; delete replication.r1`},
+		{name: "another tool's entry on our destination key", d: replDesired(nil), l: func(l *live.Live) {
+			l.Bucket("acme-dst").Replication.Mapping["kf"] = "kd"
+			l.Keys = append(l.Keys, live.Key{Name: "ops-src", ID: "kf", Capabilities: []string{"readFiles"}})
+		}, want: ""},
 		{name: "foreign configuration left alone", d: desired(nil), l: func(l *live.Live) {
 			l.Keys[0].Name, l.Keys[1].Name = "ops-dst", "ops-src"
 		}, want: ""},

@@ -589,3 +589,63 @@ h.setup_both(api.get_bucket_by_name("acme-nx-src"), api.get_bucket_by_name("acme
 		t.Fatalf("b2sdk's replica: %v", f)
 	}
 }
+
+// TestReplicationOutOfBand: after apply, the destination bucket is deleted out of band (its
+// key mapping with it), then the source key: each time the plan shows what to repair, apply
+// repairs it (a new bucket, a new key restricted to it, the rule pointing at the new bucket
+// id, the mapping), a new upload replicates (SHA-1), the re-plan is empty, and no
+// b2plan-repl key is left twice or stale.
+func TestReplicationOutOfBand(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name = "acme-oob-src"
+}
+bucket "dst" {
+  name = "acme-oob-dst"
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	check := func(step string, n int) {
+		t.Helper()
+		code, out, errOut := e.run("plan", "-detailed-exitcode", dir)
+		if code != 2 {
+			t.Fatalf("%s: plan shows no drift: %d\n%s\n%s", step, code, out, errOut)
+		}
+		if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
+			t.Fatalf("%s: apply: %d\n%s\n%s", step, code, out, errOut)
+		}
+		if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
+			t.Fatalf("%s: re-plan: %d\n%s", step, code, out)
+		}
+		ids := e.rawBucketIDs()
+		keys := e.rawKeys()
+		for _, name := range []string{"b2plan-repl-src-acme-oob-src", "b2plan-repl-dst-acme-oob-dst"} {
+			if len(keys[name]) != 1 {
+				t.Fatalf("%s: key %s: %v", step, name, keys[name])
+			}
+		}
+		if caps := rawKeyCaps(e, "b2plan-repl-dst-")["b2plan-repl-dst-acme-oob-dst"]; !strings.Contains(caps, "@"+ids["acme-oob-dst"]+" ") {
+			t.Fatalf("%s: destination key not restricted to the new bucket %s: %s", step, ids["acme-oob-dst"], caps)
+		}
+		data, sum := randomBytes(t, 700+n)
+		name := fmt.Sprintf("f%d", n)
+		e.uploadRaw(ids["acme-oob-src"], name, data)
+		if f := waitVersion(t, e, ids["acme-oob-dst"], name); f["contentSha1"] != sum {
+			t.Fatalf("%s: replica: %v", step, f)
+		}
+	}
+	e.rawCall("b2_delete_bucket", map[string]any{"bucketId": e.rawBucketIDs()["acme-oob-dst"]})
+	check("destination bucket deleted", 1)
+	e.rawCall("b2_delete_key", map[string]any{"applicationKeyId": e.rawKeys()["b2plan-repl-src-acme-oob-src"][0]})
+	check("source key deleted", 2)
+	e.rawCall("b2_delete_key", map[string]any{"applicationKeyId": e.rawKeys()["b2plan-repl-dst-acme-oob-dst"][0]})
+	check("destination key deleted", 3)
+}

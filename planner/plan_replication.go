@@ -399,6 +399,10 @@ func (rp *replPlanner) planMappings() {
 		if lb != nil {
 			for _, sk := range slices.Sorted(maps.Keys(lb.Replication.Mapping)) {
 				dk := lb.Replication.Mapping[sk]
+				if rp.accts[ref.prov].ObservedKeys && rp.keyByID(ref.prov, dk) == nil {
+					changed = true // its destination key was deleted: B2 refuses such an entry
+					continue
+				}
 				if !rp.ours(ref.prov, "dst", lb.Name, dk) {
 					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
 					continue
@@ -789,7 +793,8 @@ func (rp *replPlanner) planKeys() {
 	}
 }
 
-// ownSourceKey reports whether id is a source key b2plan made (by its name), in any account.
+// ownSourceKey reports whether id is a source key b2plan made (by its name) or a key no
+// planned account has (deleted, as after b2plan replaced it): another tool's known key is not.
 func (rp *replPlanner) ownSourceKey(id string) bool {
 	for _, p := range rp.provs {
 		if k := rp.keyByID(p, id); k != nil {
@@ -797,7 +802,7 @@ func (rp *replPlanner) ownSourceKey(id string) bool {
 			return ok && side == "src"
 		}
 	}
-	return false
+	return true
 }
 
 // foreignUse are the ids of the destination keys that mapping entries of other tools' source

@@ -649,3 +649,37 @@ replication "r" {
 	e.rawCall("b2_delete_key", map[string]any{"applicationKeyId": e.rawKeys()["b2plan-repl-dst-acme-oob-dst"][0]})
 	check("destination key deleted", 3)
 }
+
+// TestReplicationObjectsOfTheSameApply: an object declared in a replicated bucket, applied by
+// the apply that sets up the replication (across two accounts, and within one), arrives at
+// the destinations with its SHA-1: the configurations are written before objects are uploaded.
+func TestReplicationObjectsOfTheSameApply(t *testing.T) {
+	re := newReplEnv(t)
+	cfg := filepath.Join(re.def.dir, "cfg")
+	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+object "logo" {
+  bucket  = bucket.media.name
+  name    = "photos/logo.svg"
+  content = "<svg/>"
+}
+object "readme" {
+  bucket  = bucket.media.name
+  name    = "docs/readme.txt"
+  content = "read me"
+}
+`})
+	var all strings.Builder
+	if code, stdout, stderr := re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, stdout, stderr)
+	}
+	sha := func(s string) string { x := sha1.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
+	if f := waitVersion(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg"); f["contentSha1"] != sha("<svg/>") {
+		t.Fatalf("replica in the other account: %v", f)
+	}
+	if f := waitVersion(t, re.def, re.def.rawBucketIDs()["acme-media-copy"], "docs/readme.txt"); f["contentSha1"] != sha("read me") {
+		t.Fatalf("replica in the same account: %v", f)
+	}
+	if code, stdout, _ := re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, stdout)
+	}
+}

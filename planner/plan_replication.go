@@ -1003,6 +1003,36 @@ func (p *Plan) ReplicationPart() *Plan {
 	return &c
 }
 
+// AccountPhases splits an account's part of a plan (ForProvider) around replication, which
+// spans accounts and is applied between the two: setup holds the bucket creations and updates
+// and the key creations and replacements (what a replication configuration may name), rest
+// the others (folders, objects, moves, deletions), so that objects of the same apply are
+// replicated and no configuration names a deleted bucket. Changes without action are in
+// both (they carry ids). ok is false when a move needs the id of a bucket the apply creates
+// (the executor learns it in the same run): then apply the part whole.
+func (p *Plan) AccountPhases() (setup, rest *Plan, ok bool) {
+	for _, m := range p.Moves {
+		if m.BucketID == "" || (m.ToBucket != "" && m.ToBucketID == "") {
+			return nil, nil, false
+		}
+	}
+	s, r := *p, *p
+	s.Changes, r.Changes = nil, nil
+	s.Moves, s.Drift = nil, nil
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Action == NoOp:
+			s.Changes = append(s.Changes, ch)
+			r.Changes = append(r.Changes, ch)
+		case (ch.Type == "bucket" || ch.Type == "key") && (ch.Action == Create || ch.Action == Update || ch.Action == Replace):
+			s.Changes = append(s.Changes, ch)
+		default:
+			r.Changes = append(r.Changes, ch)
+		}
+	}
+	return &s, &r, true
+}
+
 // IsReplication reports whether ch is a replication rule or key change.
 func IsReplication(ch *Change) bool {
 	return ch.Type == ReplicationType || ch.Type == ReplicationKeyType

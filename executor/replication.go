@@ -13,8 +13,9 @@ import (
 )
 
 // Replication (planner/plan_replication.go) is applied once the buckets and keys of the plan
-// are (before folders, objects, moves and deletions; with several accounts, after every
-// account's other changes): the keys replication uses are created, then each bucket's whole
+// are (before folders, objects, moves and deletions; with several accounts, between every
+// account's buckets and keys and the rest, command/accounts.go): the keys replication uses are
+// created, then each bucket's whole
 // replicationConfiguration is written (in planner.ReplicationWrite.Order), then the keys nothing
 // uses any more are deleted — only when every configuration was written, so that no
 // configuration is left naming a deleted key.

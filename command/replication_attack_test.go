@@ -683,3 +683,74 @@ object "readme" {
 		t.Fatalf("re-plan: %d\n%s", code, stdout)
 	}
 }
+
+// TestReplicationDestroyClearsBeforeDelete: the server refuses to delete a bucket whose
+// replication configuration is not empty (as B2 might: its documentation does not say), and
+// destroy of a populated replicated configuration still succeeds: each bucket's
+// configuration is cleared before the bucket is deleted. No bucket or b2plan-repl key is left.
+func TestReplicationDestroyClearsBeforeDelete(t *testing.T) {
+	e := newKeyEnv(t)
+	dir := filepath.Join(e.dir, "cfg")
+	e.write(dir, `
+bucket "src" {
+  name          = "acme-del-src"
+  force_destroy = true
+}
+bucket "dst" {
+  name          = "acme-del-dst"
+  force_destroy = true
+}
+replication "r" {
+  source_bucket      = bucket.src.name
+  destination_bucket = bucket.dst.name
+}
+`)
+	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	ids := e.rawBucketIDs()
+	data, _ := randomBytes(t, 500)
+	e.uploadRaw(ids["acme-del-src"], "x", data)
+	waitVersion(t, e, ids["acme-del-dst"], "x")
+	refused := 0
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_delete_bucket") {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req struct {
+			BucketID string `json:"bucketId"`
+		}
+		json.Unmarshal(body, &req)
+		for name, id := range ids {
+			if id == req.BucketID && len(rawRepl(e, name)) != 0 {
+				e.mu.Lock()
+				refused++
+				e.mu.Unlock()
+				w.WriteHeader(400)
+				w.Write([]byte(`{"status":400,"code":"bad_request","message":"bucket is configured for replication (refused by the test)"}`))
+				return true
+			}
+		}
+		return false
+	}
+	e.mu.Unlock()
+	if code, out, errOut := e.run("destroy", "-auto-approve", dir); code != 0 {
+		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
+	}
+	e.mu.Lock()
+	n := refused
+	e.hook = nil
+	e.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d bucket deletions came before their replication was cleared", n)
+	}
+	if left := e.rawBuckets(); len(left) != 0 {
+		t.Fatalf("buckets left: %v", left)
+	}
+	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 {
+		t.Fatalf("keys left: %v", ks)
+	}
+}

@@ -509,10 +509,17 @@ func (rp *replPlanner) finishWrites() {
 	}
 	for _, ref := range sortedRefs(rp.writes) {
 		wk := rp.writes[ref]
+		lb := rp.bucket(ref.prov, ref.name)
 		if rp.deleting[ref] {
+			// Cleared before the bucket is deleted (apply writes replication first): no
+			// configuration is left naming it, whether or not B2 deletes such a bucket.
+			if lb != nil && (lb.Replication.IsSource() || len(lb.Replication.Mapping) > 0) {
+				wk.w.SourceKey, wk.w.Rules, wk.w.Mapping, wk.w.Order = nil, nil, nil, 1
+				sort.Strings(wk.w.Addresses)
+				rp.pl.p.Replication = append(rp.pl.p.Replication, wk.w)
+			}
 			continue
 		}
-		lb := rp.bucket(ref.prov, ref.name)
 		if lb != nil && !wk.src && lb.Replication.SourceKeyID != "" {
 			wk.w.SourceKey = &KeyRef{ID: lb.Replication.SourceKeyID}
 			for _, r := range lb.Replication.Rules {

@@ -333,6 +333,16 @@ replication "third" {
 		!strings.Contains(stdout, `the whole replication configuration of bucket "acme-media" is written`) {
 		t.Fatalf("targeted plan: %d\n%s\n%s", code, stdout, stderr)
 	}
+	// A target of one account only is no error in the other account's part; the other rule of
+	// the source brings its bucket in the other account in.
+	code, stdout, stderr = re.run(t, &all, "plan", "-target=replication.same_account", cfg)
+	if code != 0 || !strings.Contains(stdout, "bucket.backup will be created") || strings.Contains(stdout+stderr, "No resource matches") {
+		t.Fatalf("plan -target of a rule within one account: %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = re.run(t, &all, "plan", "-target=bucket.copy", cfg)
+	if code != 0 || !strings.Contains(stdout, "Plan: 1 to add, 0 to change, 0 to destroy") || strings.Contains(stdout+stderr, "No resource matches") {
+		t.Fatalf("plan -target of a bucket of one account: %d\n%s\n%s", code, stdout, stderr)
+	}
 	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", "-target=replication.media_to_backup", cfg); code != 0 {
 		t.Fatalf("targeted apply: %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -55,6 +55,9 @@ type Options struct {
 	// accountPart marks the plan of one account of several (ComputeAccounts): replication,
 	// which spans accounts, is planned once over all of them.
 	accountPart bool
+	// elsewhere are the targets that address a resource of another account (ComputeAccounts):
+	// an account's part that has none of them plans nothing for them, without an error.
+	elsewhere map[string]bool
 }
 
 func (pl *planner) unmanagedPrefix() string {

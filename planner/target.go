@@ -175,6 +175,9 @@ func (pl *planner) expandTargets() bool {
 				break
 			}
 		}
+		if !matched && pl.opts.elsewhere[t] {
+			continue // another account's resource (ComputeAccounts)
+		}
 		if !matched {
 			pl.errorf(nil, NoTargetMatch+t,
 				"The configuration declares no resource %q, and no unmanaged resource of the account has that address.%s Addresses look like bucket.NAME, key.NAME, folder.NAME, move.NAME, bucket.NAME[\"KEY\"] (a for_each instance) or unmanaged.bucket[\"NAME\"]; \"b2plan plan\" without -target lists them.",

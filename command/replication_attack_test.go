@@ -764,3 +764,87 @@ replication "r" {
 		t.Fatalf("keys left: %v", ks)
 	}
 }
+
+// TestReplicationKilledAcrossAccounts: a two-account apply (buckets, keys, replication,
+// objects) SIGKILLed right after its first replication configuration write took effect: the
+// next apply converges (one key per b2plan name, re-plan empty), and the objects it uploads
+// are replicated to the other account (SHA-1).
+func TestReplicationKilledAcrossAccounts(t *testing.T) {
+	re := newReplEnv(t)
+	cfg := filepath.Join(re.def.dir, "cfg")
+	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+object "logo" {
+  bucket  = bucket.media.name
+  name    = "photos/logo.svg"
+  content = "<svg>k</svg>"
+}
+`})
+	committed := make(chan struct{})
+	var once sync.Once
+	re.hookMu.Lock()
+	re.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		if !bytes.Contains(body, []byte("replicationConfiguration")) {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			return false
+		}
+		held := false
+		once.Do(func() {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			re.def.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // committed ...
+			close(committed)
+			held = true
+			select { // ... and the reply never sent: the process is killed
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+		})
+		if !held {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return held
+	}
+	re.hookMu.Unlock()
+	c := startChild(t, re.env(), nil, nil, "apply", "-auto-approve", "-parallelism=1", cfg)
+	select {
+	case <-committed:
+	case <-c.end:
+		t.Fatalf("apply ended before a replication write:\n%s", c.output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no replication write within the deadline:\n%s", c.output())
+	}
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.end
+	re.hookMu.Lock()
+	re.hook = nil
+	re.hookMu.Unlock()
+	var all strings.Builder
+	all.WriteString(c.output())
+	if code, stdout, stderr := re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
+		t.Fatalf("apply after the kill: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
+		t.Fatalf("re-plan: %d\n%s", code, stdout)
+	}
+	for _, e := range []*keyEnv{re.def, re.bak} {
+		for name, ids := range e.rawKeys() {
+			if strings.HasPrefix(name, "b2plan-repl-") && len(ids) != 1 {
+				t.Fatalf("key %s: %v", name, ids)
+			}
+		}
+	}
+	sum := sha1.Sum([]byte("<svg>k</svg>"))
+	if f := waitVersion(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg"); f["contentSha1"] != hex.EncodeToString(sum[:]) {
+		t.Fatalf("replica: %v", f)
+	}
+	re.mu.Lock()
+	defer re.mu.Unlock()
+	for _, s := range re.secrets {
+		if strings.Contains(all.String(), s) {
+			t.Fatalf("a key secret appears in the output")
+		}
+	}
+}

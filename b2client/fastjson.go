@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/b2plan/b2plan/live"
@@ -391,7 +392,7 @@ func foldsTo(key []byte, known []string) bool {
 }
 
 var (
-	fileKeys      = []string{"fileId", "fileName", "action", "contentLength", "contentSha1", "contentType", "fileInfo", "uploadTimestamp", "fileRetention", "legalHold"}
+	fileKeys      = []string{"fileId", "fileName", "action", "contentLength", "contentSha1", "contentType", "fileInfo", "uploadTimestamp", "fileRetention", "legalHold", "replicationStatus"}
 	wrapperKeys   = []string{"isClientAuthorizedToRead", "value"}
 	retentionKeys = []string{"mode", "retainUntilTimestamp"}
 )
@@ -407,12 +408,13 @@ type fileScan struct {
 	retUntil                      int64
 	hasHold, holdReadable         bool
 	holdValue                     strField
+	repl                          strField // replicationStatus
 }
 
 // scanFile scans the file object starting at d[i].
 func scanFile(d []byte, i int, f *fileScan) (int, error) {
 	*f = fileScan{id: strField{null: true}, name: strField{null: true}, action: strField{null: true},
-		sha1: strField{null: true}, ctype: strField{null: true}}
+		sha1: strField{null: true}, ctype: strField{null: true}, repl: strField{null: true}}
 	var seen uint16
 	return objectKeys(d, i, func(key []byte, at int) (int, error) {
 		bit := uint16(0)
@@ -449,6 +451,9 @@ func scanFile(d []byte, i int, f *fileScan) (int, error) {
 		case "legalHold":
 			bit = 512
 			next, err = scanHold(d, at, f)
+		case "replicationStatus":
+			bit = 1024
+			next, err = scanStrInto(d, at, &f.repl)
 		default:
 			if foldsTo(key, fileKeys) {
 				return 0, errFallback
@@ -678,6 +683,13 @@ func (vb *versionBuilder) buildScanned(d []byte, f *fileScan) (live.Version, err
 			}
 		}
 	}
+	if !f.repl.null {
+		st, err := f.repl.string(d)
+		if err != nil {
+			return v, err
+		}
+		setReplicationStatus(&v, st)
+	}
 	if f.hasHold {
 		switch {
 		case !f.holdReadable:
@@ -693,6 +705,14 @@ func (vb *versionBuilder) buildScanned(d []byte, f *fileScan) (live.Version, err
 		}
 	}
 	return v, nil
+}
+
+// setReplicationStatus records a version's replicationStatus; only "failed" (B2's docs
+// spell it in capitals, b2sdk and b2local in lower case) is kept, as a flag.
+func setReplicationStatus(v *live.Version, status string) {
+	if strings.EqualFold(status, "failed") {
+		v.Flags |= live.FlagReplicationFailed
+	}
 }
 
 // setSHA1 is Version.SetSHA1Hex on bytes, without allocating.

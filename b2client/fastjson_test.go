@@ -24,6 +24,11 @@ var fileObjects = []string{
 	`{"action":"upload","fileId":"r","fileName":"r","fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":"governance","retainUntilTimestamp":1800000000000}},"legalHold":{"isClientAuthorizedToRead":true,"value":"on"}}`,
 	`{"action":"upload","fileId":"r","fileName":"r","fileRetention":{"isClientAuthorizedToRead":true,"value":{"mode":"compliance","retainUntilTimestamp":1}},"legalHold":{"isClientAuthorizedToRead":true,"value":"off"}}`,
 	`{"action":"upload","fileId":"r","fileName":"r","fileRetention":null,"legalHold":null,"fileInfo":null}`,
+	`{"action":"upload","fileId":"rf","fileName":"rf","replicationStatus":"failed"}`,
+	`{"action":"upload","fileId":"rF","fileName":"rF","replicationStatus":"FAILED","contentSha1":"2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"}`,
+	`{"action":"upload","fileId":"rp","fileName":"rp","replicationStatus":"pending"}`,
+	`{"action":"upload","fileId":"rn","fileName":"rn","replicationStatus":null}`,
+	`{"action":"upload","fileId":"re","fileName":"re","replicationStatus":"f\u0061iled"}`,
 	`{"action":"folder","fileName":"a/","fileId":null}`,
 	`{"action":"\u0066older","fileName":"b/"}`,
 	` { "action" : "upload" , "fileId" : "w" , "fileName" : "sp ace\/\"q\u00e9\ud83d\ude00" , "contentLength" : -0 , "x" : [1, 2.5e-3, {"y": [true, false, null]}, "z"] } `,
@@ -60,7 +65,7 @@ func refFile(t *testing.T, s string) (live.Version, error) {
 
 func TestLeanFileReply(t *testing.T) {
 	// The usual shapes take the lean path (no fallback).
-	for _, s := range fileObjects[:10] {
+	for _, s := range fileObjects[:15] {
 		var f fileScan
 		if _, err := scanFile([]byte(s), skipWS([]byte(s), 0), &f); err != nil {
 			t.Errorf("%s: lean decoding gave up: %v", s, err)
@@ -76,6 +81,9 @@ func TestLeanFileReply(t *testing.T) {
 		}
 		if !reflect.DeepEqual(fr.v, want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", s, fr.v, want)
+		}
+		if wantFailed := strings.Contains(strings.ToLower(s), `"failed"`) || strings.Contains(s, `f\u0061iled`); werr == nil && fr.v.ReplicationFailed() != wantFailed {
+			t.Errorf("%s: replication failed = %v", s, fr.v.ReplicationFailed())
 		}
 	}
 }

@@ -29,6 +29,7 @@ const (
 // Prefixes are listed concurrently. A prefix of a bucket that does not exist
 // yields an empty Listing with BucketID "".
 func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error) {
+	req.Keys = req.Keys || (req.KeysIfAllowed && c.Allowed().Has("listKeys"))
 	out := &live.Live{AccountID: c.AccountID(), ObservedBuckets: req.Buckets, ObservedKeys: req.Keys}
 	g, gctx := errgroup.WithContext(ctx)
 	if req.Buckets {
@@ -80,9 +81,6 @@ func Observe(ctx context.Context, c *Conn, req live.Request) (*live.Live, error)
 	}
 	if req.Buckets {
 		if err := c.observeNotify(ctx, out, req.Notify); err != nil {
-			return nil, err
-		}
-		if err := c.observeReplicationKeys(ctx, out); err != nil {
 			return nil, err
 		}
 	}

@@ -93,28 +93,3 @@ func (m *Mutator) SetReplication(ctx context.Context, bucketID, name string, r l
 	}
 	return resp.toLive(), nil
 }
-
-// observeReplicationKeys lists the keys when a bucket of out is a
-// replication source or destination and the request did not list them (the
-// planner tells the keys b2plan made for replication by their names), as far
-// as the key may list keys. Accounts without replication pay no extra call.
-func (c *Conn) observeReplicationKeys(ctx context.Context, out *live.Live) error {
-	if out.ObservedKeys {
-		return nil
-	}
-	used := false
-	for i := range out.Buckets {
-		r := &out.Buckets[i].Replication
-		used = used || r.SourceKeyID != "" || len(r.Mapping) > 0
-	}
-	if !used || !c.Allowed().Has("listKeys") {
-		return nil
-	}
-	ks, err := c.listKeys(ctx)
-	if err != nil {
-		return err
-	}
-	out.Keys, out.ObservedKeys = ks, true
-	out.SortKeys()
-	return nil
-}

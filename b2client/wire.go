@@ -75,7 +75,9 @@ type fileJSON struct {
 	ContentType   string            `json:"contentType"`
 	FileInfo      map[string]string `json:"fileInfo"`
 	Uploaded      int64             `json:"uploadTimestamp"`
-	FileRetention *struct {
+	// ReplicationStatus is "pending", "completed", "failed" or "replica" (absent: none).
+	ReplicationStatus string `json:"replicationStatus"`
+	FileRetention     *struct {
 		Readable bool `json:"isClientAuthorizedToRead"`
 		Value    *struct {
 			Mode        *string `json:"mode"`
@@ -267,6 +269,7 @@ func (vb *versionBuilder) build(f *fileJSON) live.Version {
 			v.SetSHA1Hex(s, true)
 		}
 	}
+	setReplicationStatus(&v, f.ReplicationStatus)
 	if r := f.FileRetention; r != nil {
 		switch {
 		case !r.Readable:

@@ -302,15 +302,16 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		total.Cancelled += res.Cancelled
 		total.SecretFiles = append(total.SecretFiles, res.SecretFiles...)
 	}
-	for _, a := range accts {
-		sub := p.ForProvider(a.alias)
-		if !sub.HasActions() {
-			continue
-		}
-		caps, buckets := applyCaps(sub)
-		if err := a.conn.Require(caps, buckets); err != nil {
-			return total, fmt.Errorf("%s: %w", config.ProviderLabel(a.alias), err)
-		}
+	// Replication spans accounts: applied once every account's buckets and keys are, and
+	// before the rest of each account (planner.Plan.AccountPhases).
+	rp := p.ReplicationPart()
+	replicate := rp.HasActions() || len(rp.Replication) > 0
+	type part struct {
+		a   *account
+		sub *planner.Plan
+	}
+	var later []part
+	applyPart := func(a *account, sub *planner.Plan) error {
 		o := opts
 		conn := a.conn
 		o.List = executor.ListFunc(func(ctx context.Context, req live.Request) (*live.Live, error) {
@@ -322,12 +323,31 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		}
 		res, err := o.Apply(ctx, sub, b2client.NewMutator(conn), view)
 		add(res)
-		if err != nil {
+		return err
+	}
+	for _, a := range accts {
+		sub := p.ForProvider(a.alias)
+		if !sub.HasActions() {
+			continue
+		}
+		caps, buckets := applyCaps(sub)
+		if err := a.conn.Require(caps, buckets); err != nil {
+			return total, fmt.Errorf("%s: %w", config.ProviderLabel(a.alias), err)
+		}
+		if setup, rest, ok := sub.AccountPhases(); replicate && ok {
+			if rest.HasActions() {
+				later = append(later, part{a, rest})
+			}
+			if !setup.HasActions() {
+				continue
+			}
+			sub = setup
+		}
+		if err := applyPart(a, sub); err != nil {
 			return total, err
 		}
 	}
-	// Replication spans accounts: applied once every account's other changes are.
-	if rp := p.ReplicationPart(); rp.HasActions() || len(rp.Replication) > 0 {
+	if replicate {
 		o := opts
 		o.Accounts = map[string]executor.Mutator{}
 		for _, a := range accts {
@@ -339,6 +359,11 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		res, err := o.Apply(ctx, rp, o.Accounts[""], view)
 		add(res)
 		if err != nil {
+			return total, err
+		}
+	}
+	for _, pt := range later {
+		if err := applyPart(pt.a, pt.sub); err != nil {
 			return total, err
 		}
 	}

@@ -34,6 +34,9 @@ type replEnv struct {
 	def, bak *keyEnv
 	mu       sync.Mutex
 	secrets  []string
+	// hook, when set, sees every request first (true: handled); under hookMu.
+	hookMu sync.Mutex
+	hook   func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func newReplEnv(t *testing.T) *replEnv {
@@ -46,6 +49,12 @@ func newReplEnv(t *testing.T) *replEnv {
 	t.Cleanup(func() { srv.Close() })
 	re := &replEnv{}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		re.hookMu.Lock()
+		h := re.hook
+		re.hookMu.Unlock()
+		if h != nil && h(w, r) {
+			return
+		}
 		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
 			srv.Handler().ServeHTTP(w, r)
 			return

@@ -257,6 +257,10 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 		}
 	}
 	r.phase(deferred, r.bucketDeferredInfo)
+	// Replication (replication.go) once its buckets exist, before anything is uploaded (so
+	// that objects of this apply are replicated) and before buckets are deleted (so that no
+	// configuration names a deleted bucket).
+	r.replicate()
 	r.phase(folders, r.createFolder)
 	r.phase(objects, r.uploadObject) // objects.go
 	for _, mv := range p.Moves {
@@ -270,7 +274,6 @@ func (o Options) Apply(ctx context.Context, p *planner.Plan, m Mutator, obs Obse
 	r.phase(foldersD, r.deleteFolder) // destroy.go
 	r.phase(objectsD, r.deleteObject)
 	r.phase(bucketsD, r.deleteBucket)
-	r.replicate() // replication.go: after every other change
 
 	if r.panicked != nil {
 		panic(r.panicked)

@@ -73,8 +73,10 @@ func (r *run) uploadObject(ch *planner.Change) error {
 	} else {
 		return errors.New("this connection cannot upload files")
 	}
-	if err != nil {
-		return err
+	if serr := r.settleUpload(ch, err); serr != nil {
+		return serr
+	} else if err != nil {
+		v = live.Version{} // a lost reply: the upload took effect (settleUpload found it)
 	}
 	if v.HasSHA1() && v.SHA1Hex() != oc.SHA1 {
 		return fmt.Errorf("B2 stored SHA-1 %s, not %s", v.SHA1Hex(), oc.SHA1)
@@ -96,4 +98,87 @@ func (r *run) deleteObject(ch *planner.Change) error {
 	r.count(planner.Delete)
 	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action})
 	return nil
+}
+
+// settleUpload runs after an object's upload, whatever it returned: a retried upload whose
+// earlier attempt took effect (its reply lost) leaves the same content twice, and an upload
+// reported failed may have taken effect. It lists the name's versions (when apply may list)
+// and deletes the copies of the planned content below the newest one — keeping one more when
+// the version before the upload already held it (-replace of an unchanged object) — and
+// returns nil when the newest version holds the planned content, else upErr (or, without a
+// listing, upErr). Versions Object Lock keeps are left, with a note.
+func (r *run) settleUpload(ch *planner.Change, upErr error) error {
+	oc := ch.Object
+	if r.opts.List == nil {
+		return upErr
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.work), lostKeyCleanup)
+	defer cancel()
+	l, err := r.opts.List.List(ctx, live.Request{Prefixes: []live.PrefixRequest{{BucketName: oc.Bucket, Prefix: oc.Name}}})
+	if err != nil || len(l.Listings) != 1 {
+		if upErr != nil {
+			return upErr
+		}
+		r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("uploaded; checking for duplicate versions failed: %v", err)})
+		return nil
+	}
+	same := func(v *live.Version) bool {
+		n := len(v.Info)
+		if _, ok := v.Info["large_file_sha1"]; ok {
+			n-- // B2's record of a large file's SHA-1, not declared info
+		}
+		if v.Action != live.ActionUpload || v.SHA1Hex() != oc.SHA1 || v.Size != oc.Size || n != len(oc.Info) {
+			return false
+		}
+		if oc.ContentType != "" && oc.ContentType != "b2/x-auto" && v.ContentType != oc.ContentType {
+			return false
+		}
+		for k, x := range oc.Info {
+			if v.Info[k] != x {
+				return false
+			}
+		}
+		return true
+	}
+	var run []planner.ObjectRef // the newest versions holding the planned content
+	for _, v := range l.Listings[0].Versions {
+		if v.Name != oc.Name {
+			continue
+		}
+		if !same(&v) {
+			break
+		}
+		run = append(run, planner.ObjectRef{Name: v.Name, ID: v.ID})
+	}
+	if len(run) == 0 {
+		if upErr != nil {
+			return upErr
+		}
+		return fmt.Errorf("uploaded, but the newest version of %q no longer holds the planned content (another upload since?)", oc.Name)
+	}
+	keep := 2 // the version the plan saw held it already (-replace of an unchanged object)
+	for _, a := range []string{"sha1", "size", "content_type", "info"} {
+		if b := attrValue(ch.Before, a); b == "" || b != attrValue(ch.After, a) {
+			keep = 1
+		}
+	}
+	if len(run) > keep {
+		extra := run[keep:]
+		if err := r.deleteVersions(extra, nil); err != nil {
+			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("a retried upload left %d copies of the content; deleting them: %v", len(extra), err)})
+		} else {
+			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("a retried upload had taken effect more than once: %d extra copies deleted", len(extra))})
+		}
+	}
+	return nil
+}
+
+// attrValue is the JSON text of attribute name ("" when absent or unknown).
+func attrValue(attrs []planner.Attr, name string) string {
+	for _, a := range attrs {
+		if a.Name == name && !a.Unknown {
+			return string(a.Value)
+		}
+	}
+	return ""
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/b2plan/b2plan/planner"
 )
 
-// Replication (planner/plan_replication.go) is applied after every other change of every
-// account: the keys replication uses are created, then each bucket's whole
+// Replication (planner/plan_replication.go) is applied once the buckets and keys of the plan
+// are (before folders, objects, moves and deletions; with several accounts, between every
+// account's buckets and keys and the rest, command/accounts.go): the keys replication uses are
+// created, then each bucket's whole
 // replicationConfiguration is written (in planner.ReplicationWrite.Order), then the keys nothing
 // uses any more are deleted — only when every configuration was written, so that no
 // configuration is left naming a deleted key.

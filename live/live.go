@@ -7,9 +7,11 @@ import (
 
 // Request says what to observe.
 type Request struct {
-	Buckets  bool            // every bucket the key may list
-	Keys     bool            // every application key (needs listKeys)
-	Prefixes []PrefixRequest // file versions under these (bucket, prefix) pairs
+	Buckets bool // every bucket the key may list
+	Keys    bool // every application key (needs listKeys)
+	// KeysIfAllowed lists the keys too when the key may (listKeys), else leaves them unread.
+	KeysIfAllowed bool
+	Prefixes      []PrefixRequest // file versions under these (bucket, prefix) pairs
 	// Notify names buckets whose event notification rules to read (notify.go).
 	Notify []string
 }

@@ -108,7 +108,14 @@ const (
 	// FlagLargeFileSHA1 says the value came from the large_file_sha1 file
 	// info of a large file (B2 reports contentSha1 "none" for those).
 	FlagLargeFileSHA1
+	// FlagReplicationFailed says B2 reports replicationStatus "failed": a replication rule
+	// covered the version and B2 could not copy it (native listings only; S3 listings do
+	// not carry the status).
+	FlagReplicationFailed
 )
+
+// ReplicationFailed reports whether B2 failed to replicate the version.
+func (v *Version) ReplicationFailed() bool { return v.Flags&FlagReplicationFailed != 0 }
 
 // Version is one file version. Its layout is kept small (about 100 bytes
 // plus the name and id) so that a million of them fit comfortably in memory.

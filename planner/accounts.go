@@ -3,6 +3,7 @@ package planner
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -48,9 +49,11 @@ func ComputeAccounts(d *config.Desired, accts []AccountSnapshot, opts Options) (
 	var moves []*Move
 	var drift []*Drift
 	var refs []AccountRef
+	partTargets, elsewhere := accountTargets(d, opts)
 	for _, a := range accts {
 		o := opts
 		o.Endpoint, o.AccountID, o.Provider, o.accountPart = a.Endpoint, a.AccountID, a.Provider, true
+		o.Targets, o.elsewhere = partTargets, elsewhere
 		if a.PartSize > 0 {
 			o.PartSize = a.PartSize
 		}
@@ -86,6 +89,7 @@ func ComputeAccounts(d *config.Desired, accts []AccountSnapshot, opts Options) (
 	}
 	sort.SliceStable(changes, func(i, j int) bool { return changeRank(changes[i]) < changeRank(changes[j]) })
 	merged.Changes, merged.Moves, merged.Drift, merged.Accounts = changes, moves, drift, refs
+	merged.Targets = opts.Targets // the account parts' include what replication needs
 	op := &planner{d: d, p: merged, ids: ids, opts: opts}
 	snaps := map[string]*live.Live{}
 	for _, a := range accts {
@@ -130,4 +134,64 @@ func (p *Plan) ForProvider(alias string) *Plan {
 	c.Moves = config.OfProvider(p.Moves, alias, func(m *Move) string { return m.Provider })
 	c.Drift = config.OfProvider(p.Drift, alias, func(d *Drift) string { return d.Provider })
 	return &c
+}
+
+// accountTargets are the targets of each account's part: opts.Targets plus, but for destroy,
+// the replication blocks on the source bucket of a targeted one (B2 takes a bucket's rules in
+// one write, so their buckets, perhaps in another account, are needed: plan_replication.go,
+// replTargets); and the targets that address a declared resource, which an account's part
+// that does not declare it skips.
+func accountTargets(d *config.Desired, opts Options) ([]string, map[string]bool) {
+	if len(opts.Targets) == 0 {
+		return nil, nil
+	}
+	out := slices.Clone(opts.Targets)
+	elsewhere := map[string]bool{}
+	var declared []string
+	for _, b := range d.Buckets {
+		declared = append(declared, b.Address)
+	}
+	for _, k := range d.Keys {
+		declared = append(declared, k.Address)
+	}
+	for _, f := range d.Folders {
+		declared = append(declared, f.Address)
+	}
+	for _, o := range d.Objects {
+		declared = append(declared, o.Address)
+	}
+	for _, m := range d.Moves {
+		declared = append(declared, m.Address)
+	}
+	for _, r := range d.Replications {
+		declared = append(declared, r.Address)
+	}
+	hit := func(addr string) bool {
+		for _, t := range opts.Targets {
+			if matchesTarget(addr, t) {
+				return true
+			}
+		}
+		return false
+	}
+	if !opts.Destroy {
+		for _, r := range d.Replications {
+			if !hit(r.Address) {
+				continue
+			}
+			for _, o := range d.Replications {
+				if o != r && o.SourceProvider == r.SourceProvider && strings.EqualFold(o.SourceBucket, r.SourceBucket) && !slices.Contains(out, o.Address) {
+					out = append(out, o.Address)
+				}
+			}
+		}
+	}
+	for _, t := range out {
+		for _, a := range declared {
+			if matchesTarget(a, t) {
+				elsewhere[t] = true
+			}
+		}
+	}
+	return out, elsewhere
 }

@@ -121,6 +121,9 @@ type replPlanner struct {
 	writes   map[bucketRef]*replWrite
 	// mappingOK: the rule's mapping entry is in place; active: the rule's change does something.
 	mappingOK, active map[string]bool
+	// targeted: a -target plan of the rules in targetedRule (and of their source buckets).
+	targeted     bool
+	targetedRule map[string]bool
 }
 
 // keyAttrs are the attributes of a live key of account prov.
@@ -168,6 +171,7 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 		sources: map[bucketRef]bool{}, dests: map[bucketRef]bool{}, writes: map[bucketRef]*replWrite{},
 		mappingOK: map[string]bool{}, active: map[string]bool{}}
 	rp.provs = slices.Sorted(maps.Keys(accts))
+	rp.reportFailed()
 	if pl.declaredBuckets == nil {
 		pl.declaredBuckets = map[string]*config.Bucket{}
 		for _, b := range pl.d.Buckets {
@@ -192,32 +196,36 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 	rp.finishWrites()
 }
 
-// declared sets rp.rules: the declared rules, none for destroy (which removes them), and
-// reports false when the plan is targeted (replication is then not planned).
+// declared sets rp.rules: the declared rules, none for destroy (which removes them). A
+// targeted plan (rp.targeted) plans only the source buckets of the targeted rules
+// (replTargets), and reports false when no rule is targeted (replication is then not planned).
 func (rp *replPlanner) declared() bool {
 	pl := rp.pl
+	all := pl.d.Replications
 	if len(pl.opts.Targets) > 0 {
-		for _, t := range pl.opts.Targets {
-			for _, r := range pl.d.Replications {
-				if matchesTarget(r.Address, t) {
-					pl.errorf(rangePtr(r.Range), "Replication cannot be targeted",
-						"-target=%s names a replication block: b2plan writes a bucket's whole replication configuration (every rule, both sides) at once, so it plans replication only without -target. Run plan without -target.", t)
-					return false
-				}
+		var ok bool
+		if all, ok = rp.replTargets(); !ok {
+			if len(pl.d.Replications) > 0 {
+				pl.p.Notes = append(pl.p.Notes, "-target: no replication block is targeted, so replication is not planned; target replication.NAME, or plan without -target")
 			}
+			return false
 		}
-		if len(pl.d.Replications) > 0 {
-			pl.p.Notes = append(pl.p.Notes, "-target: replication blocks are not planned in a targeted plan; plan without -target to apply them")
-		}
-		return false
+		rp.targeted = true
 	}
-	if !pl.opts.Destroy {
-		rp.rules = pl.d.Replications
+	for _, r := range all {
+		if pl.opts.Destroy && (!rp.targeted || rp.targetedRule[r.Address]) {
+			rp.sources[srcOf(r)] = true // its rule is removed
+			continue
+		}
+		rp.rules = append(rp.rules, r)
 	}
 	for _, r := range rp.rules {
 		rp.bySource[srcOf(r)] = append(rp.bySource[srcOf(r)], r)
 		rp.byDest[dstOf(r)] = append(rp.byDest[dstOf(r)], r)
 		rp.sources[srcOf(r)], rp.dests[dstOf(r)] = true, true
+	}
+	if rp.targeted {
+		return true // only the targeted sources and their destinations
 	}
 	for _, p := range rp.provs {
 		for _, b := range rp.accts[p].Buckets {
@@ -233,6 +241,75 @@ func (rp *replPlanner) declared() bool {
 		}
 	}
 	return true
+}
+
+// replTargets returns the replication blocks a targeted plan plans: the targeted ones (with
+// destroy, also those using a targeted bucket: they depend on it) and, since B2 writes a
+// source bucket's rules together, every other block on the same source bucket, with a note.
+// It records the targeted ones in rp.targetedRule; ok is false when none is targeted.
+func (rp *replPlanner) replTargets() (out []*config.Replication, ok bool) {
+	pl := rp.pl
+	rp.targetedRule = map[string]bool{}
+	srcs := map[bucketRef]string{} // → the first targeted rule on it
+	hit := func(addr string) bool {
+		for _, t := range pl.opts.Targets {
+			if matchesTarget(addr, t) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range pl.d.Replications {
+		by := ""
+		switch {
+		case hit(r.Address):
+		case pl.opts.Destroy && rp.bucketTargeted(r.SourceProvider, r.SourceBucket):
+			by = "it uses bucket " + r.SourceBucket + ", which is destroyed"
+		case pl.opts.Destroy && rp.bucketTargeted(r.DestinationProvider, r.DestinationBucket):
+			by = "it uses bucket " + r.DestinationBucket + ", which is destroyed"
+		default:
+			continue
+		}
+		if by != "" {
+			pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because %s", r.Address, by))
+		}
+		rp.targetedRule[r.Address] = true
+		if _, seen := srcs[srcOf(r)]; !seen {
+			srcs[srcOf(r)] = r.Address
+		}
+	}
+	if len(rp.targetedRule) == 0 {
+		return nil, false
+	}
+	for _, r := range pl.d.Replications {
+		first, same := srcs[srcOf(r)]
+		if !same {
+			continue
+		}
+		out = append(out, r)
+		if !rp.targetedRule[r.Address] {
+			pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: %s is included because it is a rule of bucket %q, like %s, and B2 takes a bucket's replication rules in one write", r.Address, r.SourceBucket, first))
+		}
+	}
+	for _, ref := range sortedRefs(srcs) {
+		pl.p.Notes = append(pl.p.Notes, fmt.Sprintf("-target: the whole replication configuration of bucket %q is written: rules no block declares are removed; the key mappings of its destinations gain the entries these rules need and keep the others; keys nothing uses any more are deleted only by a plan without -target", ref.name))
+	}
+	return out, true
+}
+
+// bucketTargeted reports whether a target names the declared bucket name of account prov.
+func (rp *replPlanner) bucketTargeted(prov, name string) bool {
+	for _, b := range rp.pl.d.Buckets {
+		if b.Provider != prov || !strings.EqualFold(b.Name, name) {
+			continue
+		}
+		for _, t := range rp.pl.opts.Targets {
+			if matchesTarget(b.Address, t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // check reports what stops replication from being planned: keys or configurations that
@@ -322,8 +399,22 @@ func (rp *replPlanner) planMappings() {
 		if lb != nil {
 			for _, sk := range slices.Sorted(maps.Keys(lb.Replication.Mapping)) {
 				dk := lb.Replication.Mapping[sk]
+				if rp.accts[ref.prov].ObservedKeys && rp.keyByID(ref.prov, dk) == nil {
+					changed = true // its destination key was deleted: B2 refuses such an entry
+					continue
+				}
 				if !rp.ours(ref.prov, "dst", lb.Name, dk) {
 					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: KeyRef{ID: dk}})
+					continue
+				}
+				if (rp.targeted || !rp.ownSourceKey(sk)) && !seen[KeyRef{ID: sk}] {
+					// Another source's entry (not planned, or another tool's using b2plan's
+					// destination key): kept, on the key in use.
+					d := KeyRef{ID: dk}
+					if dstRef.ID != dk {
+						d, changed = dstRef, true
+					}
+					keep = append(keep, ReplicationMapping{Source: KeyRef{ID: sk}, Destination: d})
 					continue
 				}
 				if !seen[KeyRef{ID: sk}] || dstRef.ID != dk {
@@ -418,10 +509,17 @@ func (rp *replPlanner) finishWrites() {
 	}
 	for _, ref := range sortedRefs(rp.writes) {
 		wk := rp.writes[ref]
+		lb := rp.bucket(ref.prov, ref.name)
 		if rp.deleting[ref] {
+			// Cleared before the bucket is deleted (apply writes replication first): no
+			// configuration is left naming it, whether or not B2 deletes such a bucket.
+			if lb != nil && (lb.Replication.IsSource() || len(lb.Replication.Mapping) > 0) {
+				wk.w.SourceKey, wk.w.Rules, wk.w.Mapping, wk.w.Order = nil, nil, nil, 1
+				sort.Strings(wk.w.Addresses)
+				rp.pl.p.Replication = append(rp.pl.p.Replication, wk.w)
+			}
 			continue
 		}
-		lb := rp.bucket(ref.prov, ref.name)
 		if lb != nil && !wk.src && lb.Replication.SourceKeyID != "" {
 			wk.w.SourceKey = &KeyRef{ID: lb.Replication.SourceKeyID}
 			for _, r := range lb.Replication.Rules {
@@ -666,6 +764,10 @@ func (rp *replPlanner) planKeys() {
 		pl.p.Changes = append(pl.p.Changes, ch)
 		rp.keyRefs[rk] = KeyRef{ID: keep.ID}
 	}
+	if rp.targeted {
+		return // keys other rules may use are left to a plan without -target
+	}
+	foreign := rp.foreignUse()
 	for _, p := range rp.provs {
 		l := rp.accts[p]
 		if !l.ObservedKeys {
@@ -678,7 +780,7 @@ func (rp *replPlanner) planKeys() {
 		for i := range l.Keys {
 			k := &l.Keys[i]
 			side, bucket, ok := ReplicationKeyOf(k.Name)
-			if !ok || kept[k.ID] {
+			if !ok || kept[k.ID] || foreign[k.ID] {
 				continue
 			}
 			addr := replKeyAddress(side, bucket)
@@ -696,6 +798,34 @@ func (rp *replPlanner) planKeys() {
 			pl.p.Changes = append(pl.p.Changes, ch)
 		}
 	}
+}
+
+// ownSourceKey reports whether id is a source key b2plan made (by its name) or a key no
+// planned account has (deleted, as after b2plan replaced it): another tool's known key is not.
+func (rp *replPlanner) ownSourceKey(id string) bool {
+	for _, p := range rp.provs {
+		if k := rp.keyByID(p, id); k != nil {
+			side, _, ok := ReplicationKeyOf(k.Name)
+			return ok && side == "src"
+		}
+	}
+	return true
+}
+
+// foreignUse are the ids of the destination keys that mapping entries of other tools' source
+// keys use (another tool may map its source to b2plan's destination key): kept.
+func (rp *replPlanner) foreignUse() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range rp.provs {
+		for _, b := range rp.accts[p].Buckets {
+			for sk, dk := range b.Replication.Mapping {
+				if !rp.ownSourceKey(sk) {
+					out[dk] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // inUse are the ids of the keys lb's configuration uses for rk: its source key, or the
@@ -880,7 +1010,109 @@ func (p *Plan) ReplicationPart() *Plan {
 	return &c
 }
 
+// AccountPhases splits an account's part of a plan (ForProvider) around replication, which
+// spans accounts and is applied between the two: setup holds the bucket creations and updates
+// and the key creations and replacements (what a replication configuration may name), rest
+// the others (folders, objects, moves, deletions), so that objects of the same apply are
+// replicated and no configuration names a deleted bucket. Changes without action are in
+// both (they carry ids). ok is false when a move needs the id of a bucket the apply creates
+// (the executor learns it in the same run): then apply the part whole.
+func (p *Plan) AccountPhases() (setup, rest *Plan, ok bool) {
+	for _, m := range p.Moves {
+		if m.BucketID == "" || (m.ToBucket != "" && m.ToBucketID == "") {
+			return nil, nil, false
+		}
+	}
+	s, r := *p, *p
+	s.Changes, r.Changes = nil, nil
+	s.Moves, s.Drift = nil, nil
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Action == NoOp:
+			s.Changes = append(s.Changes, ch)
+			r.Changes = append(r.Changes, ch)
+		case (ch.Type == "bucket" || ch.Type == "key") && (ch.Action == Create || ch.Action == Update || ch.Action == Replace):
+			s.Changes = append(s.Changes, ch)
+		default:
+			r.Changes = append(r.Changes, ch)
+		}
+	}
+	return &s, &r, true
+}
+
 // IsReplication reports whether ch is a replication rule or key change.
 func IsReplication(ch *Change) bool {
 	return ch.Type == ReplicationType || ch.Type == ReplicationKeyType
+}
+
+// reportFailed warns, per replication rule, how many of the file versions this plan listed
+// anyway (objects, folders, moves, prune checks: nothing is listed for it) B2 reports with
+// replicationStatus "failed" — the newest version of each name, counted once. B2 does not
+// retry those; a version is attributed to the enabled rule of its bucket with the highest
+// priority whose prefix covers it (what B2 applies), else to the rule set as a whole.
+func (rp *replPlanner) reportFailed() {
+	type tally struct {
+		n       int
+		example string
+	}
+	type ruleRef struct {
+		prov, bucket, rule string
+	}
+	counts := map[ruleRef]*tally{}
+	var order []ruleRef
+	for _, p := range rp.provs {
+		l := rp.accts[p]
+		seen := map[string]bool{}
+		for li := range l.Listings {
+			ls := &l.Listings[li]
+			lb := l.Bucket(ls.BucketName)
+			if lb == nil || len(lb.Replication.Rules) == 0 {
+				continue
+			}
+			for _, i := range ls.Latest() {
+				v := &ls.Versions[i]
+				if !v.ReplicationFailed() || seen[v.ID] {
+					continue
+				}
+				seen[v.ID] = true
+				k := ruleRef{p, lb.Name, ruleCovering(lb.Replication.Rules, v.Name)}
+				if counts[k] == nil {
+					counts[k] = &tally{example: v.Name}
+					order = append(order, k)
+				}
+				counts[k].n++
+			}
+		}
+	}
+	for _, k := range order {
+		c := counts[k]
+		what := fmt.Sprintf("the replication rules of bucket %q (no enabled rule covers them now)", k.bucket)
+		if k.rule != "" {
+			what = fmt.Sprintf("rule %q of bucket %q", k.rule, k.bucket)
+			for _, r := range rp.pl.d.Replications {
+				if r.Name == k.rule && r.SourceProvider == k.prov && strings.EqualFold(r.SourceBucket, k.bucket) {
+					what = r.Address
+				}
+			}
+		}
+		versions := "file version"
+		if c.n > 1 {
+			versions += "s"
+		}
+		rp.pl.warnf(nil, "Replication failed for "+what,
+			"%s: B2 reports replicationStatus \"failed\" for %d %s this plan read (e.g. %q): B2 did not copy them to the destination and does not try again. Only the files b2plan lists anyway (object, folder and move blocks, prune checks) are counted; `b2 ls --replication` shows them all. Fix the cause (a deleted key or key mapping shows as drift above), then upload those files again (for an object: apply -replace=object.NAME).",
+			what, c.n, versions, c.example)
+	}
+}
+
+// ruleCovering is the name of the rule B2 applies to a file: the enabled rule with the
+// highest priority whose prefix the name starts with ("" = none).
+func ruleCovering(rules []live.ReplicationRule, name string) string {
+	best, prio := "", -1
+	for _, r := range rules {
+		if r.Enabled && strings.HasPrefix(name, r.Prefix) && r.Priority > prio {
+			best, prio = r.Name, r.Priority
+		}
+	}
+	return best
 }

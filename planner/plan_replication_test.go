@@ -91,6 +91,14 @@ func TestReplicationPlan(t *testing.T) {
 			b.Replication.Rules = append(b.Replication.Rules, live.ReplicationRule{Name: "by-hand", DestinationBucketID: "id-acme-dst", Priority: 1, Enabled: true})
 		}, want: "delete replication.by_hand"},
 		{name: "blocks removed", d: desired(nil), want: `delete replication_key.destination["acme-dst"]; delete replication_key.source["acme-src"]; delete replication.r1`},
+		{name: "blocks removed, another tool's entry on our destination key kept", d: desired(nil), l: func(l *live.Live) {
+			l.Bucket("acme-dst").Replication.Mapping["kf"] = "kd"
+			l.Keys = append(l.Keys, live.Key{Name: "ops-src", ID: "kf", Capabilities: []string{"readFiles"}})
+		}, want: `delete replication_key.source["acme-src"]; delete replication.r1`},
+		{name: "another tool's entry on our destination key", d: replDesired(nil), l: func(l *live.Live) {
+			l.Bucket("acme-dst").Replication.Mapping["kf"] = "kd"
+			l.Keys = append(l.Keys, live.Key{Name: "ops-src", ID: "kf", Capabilities: []string{"readFiles"}})
+		}, want: ""},
 		{name: "foreign configuration left alone", d: desired(nil), l: func(l *live.Live) {
 			l.Keys[0].Name, l.Keys[1].Name = "ops-dst", "ops-src"
 		}, want: ""},
@@ -117,15 +125,24 @@ func TestReplicationPlan(t *testing.T) {
 			l.Buckets = append(l.Buckets, liveBucket("acme-old"))
 			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-old", BucketID: "id-acme-old"})
 		}, err: "Replication of a deleted bucket"},
-		{name: "targeting a replication", d: replDesired(nil), opts: func(o *Options) { o.Targets = []string{"replication.r1"} },
-			err: "Replication cannot be targeted"},
+		{name: "targeting a replication", d: replDesired(func(r *config.Replication) { r.Priority = 4 }), opts: func(o *Options) { o.Targets = []string{"replication.r1"} },
+			want: "update replication.r1 [priority]", notes: `-target: the whole replication configuration of bucket "acme-src" is written`},
+		{name: "targeting a replication keeps other keys", d: replDesired(func(r *config.Replication) { r.Priority = 4 }), l: func(l *live.Live) {
+			l.Keys = append(l.Keys, replKeyLive("src", "acme-other", "ko"))
+		}, opts: func(o *Options) { o.Targets = []string{"replication.r1"} }, want: "update replication.r1 [priority]"},
+		{name: "targeted destroy of a replication", d: replDesired(nil), opts: func(o *Options) { o.Targets = []string{"replication.r1"}; o.Destroy = true },
+			want: "delete replication.r1"},
+		{name: "targeted destroy of its bucket", d: replDesired(nil), l: func(l *live.Live) {
+			l.Listings = append(l.Listings, live.Listing{BucketName: "acme-dst", BucketID: "id-acme-dst"})
+		}, opts: func(o *Options) { o.Targets = []string{"bucket.dst"}; o.Destroy = true },
+			want: "delete bucket.dst; delete replication.r1", notes: "-target: replication.r1 is included because it uses bucket acme-dst, which is destroyed"},
 		{name: "not readable", d: replDesired(nil), l: func(l *live.Live) {
 			l.Bucket("acme-src").Replication = live.Replication{}
 		}, err: "Replication not readable"},
 		{name: "keys not read", d: replDesired(nil), l: func(l *live.Live) { l.ObservedKeys, l.Keys = false, nil }, err: "Keys not read"},
 		{name: "unknown destination", d: replDesired(func(r *config.Replication) { r.DestinationBucket = "acme-nowhere" }), err: "Unknown destination bucket acme-nowhere"},
 		{name: "targeted plan leaves replication out", d: replDesired(func(r *config.Replication) { r.Priority = 4 }),
-			opts: func(o *Options) { o.Targets = []string{"bucket.src"} }, want: "", notes: "replication blocks are not planned in a targeted plan"},
+			opts: func(o *Options) { o.Targets = []string{"bucket.src"} }, want: "", notes: "no replication block is targeted, so replication is not planned"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,5 +303,82 @@ func TestReplicationWriteOrder(t *testing.T) {
 	}
 	if o := order(p); len(o) != 2 || o["acme-dst"] != 2 || o["acme-src"] != 1 {
 		t.Errorf("removal: %v", o)
+	}
+}
+
+// A targeted rule brings in the other rules of its source bucket (written together, with a
+// note saying so) and nothing else: a changed rule of another source is left alone, and an
+// entry another source has in a shared destination's mapping is kept.
+func TestReplicationTargetedSourceOnly(t *testing.T) {
+	d := replDesired(func(r *config.Replication) { r.Priority = 4 })
+	d.Buckets = append(d.Buckets, &config.Bucket{Address: "bucket.other", Name: "acme-other", Type: "allPrivate", Encryption: "none"})
+	d.Replications = append(d.Replications,
+		&config.Replication{Address: "replication.r2", Name: "r2", SourceBucket: "acme-src", DestinationBucket: "acme-other", Priority: 7, Enabled: true},
+		&config.Replication{Address: "replication.r3", Name: "r3", SourceBucket: "acme-other", DestinationBucket: "acme-dst", Priority: 9, Enabled: true})
+	l := replLive()
+	other := liveBucket("acme-other")
+	other.Replication = live.Replication{Readable: true, SourceKeyID: "ko", Rules: []live.ReplicationRule{
+		{Name: "r3", DestinationBucketID: "id-acme-dst", Priority: 1, Enabled: true}}}
+	l.Buckets = append(l.Buckets, other)
+	l.SortBuckets()
+	l.Bucket("acme-dst").Replication.Mapping["ko"] = "kd"
+	l.Keys = append(l.Keys, replKeyLive("src", "acme-other", "ko"))
+	l.SortKeys()
+	o := opts()
+	o.Targets = []string{"replication.r1"}
+	p, diags := Compute(d, l, o)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got, want := changesOf(p), `create replication_key.destination["acme-other"]; update replication.r1 [priority]; create replication.r2`; got != want {
+		t.Fatalf("plan:\n got %s\nwant %s", got, want)
+	}
+	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, `-target: replication.r2 is included because it is a rule of bucket "acme-src", like replication.r1`) {
+		t.Errorf("notes: %s", notes)
+	}
+	for _, w := range p.Replication {
+		if strings.EqualFold(w.Bucket, "acme-other") {
+			if w.SourceKey == nil || w.SourceKey.ID != "ko" || len(w.Rules) != 1 || w.Rules[0].Priority != 1 {
+				t.Errorf("the other source's rules are rewritten: %+v", w)
+			}
+		}
+		if w.Bucket == "acme-dst" {
+			t.Errorf("acme-dst's mapping is rewritten although it is in place: %+v", w)
+		}
+	}
+}
+
+// Versions the plan listed anyway that B2 failed to replicate are counted per rule (the
+// newest version of each name; the rule B2 applies: enabled, highest priority covering it),
+// as warnings naming the block; other statuses and older versions are not counted.
+func TestReplicationFailedReported(t *testing.T) {
+	l := replLive()
+	src := l.Bucket("acme-src")
+	src.Replication.Rules = append(src.Replication.Rules, live.ReplicationRule{Name: "by-hand", DestinationBucketID: "id-acme-dst", Prefix: "p/x", Priority: 1, Enabled: true})
+	v := func(name, id string, failed bool) live.Version {
+		out := live.Version{Name: name, ID: id, Action: live.ActionUpload}
+		if failed {
+			out.Flags |= live.FlagReplicationFailed
+		}
+		return out
+	}
+	l.Listings = []live.Listing{{BucketName: "acme-src", BucketID: src.ID, Prefix: "p/", Versions: []live.Version{
+		v("p/a", "3", true), v("p/a", "2", true), v("p/b", "4", true), v("p/c", "5", false), v("p/xy", "6", true), v("q", "7", true)}}}
+	d := replDesired(nil)
+	d.Replications = append(d.Replications, &config.Replication{Address: "replication.by_hand", Name: "by-hand", SourceBucket: "acme-src", DestinationBucket: "acme-dst", Prefix: "p/x", Priority: 1, Enabled: true})
+	_, diags := Compute(d, l, opts())
+	var warns []string
+	for _, dg := range diags {
+		warns = append(warns, dg.Summary+": "+dg.Detail)
+	}
+	all := strings.Join(warns, "\n")
+	for _, want := range []string{`replication.r1: B2 reports replicationStatus "failed" for 3 file versions this plan read (e.g. "p/a")`,
+		`the replication rules of bucket "acme-src" (no enabled rule covers them now): B2 reports replicationStatus "failed" for 1 file version this plan read (e.g. "q")`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+	if diags.HasErrors() || strings.Contains(all, "replication.by_hand:") {
+		t.Errorf("diagnostics:\n%s", all)
 	}
 }

@@ -73,6 +73,9 @@ type Options struct {
 	// name order, as ListRange), e.g. by sub-prefix ranges concurrently
 	// (b2client.Conn.ListParallel). Overlapping moves use ListRange.
 	ListSource RangeLister
+	// elsewhere are the targets that address a resource of another account (ComputeAccounts):
+	// an account's part that has none of them plans nothing for them, without an error.
+	elsewhere map[string]bool
 }
 
 func (pl *planner) unmanagedPrefix() string {
@@ -350,8 +353,13 @@ func StreamingLiveRequest(d *config.Desired, known *live.Live) live.Request {
 }
 
 func liveRequest(d *config.Desired, known *live.Live, stream bool) live.Request {
-	// Replication needs the keys: it tells the ones b2plan made for it by name.
-	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0}
+	// Replication needs the keys: it tells the ones b2plan made for it by name. They are read
+	// even without a replication block when the key may list them: an apply interrupted
+	// between creating such a key and writing the configuration naming it, or between clearing
+	// a configuration and deleting its keys, leaves keys no bucket refers to, which the next
+	// plan deletes (plan_replication.go, planKeys).
+	req := live.Request{Buckets: true, Keys: len(d.Keys) > 0 || len(d.Settings.OwnsKeys) > 0 || HasKeyData(d) || len(d.Replications) > 0,
+		KeysIfAllowed: true}
 	req.Notify = notifyRequest(d)
 	var ps []live.PrefixRequest
 	for _, f := range d.Folders {

@@ -511,7 +511,7 @@ func TestLiveRequest(t *testing.T) {
 		d.Moves = []*config.Move{{Bucket: "acme-a", From: "x/", To: "z/"}, {Bucket: "acme-a", From: "m/", To: "n/", ToBucket: "acme-b"}}
 	})
 	got := LiveRequest(d, nil)
-	want := live.Request{Buckets: true, Prefixes: []live.PrefixRequest{
+	want := live.Request{Buckets: true, KeysIfAllowed: true, Prefixes: []live.PrefixRequest{
 		{BucketName: "acme-a", Prefix: "m/"}, {BucketName: "acme-a", Prefix: "x/"}, {BucketName: "acme-a", Prefix: "z/"}, {BucketName: "acme-b", Prefix: "n/"}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -47,7 +47,7 @@ func (pl *planner) targetableAddresses() []string {
 		add(m.Address)
 	}
 	for _, r := range pl.d.Replications {
-		add(r.Address) // refused by planReplication with a reason (plan_replication.go)
+		add(r.Address) // planned by planReplication (plan_replication.go, replTargets)
 	}
 	s := pl.d.Settings
 	for _, b := range pl.l.Buckets {
@@ -117,6 +117,21 @@ func (pl *planner) dependencies(addr string) []string {
 			}
 		}
 	}
+	for _, r := range pl.d.Replications {
+		if r.Address != addr {
+			continue
+		}
+		// Its buckets of this account (an account's part declares its own) and, but for
+		// destroy (which removes only the targeted rules), the other rules of its source
+		// bucket: B2 takes a bucket's rules in one write (plan_replication.go, replTargets).
+		bucket(r.SourceBucket)
+		bucket(r.DestinationBucket)
+		for _, o := range pl.d.Replications {
+			if !pl.opts.Destroy && o != r && o.SourceProvider == r.SourceProvider && strings.EqualFold(o.SourceBucket, r.SourceBucket) {
+				out = append(out, o.Address)
+			}
+		}
+	}
 	return out
 }
 
@@ -137,6 +152,9 @@ func (pl *planner) declaredAddresses() []string {
 	for _, m := range pl.d.Moves {
 		out = append(out, m.Address)
 	}
+	for _, r := range pl.d.Replications {
+		out = append(out, r.Address)
+	}
 	return out
 }
 
@@ -156,6 +174,9 @@ func (pl *planner) expandTargets() bool {
 				matched = true
 				break
 			}
+		}
+		if !matched && pl.opts.elsewhere[t] {
+			continue // another account's resource (ComputeAccounts)
 		}
 		if !matched {
 			pl.errorf(nil, NoTargetMatch+t,

@@ -233,8 +233,7 @@ func TestReplicationImportHostileNames(t *testing.T) {
 // is empty, and a plan without -target brings in only the rest.
 func TestReplicationTarget(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+	cfg := re.config(t, replConfig+`
 bucket "third" {
   name = "acme-third"
 }
@@ -242,7 +241,7 @@ replication "third" {
   source_bucket      = bucket.third.name
   destination_bucket = bucket.copy.name
 }
-`})
+`)
 	var all strings.Builder
 	code, stdout, stderr := re.run(t, &all, "plan", "-target=replication.media_to_backup", cfg)
 	if code != 0 || !strings.Contains(stdout, "replication.media_to_backup will be created") ||
@@ -323,7 +322,6 @@ object "app" {
 func TestReplicationSecretsNowhere(t *testing.T) {
 	re := newReplEnv(t)
 	const signing = "Sig0Sig1Sig2Sig3Sig4Sig5Sig6Sig7"
-	cfg := filepath.Join(re.def.dir, "cfg")
 	src := replConfig + `
 variable "hook_secret" {
   type      = string
@@ -346,7 +344,7 @@ variable "hook_secret" {
 }`, 1)
 	src = strings.ReplaceAll(src, `name     = "acme-backup"`, "name     = \"acme-backup\"\n  force_destroy = true")
 	src = strings.ReplaceAll(src, `name = "acme-media-copy"`, "name = \"acme-media-copy\"\n  force_destroy = true")
-	writeFiles(t, cfg, map[string]string{"main.hcl": src})
+	cfg := re.config(t, src)
 	env := append(re.env(), "B2PLAN_VAR_hook_secret="+signing)
 	var all strings.Builder
 	run := func(args ...string) int {
@@ -480,8 +478,7 @@ func TestReplicationOutOfBand(t *testing.T) {
 // the destinations with its SHA-1: the configurations are written before objects are uploaded.
 func TestReplicationObjectsOfTheSameApply(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+	cfg := re.config(t, replConfig+`
 object "logo" {
   bucket  = bucket.media.name
   name    = "photos/logo.svg"
@@ -492,7 +489,7 @@ object "readme" {
   name    = "docs/readme.txt"
   content = "read me"
 }
-`})
+`)
 	var all strings.Builder
 	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
 	wantReplica(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg", shaHex([]byte("<svg/>")))
@@ -554,14 +551,13 @@ func TestReplicationDestroyClearsBeforeDelete(t *testing.T) {
 // are replicated to the other account (SHA-1).
 func TestReplicationKilledAcrossAccounts(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+	cfg := re.config(t, replConfig+`
 object "logo" {
   bucket  = bucket.media.name
   name    = "photos/logo.svg"
   content = "<svg>k</svg>"
 }
-`})
+`)
 	committed := make(chan struct{})
 	var once sync.Once
 	re.setHook(func(w http.ResponseWriter, r *http.Request) bool {

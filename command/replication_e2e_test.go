@@ -183,8 +183,7 @@ replication "same_account" {
 // rules, the mappings and the keys. No key secret appears in any output or plan file.
 func TestReplicationTwoAccounts(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig})
+	cfg := re.config(t, replConfig)
 	var all strings.Builder
 	planFile := filepath.Join(re.def.dir, "p.plan")
 

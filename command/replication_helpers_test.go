@@ -259,3 +259,11 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// config writes src as the configuration directory's main.hcl and returns the directory.
+func (re *replEnv) config(t *testing.T, src string) string {
+	t.Helper()
+	cfg := filepath.Join(re.def.dir, "cfg")
+	writeFiles(t, cfg, map[string]string{"main.hcl": src})
+	return cfg
+}

@@ -16,51 +16,6 @@ import (
 	"github.com/b2plan/b2plan/emulator"
 )
 
-// killAfterCommit makes the server commit the n-th call of api (counting from 1), then hold
-// its reply until the client dies: the test SIGKILLs the child b2plan while it waits, so the
-// call took effect and nothing after it happened. committed is closed once the call is
-// committed. Every b2_create_key secret the server hands out is recorded in secrets.
-func (e *keyEnv) killAfterCommit(api string, n int, secrets *[]string, smu *sync.Mutex) (committed chan struct{}) {
-	committed = make(chan struct{})
-	seen := 0
-	var once sync.Once
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		isCreate := strings.HasSuffix(r.URL.Path, "/b2_create_key")
-		target := strings.HasSuffix(r.URL.Path, "/"+api)
-		if !isCreate && !target {
-			return false
-		}
-		rec := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(rec, r)
-		if k := createdSecret(r, rec); k != "" {
-			smu.Lock()
-			*secrets = append(*secrets, k)
-			smu.Unlock()
-		}
-		hold := false
-		if target {
-			e.mu.Lock()
-			seen++
-			hold = seen == n
-			e.mu.Unlock()
-		}
-		if hold {
-			once.Do(func() { close(committed) })
-			holdReply(r) // the reply is never sent: the client is killed first
-			return true
-		}
-		for h, v := range rec.Header() {
-			w.Header()[h] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-		return true
-	}
-	e.mu.Unlock()
-	return committed
-}
-
 const replKillConfig = `
 bucket "src" {
   name = "acme-kill-src"

@@ -2,149 +2,19 @@ package command
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/b2plan/b2plan/emulator"
 )
-
-const (
-	replBackupKeyID = "b2localREPLBACKUP"
-	replBackupKey   = "K00replBackupMasterKey"
-)
-
-// replEnv is one b2local with two accounts (replication crosses accounts inside one store),
-// behind a proxy that records every secret b2_create_key returns, so that tests can look for
-// them in everything b2plan writes.
-type replEnv struct {
-	def, bak *keyEnv
-	mu       sync.Mutex
-	secrets  []string
-	// hook, when set, sees every request first (true: handled); under hookMu.
-	hookMu sync.Mutex
-	hook   func(w http.ResponseWriter, r *http.Request) bool
-}
-
-func newReplEnv(t *testing.T) *replEnv {
-	t.Helper()
-	srv, err := emulator.NewServer(emulator.Options{Accounts: []emulator.Account{
-		{KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey}, {KeyID: replBackupKeyID, Key: replBackupKey}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	re := &replEnv{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		re.hookMu.Lock()
-		h := re.hook
-		re.hookMu.Unlock()
-		if h != nil && h(w, r) {
-			return
-		}
-		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
-			srv.Handler().ServeHTTP(w, r)
-			return
-		}
-		if k := forward(srv.Handler(), w, r); k != "" {
-			re.mu.Lock()
-			re.secrets = append(re.secrets, k)
-			re.mu.Unlock()
-		}
-	}))
-	t.Cleanup(hs.Close)
-	dir := t.TempDir()
-	re.def = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir}
-	re.bak = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir, keyID: replBackupKeyID, key: replBackupKey}
-	return re
-}
-
-func (re *replEnv) env() []string {
-	return append(re.def.env(), "B2_BACKUP_ENDPOINT="+re.def.url, "B2_BACKUP_APPLICATION_KEY_ID="+replBackupKeyID, "B2_BACKUP_APPLICATION_KEY="+replBackupKey)
-}
-
-// run runs the CLI and keeps its output for the secret check.
-func (re *replEnv) run(t *testing.T, out *strings.Builder, args ...string) (int, string, string) {
-	t.Helper()
-	code, stdout, stderr := runLocal(t, re.env(), args...)
-	out.WriteString(stdout + stderr)
-	return code, stdout, stderr
-}
-
-// rawRepl is a bucket's replicationConfiguration value read with plain HTTP.
-func rawRepl(e *keyEnv, bucket string) map[string]any {
-	e.t.Helper()
-	for _, b := range e.rawCall("b2_list_buckets", map[string]any{"bucketName": bucket})["buckets"].([]any) {
-		w := b.(map[string]any)["replicationConfiguration"].(map[string]any)
-		if v, ok := w["value"].(map[string]any); ok {
-			return v
-		}
-		return map[string]any{}
-	}
-	e.t.Fatalf("bucket %s not found", bucket)
-	return nil
-}
-
-// rawKeyCaps lists the keys named prefix* of an account: name → capabilities (sorted, joined)
-// and bucket ids.
-func rawKeyCaps(e *keyEnv, prefix string) map[string]string {
-	e.t.Helper()
-	out := map[string]string{}
-	for _, k := range e.rawCall("b2_list_keys", map[string]any{"maxKeyCount": 1000})["keys"].([]any) {
-		km := k.(map[string]any)
-		if !strings.HasPrefix(km["keyName"].(string), prefix) {
-			continue
-		}
-		var caps []string
-		for _, c := range km["capabilities"].([]any) {
-			caps = append(caps, c.(string))
-		}
-		sort.Strings(caps)
-		var bs []string
-		if ids, ok := km["bucketIds"].([]any); ok {
-			for _, id := range ids {
-				bs = append(bs, id.(string))
-			}
-		}
-		out[km["keyName"].(string)] = strings.Join(caps, ",") + " @" + strings.Join(bs, ",") + " " + km["applicationKeyId"].(string)
-	}
-	return out
-}
-
-// waitVersion polls a bucket's raw listing until name appears (b2local replicates in the
-// background), and returns the file object.
-func waitVersion(t *testing.T, e *keyEnv, bucketID, name string) map[string]any {
-	t.Helper()
-	var found map[string]any
-	waitFor(t, name+" in bucket "+bucketID, func() bool {
-		for _, f := range e.rawCall("b2_list_file_versions", map[string]any{"bucketId": bucketID, "prefix": name})["files"].([]any) {
-			if fm := f.(map[string]any); fm["fileName"] == name {
-				found = fm
-				return true
-			}
-		}
-		return false
-	})
-	return found
-}
-
-func randomBytes(t *testing.T, n int) ([]byte, string) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rand.Reader, b); err != nil {
-		t.Fatal(err)
-	}
-	return b, shaHex(b)
-}
 
 const replConfig = `
 provider "b2" {}
@@ -299,17 +169,20 @@ func TestReplicationOneAccountDestroy(t *testing.T) {
 	e := newKeyEnv(t)
 	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-legacy", "bucketType": "allPrivate"})
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
+	legacy := func(copyExtra string) string {
+		return `
 bucket "copy" {
   name = "acme-legacy-copy"
-}
+` + copyExtra + `}
 replication "legacy" {
   source_bucket      = "acme-legacy"
   source_provider    = b2
   destination_bucket = bucket.copy.name
   include_existing   = true
 }
-`)
+`
+	}
+	e.write(dir, legacy(""))
 	if out := e.mustRun("apply", "-auto-approve", dir); !strings.Contains(out, "Resources: 4 added") {
 		t.Fatalf("apply:\n%s", out)
 	}
@@ -321,18 +194,7 @@ replication "legacy" {
 	if code == 0 {
 		t.Fatalf("destroy of a non-empty bucket succeeded:\n%s", out)
 	}
-	e.write(dir, `
-bucket "copy" {
-  name = "acme-legacy-copy"
-  force_destroy = true
-}
-replication "legacy" {
-  source_bucket      = "acme-legacy"
-  source_provider    = b2
-  destination_bucket = bucket.copy.name
-  include_existing   = true
-}
-`)
+	e.write(dir, legacy("  force_destroy = true\n"))
 	code, out, errOut = e.run("destroy", "-auto-approve", dir)
 	if code != 0 || !strings.Contains(out, "# replication.legacy will be destroyed") {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -12,13 +13,189 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/b2plan/b2plan/emulator"
 )
 
 // Helpers shared by the replication tests (replication_e2e_test.go, replication_attack_test.go).
+
+const (
+	replBackupKeyID = "b2localREPLBACKUP"
+	replBackupKey   = "K00replBackupMasterKey"
+)
+
+// replEnv is one b2local with two accounts (replication crosses accounts inside one store),
+// behind a proxy that records every secret b2_create_key returns, so that tests can look for
+// them in everything b2plan writes.
+type replEnv struct {
+	def, bak *keyEnv
+	mu       sync.Mutex
+	secrets  []string
+	// hook, when set, sees every request first (true: handled); under hookMu.
+	hookMu sync.Mutex
+	hook   func(w http.ResponseWriter, r *http.Request) bool
+}
+
+func newReplEnv(t *testing.T) *replEnv {
+	t.Helper()
+	srv, err := emulator.NewServer(emulator.Options{Accounts: []emulator.Account{
+		{KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey}, {KeyID: replBackupKeyID, Key: replBackupKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	re := &replEnv{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		re.hookMu.Lock()
+		h := re.hook
+		re.hookMu.Unlock()
+		if h != nil && h(w, r) {
+			return
+		}
+		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
+			srv.Handler().ServeHTTP(w, r)
+			return
+		}
+		if k := forward(srv.Handler(), w, r); k != "" {
+			re.mu.Lock()
+			re.secrets = append(re.secrets, k)
+			re.mu.Unlock()
+		}
+	}))
+	t.Cleanup(hs.Close)
+	dir := t.TempDir()
+	re.def = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir}
+	re.bak = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir, keyID: replBackupKeyID, key: replBackupKey}
+	return re
+}
+
+func (re *replEnv) env() []string {
+	return append(re.def.env(), "B2_BACKUP_ENDPOINT="+re.def.url, "B2_BACKUP_APPLICATION_KEY_ID="+replBackupKeyID, "B2_BACKUP_APPLICATION_KEY="+replBackupKey)
+}
+
+// run runs the CLI and keeps its output for the secret check.
+func (re *replEnv) run(t *testing.T, out *strings.Builder, args ...string) (int, string, string) {
+	t.Helper()
+	code, stdout, stderr := runLocal(t, re.env(), args...)
+	out.WriteString(stdout + stderr)
+	return code, stdout, stderr
+}
+
+// rawRepl is a bucket's replicationConfiguration value read with plain HTTP.
+func rawRepl(e *keyEnv, bucket string) map[string]any {
+	e.t.Helper()
+	for _, b := range e.rawCall("b2_list_buckets", map[string]any{"bucketName": bucket})["buckets"].([]any) {
+		w := b.(map[string]any)["replicationConfiguration"].(map[string]any)
+		if v, ok := w["value"].(map[string]any); ok {
+			return v
+		}
+		return map[string]any{}
+	}
+	e.t.Fatalf("bucket %s not found", bucket)
+	return nil
+}
+
+// rawKeyCaps lists the keys named prefix* of an account: name → capabilities (sorted, joined)
+// and bucket ids.
+func rawKeyCaps(e *keyEnv, prefix string) map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	for _, k := range e.rawCall("b2_list_keys", map[string]any{"maxKeyCount": 1000})["keys"].([]any) {
+		km := k.(map[string]any)
+		if !strings.HasPrefix(km["keyName"].(string), prefix) {
+			continue
+		}
+		var caps []string
+		for _, c := range km["capabilities"].([]any) {
+			caps = append(caps, c.(string))
+		}
+		sort.Strings(caps)
+		var bs []string
+		if ids, ok := km["bucketIds"].([]any); ok {
+			for _, id := range ids {
+				bs = append(bs, id.(string))
+			}
+		}
+		out[km["keyName"].(string)] = strings.Join(caps, ",") + " @" + strings.Join(bs, ",") + " " + km["applicationKeyId"].(string)
+	}
+	return out
+}
+
+// waitVersion polls a bucket's raw listing until name appears (b2local replicates in the
+// background), and returns the file object.
+func waitVersion(t *testing.T, e *keyEnv, bucketID, name string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	waitFor(t, name+" in bucket "+bucketID, func() bool {
+		for _, f := range e.rawCall("b2_list_file_versions", map[string]any{"bucketId": bucketID, "prefix": name})["files"].([]any) {
+			if fm := f.(map[string]any); fm["fileName"] == name {
+				found = fm
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+func randomBytes(t *testing.T, n int) ([]byte, string) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		t.Fatal(err)
+	}
+	return b, shaHex(b)
+}
+
+// killAfterCommit makes the server commit the n-th call of api (counting from 1), then hold
+// its reply until the client dies: the test SIGKILLs the child b2plan while it waits, so the
+// call took effect and nothing after it happened. committed is closed once the call is
+// committed. Every b2_create_key secret the server hands out is recorded in secrets.
+func (e *keyEnv) killAfterCommit(api string, n int, secrets *[]string, smu *sync.Mutex) (committed chan struct{}) {
+	committed = make(chan struct{})
+	seen := 0
+	var once sync.Once
+	e.mu.Lock()
+	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		isCreate := strings.HasSuffix(r.URL.Path, "/b2_create_key")
+		target := strings.HasSuffix(r.URL.Path, "/"+api)
+		if !isCreate && !target {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, r)
+		if k := createdSecret(r, rec); k != "" {
+			smu.Lock()
+			*secrets = append(*secrets, k)
+			smu.Unlock()
+		}
+		hold := false
+		if target {
+			e.mu.Lock()
+			seen++
+			hold = seen == n
+			e.mu.Unlock()
+		}
+		if hold {
+			once.Do(func() { close(committed) })
+			holdReply(r) // the reply is never sent: the client is killed first
+			return true
+		}
+		for h, v := range rec.Header() {
+			w.Header()[h] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return true
+	}
+	e.mu.Unlock()
+	return committed
+}
 
 // replPair is a configuration of buckets NAME-src and NAME-dst (bucket.src, bucket.dst), each
 // with bucketExtra lines, and, unless rule is "", replication RULE from src to dst with

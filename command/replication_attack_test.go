@@ -433,18 +433,7 @@ func TestReplicationOutOfBand(t *testing.T) {
 // the destinations with its SHA-1: the configurations are written before objects are uploaded.
 func TestReplicationObjectsOfTheSameApply(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := re.config(t, replConfig+`
-object "logo" {
-  bucket  = bucket.media.name
-  name    = "photos/logo.svg"
-  content = "<svg/>"
-}
-object "readme" {
-  bucket  = bucket.media.name
-  name    = "docs/readme.txt"
-  content = "read me"
-}
-`)
+	cfg := re.config(t, replConfig+mediaObject("logo", "photos/logo.svg", "<svg/>")+mediaObject("readme", "docs/readme.txt", "read me"))
 	var all strings.Builder
 	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
 	wantReplica(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg", shaHex([]byte("<svg/>")))
@@ -506,13 +495,7 @@ func TestReplicationDestroyClearsBeforeDelete(t *testing.T) {
 // are replicated to the other account (SHA-1).
 func TestReplicationKilledAcrossAccounts(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := re.config(t, replConfig+`
-object "logo" {
-  bucket  = bucket.media.name
-  name    = "photos/logo.svg"
-  content = "<svg>k</svg>"
-}
-`)
+	cfg := re.config(t, replConfig+mediaObject("logo", "photos/logo.svg", "<svg>k</svg>"))
 	committed := make(chan struct{})
 	var once sync.Once
 	re.setHook(func(w http.ResponseWriter, r *http.Request) bool {

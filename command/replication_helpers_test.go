@@ -444,3 +444,8 @@ func (re *replEnv) config(t *testing.T, src string) string {
 	writeFiles(t, cfg, map[string]string{"main.hcl": src})
 	return cfg
 }
+
+// mediaObject is an object block LABEL in replConfig's bucket.media.
+func mediaObject(label, name, content string) string {
+	return fmt.Sprintf("\nobject %q {\n  bucket  = bucket.media.name\n  name    = %q\n  content = %q\n}\n", label, name, content)
+}

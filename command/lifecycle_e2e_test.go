@@ -30,6 +30,16 @@ func (e *keyEnv) authStatus(c secretfile.Contents) int {
 	return resp.StatusCode
 }
 
+// secretFile reads the secret file dir/name, which must hold a secret.
+func (e *keyEnv) secretFile(dir, name string) secretfile.Contents {
+	e.t.Helper()
+	c, err := secretfile.Read(filepath.Join(dir, name))
+	if err != nil || c.Secret == "" {
+		e.t.Fatalf("secret file %s: %v", name, err)
+	}
+	return c
+}
+
 const lifecycleHCL = `
 variable "hook_secret" {
   type      = string
@@ -132,13 +142,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	if sha, _, _ := logs.download("life-logs", "conf/app.json"); sha != sha1Hex(appJSON) {
 		t.Errorf("conf/app.json: %s", sha)
 	}
-	readSecret := func(name string) secretfile.Contents {
-		c, err := secretfile.Read(filepath.Join(dir, name))
-		if err != nil || c.Secret == "" {
-			t.Fatalf("secret file %s: %v", name, err)
-		}
-		return c
-	}
+	readSecret := func(name string) secretfile.Contents { return e.secretFile(dir, name) }
 	ci, reader := readSecret("ci.secret"), readSecret("reader.secret")
 	if e.authStatus(ci) != 200 || e.authStatus(reader) != 200 {
 		t.Fatal("the created keys do not authorize")

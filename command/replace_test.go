@@ -1,8 +1,6 @@
 package command
 
 import (
-	"encoding/base64"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,14 +11,7 @@ import (
 // authorizes reports whether b2_authorize_account accepts id:secret (raw HTTP).
 func (e *keyEnv) authorizes(c secretfile.Contents) bool {
 	e.t.Helper()
-	req, _ := http.NewRequest("GET", e.url+"/b2api/v4/b2_authorize_account", nil)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.KeyID+":"+c.Secret)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode == 200
+	return e.authStatus(c) == 200
 }
 
 // TestReplaceKey rotates a leaked key with apply -replace: after apply the old secret no
@@ -46,13 +37,7 @@ key "other" {
 	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
-	read := func(name string) secretfile.Contents {
-		c, err := secretfile.Read(filepath.Join(dir, name))
-		if err != nil || c.Secret == "" {
-			t.Fatalf("secret file %s: %v", name, err)
-		}
-		return c
-	}
+	read := func(name string) secretfile.Contents { return e.secretFile(dir, name) }
 	old, other := read("ci.secret"), read("other.secret")
 	if !e.authorizes(old) {
 		t.Fatal("the first key does not authorize")

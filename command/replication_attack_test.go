@@ -2,11 +2,8 @@ package command
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,67 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/b2plan/b2plan/emulator"
 )
-
-// killAfterCommit makes the server commit the n-th call of api (counting from 1), then hold
-// its reply until the client dies: the test SIGKILLs the child b2plan while it waits, so the
-// call took effect and nothing after it happened. committed is closed once the call is
-// committed. Every b2_create_key secret the server hands out is recorded in secrets.
-func (e *keyEnv) killAfterCommit(api string, n int, secrets *[]string, smu *sync.Mutex) (committed chan struct{}) {
-	committed = make(chan struct{})
-	seen := 0
-	var once sync.Once
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		isCreate := strings.HasSuffix(r.URL.Path, "/b2_create_key")
-		target := strings.HasSuffix(r.URL.Path, "/"+api)
-		if !isCreate && !target {
-			return false
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(rec, r)
-		if isCreate {
-			var k struct {
-				Key string `json:"applicationKey"`
-			}
-			if json.Unmarshal(rec.Body.Bytes(), &k) == nil && k.Key != "" {
-				smu.Lock()
-				*secrets = append(*secrets, k.Key)
-				smu.Unlock()
-			}
-		}
-		hold := false
-		if target {
-			e.mu.Lock()
-			seen++
-			hold = seen == n
-			e.mu.Unlock()
-		}
-		if hold {
-			once.Do(func() { close(committed) })
-			select { // the reply is never sent: the client is killed first
-			case <-r.Context().Done():
-			case <-time.After(30 * time.Second):
-			}
-			return true
-		}
-		for h, v := range rec.Header() {
-			w.Header()[h] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-		return true
-	}
-	e.mu.Unlock()
-	return committed
-}
 
 const replKillConfig = `
 bucket "src" {
@@ -121,22 +61,12 @@ func TestReplicationKilledBetweenSteps(t *testing.T) {
 			var all strings.Builder
 			// The buckets first, so that the kill lands in the replication steps.
 			e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
-			if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-				t.Fatalf("apply of the buckets: %d\n%s\n%s", code, out, errOut)
-			}
+			e.mustRun("apply", "-auto-approve", dir)
 			e.write(dir, replKillConfig)
 			kill := func(kp point) {
 				committed := e.killAfterCommit(kp.api, kp.n, &secrets, &smu)
 				c := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", "-parallelism=1", dir)
-				select {
-				case <-committed:
-				case <-c.end:
-					t.Fatalf("apply ended before %s #%d:\n%s", kp.api, kp.n, c.output())
-				case <-time.After(60 * time.Second):
-					t.Fatalf("no %s #%d within the deadline:\n%s", kp.api, kp.n, c.output())
-				}
-				c.cmd.Process.Signal(syscall.SIGKILL)
-				<-c.end
+				killWhenCommitted(t, c, committed, fmt.Sprintf("%s #%d", kp.api, kp.n))
 				all.WriteString(c.output()) // the hook stays: it records the secrets of later applies
 			}
 			converge := func(wantKeys int) {
@@ -151,18 +81,8 @@ func TestReplicationKilledBetweenSteps(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("re-plan after the kill: %d\n%s\n%s", code, out, errOut)
 				}
-				ids := e.rawKeys()
-				n := 0
-				for name, kid := range ids {
-					if strings.HasPrefix(name, "b2plan-repl-") {
-						n++
-						if len(kid) != 1 {
-							t.Fatalf("key %s exists %d times: %v", name, len(kid), kid)
-						}
-					}
-				}
-				if n != wantKeys {
-					t.Fatalf("%d b2plan-repl keys, want %d: %v", n, wantKeys, ids)
+				if n := replKeyCount(t, e); n != wantKeys {
+					t.Fatalf("%d b2plan-repl keys, want %d: %v", n, wantKeys, e.rawKeys())
 				}
 			}
 			kill(kp)
@@ -170,21 +90,12 @@ func TestReplicationKilledBetweenSteps(t *testing.T) {
 			bids := e.rawBucketIDs()
 			keys := e.rawKeys()
 			srcKey := keys["b2plan-repl-src-acme-kill-src"][0]
-			sc := rawRepl(e, "acme-kill-src")["asReplicationSource"].(map[string]any)
+			sc := sourceConf(e, "acme-kill-src")
 			if sc["sourceApplicationKeyId"] != srcKey || len(sc["replicationRules"].([]any)) != 2 {
 				t.Fatalf("source configuration: %v (key %s)", sc, srcKey)
 			}
-			for _, d := range []string{"acme-kill-dst", "acme-kill-dst2"} {
-				m := rawRepl(e, d)["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
-				if len(m) != 1 || m[srcKey] != keys["b2plan-repl-dst-"+d][0] {
-					t.Fatalf("mapping of %s: %v (keys %v)", d, m, keys)
-				}
-			}
-			data, sum := randomBytes(t, 4321)
-			e.uploadRaw(bids["acme-kill-src"], "b/x.bin", data)
-			if f := waitVersion(t, e, bids["acme-kill-dst2"], "b/x.bin"); f["contentSha1"] != sum {
-				t.Fatalf("replica: %v", f)
-			}
+			killMappings(t, e, keys)
+			replicates(t, e, bids["acme-kill-src"], e, bids["acme-kill-dst2"], "b/x.bin", 4321)
 
 			// Removal, killed at the same step number of its own calls.
 			e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
@@ -200,24 +111,12 @@ func TestReplicationKilledBetweenSteps(t *testing.T) {
 				}
 			}
 
-			text := all.String()
-			filepath.Walk(e.dir, func(p string, info os.FileInfo, err error) error {
-				if err == nil && !info.IsDir() {
-					b, _ := os.ReadFile(p)
-					text += string(b)
-				}
-				return nil
-			})
 			smu.Lock()
 			defer smu.Unlock()
 			if len(secrets) < 3 {
 				t.Fatalf("saw %d key secrets, want at least 3", len(secrets))
 			}
-			for _, s := range secrets {
-				if strings.Contains(text, s) {
-					t.Fatalf("a replication key's secret appears in b2plan's output or files")
-				}
-			}
+			noSecrets(t, all.String()+filesText(e.dir), secrets)
 		})
 	}
 }
@@ -230,41 +129,24 @@ func TestReplicationTwoAppliesAtOnce(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
 	e.write(dir, replKillConfig[:strings.Index(replKillConfig, "replication")])
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply of the buckets: %d\n%s\n%s", code, out, errOut)
-	}
+	e.mustRun("apply", "-auto-approve", dir)
 	e.write(dir, replKillConfig)
 	a := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", dir)
 	b := startChild(t, e.env(), nil, nil, "apply", "-auto-approve", dir)
 	<-a.end
 	<-b.end
 	t.Logf("first: %v\n%s\nsecond: %v\n%s", a.err, a.output(), b.err, b.output())
-	code, out, errOut := e.run("apply", "-auto-approve", dir)
-	if code != 0 {
-		t.Fatalf("apply after two at once: %d\n%s\n%s", code, out, errOut)
-	}
-	if code, out, errOut = e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("re-plan: %d\n%s\n%s", code, out, errOut)
-	}
+	e.mustRun("apply", "-auto-approve", dir)
+	e.mustRun("plan", "-detailed-exitcode", dir)
 	keys := e.rawKeys()
 	for _, n := range []string{"b2plan-repl-src-acme-kill-src", "b2plan-repl-dst-acme-kill-dst", "b2plan-repl-dst-acme-kill-dst2"} {
 		if len(keys[n]) != 1 {
 			t.Fatalf("key %s: %v", n, keys[n])
 		}
 	}
-	srcKey := keys["b2plan-repl-src-acme-kill-src"][0]
-	for _, d := range []string{"acme-kill-dst", "acme-kill-dst2"} {
-		m := rawRepl(e, d)["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
-		if len(m) != 1 || m[srcKey] != keys["b2plan-repl-dst-"+d][0] {
-			t.Fatalf("mapping of %s: %v (keys %v)", d, m, keys)
-		}
-	}
+	killMappings(t, e, keys)
 	bids := e.rawBucketIDs()
-	data, sum := randomBytes(t, 999)
-	e.uploadRaw(bids["acme-kill-src"], "a/y.bin", data)
-	if f := waitVersion(t, e, bids["acme-kill-dst"], "a/y.bin"); f["contentSha1"] != sum {
-		t.Fatalf("replica: %v", f)
-	}
+	replicates(t, e, bids["acme-kill-src"], e, bids["acme-kill-dst"], "a/y.bin", 999)
 }
 
 // TestReplicationImportHostileNames: rules set up with raw calls whose names import cannot
@@ -293,17 +175,9 @@ func TestReplicationImportHostileNames(t *testing.T) {
 			rule("same", "a/"), rule("9lives", "b/"), rule(long, "c/"), rule("x--y", "d/")}}}})
 	e.rawCall("b2_update_bucket", map[string]any{"bucketId": s2, "replicationConfiguration": map[string]any{
 		"asReplicationSource": map[string]any{"sourceApplicationKeyId": k2, "replicationRules": []any{rule("same", "a/")}}}})
-	dir := filepath.Join(e.dir, "cfg")
-	os.MkdirAll(dir, 0o755)
-	if code, out, errOut := e.run("import", "-out="+filepath.Join(dir, "imported.hcl"), dir); code != 0 {
-		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "imported.hcl"))
-	if n := strings.Count(string(b), "\nreplication \""); n != 5 {
+	b := importThenPlan(t, e)
+	if n := strings.Count(b, "\nreplication \""); n != 5 {
 		t.Fatalf("%d replication blocks imported, want 5:\n%s", n, b)
-	}
-	if code, out, errOut := e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("plan after import: %d\n%s\n%s\n%s", code, out, errOut, b)
 	}
 }
 
@@ -314,8 +188,7 @@ func TestReplicationImportHostileNames(t *testing.T) {
 // is empty, and a plan without -target brings in only the rest.
 func TestReplicationTarget(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
+	cfg := re.config(t, replConfig+`
 bucket "third" {
   name = "acme-third"
 }
@@ -323,7 +196,7 @@ replication "third" {
   source_bucket      = bucket.third.name
   destination_bucket = bucket.copy.name
 }
-`})
+`)
 	var all strings.Builder
 	code, stdout, stderr := re.run(t, &all, "plan", "-target=replication.media_to_backup", cfg)
 	if code != 0 || !strings.Contains(stdout, "replication.media_to_backup will be created") ||
@@ -343,39 +216,23 @@ replication "third" {
 	if code != 0 || !strings.Contains(stdout, "Plan: 1 to add, 0 to change, 0 to destroy") || strings.Contains(stdout+stderr, "No resource matches") {
 		t.Fatalf("plan -target of a bucket of one account: %d\n%s\n%s", code, stdout, stderr)
 	}
-	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", "-target=replication.media_to_backup", cfg); code != 0 {
-		t.Fatalf("targeted apply: %d\n%s\n%s", code, stdout, stderr)
-	}
-	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", "-target=replication.media_to_backup", cfg); code != 0 {
-		t.Fatalf("targeted re-plan: %d\n%s", code, stdout)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", "-target=replication.media_to_backup", cfg)
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", "-target=replication.media_to_backup", cfg)
 	dIDs, bIDs := re.def.rawBucketIDs(), re.bak.rawBucketIDs()
 	if dIDs["acme-third"] != "" {
 		t.Fatalf("an untargeted bucket was created: %v", dIDs)
 	}
-	photo, sum := randomBytes(t, 3333)
-	re.def.uploadRaw(dIDs["acme-media"], "photos/t.jpg", photo)
-	if f := waitVersion(t, re.bak, bIDs["acme-backup"], "photos/t.jpg"); f["contentSha1"] != sum {
-		t.Fatalf("replica: %v", f)
-	}
+	replicates(t, re.def, dIDs["acme-media"], re.bak, bIDs["acme-backup"], "photos/t.jpg", 3333)
 	code, stdout, _ = re.run(t, &all, "plan", cfg)
 	if code != 0 || !strings.Contains(stdout, "replication.third will be created") || strings.Contains(stdout, "replication.media_to_backup will") ||
 		!strings.Contains(stdout, "bucket.third will be created") {
 		t.Fatalf("plan without -target: %d\n%s", code, stdout)
 	}
-	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, stdout, stderr)
-	}
-	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, stdout)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
 	re.mu.Lock()
 	defer re.mu.Unlock()
-	for _, s := range re.secrets {
-		if strings.Contains(all.String(), s) {
-			t.Fatalf("a key secret appears in the output")
-		}
-	}
+	noSecrets(t, all.String(), re.secrets)
 }
 
 // TestReplicationFailedStatusReported: a file B2 failed to replicate (its destination's key
@@ -385,53 +242,28 @@ replication "third" {
 func TestReplicationFailedStatusReported(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-fail-src"
-}
-bucket "dst" {
-  name = "acme-fail-dst"
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-  prefix             = "cfg/"
-}
+	e.write(dir, replPair("acme-fail", "", "r", "  prefix             = \"cfg/\"\n")+`
 object "app" {
   bucket  = bucket.src.name
   name    = "cfg/app.json"
   content = "{\"v\":1}"
 }
 `)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
+	e.mustRun("apply", "-auto-approve", dir)
 	ids := e.rawBucketIDs()
 	e.rawCall("b2_update_bucket", map[string]any{"bucketId": ids["acme-fail-dst"], "replicationConfiguration": map[string]any{}})
 	e.uploadRaw(ids["acme-fail-src"], "cfg/app.json", []byte(`{"v":1}`))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, "cfg/app.json marked failed", func() bool {
 		f := e.rawCall("b2_list_file_versions", map[string]any{"bucketId": ids["acme-fail-src"], "prefix": "cfg/app.json", "maxFileCount": 1})["files"].([]any)[0].(map[string]any)
-		if f["replicationStatus"] == "failed" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not marked failed: %v", f)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return f["replicationStatus"] == "failed"
+	})
 	code, out, errOut := e.run("plan", dir)
 	if code != 0 || !strings.Contains(out+errOut, "Replication failed for replication.r") ||
 		!strings.Contains(out+errOut, `replicationStatus "failed" for 1 file version this`) || !strings.Contains(out+errOut, `(e.g. "cfg/app.json")`) {
 		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut = e.run("apply", "-auto-approve", "-replace=object.app", dir); code != 0 {
-		t.Fatalf("apply -replace: %d\n%s\n%s", code, out, errOut)
-	}
-	sum := sha1.Sum([]byte(`{"v":1}`))
-	if f := waitVersion(t, e, ids["acme-fail-dst"], "cfg/app.json"); f["contentSha1"] != hex.EncodeToString(sum[:]) {
-		t.Fatalf("replica: %v", f)
-	}
+	e.mustRun("apply", "-auto-approve", "-replace=object.app", dir)
+	wantReplica(t, e, ids["acme-fail-dst"], "cfg/app.json", shaHex([]byte(`{"v":1}`)))
 	code, out, errOut = e.run("plan", "-detailed-exitcode", dir)
 	if code != 0 || strings.Contains(out+errOut, "Replication failed") {
 		t.Fatalf("plan after the repair: %d\n%s\n%s", code, out, errOut)
@@ -445,7 +277,6 @@ object "app" {
 func TestReplicationSecretsNowhere(t *testing.T) {
 	re := newReplEnv(t)
 	const signing = "Sig0Sig1Sig2Sig3Sig4Sig5Sig6Sig7"
-	cfg := filepath.Join(re.def.dir, "cfg")
 	src := replConfig + `
 variable "hook_secret" {
   type      = string
@@ -468,7 +299,7 @@ variable "hook_secret" {
 }`, 1)
 	src = strings.ReplaceAll(src, `name     = "acme-backup"`, "name     = \"acme-backup\"\n  force_destroy = true")
 	src = strings.ReplaceAll(src, `name = "acme-media-copy"`, "name = \"acme-media-copy\"\n  force_destroy = true")
-	writeFiles(t, cfg, map[string]string{"main.hcl": src})
+	cfg := re.config(t, src)
 	env := append(re.env(), "B2PLAN_VAR_hook_secret="+signing)
 	var all strings.Builder
 	run := func(args ...string) int {
@@ -497,26 +328,13 @@ variable "hook_secret" {
 	if code := run("destroy", "-auto-approve", "-json", cfg); code != 0 {
 		t.Fatalf("destroy -json: %d\n%s", code, all.String())
 	}
-	text := all.String() + planFileText(t, planFile)
 	pf, _ := os.ReadFile(planFile)
-	text += string(pf)
-	filepath.Walk(re.def.dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			b, _ := os.ReadFile(p)
-			text += string(b)
-		}
-		return nil
-	})
 	re.mu.Lock()
 	defer re.mu.Unlock()
 	if len(re.secrets) < 3 {
 		t.Fatalf("saw %d key secrets", len(re.secrets))
 	}
-	for _, s := range append([]string{signing}, re.secrets...) {
-		if strings.Contains(text, s) {
-			t.Fatalf("a secret appears in b2plan's output or files")
-		}
-	}
+	noSecrets(t, all.String()+planFileText(t, planFile)+string(pf)+filesText(re.def.dir), append([]string{signing}, re.secrets...))
 	if ks := rawKeyCaps(re.def, "b2plan-repl-"); len(ks) != 0 {
 		t.Errorf("replication keys left after destroy: %v", ks)
 	}
@@ -529,28 +347,11 @@ variable "hook_secret" {
 // reason), and both remaining replications work (SHA-1 of the replicas); the re-plan is
 // empty. Skipped without /usr/bin/python3 and b2sdk.
 func TestReplicationNextToB2SDK(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import b2sdk.v2").Run(); err != nil {
-		t.Skip("b2sdk not available")
-	}
+	py := needB2SDK(t)
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-nx-src"
-}
-bucket "dst" {
-  name = "acme-nx-dst"
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-  prefix             = "a/"
-}
-`)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
+	e.write(dir, replPair("acme-nx", "", "r", "  prefix             = \"a/\"\n"))
+	e.mustRun("apply", "-auto-approve", dir)
 	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-nx-other", "bucketType": "allPrivate"})
 	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-nx-third", "bucketType": "allPrivate"})
 	script := `
@@ -566,19 +367,15 @@ h.setup_both(api.get_bucket_by_name("acme-nx-src"), api.get_bucket_by_name("acme
 		t.Fatalf("b2sdk: %v\n%s", err, raw)
 	}
 	keysBefore := e.rawKeys()
-	otherKey := rawRepl(e, "acme-nx-other")["asReplicationSource"].(map[string]any)["sourceApplicationKeyId"].(string)
+	otherKey := sourceConf(e, "acme-nx-other")["sourceApplicationKeyId"].(string)
 	code, out, errOut := e.run("plan", dir)
 	if code != 0 || !strings.Contains(out, "replication.sdk_out will be destroyed") || !strings.Contains(out, "no replication block declares this rule of bucket acme-nx-src") ||
 		!strings.Contains(out, "Plan: 0 to add, 0 to change, 1 to destroy") {
 		t.Fatalf("plan next to b2sdk's replication: %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
-	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, out)
-	}
-	m := rawRepl(e, "acme-nx-dst")["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any)
+	e.mustRun("apply", "-auto-approve", dir)
+	e.mustRun("plan", "-detailed-exitcode", dir)
+	m := destMapping(e, "acme-nx-dst")
 	if _, ok := m[otherKey]; !ok || len(m) != 2 {
 		t.Fatalf("the other source's mapping entry was not kept: %v (other source key %s)", m, otherKey)
 	}
@@ -588,16 +385,8 @@ h.setup_both(api.get_bucket_by_name("acme-nx-src"), api.get_bucket_by_name("acme
 		}
 	}
 	ids := e.rawBucketIDs()
-	a, asum := randomBytes(t, 1500)
-	o, osum := randomBytes(t, 1600)
-	e.uploadRaw(ids["acme-nx-src"], "a/1", a)
-	e.uploadRaw(ids["acme-nx-other"], "o/2", o)
-	if f := waitVersion(t, e, ids["acme-nx-dst"], "a/1"); f["contentSha1"] != asum {
-		t.Fatalf("b2plan's replica: %v", f)
-	}
-	if f := waitVersion(t, e, ids["acme-nx-dst"], "o/2"); f["contentSha1"] != osum {
-		t.Fatalf("b2sdk's replica: %v", f)
-	}
+	replicates(t, e, ids["acme-nx-src"], e, ids["acme-nx-dst"], "a/1", 1500)   // b2plan's
+	replicates(t, e, ids["acme-nx-other"], e, ids["acme-nx-dst"], "o/2", 1600) // b2sdk's
 }
 
 // TestReplicationOutOfBand: after apply, the destination bucket is deleted out of band (its
@@ -608,33 +397,17 @@ h.setup_both(api.get_bucket_by_name("acme-nx-src"), api.get_bucket_by_name("acme
 func TestReplicationOutOfBand(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-oob-src"
-}
-bucket "dst" {
-  name = "acme-oob-dst"
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-}
-`)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
+	e.write(dir, replPair("acme-oob", "", "r", ""))
+	e.mustRun("apply", "-auto-approve", dir)
 	check := func(step string, n int) {
 		t.Helper()
 		code, out, errOut := e.run("plan", "-detailed-exitcode", dir)
 		if code != 2 {
 			t.Fatalf("%s: plan shows no drift: %d\n%s\n%s", step, code, out, errOut)
 		}
-		if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
-			t.Fatalf("%s: apply: %d\n%s\n%s", step, code, out, errOut)
-		}
-		if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
-			t.Fatalf("%s: re-plan: %d\n%s", step, code, out)
-		}
+		t.Log(step)
+		e.mustRun("apply", "-auto-approve", dir)
+		e.mustRun("plan", "-detailed-exitcode", dir)
 		ids := e.rawBucketIDs()
 		keys := e.rawKeys()
 		for _, name := range []string{"b2plan-repl-src-acme-oob-src", "b2plan-repl-dst-acme-oob-dst"} {
@@ -645,12 +418,7 @@ replication "r" {
 		if caps := rawKeyCaps(e, "b2plan-repl-dst-")["b2plan-repl-dst-acme-oob-dst"]; !strings.Contains(caps, "@"+ids["acme-oob-dst"]+" ") {
 			t.Fatalf("%s: destination key not restricted to the new bucket %s: %s", step, ids["acme-oob-dst"], caps)
 		}
-		data, sum := randomBytes(t, 700+n)
-		name := fmt.Sprintf("f%d", n)
-		e.uploadRaw(ids["acme-oob-src"], name, data)
-		if f := waitVersion(t, e, ids["acme-oob-dst"], name); f["contentSha1"] != sum {
-			t.Fatalf("%s: replica: %v", step, f)
-		}
+		replicates(t, e, ids["acme-oob-src"], e, ids["acme-oob-dst"], fmt.Sprintf("f%d", n), 700+n)
 	}
 	e.rawCall("b2_delete_bucket", map[string]any{"bucketId": e.rawBucketIDs()["acme-oob-dst"]})
 	check("destination bucket deleted", 1)
@@ -665,33 +433,12 @@ replication "r" {
 // the destinations with its SHA-1: the configurations are written before objects are uploaded.
 func TestReplicationObjectsOfTheSameApply(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
-object "logo" {
-  bucket  = bucket.media.name
-  name    = "photos/logo.svg"
-  content = "<svg/>"
-}
-object "readme" {
-  bucket  = bucket.media.name
-  name    = "docs/readme.txt"
-  content = "read me"
-}
-`})
+	cfg := re.config(t, replConfig+mediaObject("logo", "photos/logo.svg", "<svg/>")+mediaObject("readme", "docs/readme.txt", "read me"))
 	var all strings.Builder
-	if code, stdout, stderr := re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, stdout, stderr)
-	}
-	sha := func(s string) string { x := sha1.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
-	if f := waitVersion(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg"); f["contentSha1"] != sha("<svg/>") {
-		t.Fatalf("replica in the other account: %v", f)
-	}
-	if f := waitVersion(t, re.def, re.def.rawBucketIDs()["acme-media-copy"], "docs/readme.txt"); f["contentSha1"] != sha("read me") {
-		t.Fatalf("replica in the same account: %v", f)
-	}
-	if code, stdout, _ := re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, stdout)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
+	wantReplica(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg", shaHex([]byte("<svg/>")))
+	wantReplica(t, re.def, re.def.rawBucketIDs()["acme-media-copy"], "docs/readme.txt", shaHex([]byte("read me")))
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
 }
 
 // TestReplicationDestroyClearsBeforeDelete: the server refuses to delete a bucket whose
@@ -701,39 +448,19 @@ object "readme" {
 func TestReplicationDestroyClearsBeforeDelete(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name          = "acme-del-src"
-  force_destroy = true
-}
-bucket "dst" {
-  name          = "acme-del-dst"
-  force_destroy = true
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-}
-`)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
+	e.write(dir, replPair("acme-del", "  force_destroy = true\n", "r", ""))
+	e.mustRun("apply", "-auto-approve", dir)
 	ids := e.rawBucketIDs()
-	data, _ := randomBytes(t, 500)
-	e.uploadRaw(ids["acme-del-src"], "x", data)
-	waitVersion(t, e, ids["acme-del-dst"], "x")
+	replicates(t, e, ids["acme-del-src"], e, ids["acme-del-dst"], "x", 500)
 	refused := 0
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if !strings.HasSuffix(r.URL.Path, "/b2_delete_bucket") {
 			return false
 		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		var req struct {
 			BucketID string `json:"bucketId"`
 		}
-		json.Unmarshal(body, &req)
+		json.Unmarshal(peekBody(r), &req)
 		for name, id := range ids {
 			if id == req.BucketID && len(rawRepl(e, name)) != 0 {
 				e.mu.Lock()
@@ -745,11 +472,8 @@ replication "r" {
 			}
 		}
 		return false
-	}
-	e.mu.Unlock()
-	if code, out, errOut := e.run("destroy", "-auto-approve", dir); code != 0 {
-		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
-	}
+	})
+	e.mustRun("destroy", "-auto-approve", dir)
 	e.mu.Lock()
 	n := refused
 	e.hook = nil
@@ -771,80 +495,33 @@ replication "r" {
 // are replicated to the other account (SHA-1).
 func TestReplicationKilledAcrossAccounts(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig + `
-object "logo" {
-  bucket  = bucket.media.name
-  name    = "photos/logo.svg"
-  content = "<svg>k</svg>"
-}
-`})
+	cfg := re.config(t, replConfig+mediaObject("logo", "photos/logo.svg", "<svg>k</svg>"))
 	committed := make(chan struct{})
 	var once sync.Once
-	re.hookMu.Lock()
-	re.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
-			return false
-		}
-		body, _ := io.ReadAll(r.Body)
-		if !bytes.Contains(body, []byte("replicationConfiguration")) {
-			r.Body = io.NopCloser(bytes.NewReader(body))
+	re.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") || !bytes.Contains(peekBody(r), []byte("replicationConfiguration")) {
 			return false
 		}
 		held := false
 		once.Do(func() {
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			re.def.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // committed ...
 			close(committed)
 			held = true
-			select { // ... and the reply never sent: the process is killed
-			case <-r.Context().Done():
-			case <-time.After(30 * time.Second):
-			}
+			holdReply(r) // ... and the reply never sent: the process is killed
 		})
-		if !held {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
 		return held
-	}
-	re.hookMu.Unlock()
+	})
 	c := startChild(t, re.env(), nil, nil, "apply", "-auto-approve", "-parallelism=1", cfg)
-	select {
-	case <-committed:
-	case <-c.end:
-		t.Fatalf("apply ended before a replication write:\n%s", c.output())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no replication write within the deadline:\n%s", c.output())
-	}
-	c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.end
-	re.hookMu.Lock()
-	re.hook = nil
-	re.hookMu.Unlock()
+	killWhenCommitted(t, c, committed, "replication write")
+	re.setHook(nil)
 	var all strings.Builder
 	all.WriteString(c.output())
-	if code, stdout, stderr := re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
-		t.Fatalf("apply after the kill: %d\n%s\n%s", code, stdout, stderr)
-	}
-	if code, stdout, _ := re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, stdout)
-	}
-	for _, e := range []*keyEnv{re.def, re.bak} {
-		for name, ids := range e.rawKeys() {
-			if strings.HasPrefix(name, "b2plan-repl-") && len(ids) != 1 {
-				t.Fatalf("key %s: %v", name, ids)
-			}
-		}
-	}
-	sum := sha1.Sum([]byte("<svg>k</svg>"))
-	if f := waitVersion(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg"); f["contentSha1"] != hex.EncodeToString(sum[:]) {
-		t.Fatalf("replica: %v", f)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
+	replKeyCount(t, re.def)
+	replKeyCount(t, re.bak)
+	wantReplica(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg", shaHex([]byte("<svg>k</svg>")))
 	re.mu.Lock()
 	defer re.mu.Unlock()
-	for _, s := range re.secrets {
-		if strings.Contains(all.String(), s) {
-			t.Fatalf("a key secret appears in the output")
-		}
-	}
+	noSecrets(t, all.String(), re.secrets)
 }

@@ -2,164 +2,19 @@ package command
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/b2plan/b2plan/emulator"
 )
-
-const (
-	replBackupKeyID = "b2localREPLBACKUP"
-	replBackupKey   = "K00replBackupMasterKey"
-)
-
-// replEnv is one b2local with two accounts (replication crosses accounts inside one store),
-// behind a proxy that records every secret b2_create_key returns, so that tests can look for
-// them in everything b2plan writes.
-type replEnv struct {
-	def, bak *keyEnv
-	mu       sync.Mutex
-	secrets  []string
-	// hook, when set, sees every request first (true: handled); under hookMu.
-	hookMu sync.Mutex
-	hook   func(w http.ResponseWriter, r *http.Request) bool
-}
-
-func newReplEnv(t *testing.T) *replEnv {
-	t.Helper()
-	srv, err := emulator.NewServer(emulator.Options{Accounts: []emulator.Account{
-		{KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey}, {KeyID: replBackupKeyID, Key: replBackupKey}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	re := &replEnv{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		re.hookMu.Lock()
-		h := re.hook
-		re.hookMu.Unlock()
-		if h != nil && h(w, r) {
-			return
-		}
-		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
-			srv.Handler().ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, r)
-		var k struct {
-			Key string `json:"applicationKey"`
-		}
-		if json.Unmarshal(rec.Body.Bytes(), &k) == nil && k.Key != "" {
-			re.mu.Lock()
-			re.secrets = append(re.secrets, k.Key)
-			re.mu.Unlock()
-		}
-		for h, v := range rec.Header() {
-			w.Header()[h] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-	}))
-	t.Cleanup(hs.Close)
-	dir := t.TempDir()
-	re.def = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir}
-	re.bak = &keyEnv{t: t, srv: srv, url: hs.URL, dir: dir, keyID: replBackupKeyID, key: replBackupKey}
-	return re
-}
-
-func (re *replEnv) env() []string {
-	return append(re.def.env(), "B2_BACKUP_ENDPOINT="+re.def.url, "B2_BACKUP_APPLICATION_KEY_ID="+replBackupKeyID, "B2_BACKUP_APPLICATION_KEY="+replBackupKey)
-}
-
-// run runs the CLI and keeps its output for the secret check.
-func (re *replEnv) run(t *testing.T, out *strings.Builder, args ...string) (int, string, string) {
-	t.Helper()
-	code, stdout, stderr := runLocal(t, re.env(), args...)
-	out.WriteString(stdout + stderr)
-	return code, stdout, stderr
-}
-
-// rawRepl is a bucket's replicationConfiguration value read with plain HTTP.
-func rawRepl(e *keyEnv, bucket string) map[string]any {
-	e.t.Helper()
-	for _, b := range e.rawCall("b2_list_buckets", map[string]any{"bucketName": bucket})["buckets"].([]any) {
-		w := b.(map[string]any)["replicationConfiguration"].(map[string]any)
-		if v, ok := w["value"].(map[string]any); ok {
-			return v
-		}
-		return map[string]any{}
-	}
-	e.t.Fatalf("bucket %s not found", bucket)
-	return nil
-}
-
-// rawKeyCaps lists the keys named prefix* of an account: name → capabilities (sorted, joined)
-// and bucket ids.
-func rawKeyCaps(e *keyEnv, prefix string) map[string]string {
-	e.t.Helper()
-	out := map[string]string{}
-	for _, k := range e.rawCall("b2_list_keys", map[string]any{"maxKeyCount": 1000})["keys"].([]any) {
-		km := k.(map[string]any)
-		if !strings.HasPrefix(km["keyName"].(string), prefix) {
-			continue
-		}
-		var caps []string
-		for _, c := range km["capabilities"].([]any) {
-			caps = append(caps, c.(string))
-		}
-		sort.Strings(caps)
-		var bs []string
-		if ids, ok := km["bucketIds"].([]any); ok {
-			for _, id := range ids {
-				bs = append(bs, id.(string))
-			}
-		}
-		out[km["keyName"].(string)] = strings.Join(caps, ",") + " @" + strings.Join(bs, ",") + " " + km["applicationKeyId"].(string)
-	}
-	return out
-}
-
-// waitVersion polls a bucket's raw listing until name appears (b2local replicates in the
-// background), and returns the file object.
-func waitVersion(t *testing.T, e *keyEnv, bucketID, name string) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		for _, f := range e.rawCall("b2_list_file_versions", map[string]any{"bucketId": bucketID, "prefix": name})["files"].([]any) {
-			if fm := f.(map[string]any); fm["fileName"] == name {
-				return fm
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear in bucket %s within the deadline", name, bucketID)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func randomBytes(t *testing.T, n int) ([]byte, string) {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rand.Reader, b); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha1.Sum(b)
-	return b, hex.EncodeToString(sum[:])
-}
 
 const replConfig = `
 provider "b2" {}
@@ -198,8 +53,7 @@ replication "same_account" {
 // rules, the mappings and the keys. No key secret appears in any output or plan file.
 func TestReplicationTwoAccounts(t *testing.T) {
 	re := newReplEnv(t)
-	cfg := filepath.Join(re.def.dir, "cfg")
-	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig})
+	cfg := re.config(t, replConfig)
 	var all strings.Builder
 	planFile := filepath.Join(re.def.dir, "p.plan")
 
@@ -219,12 +73,10 @@ func TestReplicationTwoAccounts(t *testing.T) {
 		!strings.Contains(js, `"address":"replication.media_to_backup"`) {
 		t.Fatalf("show -json: %d\n%s", code, js)
 	}
-	if code, stdout, stderr = re.run(t, &all, "apply", planFile); code != 0 || !strings.Contains(stdout, "Resources: 8 added") {
-		t.Fatalf("apply: %d\n%s\n%s", code, stdout, stderr)
+	if stdout = re.mustRun(t, &all, "apply", planFile); !strings.Contains(stdout, "Resources: 8 added") {
+		t.Fatalf("apply:\n%s", stdout)
 	}
-	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan after apply: %d\n%s", code, stdout)
-	}
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
 
 	// Both sides, read with plain HTTP.
 	dIDs, bIDs := re.def.rawBucketIDs(), re.bak.rawBucketIDs()
@@ -240,32 +92,29 @@ func TestReplicationTwoAccounts(t *testing.T) {
 		t.Fatalf("key capabilities: %q %q %q", src, dstB, dstC)
 	}
 	idOf := func(s string) string { return s[strings.LastIndexByte(s, ' ')+1:] }
-	sc := rawRepl(re.def, "acme-media")["asReplicationSource"].(map[string]any)
+	sc := sourceConf(re.def, "acme-media")
 	if sc["sourceApplicationKeyId"] != idOf(src) || len(sc["replicationRules"].([]any)) != 2 {
 		t.Fatalf("source configuration: %v", sc)
 	}
-	if m := rawRepl(re.bak, "acme-backup")["asReplicationDestination"].(map[string]any)["sourceToDestinationKeyMapping"].(map[string]any); len(m) != 1 || m[idOf(src)] != idOf(dstB) {
+	if m := destMapping(re.bak, "acme-backup"); len(m) != 1 || m[idOf(src)] != idOf(dstB) {
 		t.Fatalf("backup mapping: %v", m)
 	}
 
 	// New uploads replicate: across accounts, and within one.
-	photo, photoSHA := randomBytes(t, 70_000)
-	doc, docSHA := randomBytes(t, 1_000)
-	re.def.uploadRaw(media, "photos/cat.jpg", photo)
-	re.def.uploadRaw(media, "docs/readme.txt", doc)
-	re.def.uploadRaw(media, "other/skip.bin", doc)
-	if f := waitVersion(t, re.bak, backup, "photos/cat.jpg"); f["contentSha1"] != photoSHA || f["replicationStatus"] != "replica" {
-		t.Fatalf("replica at the backup account: %v (want SHA-1 %s)", f, photoSHA)
+	if f := replicates(t, re.def, media, re.bak, backup, "photos/cat.jpg", 70_000); f["replicationStatus"] != "replica" {
+		t.Fatalf("replica at the backup account: %v", f)
 	}
-	if f := waitVersion(t, re.def, cp, "docs/readme.txt"); f["contentSha1"] != docSHA || f["replicationStatus"] != "replica" {
-		t.Fatalf("replica in the same account: %v (want SHA-1 %s)", f, docSHA)
+	doc, _ := randomBytes(t, 1_000)
+	re.def.uploadRaw(media, "other/skip.bin", doc)
+	if f := replicates(t, re.def, media, re.def, cp, "docs/readme.txt", 1_000); f["replicationStatus"] != "replica" {
+		t.Fatalf("replica in the same account: %v", f)
 	}
 	if f := waitVersion(t, re.def, media, "other/skip.bin"); f["replicationStatus"] != nil {
 		t.Fatalf("a file outside the prefixes was replicated: %v", f)
 	}
 
 	// Out of band: the rule disabled, and the backup's mapping removed.
-	rules := rawRepl(re.def, "acme-media")["asReplicationSource"].(map[string]any)["replicationRules"].([]any)
+	rules := sourceConf(re.def, "acme-media")["replicationRules"].([]any)
 	for _, r := range rules {
 		if rm := r.(map[string]any); rm["replicationRuleName"] == "media-to-backup" {
 			rm["isEnabled"] = false
@@ -280,17 +129,9 @@ func TestReplicationTwoAccounts(t *testing.T) {
 		!strings.Contains(stdout, "Plan: 0 to add, 1 to change, 0 to destroy") {
 		t.Fatalf("drift: %d\n%s", code, stdout)
 	}
-	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
-		t.Fatalf("apply repairing drift: %d\n%s\n%s", code, stdout, stderr)
-	}
-	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan after repair: %d\n%s", code, stdout)
-	}
-	again, againSHA := randomBytes(t, 5_000)
-	re.def.uploadRaw(media, "photos/dog.jpg", again)
-	if f := waitVersion(t, re.bak, backup, "photos/dog.jpg"); f["contentSha1"] != againSHA {
-		t.Fatalf("replica after the repair: %v", f)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
+	replicates(t, re.def, media, re.bak, backup, "photos/dog.jpg", 5_000)
 
 	// The blocks removed: rules, mappings and keys go; buckets and replicas stay.
 	writeFiles(t, cfg, map[string]string{"main.hcl": replConfig[:strings.Index(replConfig, "replication \"media_to_backup\"")]})
@@ -299,9 +140,7 @@ func TestReplicationTwoAccounts(t *testing.T) {
 		!strings.Contains(stdout, "replication.media_to_backup will be destroyed") {
 		t.Fatalf("plan without the blocks: %d\n%s", code, stdout)
 	}
-	if code, stdout, stderr = re.run(t, &all, "apply", "-auto-approve", cfg); code != 0 {
-		t.Fatalf("apply without the blocks: %d\n%s\n%s", code, stdout, stderr)
-	}
+	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
 	if k1, k2 := rawKeyCaps(re.def, "b2plan-repl-"), rawKeyCaps(re.bak, "b2plan-repl-"); len(k1)+len(k2) != 0 {
 		t.Fatalf("replication keys left: %v %v", k1, k2)
 	}
@@ -310,30 +149,16 @@ func TestReplicationTwoAccounts(t *testing.T) {
 			t.Fatalf("replication configuration left: %v", c)
 		}
 	}
-	if code, stdout, _ = re.run(t, &all, "plan", "-detailed-exitcode", cfg); code != 0 {
-		t.Fatalf("re-plan after removal: %d\n%s", code, stdout)
-	}
+	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
 
 	// No key secret anywhere b2plan wrote.
 	pf, _ := os.ReadFile(planFile)
-	text := all.String() + planFileText(t, planFile) + string(pf)
-	filepath.Walk(cfg, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			b, _ := os.ReadFile(p)
-			text += string(b)
-		}
-		return nil
-	})
 	re.mu.Lock()
 	defer re.mu.Unlock()
 	if len(re.secrets) != 3 {
 		t.Fatalf("saw %d created keys, want 3", len(re.secrets))
 	}
-	for _, s := range re.secrets {
-		if strings.Contains(text, s) || bytes.Contains(pf, []byte(s)) {
-			t.Fatalf("a replication key's secret appears in b2plan's output or files")
-		}
-	}
+	noSecrets(t, all.String()+planFileText(t, planFile)+string(pf)+filesText(cfg), re.secrets)
 }
 
 // TestReplicationOneAccountDestroy: in a configuration without provider aliases, a
@@ -344,47 +169,32 @@ func TestReplicationOneAccountDestroy(t *testing.T) {
 	e := newKeyEnv(t)
 	e.rawCall("b2_create_bucket", map[string]any{"bucketName": "acme-legacy", "bucketType": "allPrivate"})
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
+	legacy := func(copyExtra string) string {
+		return `
 bucket "copy" {
   name = "acme-legacy-copy"
-}
+` + copyExtra + `}
 replication "legacy" {
   source_bucket      = "acme-legacy"
   source_provider    = b2
   destination_bucket = bucket.copy.name
   include_existing   = true
 }
-`)
-	code, out, errOut := e.run("apply", "-auto-approve", dir)
-	if code != 0 || !strings.Contains(out, "Resources: 4 added") {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+`
 	}
-	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, out)
+	e.write(dir, legacy(""))
+	if out := e.mustRun("apply", "-auto-approve", dir); !strings.Contains(out, "Resources: 4 added") {
+		t.Fatalf("apply:\n%s", out)
 	}
+	e.mustRun("plan", "-detailed-exitcode", dir)
 	ids := e.rawBucketIDs()
-	data, sum := randomBytes(t, 3000)
-	e.uploadRaw(ids["acme-legacy"], "a/b.txt", data)
-	if f := waitVersion(t, e, ids["acme-legacy-copy"], "a/b.txt"); f["contentSha1"] != sum {
-		t.Fatalf("replica: %v", f)
-	}
+	replicates(t, e, ids["acme-legacy"], e, ids["acme-legacy-copy"], "a/b.txt", 3000)
 	// The copy holds a replica now: destroy needs force_destroy; without, it is refused.
-	code, out, errOut = e.run("destroy", "-auto-approve", dir)
+	code, out, errOut := e.run("destroy", "-auto-approve", dir)
 	if code == 0 {
 		t.Fatalf("destroy of a non-empty bucket succeeded:\n%s", out)
 	}
-	e.write(dir, `
-bucket "copy" {
-  name = "acme-legacy-copy"
-  force_destroy = true
-}
-replication "legacy" {
-  source_bucket      = "acme-legacy"
-  source_provider    = b2
-  destination_bucket = bucket.copy.name
-  include_existing   = true
-}
-`)
+	e.write(dir, legacy("  force_destroy = true\n"))
 	code, out, errOut = e.run("destroy", "-auto-approve", dir)
 	if code != 0 || !strings.Contains(out, "# replication.legacy will be destroyed") {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
@@ -407,86 +217,44 @@ replication "legacy" {
 func TestReplicationFaults(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	const cfg = `
-bucket "src" {
-  name = "acme-fault-src"
-}
-bucket "dst" {
-  name = "acme-fault-dst"
-}
-`
-	e.write(dir, cfg+`
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-}
-`)
+	e.write(dir, replPair("acme-fault", "", "r", ""))
 	var lost sync.Once
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") {
-			return false
-		}
-		body, _ := io.ReadAll(r.Body)
-		if !bytes.Contains(body, []byte("b2plan-repl-src-")) {
-			r.Body = io.NopCloser(bytes.NewReader(body))
+	e.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/b2_create_key") || !bytes.Contains(peekBody(r), []byte("b2plan-repl-src-")) {
 			return false
 		}
 		handled := false
 		lost.Do(func() {
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			e.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // the key is created ...
 			w.WriteHeader(500)                                   // ... and the reply lost
 			w.Write([]byte(`{"status":500,"code":"internal_error","message":"reply lost"}`))
 			handled = true
 		})
-		if !handled {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
 		return handled
-	}
-	e.mu.Unlock()
-	code, out, errOut := e.run("apply", "-auto-approve", dir)
-	if code != 0 {
-		t.Fatalf("apply with a lost create reply: %d\n%s\n%s", code, out, errOut)
-	}
+	})
+	e.mustRun("apply", "-auto-approve", dir)
 	ks := rawKeyCaps(e, "b2plan-repl-src-")
 	if len(ks) != 1 {
 		t.Fatalf("source keys after a lost reply: %v", ks)
 	}
 	k := ks["b2plan-repl-src-acme-fault-src"]
-	if sc := rawRepl(e, "acme-fault-src")["asReplicationSource"].(map[string]any); sc["sourceApplicationKeyId"] != k[strings.LastIndexByte(k, ' ')+1:] {
+	if sc := sourceConf(e, "acme-fault-src"); sc["sourceApplicationKeyId"] != k[strings.LastIndexByte(k, ' ')+1:] {
 		t.Fatalf("the source configuration does not use the adopted key: %v vs %s", sc, k)
 	}
-	if code, out, _ = e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, out)
-	}
+	e.mustRun("plan", "-detailed-exitcode", dir)
 
 	// Removal with the source's write refused: nothing deleted.
-	e.write(dir, cfg)
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
-			return false
-		}
-		w.WriteHeader(400)
-		w.Write([]byte(`{"status":400,"code":"bad_request","message":"refused by the test"}`))
-		return true
-	}
-	e.mu.Unlock()
-	code, out, errOut = e.run("apply", "-auto-approve", dir)
+	e.write(dir, replPair("acme-fault", "", "", ""))
+	e.setHook(refuse("b2_update_bucket"))
+	code, out, errOut := e.run("apply", "-auto-approve", dir)
 	if code == 0 || !strings.Contains(out+errOut, "refused by the test") {
 		t.Fatalf("apply with refused writes: %d\n%s\n%s", code, out, errOut)
 	}
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
 		t.Fatalf("keys deleted although the configurations still name them: %v", ks)
 	}
-	e.mu.Lock()
-	e.hook = nil
-	e.mu.Unlock()
-	if code, out, errOut = e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply after the fault: %d\n%s\n%s", code, out, errOut)
-	}
+	e.setHook(nil)
+	e.mustRun("apply", "-auto-approve", dir)
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 0 || len(rawRepl(e, "acme-fault-src")) != 0 || len(rawRepl(e, "acme-fault-dst")) != 0 {
 		t.Fatalf("after the second apply: keys %v, src %v, dst %v", ks, rawRepl(e, "acme-fault-src"), rawRepl(e, "acme-fault-dst"))
 	}
@@ -496,29 +264,11 @@ replication "r" {
 // client) reads — the rules, the source key and the mapping — and a file uploaded with it
 // arrives as a replica with the same SHA-1. Skipped without /usr/bin/python3 and b2sdk.
 func TestReplicationB2SDK(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import b2sdk.v2").Run(); err != nil {
-		t.Skip("b2sdk not available")
-	}
+	py := needB2SDK(t)
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-sdk-src"
-}
-bucket "dst" {
-  name = "acme-sdk-dst"
-}
-replication "sdk" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-  prefix             = "in/"
-  priority           = 42
-}
-`)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
-	}
+	e.write(dir, replPair("acme-sdk", "", "sdk", "  prefix             = \"in/\"\n  priority           = 42\n"))
+	e.mustRun("apply", "-auto-approve", dir)
 	script := `
 import sys, json, time, hashlib, io
 from b2sdk.v2 import B2Api, InMemoryAccountInfo
@@ -575,18 +325,7 @@ print(json.dumps(out))
 func TestReplicationCapabilities(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-caps-src"
-}
-bucket "dst" {
-  name = "acme-caps-dst"
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-}
-`)
+	e.write(dir, replPair("acme-caps", "", "r", ""))
 	base := []string{"listBuckets", "writeBuckets", "listKeys", "writeKeys", "deleteKeys", "readBucketEncryption", "readBucketRetentions", "readBucketNotifications"}
 	run := func(caps []string, args ...string) (int, string) {
 		k := e.rawCall("b2_create_key", map[string]any{"keyName": "caps-test", "capabilities": caps})
@@ -623,17 +362,8 @@ func TestReplicationImportCommand(t *testing.T) {
 		"asReplicationSource": map[string]any{"sourceApplicationKeyId": sk, "replicationRules": []any{
 			map[string]any{"replicationRuleName": "cli-rule", "destinationBucketId": dst, "fileNamePrefix": "x/", "priority": 3,
 				"isEnabled": true, "includeExistingFiles": false}}}}})
-	dir := filepath.Join(e.dir, "cfg")
-	os.MkdirAll(dir, 0o755)
-	if code, out, errOut := e.run("import", "-out="+filepath.Join(dir, "imported.hcl"), dir); code != 0 {
-		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "imported.hcl"))
-	if !strings.Contains(string(b), `replication "cli_rule"`) {
+	if b := importThenPlan(t, e); !strings.Contains(b, `replication "cli_rule"`) {
 		t.Fatalf("imported configuration:\n%s", b)
-	}
-	if code, out, errOut := e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("plan after import: %d\n%s\n%s\n%s", code, out, errOut, b)
 	}
 }
 
@@ -659,12 +389,10 @@ replication "west_to_east" {
   destination_bucket = bucket.east.name
 }
 `)
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 || !strings.Contains(out, "Resources: 8 added") {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	if out := e.mustRun("apply", "-auto-approve", dir); !strings.Contains(out, "Resources: 8 added") {
+		t.Fatalf("apply:\n%s", out)
 	}
-	if code, out, _ := e.run("plan", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("re-plan: %d\n%s", code, out)
-	}
+	e.mustRun("plan", "-detailed-exitcode", dir)
 	for _, b := range []string{"acme-east", "acme-west"} {
 		c := rawRepl(e, b)
 		if c["asReplicationSource"] == nil || c["asReplicationDestination"] == nil {
@@ -672,14 +400,10 @@ replication "west_to_east" {
 		}
 	}
 	ids := e.rawBucketIDs()
-	a, asum := randomBytes(t, 2000)
-	b, bsum := randomBytes(t, 3000)
-	e.uploadRaw(ids["acme-east"], "from-east", a)
-	e.uploadRaw(ids["acme-west"], "from-west", b)
-	if f := waitVersion(t, e, ids["acme-west"], "from-east"); f["contentSha1"] != asum || f["replicationStatus"] != "replica" {
+	if f := replicates(t, e, ids["acme-east"], e, ids["acme-west"], "from-east", 2000); f["replicationStatus"] != "replica" {
 		t.Fatalf("east → west: %v", f)
 	}
-	if f := waitVersion(t, e, ids["acme-east"], "from-west"); f["contentSha1"] != bsum || f["replicationStatus"] != "replica" {
+	if f := replicates(t, e, ids["acme-west"], e, ids["acme-east"], "from-west", 3000); f["replicationStatus"] != "replica" {
 		t.Fatalf("west → east: %v", f)
 	}
 }
@@ -690,34 +414,12 @@ replication "west_to_east" {
 func TestReplicationWriteRefusedThenResumed(t *testing.T) {
 	e := newKeyEnv(t)
 	dir := filepath.Join(e.dir, "cfg")
-	e.write(dir, `
-bucket "src" {
-  name = "acme-resume-src"
-}
-bucket "dst" {
-  name = "acme-resume-dst"
-}
-replication "r" {
-  source_bucket      = bucket.src.name
-  destination_bucket = bucket.dst.name
-}
-`)
-	e.mu.Lock()
-	e.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/b2_update_bucket") {
-			return false
-		}
-		w.WriteHeader(400)
-		w.Write([]byte(`{"status":400,"code":"bad_request","message":"refused by the test"}`))
-		return true
-	}
-	e.mu.Unlock()
+	e.write(dir, replPair("acme-resume", "", "r", ""))
+	e.setHook(refuse("b2_update_bucket"))
 	if code, out, errOut := e.run("apply", "-auto-approve", dir); code == 0 {
 		t.Fatalf("apply with refused writes succeeded:\n%s\n%s", out, errOut)
 	}
-	e.mu.Lock()
-	e.hook = nil
-	e.mu.Unlock()
+	e.setHook(nil)
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
 		t.Fatalf("keys after the refused writes: %v", ks)
 	}
@@ -725,15 +427,9 @@ replication "r" {
 	if code != 0 || !strings.Contains(out, "Plan: 1 to add, 0 to change, 0 to destroy") || strings.Contains(out, "replication_key") {
 		t.Fatalf("plan after the refused writes: %d\n%s", code, out)
 	}
-	if code, out, errOut := e.run("apply", "-auto-approve", dir); code != 0 {
-		t.Fatalf("apply again: %d\n%s\n%s", code, out, errOut)
-	}
+	e.mustRun("apply", "-auto-approve", dir)
 	ids := e.rawBucketIDs()
-	data, sum := randomBytes(t, 1234)
-	e.uploadRaw(ids["acme-resume-src"], "f", data)
-	if f := waitVersion(t, e, ids["acme-resume-dst"], "f"); f["contentSha1"] != sum {
-		t.Fatalf("replica: %v", f)
-	}
+	replicates(t, e, ids["acme-resume-src"], e, ids["acme-resume-dst"], "f", 1234)
 	if ks := rawKeyCaps(e, "b2plan-repl-"); len(ks) != 2 {
 		t.Fatalf("keys after resuming: %v", ks)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/config"
+	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
 	"github.com/b2plan/b2plan/secretfile"
 )
@@ -19,20 +20,76 @@ const maxKeyCreateAttempts = 3
 // lostKeyCleanup bounds the removal of a key whose creation was cancelled.
 const lostKeyCleanup = 15 * time.Second
 
-// removeLostKeys deletes every key named like ch's that the plan did not
-// know: keys created by an attempt whose reply was lost (their secrets are
-// lost with it). The keys the plan replaces or deletes are left to their
-// own changes.
-func (r *run) removeLostKeys(ctx context.Context, ch *planner.Change) error {
+// lostKeys lists the keys named like ch's that the plan did not know: keys created by an
+// attempt whose reply was lost. The keys the plan replaces or deletes are left to their own
+// changes. One rule for createKey (which removes them: their secrets are lost) and
+// createReplKey (which adopts one: replication needs only the id).
+func (r *run) lostKeys(ctx context.Context, m Mutator, ch *planner.Change) ([]live.Key, error) {
 	kc := ch.Key
-	keys, err := r.m.KeysNamed(ctx, kc.Name)
+	keys, err := m.KeysNamed(ctx, kc.Name)
 	if err != nil {
-		return fmt.Errorf("listing keys named %q to remove one whose reply was lost failed: %v", kc.Name, err)
+		return nil, fmt.Errorf("listing keys named %q to find one whose reply was lost failed: %v", kc.Name, err)
+	}
+	var lost []live.Key
+	for _, k := range keys {
+		if k.ID != kc.OldID && !r.plannedKeys[k.ID] {
+			lost = append(lost, k)
+		}
+	}
+	return lost, nil
+}
+
+// keyCreateStart reports the start of ch's key creation; its phase is "create" for the new
+// half of a replacement.
+func (r *run) keyCreateStart(ch *planner.Change) (phase string) {
+	if ch.Action == planner.Replace {
+		phase = "create"
+	}
+	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action, Phase: phase})
+	return phase
+}
+
+// keyCreated records id as ch's new key (the delete half of a replacement waits for it) and
+// reports it with message.
+func (r *run) keyCreated(ch *planner.Change, phase, id, secretFile, message string) {
+	r.mu.Lock()
+	r.ids[ch.Address] = id
+	r.newKeys[ch.Address] = true
+	if secretFile != "" {
+		r.res.SecretFiles = append(r.res.SecretFiles, secretFile)
+	}
+	r.mu.Unlock()
+	if ch.Action == planner.Create {
+		r.count(planner.Create)
+	}
+	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase, Message: message})
+}
+
+// keyDeleteStart checks the delete of ch's old key: skip when it is the delete half of a
+// replacement whose create half failed (reported already; the old key is kept).
+func (r *run) keyDeleteStart(ch *planner.Change) (phase string, skip bool, err error) {
+	if ch.Key == nil || ch.Key.OldID == "" {
+		return "", false, errors.New("plan has no key id for this delete")
+	}
+	if ch.Action == planner.Replace {
+		r.mu.Lock()
+		ok := r.newKeys[ch.Address]
+		r.mu.Unlock()
+		if !ok {
+			return "", true, nil
+		}
+		phase = "delete"
+	}
+	return phase, false, nil
+}
+
+// removeLostKeys deletes the keys lostKeys finds (their secrets are lost).
+func (r *run) removeLostKeys(ctx context.Context, ch *planner.Change) error {
+	keys, err := r.lostKeys(ctx, r.m, ch)
+	if err != nil {
+		return err
 	}
 	for _, k := range keys {
-		if r.plannedKeys[k.ID] {
-			continue
-		}
 		if err := r.m.DeleteKey(ctx, k.ID, k.Name); err != nil {
 			return fmt.Errorf("deleting key %s, created by an attempt whose reply was lost, failed: %v", k.ID, err)
 		}
@@ -75,11 +132,7 @@ func (r *run) createKey(ch *planner.Change) error {
 			}
 		}
 	}
-	phase := ""
-	if ch.Action == planner.Replace {
-		phase = "create"
-	}
-	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action, Phase: phase})
+	phase := r.keyCreateStart(ch)
 
 	var ck b2client.CreatedKey
 	var err error
@@ -114,16 +167,7 @@ func (r *run) createKey(ch *planner.Change) error {
 		}
 		return werr
 	}
-	r.mu.Lock()
-	r.ids[ch.Address] = ck.Key.ID
-	r.newKeys[ch.Address] = true
-	r.res.SecretFiles = append(r.res.SecretFiles, kc.SecretFile)
-	r.mu.Unlock()
-	if ch.Action == planner.Create {
-		r.count(planner.Create)
-	}
-	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase,
-		Message: "key id " + ck.Key.ID + ", secret written to " + kc.SecretFile})
+	r.keyCreated(ch, phase, ck.Key.ID, kc.SecretFile, "key id "+ck.Key.ID+", secret written to "+kc.SecretFile)
 	return nil
 }
 
@@ -131,18 +175,9 @@ func (r *run) createKey(ch *planner.Change) error {
 // replacement, the latter only once the new key and its secret file exist.
 func (r *run) deleteKey(ch *planner.Change) error {
 	kc := ch.Key
-	if kc == nil || kc.OldID == "" {
-		return errors.New("plan has no key id for this delete")
-	}
-	phase := ""
-	if ch.Action == planner.Replace {
-		r.mu.Lock()
-		ok := r.newKeys[ch.Address]
-		r.mu.Unlock()
-		if !ok {
-			return nil // the create half failed and was reported; keep the old key
-		}
-		phase = "delete"
+	phase, skip, err := r.keyDeleteStart(ch)
+	if err != nil || skip {
+		return err
 	}
 	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action, Phase: phase})
 	if err := r.m.DeleteKey(r.work, kc.OldID, kc.Name); err != nil {

@@ -110,11 +110,7 @@ func (r *run) createReplKey(ch *planner.Change) error {
 	if err != nil {
 		return err
 	}
-	phase := ""
-	if ch.Action == planner.Replace {
-		phase = "create"
-	}
-	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action, Phase: phase})
+	phase := r.keyCreateStart(ch)
 	spec := b2client.KeySpec{Name: kc.Name, Capabilities: kc.Capabilities}
 	if len(kc.BucketIDs) == len(kc.BucketNames) {
 		spec.BucketIDs = kc.BucketIDs
@@ -141,29 +137,19 @@ func (r *run) createReplKey(ch *planner.Change) error {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.work), lostKeyCleanup)
-		ks, lerr := m.KeysNamed(ctx, kc.Name)
+		ks, lerr := r.lostKeys(ctx, m, ch)
 		cancel()
 		if lerr != nil {
-			return fmt.Errorf("%w (listing keys named %q to find it failed: %v)", err, kc.Name, lerr)
+			return fmt.Errorf("%w (%v)", err, lerr)
 		}
 		for _, k := range ks {
-			if k.ID != kc.OldID && !r.plannedKeys[k.ID] {
-				id = k.ID // created by the lost attempt; its secret is not needed
-			}
+			id = k.ID // created by the lost attempt; its secret is not needed
 		}
 		if id != "" {
 			break
 		}
 	}
-	r.mu.Lock()
-	r.ids[ch.Address] = id
-	r.newKeys[ch.Address] = true
-	r.mu.Unlock()
-	if ch.Action == planner.Create {
-		r.count(planner.Create)
-	}
-	r.emit(Event{Kind: ResourceDone, Address: ch.Address, Action: ch.Action, Phase: phase,
-		Message: "key id " + id + "; its secret is not kept: replication needs only the id"})
+	r.keyCreated(ch, phase, id, "", "key id "+id+"; its secret is not kept: replication needs only the id")
 	return nil
 }
 
@@ -171,18 +157,9 @@ func (r *run) createReplKey(ch *planner.Change) error {
 // once the new key exists).
 func (r *run) deleteReplKey(ch *planner.Change) error {
 	kc := ch.Key
-	if kc == nil || kc.OldID == "" {
-		return errors.New("plan has no key id for this delete")
-	}
-	phase := ""
-	if ch.Action == planner.Replace {
-		r.mu.Lock()
-		ok := r.newKeys[ch.Address]
-		r.mu.Unlock()
-		if !ok {
-			return nil // the create half failed and was reported; keep the old key
-		}
-		phase = "delete"
+	phase, skip, err := r.keyDeleteStart(ch)
+	if err != nil || skip {
+		return err
 	}
 	m, err := r.mutator(ch.Provider)
 	if err != nil {

@@ -30,13 +30,56 @@ func newAccount(t *testing.T) *account {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return accountOn(t, s, emulator.DefaultKeyID, emulator.DefaultKey)
+}
+
+// accountOn connects to the account id of emulator s.
+func accountOn(t *testing.T, s *emulator.Server, id, key string) *account {
+	t.Helper()
 	c, err := b2client.Connect(context.Background(), b2client.Config{Endpoint: s.URL(), Transport: s.Transport(),
-		KeyID: emulator.DefaultKeyID, Key: emulator.DefaultKey, Getenv: func(string) string { return "" }})
+		KeyID: id, Key: key, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return &account{conn: c, m: b2client.NewMutator(c)}
+}
+
+// checkGenerated fails the test unless the generated configuration contains every want and
+// is formatted.
+func checkGenerated(t *testing.T, src []byte, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !containsNorm(src, want) {
+			t.Errorf("generated configuration lacks %q", want)
+		}
+	}
+	if !bytes.Equal(src, hclFormat(src)) {
+		t.Errorf("generated configuration is not formatted")
+	}
+}
+
+// planIsEmpty loads the generated configuration, observes the account with observe, and
+// fails the test unless the plan has no errors and no changes; it returns what was observed.
+func planIsEmpty(t *testing.T, src []byte, observe func(d *config.Desired) *live.Live) *live.Live {
+	t.Helper()
+	d, diags := config.LoadSources(t.TempDir(), map[string][]byte{"main.hcl": src}, config.VarInputs{})
+	if diags.HasErrors() {
+		t.Fatalf("generated configuration does not load: %v", diags)
+	}
+	after := observe(d)
+	p, pdiags := planner.Compute(d, after, planner.Options{Now: time.Now()})
+	for _, dg := range pdiags {
+		if dg.Severity == hcl.DiagError {
+			t.Errorf("plan error: %s: %s", dg.Summary, dg.Detail)
+		}
+	}
+	if p.HasChanges() {
+		var buf bytes.Buffer
+		_ = planner.RenderHuman(&buf, p, planner.RenderOptions{})
+		t.Fatalf("plan after import has changes:\n%s", buf.String())
+	}
+	return after
 }
 
 func (a *account) bucket(t *testing.T, spec b2client.BucketSpec) live.Bucket {
@@ -116,36 +159,12 @@ func TestImportThenPlanIsEmpty(t *testing.T) {
 	if len(res.Skipped) != 2 || res.Skipped[0].Name != "dup" || res.Skipped[1].Name != "dup" {
 		t.Errorf("skipped = %+v, want the two keys named dup", res.Skipped)
 	}
-	for _, want := range []string{
+	checkGenerated(t, res.HCL,
 		`bucket "b_2024_archive" {`, `keep_only_last_version = true`, `access = "read-write"`,
 		`buckets = [bucket.acme_assets.name]`, `[bucket.acme_assets.name, bucket.acme_logs.name]`,
 		`duration = "30d"`, `duration = "2h"`, `# secret_file = "secrets/acme-ci.env"`,
-		`mode  = "compliance"`, `years = 1`, `encryption = "SSE-B2"`, "cannot be recovered",
-	} {
-		if !containsNorm(res.HCL, want) {
-			t.Errorf("generated configuration lacks %q", want)
-		}
-	}
-	if !bytes.Equal(res.HCL, hclFormat(res.HCL)) {
-		t.Errorf("generated configuration is not formatted")
-	}
-
-	d, diags := config.LoadSources(t.TempDir(), map[string][]byte{"main.hcl": res.HCL}, config.VarInputs{})
-	if diags.HasErrors() {
-		t.Fatalf("generated configuration does not load: %v", diags)
-	}
-	after := a.observe(t)
-	p, pdiags := planner.Compute(d, after, planner.Options{Now: time.Now()})
-	for _, dg := range pdiags {
-		if dg.Severity == hcl.DiagError {
-			t.Errorf("plan error: %s: %s", dg.Summary, dg.Detail)
-		}
-	}
-	if p.HasChanges() {
-		var buf bytes.Buffer
-		_ = planner.RenderHuman(&buf, p, planner.RenderOptions{})
-		t.Fatalf("plan after import has changes:\n%s", buf.String())
-	}
+		`mode  = "compliance"`, `years = 1`, `encryption = "SSE-B2"`, "cannot be recovered")
+	after := planIsEmpty(t, res.HCL, func(*config.Desired) *live.Live { return a.observe(t) })
 
 	// The same with a filter: keys restricted to buckets outside the selection name them
 	// literally.
@@ -159,7 +178,7 @@ func TestImportThenPlanIsEmpty(t *testing.T) {
 	if !containsNorm(res.HCL, `buckets = ["other-team-data"]`) {
 		t.Errorf("filtered import should name other-team-data literally:\n%s", res.HCL)
 	}
-	d, diags = config.LoadSources(t.TempDir(), map[string][]byte{"main.hcl": res.HCL}, config.VarInputs{})
+	d, diags := config.LoadSources(t.TempDir(), map[string][]byte{"main.hcl": res.HCL}, config.VarInputs{})
 	if diags.HasErrors() {
 		t.Fatalf("filtered configuration does not load: %v", diags)
 	}

@@ -370,12 +370,7 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 	}
 	m.LockPossible = lockPossible
 	src := &chunkStream{base: len(m.From)}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the readers of a parallel listing not read to its end
-	var err error
-	if src.pg, err = pl.sourcePager(lctx, m); err != nil {
-		return err
-	}
+	src.pg = pl.sourcePager(m)
 	if c, ok := src.pg.(interface{ Close() }); ok {
 		defer c.Close() // a parallel listing not read to its end
 	}
@@ -398,7 +393,7 @@ func (pl *planner) planMoveStreaming(m *Move, unf []live.Version, lockPossible, 
 	}
 	nowMs, lim := pl.now.UnixMilli(), pl.p.CopyLimits()
 	whole := false
-	err = streamChunks(ctx, src, dst, chunk, threshold, func(lo, hi string, s, d []live.Version, w bool) {
+	err := streamChunks(ctx, src, dst, chunk, threshold, func(lo, hi string, s, d []live.Version, w bool) {
 		if w {
 			whole = true
 			expandMove(m, s, unf, d, lockPossible, nowMs, lim)

@@ -38,6 +38,8 @@ type env struct {
 	conn *b2client.Conn
 	m    *b2client.Mutator
 	dir  string
+	// replace is planner.Options.Replace of the plans made (-replace).
+	replace []string
 }
 
 func newEnv(t *testing.T, opts emulator.Options) *env {
@@ -122,7 +124,7 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 		files = append(files, k.SecretFile)
 	}
 	opts := planner.Options{Now: time.Now(), Endpoint: e.s.URL(), AccountID: e.conn.AccountID(),
-		SecretKeyIDs: secretfile.KeyIDs(files)}
+		SecretKeyIDs: secretfile.KeyIDs(files), Replace: e.replace}
 	if chunk > 0 {
 		opts.ListRange, opts.MoveChunk, opts.MoveChunkThreshold = e.rangeLister(), chunk, -1
 		if os.Getenv("B2PLAN_PARALLEL_LISTING") == "1" {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/b2plan/b2plan/live"
 	"github.com/b2plan/b2plan/planner"
@@ -62,6 +64,7 @@ func (r *run) uploadObject(ch *planner.Change) error {
 		part = r.p.CopyLimits().PartSize
 	}
 	var v live.Version
+	started := time.Now()
 	if lu, ok := r.m.(LargeUploader); ok && oc.Size > part {
 		v, err = lu.UploadLarge(r.work, oc.Bucket, oc.Name, oc.ContentType, src, oc.Size, oc.SHA1, oc.Info, part)
 	} else if up, ok := r.m.(Uploader); ok {
@@ -73,7 +76,7 @@ func (r *run) uploadObject(ch *planner.Change) error {
 	} else {
 		return errors.New("this connection cannot upload files")
 	}
-	if serr := r.settleUpload(ch, err); serr != nil {
+	if serr := r.settleUpload(ch, started, err); serr != nil {
 		return serr
 	} else if err != nil {
 		v = live.Version{} // a lost reply: the upload took effect (settleUpload found it)
@@ -102,12 +105,14 @@ func (r *run) deleteObject(ch *planner.Change) error {
 
 // settleUpload runs after an object's upload, whatever it returned: a retried upload whose
 // earlier attempt took effect (its reply lost) leaves the same content twice, and an upload
-// reported failed may have taken effect. It lists the name's versions (when apply may list)
-// and deletes the copies of the planned content below the newest one — keeping one more when
-// the version before the upload already held it (-replace of an unchanged object) — and
-// returns nil when the newest version holds the planned content, else upErr (or, without a
-// listing, upErr). Versions Object Lock keeps are left, with a note.
-func (r *run) settleUpload(ch *planner.Change, upErr error) error {
+// reported failed may have taken effect. It lists the name's versions (when apply may list).
+// The newest versions holding the planned content that the plan did not see and that were
+// uploaded since this upload started (less uploadSkew) are this upload's: all but the newest
+// of them are deleted. Versions the plan saw, or older ones, are never touched (-replace of
+// an unchanged object keeps them). It returns nil when the newest version is one of this
+// upload's, else upErr (or, without a listing, upErr). Versions Object Lock keeps are left,
+// with a note.
+func (r *run) settleUpload(ch *planner.Change, started time.Time, upErr error) error {
 	oc := ch.Object
 	if r.opts.List == nil {
 		return upErr
@@ -122,25 +127,21 @@ func (r *run) settleUpload(ch *planner.Change, upErr error) error {
 		r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("uploaded; checking for duplicate versions failed: %v", err)})
 		return nil
 	}
+	seen := make(map[string]bool, len(oc.Seen))
+	for _, id := range oc.Seen {
+		seen[id] = true
+	}
+	since := started.Add(-uploadSkew).UnixMilli()
 	same := func(v *live.Version) bool {
-		n := len(v.Info)
-		if _, ok := v.Info["large_file_sha1"]; ok {
-			n-- // B2's record of a large file's SHA-1, not declared info
-		}
-		if v.Action != live.ActionUpload || v.SHA1Hex() != oc.SHA1 || v.Size != oc.Size || n != len(oc.Info) {
+		if seen[v.ID] || v.Uploaded < since || v.Action != live.ActionUpload || v.SHA1Hex() != oc.SHA1 || v.Size != oc.Size {
 			return false
 		}
 		if oc.ContentType != "" && oc.ContentType != "b2/x-auto" && v.ContentType != oc.ContentType {
 			return false
 		}
-		for k, x := range oc.Info {
-			if v.Info[k] != x {
-				return false
-			}
-		}
-		return true
+		return maps.Equal(planner.UserInfo(v.Info), oc.Info)
 	}
-	var run []planner.ObjectRef // the newest versions holding the planned content
+	var run []planner.ObjectRef // the newest versions: this upload's
 	for _, v := range l.Listings[0].Versions {
 		if v.Name != oc.Name {
 			continue
@@ -156,14 +157,7 @@ func (r *run) settleUpload(ch *planner.Change, upErr error) error {
 		}
 		return fmt.Errorf("uploaded, but the newest version of %q no longer holds the planned content (another upload since?)", oc.Name)
 	}
-	keep := 2 // the version the plan saw held it already (-replace of an unchanged object)
-	for _, a := range []string{"sha1", "size", "content_type", "info"} {
-		if b := attrValue(ch.Before, a); b == "" || b != attrValue(ch.After, a) {
-			keep = 1
-		}
-	}
-	if len(run) > keep {
-		extra := run[keep:]
+	if extra := run[1:]; len(extra) > 0 {
 		if err := r.deleteVersions(extra, nil); err != nil {
 			r.emit(Event{Kind: Note, Address: ch.Address, Message: fmt.Sprintf("a retried upload left %d copies of the content; deleting them: %v", len(extra), err)})
 		} else {
@@ -173,12 +167,6 @@ func (r *run) settleUpload(ch *planner.Change, upErr error) error {
 	return nil
 }
 
-// attrValue is the JSON text of attribute name ("" when absent or unknown).
-func attrValue(attrs []planner.Attr, name string) string {
-	for _, a := range attrs {
-		if a.Name == name && !a.Unknown {
-			return string(a.Value)
-		}
-	}
-	return ""
-}
+// uploadSkew is how far B2's upload timestamps may lag this machine's clock: a version
+// stamped earlier than an upload's start minus this is not the upload's.
+const uploadSkew = 5 * time.Minute

@@ -99,3 +99,46 @@ func TestObjectLargeUploadFaults(t *testing.T) {
 		t.Errorf("no fault was injected: %+v", st)
 	}
 }
+
+// TestObjectReplaceKeepsEarlierVersions: -replace of an unchanged object uploads one more
+// version and deletes none: the version the plan saw holds the same content, and the
+// duplicate cleanup after an upload (settleUpload) must tell it from a copy left by a
+// retried upload. A large file's info carries large_file_sha1 and an auto content type is
+// resolved by B2: neither makes the earlier version a "copy".
+func TestObjectReplaceKeepsEarlierVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name, hcl string
+		data      []byte
+	}{
+		{"large", largeObjectHCL, bytes.Repeat([]byte("0123456789abcdef"), 220)},
+		{"small auto content type", strings.ReplaceAll(largeObjectHCL, `source = "blob.bin"`, `source = "blob.bin"
+  content_type = "b2/x-auto"`), []byte("small content\n")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, emulator.Options{AbsoluteMinimumPartSize: 100, RecommendedPartSize: 1000})
+			os.WriteFile(filepath.Join(e.dir, "blob.bin"), tc.data, 0o644)
+			e.mustApply(e.plan(tc.hcl), executor.Options{PartSize: 1000})
+			first := e.versions("objects-large", "blob.bin")
+			if len(first) != 1 {
+				t.Fatalf("after the first apply: %+v", first)
+			}
+			e.replace = []string{"object.blob"}
+			for round := 2; round <= 3; round++ {
+				p := e.plan(tc.hcl)
+				res := e.mustApply(p, executor.Options{PartSize: 1000})
+				if res.Changed != 1 {
+					t.Fatalf("round %d: changed %d, want 1", round, res.Changed)
+				}
+				vs := e.versions("objects-large", "blob.bin")
+				if len(vs) != round || vs[len(vs)-1].ID != first[0].ID {
+					t.Fatalf("round %d: %d versions (want %d, the first one kept): %+v", round, len(vs), round, vs)
+				}
+				for _, v := range vs {
+					if v.Size != int64(len(tc.data)) {
+						t.Errorf("round %d: version %s has %d bytes", round, v.ID, v.Size)
+					}
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,9 @@ type ObjectChange struct {
 	Size        int64             `json:"size,omitempty"`
 	// Versions are the versions of the name a destroy deletes.
 	Versions []ObjectRef `json:"versions,omitempty"`
+	// Seen are the ids of the name's versions the plan listed: apply never takes them for
+	// copies left by its own retried upload (executor settleUpload).
+	Seen []string `json:"seen,omitempty"`
 }
 
 func objectAttrs(bucket, name, sha string, size int64, ct string, info map[string]string) []Attr {
@@ -75,6 +78,9 @@ func (pl *planner) planObjects() {
 			pl.errorf(rangePtr(o.Range), "Object not observed",
 				"%s: the name %q of bucket %q was not listed. Plan with the live request from planner.LiveRequest.", o.Address, o.Name, o.Bucket)
 			continue
+		}
+		for i := range vs {
+			oc.Seen = append(oc.Seen, vs[i].ID)
 		}
 		if len(vs) == 0 || vs[0].Action != live.ActionUpload {
 			ch := newChange(o.Address, "object", Create)

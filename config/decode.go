@@ -422,7 +422,11 @@ func (l *loader) decodeKey(s *scope, b *hclsyntax.Block, addr string, forEach bo
 	name, nameRng, nameOK := s.nameAttr(b)
 	k.Name = name
 	if nameOK {
-		if p := keyNameProblem(name); p != "" {
+		p := keyNameProblem(name)
+		if p == "" && strings.HasPrefix(strings.ToLower(name), ReplicationKeyPrefix) {
+			p = fmt.Sprintf("Key names starting with %q are the keys b2plan makes for replication blocks (and deletes when unused); rename %q.", ReplicationKeyPrefix, name)
+		}
+		if p != "" {
 			if _, explicit := body.Attributes["name"]; !explicit {
 				p += " The name defaults to the label; set name = \"...\" in the block."
 			}

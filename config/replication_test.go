@@ -97,6 +97,7 @@ func TestReplicationDiagnostics(t *testing.T) {
 		{"labels a_b and a-b", replAccounts + "replication \"a_b\" {\n" + both + "}\nreplication \"a-b\" {\n" + both + "}\n", `both declare the rule "a-b"`},
 		{"unicode label", replAccounts + "replication \"médias\" {\n" + both + "}\n", `set name = "..." in the block`},
 		{"65-character label", replAccounts + "replication \"" + strings.Repeat("a_", 32) + "b\" {\n" + both + "}\n", "The name defaults to the label"},
+		{"key named like replication's", replAccounts + "key \"k\" {\nname = \"B2plan-Repl-src-media\"\ncapabilities = [\"listBuckets\"]\n}\n", "keys b2plan makes for replication blocks"},
 		{"for_each same name", replAccounts + "replication \"r\" {\nfor_each = toset([\"x\", \"y\"])\n" + both + "}\n", "unique per source bucket"},
 		{"sensitive prefix", "variable \"p\" {\n  sensitive = true\n  default = \"x/\"\n}\n" + repl(both+"prefix = var.p"), "Sensitive value not allowed here"},
 		{"undeclared reference", repl("source_bucket = bucket.medai.name\ndestination_bucket = bucket.backup.name"), `Did you mean "media"?`},

@@ -35,6 +35,10 @@ func bucketNameProblem(name string) string {
 	return ""
 }
 
+// ReplicationKeyPrefix starts the names of the keys b2plan makes for replication blocks
+// (planner.ReplicationKeyName): a key block may not use it.
+const ReplicationKeyPrefix = "b2plan-repl-"
+
 // keyNameProblem explains why name is not a valid application key name, or returns "".
 func keyNameProblem(name string) string {
 	if n := len(name); n < 1 || n > 100 {

@@ -50,7 +50,7 @@ var (
 // ReplicationKeyName is the name of the key b2plan makes for a replication source
 // (side "src") or destination ("dst") bucket.
 func ReplicationKeyName(side, bucket string) string {
-	return "b2plan-repl-" + side + "-" + strings.ToLower(bucket)
+	return config.ReplicationKeyPrefix + side + "-" + strings.ToLower(bucket)
 }
 
 // ReplicationWrite is the whole replicationConfiguration apply writes to one bucket. Key ids
@@ -875,11 +875,10 @@ func (rp *replPlanner) works(k *live.Key, side, bucketID string) bool {
 
 // ReplicationKeyOf parses the name of a key b2plan makes for replication (ReplicationKeyName).
 func ReplicationKeyOf(name string) (side, bucket string, ok bool) {
-	if b, ok := strings.CutPrefix(name, "b2plan-repl-src-"); ok {
-		return "src", b, true
-	}
-	if b, ok := strings.CutPrefix(name, "b2plan-repl-dst-"); ok {
-		return "dst", b, true
+	for _, side := range []string{"src", "dst"} {
+		if b, ok := strings.CutPrefix(name, config.ReplicationKeyPrefix+side+"-"); ok {
+			return side, b, true
+		}
 	}
 	return "", "", false
 }

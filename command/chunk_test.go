@@ -47,9 +47,12 @@ func TestChunkedPlanFile(t *testing.T) {
 	}
 	moveOf := func(s string) string {
 		i := strings.Index(s, "# move.")
-		j := strings.Index(s[i:], "\n    }\n")
-		if i < 0 || j < 0 {
+		if i < 0 {
 			t.Fatalf("no move in:\n%s", s)
+		}
+		j := strings.Index(s[i:], "\n    }\n")
+		if j < 0 {
+			t.Fatalf("no end of the move in:\n%s", s)
 		}
 		return s[i : i+j]
 	}

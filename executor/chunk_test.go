@@ -194,3 +194,31 @@ func TestParallelListingSamePlan(t *testing.T) {
 		t.Fatalf("chunks differ:\nsequential %v\nparallel   %v", seq.Chunks, par.Chunks)
 	}
 }
+
+// TestChunkLockLiftedAfterPlan: a name left in place by a chunked plan because
+// of a legal hold is reported, not moved silently, when the hold is lifted
+// between plan and apply: Object Lock state is part of the chunk digest, so
+// the chunk is re-planned and its report names it.
+func TestChunkLockLiftedAfterPlan(t *testing.T) {
+	t.Setenv("B2PLAN_MOVE_CHUNK", "7")
+	e := newEnv(t, emulator.Options{})
+	e.bucket("acme-src", b2client.BucketSpec{ObjectLock: true})
+	held := e.put("acme-src", "in/held", "h")
+	e.put("acme-src", "in/free", "f")
+	e.raw("b2_update_file_legal_hold", map[string]any{"fileName": held.Name, "fileId": held.ID, "legalHold": "on"})
+	p, _ := e.planD(e.load(moveHCL("acme-src", "in/", "out/")))
+	if m := p.Moves[0]; !m.Chunked() || m.Remaining() != 1 {
+		t.Fatalf("chunked %v, remaining %d", m.Chunked(), m.Remaining())
+	}
+	e.raw("b2_update_file_legal_hold", map[string]any{"fileName": held.Name, "fileId": held.ID, "legalHold": "off"})
+	res := e.mustApply(p, executor.Options{})
+	if len(res.Replanned) != 1 {
+		t.Fatalf("the lifted hold was not reported: re-planned %+v", res.Replanned)
+	}
+	if vs := e.versions("acme-src", "in/"); len(vs) != 0 {
+		t.Errorf("left at the source: %+v", vs)
+	}
+	if vs := e.versions("acme-src", "out/"); len(vs) != 2 {
+		t.Errorf("at the destination: %+v", vs)
+	}
+}

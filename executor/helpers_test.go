@@ -133,7 +133,18 @@ func (e *env) planD(d *config.Desired) (*planner.Plan, hcl.Diagnostics) {
 			}
 		}
 	}
-	return planner.Compute(d, l, opts)
+	p, diags := planner.Compute(d, l, opts)
+	if chunk > 0 && p != nil {
+		// The chunked path must be the one tested: every move with work is chunked, but
+		// those whose prefixes nest in one bucket (always planned whole).
+		for _, m := range p.Moves {
+			nested := strings.EqualFold(m.Bucket, m.ToBucket) && (strings.HasPrefix(m.To, m.From) || strings.HasPrefix(m.From, m.To))
+			if m.Objects > 0 && !m.Errored && !nested && !m.Chunked() {
+				e.t.Fatalf("%s was planned whole with B2PLAN_MOVE_CHUNK=%d", m.Address, chunk)
+			}
+		}
+	}
+	return p, diags
 }
 
 // chunkSize is B2PLAN_MOVE_CHUNK: when set, every move of these tests is

@@ -101,7 +101,11 @@ func Digest(vs []live.Version) string {
 		} else {
 			h.Write([]byte{0})
 		}
-		h.Write([]byte{byte(v.Action)})
+		h.Write([]byte{byte(v.Action), byte(v.Retention), byte(v.LegalHold)})
+		// Object Lock decides whether a name moves: a hold removed or a retention
+		// changed since the plan changes the chunk.
+		binary.BigEndian.PutUint64(b[:], uint64(v.RetainUntil))
+		h.Write(b[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

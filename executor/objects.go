@@ -43,35 +43,58 @@ func (r *run) uploadObject(ch *planner.Change) error {
 	}
 	r.emit(Event{Kind: ResourceStart, Address: ch.Address, Action: ch.Action})
 	var src io.ReaderAt = strings.NewReader(oc.Content)
+	var before os.FileInfo
 	if oc.Source != "" {
 		f, err := os.Open(oc.Source)
 		if err != nil {
 			return fmt.Errorf("read source: %w", err)
 		}
 		defer f.Close()
+		if before, err = f.Stat(); err != nil {
+			return fmt.Errorf("read source: %w", err)
+		}
 		src = f
 	}
+	part := r.opts.PartSize
+	if part <= 0 {
+		part = r.p.CopyLimits().PartSize
+	}
+	lu, large := r.m.(LargeUploader)
+	large = large && oc.Size > part
+	// A small file is read once and the bytes read are the bytes checked and uploaded; a
+	// large one is hashed here and its parts read again by the upload.
+	var data []byte
 	h := sha1.New()
-	n, err := io.Copy(h, io.NewSectionReader(src, 0, oc.Size+1))
+	var n int64
+	var err error
+	if large {
+		n, err = io.Copy(h, io.NewSectionReader(src, 0, oc.Size+1))
+	} else {
+		data, err = io.ReadAll(io.NewSectionReader(src, 0, oc.Size+1))
+		n = int64(len(data))
+		h.Write(data)
+	}
 	if err != nil {
 		return fmt.Errorf("read source %s: %w", oc.Source, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != oc.SHA1 || n != oc.Size {
 		return fmt.Errorf("the content changed since the plan (SHA-1 %s, %d bytes; planned %s, %d bytes): nothing uploaded; run plan again", got, n, oc.SHA1, oc.Size)
 	}
-	part := r.opts.PartSize
-	if part <= 0 {
-		part = r.p.CopyLimits().PartSize
-	}
 	var v live.Version
 	started := time.Now()
-	if lu, ok := r.m.(LargeUploader); ok && oc.Size > part {
+	if large {
 		v, err = lu.UploadLarge(r.work, oc.Bucket, oc.Name, oc.ContentType, src, oc.Size, oc.SHA1, oc.Info, part)
-	} else if up, ok := r.m.(Uploader); ok {
-		data := make([]byte, oc.Size)
-		if _, err := src.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && int64(len(data)) == oc.Size) {
-			return fmt.Errorf("read source %s: %w", oc.Source, err)
+		if err == nil && before != nil && v.ID != "" {
+			// The parts were read again after the hash: a file written meanwhile would be
+			// stored under the SHA-1 of its former content. Its version is removed.
+			if after, serr := os.Stat(oc.Source); serr != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+				if derr := r.deleteVersions([]planner.ObjectRef{{Name: oc.Name, ID: v.ID}}, nil); derr != nil {
+					return fmt.Errorf("the source %s changed during the upload, and deleting the uploaded version %s failed: %v; delete it, then run plan again", oc.Source, v.ID, derr)
+				}
+				return fmt.Errorf("the source %s changed during the upload: the uploaded version was deleted; run plan again", oc.Source)
+			}
 		}
+	} else if up, ok := r.m.(Uploader); ok {
 		v, err = up.Upload(r.work, oc.Bucket, oc.Name, oc.ContentType, data, oc.Info)
 	} else {
 		return errors.New("this connection cannot upload files")

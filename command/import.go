@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
@@ -135,7 +136,8 @@ func runImport(m *Meta, args []string) int {
 			}
 		}
 	}
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	ep, err := m.resolveEndpoint(d)
 	if err != nil {
 		return m.Errorf("%v", err)
@@ -168,10 +170,12 @@ func runImport(m *Meta, args []string) int {
 	} else if err := b2client.ObserveNotify(ctx, conn, l); err != nil {
 		return m.Errorf("read the notification rules: %v", err)
 	}
-	objs, err := m.importObjects(ctx, conn, l, objectGlobs, joinDir, declared)
+	objs, finish, err := m.importObjects(ctx, conn, l, objectGlobs, joinDir, declared)
 	if err != nil {
 		return m.Errorf("%v", err)
 	}
+	imported := false
+	defer func() { finish(imported) }() // a failed import removes what it downloaded
 	res, err := importer.Generate(l, importer.Options{Buckets: buckets, Keys: keys, Now: time.Now(), Objects: objs,
 		Source:   fmt.Sprintf("%s (account %s)", conn.Endpoint(), conn.AccountID()),
 		Declared: declared, DeclaredVars: config.VarInputs{Env: m.Env}})
@@ -197,6 +201,7 @@ func runImport(m *Meta, args []string) int {
 		}
 		where = *out
 	}
+	imported = true
 	for _, s := range res.Skipped {
 		fmt.Fprintf(m.Stderr, "Warning: %s %q (%s) not imported: %s\n", s.Kind, s.Name, s.ID, s.Reason)
 	}

@@ -55,23 +55,28 @@ func literalPrefix(glob string) string {
 // and SHA-1) and returns them for importer.Options.Objects, source relative to dir.
 // Objects the configuration joined already declares are returned without content: the
 // importer leaves them out.
-func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.Live, globs []objectGlob, dir string, declared *config.Desired) ([]importer.Object, error) {
+//
+// The files are written inside dir only (an os.Root: a symlink cannot lead a write out of
+// it), each downloaded to a temporary name, checked, then linked to its name (which never
+// replaces a file). The caller calls finish once the import is over: finish(false) removes
+// the files written (the import failed after them).
+func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.Live, globs []objectGlob, dir string, declared *config.Desired) ([]importer.Object, func(ok bool), error) {
 	if len(globs) == 0 {
-		return nil, nil
+		return nil, func(bool) {}, nil
 	}
 	if miss := conn.MissingCapabilities([]string{"listFiles", "readFiles"}); len(miss) > 0 {
-		return nil, fmt.Errorf("-objects needs an application key with listFiles and readFiles (it lacks %s)", strings.Join(miss, ", "))
+		return nil, nil, fmt.Errorf("-objects needs an application key with listFiles and readFiles (it lacks %s)", strings.Join(miss, ", "))
 	}
 	req := live.Request{}
 	for _, g := range globs {
 		if l.Bucket(g.bucket) == nil {
-			return nil, fmt.Errorf("-objects=%s/%s: no bucket named %q is visible to the key", g.bucket, g.glob, g.bucket)
+			return nil, nil, fmt.Errorf("-objects=%s/%s: no bucket named %q is visible to the key", g.bucket, g.glob, g.bucket)
 		}
 		req.Prefixes = append(req.Prefixes, live.PrefixRequest{BucketName: g.bucket, Prefix: literalPrefix(g.glob)})
 	}
 	ol, err := b2client.Observe(ctx, conn, req)
 	if err != nil {
-		return nil, fmt.Errorf("list the objects: %v", err)
+		return nil, nil, fmt.Errorf("list the objects: %v", err)
 	}
 	var objs []importer.Object
 	seen := map[string]bool{}
@@ -105,7 +110,7 @@ func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.L
 		}
 	}
 	if len(objs) > maxImportObjects || total > maxImportObjectBytes {
-		return nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), humanBytes(total), maxImportObjects, humanBytes(maxImportObjectBytes))
+		return nil, nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), humanBytes(total), maxImportObjects, humanBytes(maxImportObjectBytes))
 	}
 	// A name whose local path is a directory of another's ("a" and "a/b") cannot have both.
 	sources := map[string]string{}
@@ -129,26 +134,38 @@ func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.L
 			continue
 		}
 		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(o.Source))); err == nil {
-			return nil, fmt.Errorf("%s already exists: import never overwrites a file. Move it away, or import into another directory", filepath.Join(dir, filepath.FromSlash(o.Source)))
+			return nil, nil, fmt.Errorf("%s already exists: import never overwrites a file. Move it away, or import into another directory", filepath.Join(dir, filepath.FromSlash(o.Source)))
 		}
 	}
 	mut := b2client.NewMutator(conn)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	var written []string
+	finish := func(ok bool) {
+		if !ok { // leave no partial import behind
+			for _, w := range written {
+				root.Remove(w)
+			}
+		}
+		root.Close()
+	}
 	for i := range objs {
 		o := &objs[i]
 		if o.Source == "" {
 			continue
 		}
-		p := filepath.Join(dir, filepath.FromSlash(o.Source))
-		if err := download(ctx, mut, o, p); err != nil {
-			for _, w := range written { // leave no partial import behind
-				os.Remove(w)
-			}
-			return nil, err
+		if err := download(ctx, mut, o, root, filepath.FromSlash(o.Source)); err != nil {
+			finish(false)
+			return nil, nil, err
 		}
-		written = append(written, p)
+		written = append(written, filepath.FromSlash(o.Source))
 	}
-	return objs, nil
+	return objs, finish, nil
 }
 
 func declaresObject(d *config.Desired, bucket, name string) bool {
@@ -190,15 +207,20 @@ func localNameProblem(name string) string {
 	return ""
 }
 
-// download writes the version of o to p (a new file, directories created), and checks it.
-func download(ctx context.Context, mut *b2client.Mutator, o *importer.Object, p string) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+// download writes the version of o to name in root (directories created): to a temporary
+// file first, checked against the version's size and SHA-1, then linked to name, which
+// fails if name exists. Nothing is left but the checked file.
+func download(ctx context.Context, mut *b2client.Mutator, o *importer.Object, root *os.Root, name string) error {
+	fail := func(err error) error { return fmt.Errorf("download %s/%s: %v", o.Bucket, o.Version.Name, err) }
+	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return fail(err)
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp := fmt.Sprintf("%s.b2plan-import-%d", name, os.Getpid())
+	f, err := root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return fail(err)
 	}
+	defer root.Remove(tmp)
 	h, err := mut.DownloadVersion(ctx, o.Version.ID, o.Version.Name, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -206,9 +228,11 @@ func download(ctx context.Context, mut *b2client.Mutator, o *importer.Object, p 
 	if err == nil && (h.Size != o.Version.Size || hex.EncodeToString(h.SHA1[:]) != o.Version.SHA1Hex()) {
 		err = fmt.Errorf("the download has %d bytes, SHA-1 %x; B2 lists %d bytes, SHA-1 %s", h.Size, h.SHA1, o.Version.Size, o.Version.SHA1Hex())
 	}
+	if err == nil {
+		err = root.Link(tmp, name)
+	}
 	if err != nil {
-		os.Remove(p)
-		return fmt.Errorf("download %s/%s: %v", o.Bucket, o.Version.Name, err)
+		return fail(err)
 	}
 	return nil
 }

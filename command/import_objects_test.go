@@ -85,4 +85,22 @@ func TestImportObjects(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(other, "files/imp-site/robots.txt")); string(b) != "mine" {
 		t.Errorf("a file in the way was overwritten: %q", b)
 	}
+
+	// A symlink in the import directory cannot lead a download out of it: refused, and
+	// nothing is written outside (nor left inside).
+	escape, outside := filepath.Join(e.dir, "escape"), filepath.Join(e.dir, "outside")
+	os.MkdirAll(escape, 0o755)
+	os.MkdirAll(outside, 0o755)
+	if err := os.Symlink(outside, filepath.Join(escape, "files")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, se := e.run("import", "-objects=imp-site/robots.txt", "-out="+filepath.Join(escape, "a.hcl")); code != 1 || !strings.Contains(se, "download imp-site/robots.txt") {
+		t.Errorf("through a symlink: %d\n%s", code, se)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("written outside the import directory: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(escape, "a.hcl")); err == nil {
+		t.Errorf("a failed import wrote its configuration")
+	}
 }

@@ -193,6 +193,12 @@ func (pl *planner) planReplication(accts map[string]*live.Live) {
 	rp.planKeys()
 	rp.planMappings()
 	rp.planSources()
+	// Every bucket the plan deletes is cleared first (finishWrites), whoever set it up.
+	for ref := range rp.deleting {
+		if lb := rp.bucket(ref.prov, ref.name); lb != nil && (lb.Replication.IsSource() || len(lb.Replication.Mapping) > 0) {
+			rp.write(ref)
+		}
+	}
 	rp.finishWrites()
 }
 

@@ -382,3 +382,29 @@ func TestReplicationFailedReported(t *testing.T) {
 		t.Errorf("diagnostics:\n%s", all)
 	}
 }
+
+// TestReplicationDestroyClearsForeignSetup: destroy clears the replication configuration of
+// every bucket it deletes before deleting it, also when the keys it names are not b2plan's
+// (an imported setup): the source and the destination are both written empty.
+func TestReplicationDestroyClearsForeignSetup(t *testing.T) {
+	l := replLive()
+	l.Keys[0].Name, l.Keys[1].Name = "ops-dst", "ops-src"
+	for _, b := range []string{"acme-src", "acme-dst"} {
+		l.Listings = append(l.Listings, live.Listing{BucketName: b, BucketID: "id-" + b})
+	}
+	o := opts()
+	o.Destroy = true
+	p, diags := Compute(replDesired(nil), l, o)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cleared := map[string]bool{}
+	for _, w := range p.Replication {
+		if w.SourceKey == nil && len(w.Rules) == 0 && len(w.Mapping) == 0 {
+			cleared[w.Bucket] = true
+		}
+	}
+	if !cleared["acme-src"] || !cleared["acme-dst"] {
+		t.Errorf("cleared %v, want both buckets: %+v", cleared, p.Replication)
+	}
+}

@@ -518,8 +518,11 @@ func TestReplicationKilledAcrossAccounts(t *testing.T) {
 	all.WriteString(c.output())
 	re.mustRun(t, &all, "apply", "-auto-approve", cfg)
 	re.mustRun(t, &all, "plan", "-detailed-exitcode", cfg)
-	replKeyCount(t, re.def)
-	replKeyCount(t, re.bak)
+	if n, m := replKeyCount(t, re.def), replKeyCount(t, re.bak); n != 2 || m != 1 {
+		// replConfig: the default account has media's source key and the destination key of
+		// its same-account rule; the backup account one destination key.
+		t.Errorf("replication keys: %d in the default account, %d in the backup account; want 2 and 1", n, m)
+	}
 	wantReplica(t, re.bak, re.bak.rawBucketIDs()["acme-backup"], "photos/logo.svg", shaHex([]byte("<svg>k</svg>")))
 	re.mu.Lock()
 	defer re.mu.Unlock()

@@ -122,6 +122,9 @@ func rawKeyCaps(e *keyEnv, prefix string) map[string]string {
 				bs = append(bs, id.(string))
 			}
 		}
+		if _, dup := out[km["keyName"].(string)]; dup {
+			e.t.Errorf("key %s exists more than once", km["keyName"])
+		}
 		out[km["keyName"].(string)] = strings.Join(caps, ",") + " @" + strings.Join(bs, ",") + " " + km["applicationKeyId"].(string)
 	}
 	return out
@@ -381,6 +384,9 @@ func filesText(dir string) string {
 // noSecrets fails the test when text contains one of secrets.
 func noSecrets(t *testing.T, text string, secrets []string) {
 	t.Helper()
+	if len(secrets) == 0 {
+		t.Fatalf("no key secret was recorded: the check for secrets would prove nothing")
+	}
 	for _, s := range secrets {
 		if strings.Contains(text, s) {
 			t.Fatalf("a secret appears in b2plan's output or files")

@@ -336,8 +336,13 @@ func TestReplicationTargetedSourceOnly(t *testing.T) {
 	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, `-target: replication.r2 is included because it is a rule of bucket "acme-src", like replication.r1`) {
 		t.Errorf("notes: %s", notes)
 	}
+	sawOther := false
 	for _, w := range p.Replication {
 		if strings.EqualFold(w.Bucket, "acme-other") {
+			sawOther = true
+			if len(w.Mapping) == 0 {
+				t.Errorf("acme-other gains no mapping entry for r2: %+v", w)
+			}
 			if w.SourceKey == nil || w.SourceKey.ID != "ko" || len(w.Rules) != 1 || w.Rules[0].Priority != 1 {
 				t.Errorf("the other source's rules are rewritten: %+v", w)
 			}
@@ -345,6 +350,9 @@ func TestReplicationTargetedSourceOnly(t *testing.T) {
 		if w.Bucket == "acme-dst" {
 			t.Errorf("acme-dst's mapping is rewritten although it is in place: %+v", w)
 		}
+	}
+	if !sawOther {
+		t.Errorf("acme-other, the destination of r2, is not written: %+v", p.Replication)
 	}
 }
 

@@ -291,11 +291,11 @@ func (v *textView) finish(res executor.Result, err error) {
 	}
 	switch {
 	case res.Interrupted && res.Cancelled > 0:
-		fmt.Fprintf(v.w, "\nApply interrupted: %d operations in flight were cancelled (listed below), nothing else was started. %s\nRun apply again to finish: it is safe.\n", res.Cancelled, counts)
+		fmt.Fprintf(v.w, "\n%s interrupted: %d operations in flight were cancelled (listed below), nothing else was started. %s\nRun it again to finish: it is safe.\n", operationWord(v.destroy), res.Cancelled, counts)
 	case res.Interrupted:
-		fmt.Fprintf(v.w, "\nApply interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun apply again to finish: it is safe.\n", counts)
+		fmt.Fprintf(v.w, "\n%s interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun it again to finish: it is safe.\n", operationWord(v.destroy), counts)
 	case res.Incomplete && len(res.Failures) == 0:
-		fmt.Fprintf(v.w, "\nApply incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", commas(res.NotStarted), counts)
+		fmt.Fprintf(v.w, "\n%s incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", operationWord(v.destroy), commas(res.NotStarted), counts)
 	case err != nil:
 		fmt.Fprintf(v.w, "\n%s failed. %s\n", operationWord(v.destroy), counts)
 	default:

@@ -147,7 +147,7 @@ func (v *textView) Event(e executor.Event) {
 	case executor.ResourceFailed:
 		v.line("%s: failed: %v", e.Address, e.Err)
 	case executor.MoveStart:
-		v.line("%s: Moving %s objects (%s)...", e.Address, commas(e.Objects), humanBytes(e.Bytes))
+		v.line("%s: Moving %s objects (%s)...", e.Address, planner.Commas(e.Objects), planner.HumanBytes(e.Bytes))
 		v.startTicker()
 	case executor.ObjectFailed:
 		v.objectLine("%s: %s: failed: %v", e.Address, e.Object, e.Err)
@@ -171,9 +171,9 @@ func (v *textView) Event(e executor.Event) {
 		what := "Move complete"
 		if e.Message == "interrupted" {
 			what = "Move interrupted"
-			extra += fmt.Sprintf(", %s not started", commas(max(mp.objects-e.Objects-mp.failed-mp.skipped, 0)))
+			extra += fmt.Sprintf(", %s not started", planner.Commas(max(mp.objects-e.Objects-mp.failed-mp.skipped, 0)))
 		}
-		v.line("%s: %s: %s objects (%s) moved in %s%s", e.Address, what, commas(e.Objects), humanBytes(e.Bytes),
+		v.line("%s: %s: %s objects (%s) moved in %s%s", e.Address, what, planner.Commas(e.Objects), planner.HumanBytes(e.Bytes),
 			mp.ended.Sub(mp.started).Round(100*time.Millisecond), extra)
 	}
 }
@@ -295,7 +295,7 @@ func (v *textView) finish(res executor.Result, err error) {
 	case res.Interrupted:
 		fmt.Fprintf(v.w, "\n%s interrupted: nothing new was started after the interrupt, and the operations in flight, if any, were finished. %s\nRun it again to finish: it is safe.\n", operationWord(v.destroy), counts)
 	case res.Incomplete && len(res.Failures) == 0:
-		fmt.Fprintf(v.w, "\n%s incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", operationWord(v.destroy), commas(res.NotStarted), counts)
+		fmt.Fprintf(v.w, "\n%s incomplete: the time budget ran out; %s objects or resources were not started, what was started is finished. %s\nRun plan and apply again to carry on.\n", operationWord(v.destroy), planner.Commas(res.NotStarted), counts)
 	case err != nil:
 		fmt.Fprintf(v.w, "\n%s failed. %s\n", operationWord(v.destroy), counts)
 	default:
@@ -307,32 +307,4 @@ func (v *textView) finish(res executor.Result, err error) {
 			fmt.Fprintf(v.m.Stderr, "  - %s\n", f)
 		}
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for x := n / unit; x >= unit; x /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
-
-func commas(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

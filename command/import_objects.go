@@ -13,6 +13,7 @@ import (
 	"github.com/b2plan/b2plan/config"
 	"github.com/b2plan/b2plan/importer"
 	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
 )
 
 // Limits of import -objects: object blocks are for a few managed files (index pages,
@@ -110,7 +111,7 @@ func (m *Meta) importObjects(ctx context.Context, conn *b2client.Conn, l *live.L
 		}
 	}
 	if len(objs) > maxImportObjects || total > maxImportObjectBytes {
-		return nil, nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), humanBytes(total), maxImportObjects, humanBytes(maxImportObjectBytes))
+		return nil, nil, fmt.Errorf("-objects selects %d objects (%s): import declares at most %d objects and %s, since object blocks are for a few managed files hashed at every plan; narrow the globs", len(objs), planner.HumanBytes(total), maxImportObjects, planner.HumanBytes(maxImportObjectBytes))
 	}
 	// A name whose local path is a directory of another's ("a" and "a/b") cannot have both.
 	sources := map[string]string{}

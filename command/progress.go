@@ -272,21 +272,21 @@ func (g *progress) overallSegs(now time.Time) []seg {
 		eta = "ETA " + eta
 	}
 	segs := []seg{
-		{fmt.Sprintf("%s/%s objects", commas(t.done), commas(g.objects)), 0},
+		{fmt.Sprintf("%s/%s objects", planner.Commas(t.done), planner.Commas(g.objects)), 0},
 		{pct(t.done+t.failed+t.skipped, g.objects), 1},
-		{fmt.Sprintf("%s/%s", humanBytes(t.bytes), humanBytes(g.bytes)), 5},
+		{fmt.Sprintf("%s/%s", planner.HumanBytes(t.bytes), planner.HumanBytes(g.bytes)), 5},
 		{fmt.Sprintf("%.0f obj/s", ro), 6},
-		{humanBytes(int64(rb)) + "/s", 7},
+		{planner.HumanBytes(int64(rb)) + "/s", 7},
 		{eta, 2},
 	}
 	if n := g.retries.Load(); n > 0 {
 		segs = append(segs, seg{retriesText(n, g.throttled.Load()), 4})
 	}
 	if t.failed > 0 {
-		segs = append(segs, seg{commas(t.failed) + " failed", 3})
+		segs = append(segs, seg{planner.Commas(t.failed) + " failed", 3})
 	}
 	if t.skipped > 0 {
-		segs = append(segs, seg{commas(t.skipped) + " skipped", 8})
+		segs = append(segs, seg{planner.Commas(t.skipped) + " skipped", 8})
 	}
 	return segs
 }
@@ -304,7 +304,7 @@ func (g *progress) overallLine(now time.Time, width int) string {
 	t := g.totals()
 	if width < narrowWidth {
 		segs := g.overallSegs(now)
-		segs[0].text = commas(t.done) + "/" + commas(g.objects)
+		segs[0].text = planner.Commas(t.done) + "/" + planner.Commas(g.objects)
 		return fit([]seg{segs[0], segs[1], segs[5]}, ", ", width)
 	}
 	label := "Moving"
@@ -338,12 +338,12 @@ func (mp *moveProgress) line(now time.Time, width int) string {
 	segs := []seg{
 		{"  " + cut(mp.addr, max(width/2, 12)), 0},
 		{pct(mp.done+mp.failed+mp.skipped, mp.objects), 1},
-		{fmt.Sprintf("%s/%s objects", commas(mp.done), commas(mp.objects)), 3},
-		{fmt.Sprintf("%s/%s", humanBytes(mp.doneBytes), humanBytes(mp.bytes)), 4},
+		{fmt.Sprintf("%s/%s objects", planner.Commas(mp.done), planner.Commas(mp.objects)), 3},
+		{fmt.Sprintf("%s/%s", planner.HumanBytes(mp.doneBytes), planner.HumanBytes(mp.bytes)), 4},
 		{state, 2},
 	}
 	if mp.failed > 0 {
-		segs = append(segs, seg{commas(mp.failed) + " failed", 2})
+		segs = append(segs, seg{planner.Commas(mp.failed) + " failed", 2})
 	}
 	return fit(segs, " ", width)
 }
@@ -400,7 +400,7 @@ func (g *progress) logLine(now time.Time) string {
 	if len(g.moves) > 1 {
 		for _, mp := range g.moves {
 			if mp.state == "running" {
-				line += fmt.Sprintf("; %s %s/%s objects", mp.addr, commas(mp.done), commas(mp.objects))
+				line += fmt.Sprintf("; %s %s/%s objects", mp.addr, planner.Commas(mp.done), planner.Commas(mp.objects))
 			}
 		}
 	}
@@ -435,17 +435,17 @@ func (g *progress) summary(now time.Time) string {
 	if el > 0 {
 		ro, rb = float64(t.done)/el.Seconds(), float64(t.bytes)/el.Seconds()
 	}
-	s := fmt.Sprintf("Moved %s of %s objects (%s) in %s across %s: %.0f obj/s, %s/s", commas(t.done), commas(g.objects),
-		humanBytes(t.bytes), shortDuration(el), plural(len(g.moves), "move"), ro, humanBytes(int64(rb)))
+	s := fmt.Sprintf("Moved %s of %s objects (%s) in %s across %s: %.0f obj/s, %s/s", planner.Commas(t.done), planner.Commas(g.objects),
+		planner.HumanBytes(t.bytes), shortDuration(el), plural(len(g.moves), "move"), ro, planner.HumanBytes(int64(rb)))
 	var extra []string
 	if retries != "" {
 		extra = append(extra, retries)
 	}
 	if t.failed > 0 {
-		extra = append(extra, commas(t.failed)+" failed")
+		extra = append(extra, planner.Commas(t.failed)+" failed")
 	}
 	if t.skipped > 0 {
-		extra = append(extra, commas(t.skipped)+" skipped")
+		extra = append(extra, planner.Commas(t.skipped)+" skipped")
 	}
 	if len(extra) > 0 {
 		s += "; " + strings.Join(extra, ", ")
@@ -458,5 +458,5 @@ func retriesText(n, throttled int64) string {
 	if n == 1 {
 		word = "retry"
 	}
-	return fmt.Sprintf("%s %s (%s throttled)", commas(n), word, commas(throttled))
+	return fmt.Sprintf("%s %s (%s throttled)", planner.Commas(n), word, planner.Commas(throttled))
 }

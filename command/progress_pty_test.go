@@ -17,6 +17,7 @@ import (
 	"github.com/b2plan/b2plan/b2client"
 	"github.com/b2plan/b2plan/emulator"
 	"github.com/b2plan/b2plan/live"
+	"github.com/b2plan/b2plan/planner"
 )
 
 // seedLocal uploads n small objects under prefix into bucket, in the state directory of a
@@ -159,7 +160,7 @@ func TestProgressOnRealTerminal(t *testing.T) {
 		if len(progress) == 0 {
 			t.Errorf("width %d: no progress line:\n%s", width, out)
 		}
-		want := fmt.Sprintf("Moved %s of %s objects", commas(int64(n)), commas(int64(n)))
+		want := fmt.Sprintf("Moved %s of %s objects", planner.Commas(int64(n)), planner.Commas(int64(n)))
 		i := strings.LastIndex(out, "\x1b[1A\x1b[2K")
 		if i < 0 || !strings.Contains(out[i:], want) || !strings.Contains(out, "Apply complete!") {
 			t.Errorf("width %d: the block is not erased before the summary %q:\n%q", width, want, out[max(0, len(out)-2000):])

@@ -619,7 +619,7 @@ func (cs changeSummary) extras() string {
 		parts = append(parts, fmt.Sprintf("%d %s (each 1 added and 1 destroyed)", cs.B2planReplace, one))
 	}
 	if cs.B2planObjects > 0 {
-		parts = append(parts, fmt.Sprintf("%s objects moved (%s)", commas(cs.B2planObjects), humanBytes(cs.B2planBytes)))
+		parts = append(parts, fmt.Sprintf("%s objects moved (%s)", planner.Commas(cs.B2planObjects), planner.HumanBytes(cs.B2planBytes)))
 	}
 	if len(parts) == 0 {
 		return ""

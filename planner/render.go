@@ -252,7 +252,8 @@ func listDiff(before, after []string) []elemDiff {
 	return out
 }
 
-func humanBytes(n int64) string {
+// HumanBytes writes n bytes in decimal units ("1.5 MB").
+func HumanBytes(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -265,7 +266,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
-func commas(n int64) string {
+// Commas writes n with thousands separators ("1,234,567").
+func Commas(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -336,7 +338,7 @@ func renderMove(h *hw, m *Move, sample int) {
 		return
 	}
 	if m.HasOps() {
-		h.f("\n  %s\n", h.c(ansiBold, fmt.Sprintf("# %s will move %s objects (%s)", m.Address, commas(int64(m.Objects)), humanBytes(m.Bytes))))
+		h.f("\n  %s\n", h.c(ansiBold, fmt.Sprintf("# %s will move %s objects (%s)", m.Address, Commas(int64(m.Objects)), HumanBytes(m.Bytes))))
 	} else {
 		h.f("\n  %s\n", h.c(ansiBold, fmt.Sprintf("# %s has nothing to move", m.Address)))
 	}
@@ -352,27 +354,27 @@ func renderMove(h *hw, m *Move, sample int) {
 		h.f(", verify %s", m.Verify)
 	}
 	h.f("\n")
-	h.f("        objects     = %s (%s bytes)\n", commas(int64(m.Objects)), commas(m.Bytes))
-	h.f("        operations  = %s copies", commas(int64(m.Copies)))
+	h.f("        objects     = %s (%s bytes)\n", Commas(int64(m.Objects)), Commas(m.Bytes))
+	h.f("        operations  = %s copies", Commas(int64(m.Copies)))
 	if m.LargeCopies > 0 {
-		h.f(" (%s large, %s parts)", commas(int64(m.LargeCopies)), commas(int64(m.Parts)))
+		h.f(" (%s large, %s parts)", Commas(int64(m.LargeCopies)), Commas(int64(m.Parts)))
 	}
-	h.f(", %s version deletes, %s hide markers\n", commas(int64(m.Deletes)), commas(int64(m.Hides)))
+	h.f(", %s version deletes, %s hide markers\n", Commas(int64(m.Deletes)), Commas(int64(m.Hides)))
 	if m.AlreadyCopied > 0 {
-		h.f("        already at the destination (source removal only) = %s\n", commas(int64(m.AlreadyCopied)))
+		h.f("        already at the destination (source removal only) = %s\n", Commas(int64(m.AlreadyCopied)))
 	}
 	if m.Verifies > 0 {
-		h.f("        compared by download (verify) = %s (%s downloaded)\n", commas(int64(m.Verifies)), humanBytes(m.VerifyBytes))
+		h.f("        compared by download (verify) = %s (%s downloaded)\n", Commas(int64(m.Verifies)), HumanBytes(m.VerifyBytes))
 	}
 	h.f("        calls       = class A %s, class B %s, class C %s (estimate)\n",
-		commas(m.Calls.ClassA), commas(m.Calls.ClassB), commas(m.Calls.ClassC))
+		Commas(m.Calls.ClassA), Commas(m.Calls.ClassB), Commas(m.Calls.ClassC))
 	if lines, more := m.SampleLines(sample); len(lines) > 0 {
 		h.f("        sample:\n")
 		for _, l := range lines {
 			h.f("          %s\n", l)
 		}
 		if more > 0 {
-			h.f("          … and %s more\n", commas(int64(more)))
+			h.f("          … and %s more\n", Commas(int64(more)))
 		}
 	}
 	if len(m.Conflicts) > 0 {
@@ -421,13 +423,13 @@ func renderMove(h *hw, m *Move, sample int) {
 		}
 	}
 	if r := m.Remaining(); r > 0 {
-		h.f("        remaining under the source after this apply = %s names (reasons below)\n", commas(int64(r)))
+		h.f("        remaining under the source after this apply = %s names (reasons below)\n", Commas(int64(r)))
 	}
 	if len(m.Hidden) > 0 {
 		h.f("        hidden names left alone (newest version is a hide marker; versions = \"all\" moves them): %d\n", m.NHidden())
 		for i, n := range m.Hidden {
 			if i == sample {
-				h.f("          … and %s more\n", commas(int64(m.NHidden()-sample)))
+				h.f("          … and %s more\n", Commas(int64(m.NHidden()-sample)))
 				break
 			}
 			h.f("          %s\n", n)
@@ -444,7 +446,7 @@ func firstShown(shown, total int) string {
 	if shown >= total {
 		return ""
 	}
-	return fmt.Sprintf(", the first %s shown", commas(int64(shown)))
+	return fmt.Sprintf(", the first %s shown", Commas(int64(shown)))
 }
 
 func orNone(s string) string {

@@ -92,7 +92,7 @@ func (p *Plan) SummaryLine() string {
 		extras = append(extras, plural(s.Replace, "key replacement", "key replacements")+" (each 1 to add and 1 to destroy)")
 	}
 	if s.Moves > 0 {
-		extras = append(extras, fmt.Sprintf("%d objects to move (%s) in %s", s.Objects, humanBytes(s.Bytes),
+		extras = append(extras, fmt.Sprintf("%d objects to move (%s) in %s", s.Objects, HumanBytes(s.Bytes),
 			plural(s.Moves, "move", "moves")))
 	}
 	if kept > 0 {

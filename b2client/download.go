@@ -14,12 +14,22 @@ type ContentHash struct {
 	SHA1 [20]byte
 }
 
-// hashSink is a response body that is hashed, never kept in memory.
-type hashSink struct{ h ContentHash }
+// contentSink is a response body hashed while it is copied to w (never kept in memory);
+// reset, when set, starts w over before each attempt.
+type contentSink struct {
+	w     io.Writer
+	reset func() error
+	h     ContentHash
+}
 
-func (s *hashSink) decodeFrom(r io.Reader) error {
+func (s *contentSink) decodeFrom(r io.Reader) error {
+	if s.reset != nil {
+		if err := s.reset(); err != nil {
+			return err
+		}
+	}
 	hh := sha1.New()
-	n, err := io.Copy(hh, r)
+	n, err := io.Copy(io.MultiWriter(s.w, hh), r)
 	if err != nil {
 		return err
 	}
@@ -28,64 +38,37 @@ func (s *hashSink) decodeFrom(r io.Reader) error {
 	return nil
 }
 
-// HashVersion downloads one version (b2_download_file_by_id, a class B
-// transaction; over an S3 endpoint too, with the native token) and returns
-// the size and SHA-1 of its bytes, computed while streaming. It is how
-// verify = "download" compares versions that carry no SHA-1. A failed
-// download is retried from the start under the connection's policy.
+// download streams one version (b2_download_file_by_id, a class B transaction; over an S3
+// endpoint too, with the native token) into sink. A failed download is retried from the
+// start under the connection's policy.
+func (m *Mutator) download(ctx context.Context, op, fileID string, sink *contentSink) (ContentHash, error) {
+	c := m.c
+	_, err := c.retry(ctx, op, false, nil, func(ctx context.Context) attemptResult {
+		a := c.current()
+		u := a.downloadURL + "/b2api/v4/b2_download_file_by_id?fileId=" + url.QueryEscape(fileID)
+		return c.doJSON(ctx, "GET", u, a.token, nil, sink, false)
+	})
+	if err != nil {
+		return ContentHash{}, err
+	}
+	return sink.h, nil
+}
+
+// HashVersion downloads one version and returns the size and SHA-1 of its bytes, computed
+// while streaming. It is how verify = "download" compares versions that carry no SHA-1.
 func (m *Mutator) HashVersion(ctx context.Context, fileID, name string) (ContentHash, error) {
-	c := m.c
-	op := "download " + name + " (" + fileID + ") to hash it"
-	var sink hashSink
-	_, err := c.retry(ctx, op, false, nil, func(ctx context.Context) attemptResult {
-		a := c.current()
-		u := a.downloadURL + "/b2api/v4/b2_download_file_by_id?fileId=" + url.QueryEscape(fileID)
-		return c.doJSON(ctx, "GET", u, a.token, nil, &sink, false)
-	})
-	if err != nil {
-		return ContentHash{}, err
-	}
-	return sink.h, nil
+	return m.download(ctx, "download "+name+" ("+fileID+") to hash it", fileID, &contentSink{w: io.Discard})
 }
 
-// fileSink is a response body written to a file and hashed; each attempt starts the file
-// over.
-type fileSink struct {
-	f *os.File
-	h ContentHash
-}
-
-func (s *fileSink) decodeFrom(r io.Reader) error {
-	if err := s.f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	hh := sha1.New()
-	n, err := io.Copy(io.MultiWriter(s.f, hh), r)
-	if err != nil {
-		return err
-	}
-	s.h.Size = n
-	copy(s.h.SHA1[:], hh.Sum(nil))
-	return nil
-}
-
-// DownloadVersion downloads one version into f (b2_download_file_by_id, as HashVersion) and
-// returns the size and SHA-1 of the bytes written, for the caller to compare with the
-// version's. A failed download is retried from the start, f truncated.
+// DownloadVersion downloads one version into f and returns the size and SHA-1 of the bytes
+// written, for the caller to compare with the version's. Each attempt truncates f.
 func (m *Mutator) DownloadVersion(ctx context.Context, fileID, name string, f *os.File) (ContentHash, error) {
-	c := m.c
-	op := "download " + name + " (" + fileID + ")"
-	sink := fileSink{f: f}
-	_, err := c.retry(ctx, op, false, nil, func(ctx context.Context) attemptResult {
-		a := c.current()
-		u := a.downloadURL + "/b2api/v4/b2_download_file_by_id?fileId=" + url.QueryEscape(fileID)
-		return c.doJSON(ctx, "GET", u, a.token, nil, &sink, false)
-	})
-	if err != nil {
-		return ContentHash{}, err
+	reset := func() error {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		_, err := f.Seek(0, io.SeekStart)
+		return err
 	}
-	return sink.h, nil
+	return m.download(ctx, "download "+name+" ("+fileID+")", fileID, &contentSink{w: f, reset: reset})
 }

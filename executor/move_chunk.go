@@ -91,6 +91,8 @@ func (r *run) feedChunks(mr *moveRun, jobs chan<- moveJob, newBatch func(*moveRu
 			var after []live.Version
 			if cmr.batch != nil {
 				cmr.batch.flushAll()
+			}
+			if cmr.batch != nil && len(cmr.mv.Ops) > 0 { // nothing copied: nothing to settle (as sweep)
 				after = r.chunkDest(cmr, c)
 				r.sweepVersions(cmr, after, true)
 			}

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"strings"
+
 	"github.com/b2plan/b2plan/live"
 )
 
@@ -346,3 +348,18 @@ func (m *Move) Remaining() int {
 // ConflictStats counts conflicts by resolution: fail (Unproven of them for
 // want of a SHA-1) and error.
 type ConflictStats struct{ Fails, Errors, Unproven int }
+
+// add counts conflicts cs.
+func (s *ConflictStats) add(cs []Conflict) {
+	for _, c := range cs {
+		switch c.Resolution {
+		case "fail":
+			s.Fails++
+			if strings.Contains(c.Reason, "cannot be compared") { // live.Compare: Unproven
+				s.Unproven++
+			}
+		case "error":
+			s.Errors++
+		}
+	}
+}

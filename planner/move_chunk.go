@@ -175,18 +175,8 @@ func (m *Move) addChunk(c *Move, lo, hi string, src, dst []live.Version) {
 	m.Errored = m.Errored || c.Errored
 	// Names never span chunks: the sum of the chunks' remaining names is
 	// the move's.
-	m.RemainingNames += c.Remaining()
-	for _, x := range c.Conflicts {
-		switch x.Resolution {
-		case "fail":
-			m.ConflictStats.Fails++
-			if strings.Contains(x.Reason, "cannot be compared") {
-				m.ConflictStats.Unproven++
-			}
-		case "error":
-			m.ConflictStats.Errors++
-		}
-	}
+	m.RemainingNames += ch.Remaining
+	m.ConflictStats.add(c.Conflicts)
 	m.Conflicts, m.ConflictCount = appendBounded(m.Conflicts, m.ConflictCount, c.Conflicts)
 	m.Locked, m.LockedCount = appendBounded(m.Locked, m.LockedCount, c.Locked)
 	m.Unprotected, m.UnprotectedCount = appendBounded(m.Unprotected, m.UnprotectedCount, c.Unprotected)

@@ -142,24 +142,12 @@ func def(s, d string) string {
 }
 
 func (pl *planner) moveDiags(m *Move, dm *config.Move) {
-	var fails, errs, unproven int
-	if m.Chunked() {
-		fails, errs, unproven = m.ConflictStats.Fails, m.ConflictStats.Errors, m.ConflictStats.Unproven
+	st := m.ConflictStats // a chunked move's: its Conflicts are cut
+	if !m.Chunked() {
+		st = ConflictStats{}
+		st.add(m.Conflicts)
 	}
-	for _, c := range m.Conflicts {
-		if m.Chunked() {
-			break
-		}
-		switch c.Resolution {
-		case "fail":
-			fails++
-			if strings.Contains(c.Reason, "cannot be compared") {
-				unproven++
-			}
-		case "error":
-			errs++
-		}
-	}
+	fails, errs, unproven := st.Fails, st.Errors, st.Unproven
 	if fails > 0 {
 		hint := ""
 		if unproven > 0 && m.Verify == "" {

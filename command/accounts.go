@@ -334,7 +334,8 @@ func (m *Meta) applyAccounts(ctx context.Context, p *planner.Plan, accts []*acco
 		if err := a.conn.Require(caps, buckets); err != nil {
 			return total, fmt.Errorf("%s: %w", config.ProviderLabel(a.alias), err)
 		}
-		if setup, rest, ok := sub.AccountPhases(); replicate && ok {
+		if replicate {
+			setup, rest := sub.AccountPhases()
 			if rest.HasActions() {
 				later = append(later, part{a, rest})
 			}

@@ -1020,17 +1020,19 @@ func (p *Plan) ReplicationPart() *Plan {
 // and the key creations and replacements (what a replication configuration may name), rest
 // the others (folders, objects, moves, deletions), so that objects of the same apply are
 // replicated and no configuration names a deleted bucket. Changes without action are in
-// both (they carry ids). ok is false when a move needs the id of a bucket the apply creates
-// (the executor learns it in the same run): then apply the part whole.
-func (p *Plan) AccountPhases() (setup, rest *Plan, ok bool) {
-	for _, m := range p.Moves {
-		if m.BucketID == "" || (m.ToBucket != "" && m.ToBucketID == "") {
-			return nil, nil, false
-		}
-	}
+// both (they carry ids). A move that needs the id of a bucket the apply creates (the executor
+// learns it in the same run) is in setup, with every move: its objects are then replicated
+// only with include_existing. Deletions are always in rest.
+func (p *Plan) AccountPhases() (setup, rest *Plan) {
 	s, r := *p, *p
 	s.Changes, r.Changes = nil, nil
 	s.Moves, s.Drift = nil, nil
+	for _, m := range p.Moves {
+		if m.BucketID == "" || (m.ToBucket != "" && m.ToBucketID == "") {
+			s.Moves, r.Moves = p.Moves, nil
+			break
+		}
+	}
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Action == NoOp:
@@ -1042,7 +1044,7 @@ func (p *Plan) AccountPhases() (setup, rest *Plan, ok bool) {
 			r.Changes = append(r.Changes, ch)
 		}
 	}
-	return &s, &r, true
+	return &s, &r
 }
 
 // IsReplication reports whether ch is a replication rule or key change.

@@ -416,3 +416,33 @@ func TestReplicationDestroyClearsForeignSetup(t *testing.T) {
 		t.Errorf("cleared %v, want both buckets: %+v", cleared, p.Replication)
 	}
 }
+
+// TestAccountPhasesDeletionsLast: with several accounts, an account's part is split around
+// replication; a move into a bucket the same apply creates goes with the creations, and the
+// deletions stay after replication whatever the moves need.
+func TestAccountPhasesDeletionsLast(t *testing.T) {
+	p := &Plan{
+		Changes: []*Change{
+			{Type: "bucket", Address: "bucket.new", Action: Create},
+			{Type: "bucket", Address: "bucket.old", Action: Delete},
+			{Type: "key", Address: "key.gone", Action: Delete},
+		},
+		Moves: []*Move{{Address: "move.m", Bucket: "acme-a", BucketID: "id-a", ToBucket: "acme-new"}},
+	}
+	setup, rest := p.AccountPhases()
+	if len(setup.Moves) != 1 || len(rest.Moves) != 0 {
+		t.Errorf("a move into a created bucket: %d moves in setup, %d in rest; want 1 and 0", len(setup.Moves), len(rest.Moves))
+	}
+	for _, ch := range setup.Changes {
+		if ch.Action == Delete {
+			t.Errorf("%s is deleted before replication", ch.Address)
+		}
+	}
+	if len(rest.Changes) != 2 {
+		t.Errorf("rest: %+v", rest.Changes)
+	}
+	p.Moves[0].ToBucketID = "id-new"
+	if setup, rest = p.AccountPhases(); len(setup.Moves) != 0 || len(rest.Moves) != 1 {
+		t.Errorf("a move between existing buckets: %d in setup, %d in rest; want 0 and 1", len(setup.Moves), len(rest.Moves))
+	}
+}
